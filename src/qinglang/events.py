@@ -1,0 +1,307 @@
+"""The event contract: one table, ``events``, that every reader writes and every detector reads.
+
+See DESIGN.md ("The event contract"). Columns not known for a source are null. This module owns:
+
+* ``EVENT_SCHEMA`` / ``CLIENT_TYPE`` — the Arrow schema (the single source of truth for names and types);
+* ``LABEL_SCHEMA`` — what the pipeline writes;
+* ``RowConverter`` — turns one loosely-typed record (a dict from CSV/NDJSON/log parsing) into a
+  contract row, or raises :class:`~qinglang.errors.FieldError` naming the field and what was expected;
+* ``EventBatcher`` — accumulates converted rows into Arrow record batches.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from qinglang.errors import FieldError
+
+EVENT_KINDS = ("pageview", "click", "heartbeat", "conversion", "action")
+TOKEN_VERDICTS = ("valid", "missing", "invalid", "replayed", "expired")
+
+# Keys of the `client` struct (all optional). Add keys freely; never rename these.
+CLIENT_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
+    ("framed", pa.bool_()),
+    ("frame_w", pa.int32()),
+    ("frame_h", pa.int32()),
+    ("viewport_w", pa.int32()),
+    ("viewport_h", pa.int32()),
+    ("screen_w", pa.int32()),
+    ("screen_h", pa.int32()),
+    ("visible_ms", pa.int64()),
+    ("dwell_ms", pa.int64()),
+    ("interactions", pa.int32()),
+    ("first_interaction_ms", pa.int64()),
+    ("webdriver", pa.bool_()),
+    ("tells", pa.list_(pa.string())),
+    ("tz", pa.string()),
+    ("lang", pa.string()),
+    ("platform", pa.string()),
+    ("ch_ua", pa.string()),
+    # added keys
+    ("ancestor_origins", pa.list_(pa.string())),  # location.ancestorOrigins, where the browser gives it
+    ("pv_id", pa.string()),  # tracker's page-view id: ties heartbeats/unload to their pageview
+)
+CLIENT_TYPE = pa.struct([pa.field(n, t) for n, t in CLIENT_FIELDS])
+CLIENT_KEYS = tuple(n for n, _ in CLIENT_FIELDS)
+
+TS_TYPE = pa.timestamp("ms", tz="UTC")
+
+EVENT_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
+    ("event_id", pa.string()),
+    ("ts", TS_TYPE),
+    ("site", pa.string()),
+    ("event", pa.string()),
+    ("visitor_id", pa.string()),
+    ("account_id", pa.string()),
+    ("device_id", pa.string()),
+    ("ip", pa.string()),
+    ("user_agent", pa.string()),
+    ("url", pa.string()),
+    ("referrer", pa.string()),
+    ("source", pa.string()),
+    ("target", pa.string()),
+    ("action", pa.string()),
+    ("client", CLIENT_TYPE),
+    ("token", pa.string()),
+    ("signature_ok", pa.bool_()),
+    ("truth", pa.string()),
+)
+EVENT_SCHEMA = pa.schema([pa.field(n, t) for n, t in EVENT_FIELDS])
+EVENT_COLUMNS = tuple(n for n, _ in EVENT_FIELDS)
+REQUIRED_COLUMNS = ("event_id", "ts")
+
+LABEL_SCHEMA = pa.schema(
+    [
+        pa.field("event_id", pa.string()),
+        pa.field("verdict", pa.string()),
+        pa.field("category", pa.string()),
+        pa.field("reasons", pa.list_(pa.string())),
+        pa.field("score", pa.float64()),
+    ]
+)
+
+_TRUE = {"1", "true", "t", "yes", "y"}
+_FALSE = {"0", "false", "f", "no", "n", ""}
+
+
+# ---------------------------------------------------------------- value parsers (one per type)
+def parse_ts(value: Any, field: str = "ts") -> datetime:
+    """Accept ISO-8601 (naive = UTC), epoch seconds or epoch milliseconds, or a datetime."""
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, bool):
+        raise FieldError(field, value, "a timestamp (ISO-8601 or epoch seconds/milliseconds)")
+    if isinstance(value, int | float):
+        return _from_epoch(float(value), field, value)
+    text = str(value).strip()
+    if not text:
+        raise FieldError(field, value, "a timestamp (ISO-8601 or epoch seconds/milliseconds)")
+    try:
+        return _from_epoch(float(text), field, value)
+    except ValueError:
+        pass
+    try:
+        ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        raise FieldError(
+            field, value, "a timestamp (ISO-8601 or epoch seconds/milliseconds)"
+        ) from None
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+def _from_epoch(x: float, field: str, raw: Any) -> datetime:
+    if not math.isfinite(x) or x < 0:
+        raise FieldError(field, raw, "a timestamp (ISO-8601 or epoch seconds/milliseconds)")
+    seconds = x / 1000.0 if x > 1e11 else x  # > year 5138 in seconds means it was milliseconds
+    try:
+        return datetime.fromtimestamp(seconds, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise FieldError(field, raw, "a timestamp within the years 1970-9999") from None
+
+
+def parse_bool(value: Any, field: str) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return None if text == "" else False
+    raise FieldError(field, value, "a boolean (true/false/1/0)")
+
+
+def parse_int(value: Any, field: str) -> int | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, bool):
+        raise FieldError(field, value, "an integer")
+    if isinstance(value, int):
+        return value
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        raise FieldError(field, value, "an integer") from None
+    if not math.isfinite(f) or f != int(f) or abs(f) > 2**62:
+        raise FieldError(field, value, "an integer")
+    return int(f)
+
+
+def parse_str(value: Any, field: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, dict | list):
+        raise FieldError(field, value, "a string")
+    text = str(value)
+    return text if text != "" else None
+
+
+def parse_str_list(value: Any, field: str) -> list[str] | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        value = [v for v in value.replace(";", ",").split(",") if v.strip()]
+    if not isinstance(value, list):
+        raise FieldError(field, value, "a list of strings")
+    return [str(v).strip() for v in value]
+
+
+def parse_client(value: Any, field: str = "client") -> dict[str, Any] | None:
+    """`client` arrives as a dict (NDJSON) or a JSON object text (CSV)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as exc:
+            raise FieldError(field, value, f"a JSON object ({exc.msg})") from None
+    if not isinstance(value, Mapping):
+        raise FieldError(field, value, "a JSON object")
+    out: dict[str, Any] = {}
+    for name, typ in CLIENT_FIELDS:
+        raw = value.get(name)
+        key = f"{field}.{name}"
+        if pa.types.is_boolean(typ):
+            out[name] = parse_bool(raw, key)
+        elif pa.types.is_integer(typ):
+            out[name] = parse_int(raw, key)
+        elif pa.types.is_list(typ):
+            out[name] = parse_str_list(raw, key)
+        else:
+            out[name] = parse_str(raw, key)
+    return out
+
+
+def _parse_enum(value: Any, field: str, allowed: tuple[str, ...]) -> str | None:
+    text = parse_str(value, field)
+    if text is None:
+        return None
+    text = text.strip().lower()
+    if text not in allowed:
+        raise FieldError(field, value, "one of " + ", ".join(allowed))
+    return text
+
+
+class RowConverter:
+    """Convert a loose record into a contract row (a dict with every EVENT_COLUMNS key).
+
+    Unknown keys are ignored (readers report them once). Raises FieldError on the first bad field.
+    """
+
+    def convert(self, record: Mapping[str, Any], default_id: str) -> dict[str, Any]:
+        row: dict[str, Any] = {}
+        for name in EVENT_COLUMNS:
+            raw = record.get(name)
+            if name == "ts":
+                if raw is None or raw == "":
+                    raise FieldError("ts", raw, "a timestamp (required)")
+                row[name] = parse_ts(raw)
+            elif name == "client":
+                row[name] = parse_client(raw)
+            elif name == "signature_ok":
+                row[name] = parse_bool(raw, name)
+            elif name == "event":
+                row[name] = _parse_enum(raw, name, EVENT_KINDS) or "pageview"
+            elif name == "token":
+                row[name] = _parse_enum(raw, name, TOKEN_VERDICTS)
+            else:
+                row[name] = parse_str(raw, name)
+        if row["event_id"] is None:
+            row["event_id"] = default_id
+        return row
+
+
+class EventBatcher:
+    """Collect contract rows; hand out Arrow record batches of EVENT_SCHEMA."""
+
+    def __init__(self, batch_size: int = 65_536) -> None:
+        self.batch_size = batch_size
+        self._rows: list[dict[str, Any]] = []
+
+    def add(self, row: dict[str, Any]) -> pa.RecordBatch | None:
+        self._rows.append(row)
+        if len(self._rows) >= self.batch_size:
+            return self.flush()
+        return None
+
+    def flush(self) -> pa.RecordBatch | None:
+        if not self._rows:
+            return None
+        batch = pa.RecordBatch.from_pylist(self._rows, schema=EVENT_SCHEMA)
+        self._rows = []
+        return batch
+
+
+def empty_events() -> pa.Table:
+    return EVENT_SCHEMA.empty_table()
+
+
+def conform(table: pa.Table) -> pa.Table:
+    """Add missing contract columns as nulls and order/cast columns to EVENT_SCHEMA.
+
+    Raises FieldError if a present column cannot be cast to the contract's type.
+    """
+    cols = []
+    for field in EVENT_SCHEMA:
+        if field.name in table.column_names:
+            col = table.column(field.name)
+            if not col.type.equals(field.type):
+                try:
+                    col = _cast_column(col, field)
+                except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as e:
+                    raise FieldError(field.name, str(col.type), f"type {field.type} ({e})") from e
+            cols.append(col)
+        else:
+            cols.append(pa.nulls(table.num_rows, field.type))
+    return pa.Table.from_arrays(cols, schema=EVENT_SCHEMA)
+
+
+def _cast_column(col: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
+    if pa.types.is_timestamp(field.type) and pa.types.is_timestamp(col.type) and col.type.tz is None:
+        col = col.cast(pa.timestamp(col.type.unit))  # naive timestamps are taken as UTC
+        return pa.compute.assume_timezone(col, "UTC").cast(field.type)
+    if pa.types.is_struct(field.type) and pa.types.is_struct(col.type):
+        return pa.chunked_array([_conform_struct(c, field.type) for c in col.chunks], field.type)
+    return col.cast(field.type)
+
+
+def _conform_struct(arr: pa.StructArray, typ: pa.StructType) -> pa.StructArray:
+    present = {arr.type.field(i).name: i for i in range(arr.type.num_fields)}
+    children = []
+    for f in typ:
+        if f.name in present:
+            children.append(arr.field(present[f.name]).cast(f.type))
+        else:
+            children.append(pa.nulls(len(arr), f.type))
+    return pa.StructArray.from_arrays(children, fields=list(typ), mask=arr.is_null())
+
+
+def rows_to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
+    return pa.Table.from_pylist(list(rows), schema=EVENT_SCHEMA)

