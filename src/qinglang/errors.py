@@ -50,7 +50,9 @@ class RowError:
     unit: str = "line"
 
     def __str__(self) -> str:
-        where = f"{self.path}:{self.line}" if self.unit == "line" else f"{self.path} row {self.line}"
+        where = (
+            f"{self.path}:{self.line}" if self.unit == "line" else f"{self.path} row {self.line}"
+        )
         return f"{where}: {self.message}"
 
 

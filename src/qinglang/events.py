@@ -44,7 +44,10 @@ CLIENT_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
     ("platform", pa.string()),
     ("ch_ua", pa.string()),
     # added keys
-    ("ancestor_origins", pa.list_(pa.string())),  # location.ancestorOrigins, where the browser gives it
+    (
+        "ancestor_origins",
+        pa.list_(pa.string()),
+    ),  # location.ancestorOrigins, where the browser gives it
     ("pv_id", pa.string()),  # tracker's page-view id: ties heartbeats/unload to their pageview
 )
 CLIENT_TYPE = pa.struct([pa.field(n, t) for n, t in CLIENT_FIELDS])
@@ -284,7 +287,11 @@ def conform(table: pa.Table) -> pa.Table:
 
 
 def _cast_column(col: pa.ChunkedArray, field: pa.Field) -> pa.ChunkedArray:
-    if pa.types.is_timestamp(field.type) and pa.types.is_timestamp(col.type) and col.type.tz is None:
+    if (
+        pa.types.is_timestamp(field.type)
+        and pa.types.is_timestamp(col.type)
+        and col.type.tz is None
+    ):
         col = col.cast(pa.timestamp(col.type.unit))  # naive timestamps are taken as UTC
         return pa.compute.assume_timezone(col, "UTC").cast(field.type)
     if pa.types.is_struct(field.type) and pa.types.is_struct(col.type):

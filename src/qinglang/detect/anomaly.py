@@ -1,0 +1,120 @@
+"""sivt.anomaly: behaviour no person produces, judged per IP, visitor and source.
+
+* ip.regular_timing - an IP whose hits without interaction arrive at near-constant intervals
+  (round-robin proxy pools and schedulers; people arrive irregularly, so the coefficient of
+  variation of their inter-arrival times is near 1);
+* ip.ua_rotation - an IP that shows many visitors a day, nearly each with its own user agent, of
+  whom (almost) none ever interacts: a bot pool rotating identities. Carrier-grade NAT shows many
+  visitors and user agents too, but its people interact;
+* visitor.ip_rotation - one visitor id on many IPs in a day without interacting;
+* source.low_conversion - a source converting far below the site's baseline (supporting only).
+"""
+
+from __future__ import annotations
+
+from qinglang.detect.base import Check, Context, Findings
+
+NAME = "anomaly"
+CATEGORY = "sivt.anomaly"
+CHECKS = (
+    Check("ip.regular_timing", ("ip",)),
+    Check("ip.ua_rotation", ("ip", "visitor_id", "user_agent", "client.interactions")),
+    Check("visitor.ip_rotation", ("ip", "visitor_id")),
+    Check("source.low_conversion", ("source",)),
+)
+
+
+def _no_input(ctx: Context, alias: str = "") -> str:
+    if ctx.has("client.interactions"):
+        return f"coalesce({alias}client.interactions, 0) = 0"
+    return "TRUE"
+
+
+def detect(ctx: Context) -> Findings:
+    run, findings = ctx.plan(CHECKS)
+    q = findings.queries
+    if "ip.regular_timing" in run:
+        q.append(_regular_timing(ctx))
+    if "ip.ua_rotation" in run:
+        q.append(_ua_rotation(ctx))
+    if "visitor.ip_rotation" in run:
+        q.append(_visitor_ip_rotation(ctx))
+    if "source.low_conversion" in run:
+        q.append(_low_conversion(ctx))
+    return findings
+
+
+def _regular_timing(ctx: Context) -> str:
+    min_hits = int(ctx.setting("regular_min_hits"))
+    max_cv = ctx.setting("regular_max_cv")
+    hits = (
+        f"SELECT event_id, ip, ts FROM events WHERE ip IS NOT NULL AND event = 'pageview' "
+        f"AND {_no_input(ctx)}"
+    )
+    busy = f"SELECT ip FROM ({hits}) GROUP BY ip HAVING count(*) >= {min_hits}"
+    gaps = (
+        f"SELECT h.ip, ts_ms(h.ts) - ts_ms(lag(h.ts) OVER (PARTITION BY h.ip ORDER BY h.ts, "
+        f"h.event_id)) AS gap FROM ({hits}) h JOIN ({busy}) b ON h.ip = b.ip"
+    )
+    regular = (
+        f"SELECT ip FROM ({gaps}) WHERE gap IS NOT NULL GROUP BY ip "
+        f"HAVING avg(gap) > 0 AND stddev_samp(gap) <= {max_cv} * avg(gap)"
+    )
+    return (
+        f"SELECT h.event_id, 'ip.regular_timing' AS reason, 0.85 AS score "
+        f"FROM ({hits}) h JOIN ({regular}) r ON h.ip = r.ip"
+    )
+
+
+def _ua_rotation(ctx: Context) -> str:
+    min_visitors = int(ctx.setting("rotation_min_visitors"))
+    ratio = ctx.setting("rotation_min_ua_ratio")
+    max_engaged = ctx.setting("rotation_max_engaged")
+    per_day = (
+        "SELECT ip, CAST(ts AS DATE) AS day, count(DISTINCT visitor_id) AS visitors, "
+        "count(DISTINCT user_agent) AS agents, "
+        "avg(CASE WHEN coalesce(client.interactions, 0) > 0 THEN 1.0 ELSE 0.0 END) AS engaged "
+        "FROM events WHERE ip IS NOT NULL GROUP BY 1, 2"
+    )
+    pools = (
+        f"SELECT ip, day FROM ({per_day}) WHERE visitors >= {min_visitors} "
+        f"AND agents >= {ratio} * visitors AND engaged <= {max_engaged}"
+    )
+    return (
+        f"SELECT e.event_id, 'ip.ua_rotation' AS reason, 0.8 AS score FROM events e "
+        f"JOIN ({pools}) p ON e.ip = p.ip AND CAST(e.ts AS DATE) = p.day "
+        f"WHERE {_no_input(ctx, 'e.')}"
+    )
+
+
+def _visitor_ip_rotation(ctx: Context) -> str:
+    max_ips = int(ctx.setting("visitor_max_ips"))
+    rotating = (
+        f"SELECT visitor_id, CAST(ts AS DATE) AS day FROM events WHERE visitor_id IS NOT NULL "
+        f"GROUP BY 1, 2 HAVING count(DISTINCT ip) > {max_ips}"
+    )
+    return (
+        f"SELECT e.event_id, 'visitor.ip_rotation' AS reason, 0.8 AS score FROM events e "
+        f"JOIN ({rotating}) r ON e.visitor_id = r.visitor_id AND CAST(e.ts AS DATE) = r.day "
+        f"WHERE {_no_input(ctx, 'e.')}"
+    )
+
+
+def _low_conversion(ctx: Context) -> str:
+    ratio = ctx.setting("low_conversion_ratio")
+    min_uv = int(ctx.setting("low_conversion_min_uv"))
+    visitor = "coalesce(visitor_id, ip || ' ' || coalesce(user_agent, ''))"
+    per_source = (
+        f"SELECT source, count(DISTINCT {visitor}) AS uv, "
+        f"count(DISTINCT CASE WHEN event = 'conversion' THEN {visitor} END) AS converted "
+        f"FROM events WHERE source IS NOT NULL GROUP BY source"
+    )
+    site = f"SELECT sum(converted) * 1.0 / greatest(sum(uv), 1) AS rate FROM ({per_source})"
+    low = (
+        f"SELECT s.source FROM ({per_source}) s, ({site}) b WHERE b.rate > 0 "
+        f"AND s.uv >= {min_uv} AND s.converted < {ratio} * b.rate * s.uv"
+    )
+    return (
+        f"SELECT e.event_id, 'source.low_conversion' AS reason, 0.2 AS score FROM events e "
+        f"JOIN ({low}) l ON e.source = l.source WHERE {_no_input(ctx, 'e.')}"
+    )

@@ -1,0 +1,93 @@
+"""sivt.automation: browsers driven by programs (headless, WebDriver, CDP, stealth kits, emulators).
+
+Signals, strongest first: the browser's own `navigator.webdriver`; a headless user agent or
+client hint; automation tells the tracker observed (see STRONG_TELLS); and contradictions between
+the user agent and what the browser itself reports (client hints, navigator.platform), which is
+what stealth kits that only patch the UA string leave behind.
+"""
+
+from __future__ import annotations
+
+from qinglang.detect.base import Check, Context, Findings, finding_sql
+from qinglang.detect.useragent import classify_many, consistency_many
+
+NAME = "automation"
+CATEGORY = "sivt.automation"
+CHECKS = (
+    Check("client.webdriver", ("client.webdriver",)),
+    Check("ua.headless", ("user_agent",)),
+    Check("client.tell", ("client.tells",)),
+    Check("ua.ch_mismatch", ("user_agent", "client.ch_ua")),
+    Check("ua.platform_mismatch", ("user_agent", "client.platform")),
+    Check("client.emulator", ("user_agent",)),
+)
+
+# Tells no ordinary browser shows. Any other tell is weak: it adds up but never decides alone.
+STRONG_TELLS = (
+    "webdriver",
+    "headless_ua",
+    "headless_ch",
+    "cdp_runtime",
+    "worker_ua_mismatch",
+    "worker_platform_mismatch",
+    "headless_window",
+    "selenium_vars",
+    "playwright_binding",
+    "puppeteer_binding",
+    "phantom",
+    "automation_controlled",
+    "swiftshader",
+)
+# Tells that ordinary mobile browsers show too (no plugins on every phone): ignored.
+BENIGN_TELLS = ("no_plugins",)
+
+
+def _list(values: tuple[str, ...]) -> str:
+    return "[" + ", ".join(f"'{v}'" for v in values) + "]"
+
+
+def detect(ctx: Context) -> Findings:
+    run, findings = ctx.plan(CHECKS)
+    q = findings.queries
+    if "client.webdriver" in run:
+        q.append(finding_sql("client.webdriver", 0.98, "events", "client.webdriver"))
+    if "client.tell" in run:
+        strong, benign = _list(STRONG_TELLS), _list(BENIGN_TELLS)
+        weak = f"list_size(list_filter(client.tells, x -> NOT list_contains({strong}, x) AND NOT list_contains({benign}, x)))"
+        score = f"CASE WHEN list_has_any(client.tells, {strong}) THEN 0.95 ELSE 1 - pow(0.7, {weak}) END"
+        where = f"list_has_any(client.tells, {strong}) OR {weak} > 0"
+        q.append(finding_sql("client.tell", score, "events", where))
+    if "ua.headless" in run:
+        ctx.lookup("ua_info", {"user_agent": "user_agent"}, "user_agent IS NOT NULL", classify_many)
+        q.append(
+            finding_sql(
+                "ua.headless",
+                0.97,
+                "events JOIN ua_info USING (user_agent)",
+                "ua_info.kind = 'headless'",
+            )
+        )
+        q.append(
+            finding_sql(
+                "client.emulator", 0.8, "events JOIN ua_info USING (user_agent)", "ua_info.emulator"
+            )
+        )
+    consistency = run & {"ua.ch_mismatch", "ua.platform_mismatch"}
+    if consistency:
+        ch = "client.ch_ua" if ctx.has("client.ch_ua") else "CAST(NULL AS VARCHAR)"
+        platform = "client.platform" if ctx.has("client.platform") else "CAST(NULL AS VARCHAR)"
+        ctx.lookup(
+            "ua_consistency",
+            {"user_agent": "user_agent", "ch_ua": ch, "platform": platform},
+            f"user_agent IS NOT NULL AND ({ch} IS NOT NULL OR {platform} IS NOT NULL)",
+            consistency_many,
+        )
+        source = (
+            f"events JOIN ua_consistency c ON events.user_agent = c.user_agent "
+            f"AND {ch} IS NOT DISTINCT FROM c.ch_ua AND {platform} IS NOT DISTINCT FROM c.platform"
+        )
+        q.append(
+            f"SELECT event_id, c.reason AS reason, CASE WHEN c.reason = 'client.emulator' THEN 0.8 "
+            f"ELSE 0.9 END AS score FROM {source}"
+        )
+    return findings

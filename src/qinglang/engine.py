@@ -1,0 +1,183 @@
+"""Engines: where the event table lives and the detectors' SQL runs. Nothing else knows which.
+
+Every query in qinglang is written once, in DuckDB's SQL dialect. The DuckDB engine runs it as is;
+the Spark engine transpiles it with SQLGlot (``read="duckdb", write="spark"``). So each query has one
+source of truth, and the report can print exactly what ran.
+
+The interface is deliberately narrow::
+
+    load_events(reader)          the `events` table from an Arrow stream of EVENT_SCHEMA batches
+    register(name, table)        a small lookup table (from Arrow)
+    materialize(name, sql)       a named intermediate result (table in DuckDB, cached view in Spark)
+    query(sql) -> pa.Table       a result back in Arrow
+    write_parquet(sql, path)     a result to a Parquet file
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Protocol
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import sqlglot
+from sqlglot import exp
+
+from qinglang.errors import EngineError
+
+
+class Engine(Protocol):
+    name: str
+
+    def load_events(self, reader: pa.RecordBatchReader) -> int: ...
+    def register(self, name: str, table: pa.Table) -> None: ...
+    def materialize(self, name: str, sql: str) -> None: ...
+    def query(self, sql: str) -> pa.Table: ...
+    def write_parquet(self, sql: str, path: Path) -> None: ...
+    def close(self) -> None: ...
+
+
+class DuckDBEngine:
+    """The embedded default: an in-memory database, or a file given with ``--db``."""
+
+    name = "duckdb"
+
+    def __init__(self, database: str | Path = ":memory:", threads: int | None = None) -> None:
+        self.con = duckdb.connect(str(database))
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+        self.con.execute("SET TimeZone = 'UTC'")
+        for fname, (body, _spark) in PORTABLE_FUNCTIONS.items():
+            self.con.execute(f"CREATE OR REPLACE MACRO {fname}(x) AS {body}")
+
+    def _run(self, sql: str) -> list[tuple]:
+        try:
+            return self.con.execute(sql).fetchall()
+        except duckdb.Error as exc:
+            raise EngineError(f"DuckDB failed: {exc}\n--- query ---\n{sql}") from exc
+
+    def load_events(self, reader: pa.RecordBatchReader) -> int:
+        self.con.register("_events_stream", reader)
+        self._run("CREATE OR REPLACE TABLE events AS SELECT * FROM _events_stream")
+        self.con.unregister("_events_stream")
+        return int(self._run("SELECT count(*) FROM events")[0][0])
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.con.register(f"_{name}_arrow", table)
+        self._run(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_arrow")
+        self.con.unregister(f"_{name}_arrow")
+
+    def materialize(self, name: str, sql: str) -> None:
+        self._run(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+
+    def query(self, sql: str) -> pa.Table:
+        try:
+            return self.con.sql(sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise EngineError(f"DuckDB failed: {exc}\n--- query ---\n{sql}") from exc
+
+    def write_parquet(self, sql: str, path: Path) -> None:
+        target = str(path).replace("'", "''")
+        self._run(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+
+    def close(self) -> None:
+        self.con.close()
+
+
+# Functions whose DuckDB and Spark spellings SQLGlot cannot map (name -> (DuckDB macro, Spark)).
+# Queries call them by the portable name; DuckDB gets a macro, Spark a rewrite of the call.
+PORTABLE_FUNCTIONS: dict[str, tuple[str, str]] = {
+    "ts_ms": ("epoch_ms(x)", "unix_millis"),  # timestamp -> milliseconds since the epoch (BIGINT)
+    "list_size": ("len(x)", "size"),  # number of elements of a list
+}
+
+
+def to_spark_sql(sql: str) -> str:
+    """The one translation step: DuckDB dialect in, Spark SQL out."""
+    tree = sqlglot.parse_one(sql, read="duckdb")
+
+    def rewrite(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, exp.Anonymous) and node.name.lower() in PORTABLE_FUNCTIONS:
+            return exp.Anonymous(
+                this=PORTABLE_FUNCTIONS[node.name.lower()][1], expressions=node.expressions
+            )
+        return node
+
+    return tree.transform(rewrite).sql(dialect="spark")
+
+
+class SparkEngine:
+    """PySpark (local mode in tests, a cluster in production): same queries, transpiled."""
+
+    name = "spark"
+
+    def __init__(self, spark: object | None = None, workdir: str | Path | None = None) -> None:
+        from pyspark.sql import SparkSession
+
+        self.spark = spark or (
+            SparkSession.builder.master(os.environ.get("QINGLANG_SPARK_MASTER", "local[2]"))
+            .appName("qinglang")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.shuffle.partitions", "4")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .getOrCreate()
+        )
+        self.spark.conf.set("spark.sql.session.timeZone", "UTC")  # type: ignore[attr-defined]
+        self.workdir = Path(workdir or tempfile.mkdtemp(prefix="qinglang-spark-"))
+        self._cached: list[object] = []
+
+    def _stage(self, table: pa.Table | pa.RecordBatchReader, name: str) -> str:
+        path = self.workdir / f"{name}-{uuid.uuid4().hex}.parquet"
+        if isinstance(table, pa.RecordBatchReader):
+            with pq.ParquetWriter(path, table.schema) as writer:
+                for batch in table:
+                    writer.write_batch(batch)
+        else:
+            pq.write_table(table, path)
+        return str(path)
+
+    def load_events(self, reader: pa.RecordBatchReader) -> int:
+        path = self._stage(reader, "events")
+        df = self.spark.read.parquet(path)  # type: ignore[attr-defined]
+        df.createOrReplaceTempView("events")
+        return int(df.count())
+
+    def register(self, name: str, table: pa.Table) -> None:
+        df = self.spark.read.parquet(self._stage(table, name))  # type: ignore[attr-defined]
+        df.createOrReplaceTempView(name)
+
+    def _sql(self, sql: str) -> object:
+        spark_sql = to_spark_sql(sql)
+        try:
+            return self.spark.sql(spark_sql)  # type: ignore[attr-defined]
+        except Exception as exc:  # pyspark raises many unrelated types
+            raise EngineError(f"Spark failed: {exc}\n--- query ---\n{spark_sql}") from exc
+
+    def materialize(self, name: str, sql: str) -> None:
+        df = self._sql(sql).cache()  # type: ignore[attr-defined]
+        df.count()
+        df.createOrReplaceTempView(name)
+        self._cached.append(df)
+
+    def query(self, sql: str) -> pa.Table:
+        return self._sql(sql).toArrow()  # type: ignore[attr-defined,no-any-return]
+
+    def write_parquet(self, sql: str, path: Path) -> None:
+        pq.write_table(self.query(sql), path, compression="zstd")
+
+    def close(self) -> None:
+        for df in self._cached:
+            df.unpersist()  # type: ignore[attr-defined]
+
+
+def connect(kind: str = "duckdb", database: str | Path = ":memory:") -> Engine:
+    if kind == "duckdb":
+        return DuckDBEngine(database)
+    if kind == "spark":
+        return SparkEngine()
+    raise EngineError(f"unknown engine {kind!r}: use duckdb or spark")

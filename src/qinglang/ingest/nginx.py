@@ -1,0 +1,160 @@
+"""nginx access-log reader: the ``combined`` format, or any ``log_format`` (``--log-format``).
+
+How variables become contract columns (every other variable is ignored, and named in a note):
+
+* ``$http_x_forwarded_for`` (its first address) when present and not ``-``, else ``$remote_addr``
+  -> ``ip``;
+* ``$time_local``, ``$time_iso8601`` or ``$msec`` -> ``ts``;
+* ``$request`` (the request target of ``METHOD target PROTO``; ``$request_uri`` or ``$uri`` when
+  there is no ``$request``) -> ``url``; with ``$host`` (or ``$http_host``) it becomes
+  ``<$scheme or http>://host/target``;
+* ``$http_referer`` -> ``referrer``, ``$http_user_agent`` -> ``user_agent``, ``$request_id`` ->
+  ``event_id``;
+* a cookie whose name matches :data:`VISITOR_COOKIE` (``$cookie_<name>``, or found in
+  ``$http_cookie``) -> ``visitor_id``;
+* ``$arg_*`` is ignored. A value of ``-`` is null. Every event is a ``pageview``.
+
+Requests for static assets (path ending in one of :data:`STATIC_EXTENSIONS`) are skipped and
+counted (``report.rows_skipped`` and a note), not reported as errors. A line that does not match
+the format is a bad row naming its line.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pyarrow as pa
+
+from qinglang.errors import FieldError
+
+from .common import ReadContext, RowSink
+from .nginx_format import LogFormat, compile_format, decode_escapes, parse_time_local
+from .textio import LineSource, bad_utf8
+
+STATIC_EXTENSIONS = (
+    ".js",
+    ".css",
+    ".png",
+    ".jpg",
+    ".gif",
+    ".ico",
+    ".svg",
+    ".woff",
+    ".woff2",
+    ".map",
+)
+# cookie names taken as the visitor id: uid, uuid, guid, vid, visitor*, client_id, _ga, ...
+VISITOR_COOKIE = re.compile(r"(?i)(uid|uuid|vid|visitor|client_?id|^_ga$)")
+USED = {
+    "remote_addr", "http_x_forwarded_for", "time_local", "time_iso8601", "msec", "request",
+    "request_uri", "uri", "host", "http_host", "scheme", "http_referer", "http_user_agent",
+    "request_id", "http_cookie",
+}  # fmt: skip
+
+
+def read(ctx: ReadContext) -> Iterator[pa.RecordBatch]:
+    fmt = compile_format(ctx.log_format)
+    _note_unused(ctx, fmt)
+    lines = LineSource(ctx, "nginx")
+    sink = RowSink(ctx)
+    for lineno, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        if lineno in lines.bad:
+            bad_utf8(ctx, lineno)
+            continue
+        m = fmt.regex.match(text.rstrip("\r\n"))
+        if m is None:
+            ctx.bad(lineno, None, f"does not match log_format {_short(fmt.name)}")
+            continue
+        try:
+            record = to_record(m.groupdict())
+        except FieldError as exc:
+            ctx.bad_field(lineno, exc)
+            continue
+        if record is None:
+            ctx.report.rows_skipped += 1
+            continue
+        batch = sink.add(record, lineno)
+        if batch is not None:
+            yield batch
+    last = sink.flush()
+    if last is not None:
+        yield last
+    if ctx.report.rows_skipped:
+        ctx.note(
+            f"skipped {ctx.report.rows_skipped} static asset request(s) "
+            f"({' '.join(STATIC_EXTENSIONS)})"
+        )
+
+
+def to_record(groups: dict[str, str | None]) -> dict[str, Any] | None:
+    """Matched variables -> a contract record, or None for a static asset request."""
+    v = {k: decode_escapes(x) for k, x in groups.items() if x not in (None, "", "-")}
+    target = _target(v)
+    if target and target.split("?", 1)[0].lower().endswith(STATIC_EXTENSIONS):
+        return None
+    host = v.get("host") or v.get("http_host")
+    url = target
+    if host and target and target.startswith("/"):
+        url = f"{v.get('scheme', 'http')}://{host}{target}"
+    return {
+        "event_id": v.get("request_id"),
+        "ts": _ts(v),
+        "event": "pageview",
+        "ip": _ip(v),
+        "url": url,
+        "referrer": v.get("http_referer"),
+        "user_agent": v.get("http_user_agent"),
+        "visitor_id": _visitor(v),
+    }
+
+
+def _target(v: dict[str, str]) -> str | None:
+    request = v.get("request")
+    if request is not None:
+        parts = request.split(" ")
+        return parts[1] if len(parts) == 3 and parts[1] else None
+    return v.get("request_uri") or v.get("uri")
+
+
+def _ts(v: dict[str, str]) -> Any:
+    if "time_local" in v:
+        try:
+            return parse_time_local(v["time_local"])
+        except ValueError:
+            raise FieldError(
+                "ts", v["time_local"], "$time_local as 10/Oct/2000:13:55:36 -0700"
+            ) from None
+    return v.get("time_iso8601") or v.get("msec")
+
+
+def _ip(v: dict[str, str]) -> str | None:
+    forwarded = v.get("http_x_forwarded_for", "").split(",")[0].strip()
+    return forwarded if forwarded and forwarded != "-" else v.get("remote_addr")
+
+
+def _visitor(v: dict[str, str]) -> str | None:
+    for key, value in v.items():
+        if key.startswith("cookie_") and VISITOR_COOKIE.search(key[7:]):
+            return value
+    for part in v.get("http_cookie", "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if value and VISITOR_COOKIE.search(name):
+            return value
+    return None
+
+
+def _note_unused(ctx: ReadContext, fmt: LogFormat) -> None:
+    unused = [
+        x for x in dict.fromkeys(fmt.variables)
+        if x not in USED and not x.startswith("cookie_") and not x.startswith("arg_")
+    ]  # fmt: skip
+    if unused:
+        ctx.note("log_format variables not used: " + ", ".join("$" + x for x in unused))
+
+
+def _short(name: str) -> str:
+    return name if len(name) <= 60 else repr(name[:57] + "...")

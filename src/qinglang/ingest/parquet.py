@@ -1,0 +1,145 @@
+"""Parquet reader: the fast path. Columns are named as in the contract or mapped.
+
+Batches are checked and converted with Arrow compute, never row by row on the good path:
+``ts`` may be a timestamp (naive = UTC), a date, epoch seconds or milliseconds (as for
+``events.parse_ts``: above 1e11 means milliseconds) or ISO-8601 text; ``event`` must be one of
+``EVENT_KINDS`` (null = ``pageview``), ``token`` one of ``TOKEN_VERDICTS`` or null. Bad rows are
+reported with their row number (from 1) and filtered out. Missing event ids become
+``<file name>:<row>``. A column whose type cannot be cast to the contract's is an InputError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from qinglang.errors import FieldError, InputError
+from qinglang.events import EVENT_KINDS, TOKEN_VERDICTS, conform
+
+from .common import ReadContext, resolve_columns
+from .parquet_cols import Check, client_column, enum_column, fallback, string_column, ts_column
+
+MAGIC = b"PAR1"
+
+
+def read(ctx: ReadContext) -> Iterator[pa.RecordBatch]:
+    pf = _open(ctx)
+    pick = resolve_columns(pf.schema_arrow.names, ctx.mapping, ctx)
+    if "ts" not in pick.values():
+        raise InputError(
+            str(ctx.path),
+            f"no 'ts' column (found: {', '.join(pf.schema_arrow.names)}); "
+            "name it ts or map it with --map THEIR_COLUMN=ts",
+        )
+    if pf.metadata.num_rows == 0:
+        raise InputError(str(ctx.path), "no events: the Parquet file has no rows")
+    row0 = 0
+    for batch in _batches(ctx, pf, list(pick)):
+        table = pa.Table.from_batches([batch]).rename_columns([pick[c] for c in batch.schema.names])
+        out = convert(ctx, table, row0)
+        row0 += batch.num_rows
+        ctx.report.rows_ok += out.num_rows
+        ctx.advance(batch.num_rows)
+        if out.num_rows:
+            yield from out.to_batches()
+
+
+def _open(ctx: ReadContext) -> pq.ParquetFile:
+    path = str(ctx.path)
+    with open(ctx.path, "rb") as f:
+        head = f.read(4)
+        if not head:
+            raise InputError(path, "empty file: no events")
+        f.seek(0, 2)
+        size = f.tell()
+        f.seek(max(size - 4, 0))
+        tail = f.read(4)
+    if head != MAGIC or tail != MAGIC:
+        what = "truncated Parquet file (no footer)" if head == MAGIC else "binary file"
+        raise InputError(path, f"not a Parquet file: {what}, expected PAR1 magic bytes")
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as exc:
+        raise InputError(path, f"cannot read Parquet: {exc}") from None
+
+
+def _batches(ctx: ReadContext, pf: pq.ParquetFile, columns: list[str]) -> Iterator[pa.RecordBatch]:
+    it = pf.iter_batches(batch_size=ctx.batch_size, columns=columns)
+    while True:
+        try:
+            batch = next(it)
+        except StopIteration:
+            return
+        except (pa.ArrowException, OSError) as exc:
+            raise InputError(str(ctx.path), f"corrupt Parquet data: {exc}") from None
+        yield batch
+
+
+def convert(ctx: ReadContext, table: pa.Table, row0: int) -> pa.Table:
+    """One batch -> contract rows; reports and drops bad rows (row numbers from row0 + 1)."""
+    n = table.num_rows
+    cols = {name: table.column(name).combine_chunks() for name in table.column_names}
+    checks: list[Check] = []
+    cols["ts"], check = ts_column(ctx, cols["ts"])
+    checks.append(check)
+    for name, allowed, default in (
+        ("event", EVENT_KINDS, "pageview"),
+        ("token", TOKEN_VERDICTS, None),
+    ):
+        if name in cols:
+            cols[name], check = enum_column(ctx, cols[name], name, allowed)
+            checks.append(check)
+        if default and name in cols:
+            cols[name] = pc.coalesce(cols[name], pa.scalar(default))
+    if "client" in cols:
+        cols["client"], check = client_column(ctx, cols["client"])
+        checks.append(check)
+    if "signature_ok" in cols:
+        cols["signature_ok"], check = fallback(ctx, cols["signature_ok"], "signature_ok")
+        checks.append(check)
+    cols["event_id"] = _ids(ctx, cols.get("event_id"), n, row0)
+    if ctx.site:
+        site = cols.get("site", pa.nulls(n, pa.string()))
+        cols["site"] = pc.coalesce(string_column(ctx, site, "site"), pa.scalar(ctx.site))
+    table = pa.Table.from_arrays(list(cols.values()), names=list(cols))
+    bad = _report_bad(ctx, [c for c in checks if c.bad is not None], row0)
+    if bad is not None:
+        table = table.filter(pc.invert(bad))
+    try:
+        return conform(table)
+    except FieldError as exc:
+        raise InputError(
+            str(ctx.path), f"column '{exc.field}' has type {exc.value}, expected {exc.expected}"
+        ) from None
+
+
+def _ids(ctx: ReadContext, ids: pa.Array | None, n: int, row0: int) -> pa.Array:
+    if ids is not None:
+        ids = string_column(ctx, ids, "event_id")
+        if ids.null_count == 0:
+            return ids
+    rows = pa.array(range(row0 + 1, row0 + n + 1), pa.int64()).cast(pa.string())
+    made = pc.binary_join_element_wise(pa.scalar(ctx.name + ":"), rows, "")
+    return made if ids is None else pc.coalesce(ids, made)
+
+
+def _report_bad(ctx: ReadContext, checks: list[Check], row0: int) -> pa.Array | None:
+    """Report bad rows (RowErrors for the first ones, a count for all); their mask, or None."""
+    if not checks:
+        return None
+    bad = checks[0].bad
+    for c in checks[1:]:
+        bad = pc.or_(bad, c.bad)
+    indices = pc.indices_nonzero(bad)
+    if len(indices) == 0:
+        return None
+    room = max(1, 100 - len(ctx.report.errors))
+    for i in indices.slice(0, room).to_pylist():
+        c = next(c for c in checks if c.bad[i].as_py())
+        exc = FieldError(c.field, c.raw[i].as_py(), c.expected(i))
+        ctx.bad(row0 + i + 1, c.field, str(exc), unit="row")
+    ctx.report.rows_bad += max(0, len(indices) - room)
+    return bad

@@ -1,0 +1,143 @@
+"""Column conversions for the Parquet reader: vectorized, with a per-row fallback where needed.
+
+Each returns the converted column and a :class:`Check`: which rows are bad (a boolean mask, or
+None when none are), the raw values, and what was expected of each bad row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from qinglang.errors import FieldError, InputError
+from qinglang.events import CLIENT_TYPE, TS_TYPE, parse_bool, parse_client, parse_ts
+
+from .common import ReadContext
+
+TS_REQUIRED = "a timestamp (required)"
+TS_FORMAT = "a timestamp (ISO-8601 or epoch seconds/milliseconds)"
+MS_THRESHOLD = 100_000_000_000  # epoch values above this are milliseconds (as events.parse_ts)
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
+@dataclass
+class Check:
+    field: str
+    bad: pa.Array | None  # boolean, no nulls
+    raw: pa.Array
+    expected: Callable[[int], str]
+
+
+def ts_column(ctx: ReadContext, arr: pa.Array) -> tuple[pa.Array, Check]:
+    t = arr.type
+    if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
+        out = _ts_from_text(arr.cast(pa.string()))
+        if out is None:
+            return per_row(arr, "ts", _parse_ts_required, TS_TYPE)
+    elif pa.types.is_timestamp(t):
+        out = (arr if t.tz else arr.cast(pa.timestamp(t.unit, "UTC"))).cast(TS_TYPE, safe=False)
+    elif pa.types.is_date(t):
+        out = arr.cast(pa.timestamp("ms")).cast(TS_TYPE)
+    elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
+        out = _ts_from_epoch(arr)
+    elif pa.types.is_null(t):
+        out = pa.nulls(len(arr), TS_TYPE)
+    else:
+        raise InputError(
+            str(ctx.path), f"column 'ts' has type {t}, expected {TS_FORMAT} or a timestamp type"
+        )
+    bad = pc.is_null(out)
+    return out, Check("ts", bad, arr, lambda i: TS_REQUIRED if not arr[i].is_valid else TS_FORMAT)
+
+
+def _ts_from_text(arr: pa.Array) -> pa.Array | None:
+    for target in (TS_TYPE, pa.timestamp("ms")):  # with a zone offset, else naive = UTC
+        try:
+            return arr.cast(target).cast(TS_TYPE)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            continue
+    return None
+
+
+def _ts_from_epoch(arr: pa.Array) -> pa.Array:
+    if pa.types.is_integer(arr.type):
+        x = arr.cast(pa.int64(), safe=False)
+        ms = pc.if_else(pc.greater(x, MS_THRESHOLD), x, pc.multiply(x, 1000))
+    else:
+        x = arr.cast(pa.float64())
+        x = pc.if_else(pc.is_finite(x), x, pa.scalar(None, pa.float64()))
+        ms = pc.if_else(pc.greater(x, MS_THRESHOLD), x, pc.multiply(x, 1000.0))
+        ms = pc.floor(pc.round(ms, 3))
+    ok = pc.and_(pc.greater_equal(x, 0), pc.less_equal(ms, MAX_MS))
+    ms = pc.if_else(ok, ms, pa.scalar(None, ms.type)).cast(pa.int64())
+    return ms.cast(TS_TYPE)
+
+
+def _parse_ts_required(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise FieldError("ts", value, TS_REQUIRED)
+    return parse_ts(value)
+
+
+def enum_column(
+    ctx: ReadContext, arr: pa.Array, name: str, allowed: tuple[str, ...]
+) -> tuple[pa.Array, Check]:
+    """Text that must be one of ``allowed`` or null (matched after trimming and lower-casing)."""
+    s = string_column(ctx, arr, name)
+    values = pa.array(allowed)
+    bad = pc.and_(pc.is_valid(s), pc.invert(pc.is_in(s, value_set=values)))
+    if pc.any(bad).as_py():
+        s = pc.utf8_lower(pc.utf8_trim_whitespace(s))
+        s = pc.if_else(pc.equal(s, ""), pa.scalar(None, pa.string()), s)
+        bad = pc.and_(pc.is_valid(s), pc.invert(pc.is_in(s, value_set=values)))
+    return s, Check(name, bad, arr, lambda i: "one of " + ", ".join(allowed))
+
+
+def client_column(ctx: ReadContext, arr: pa.Array) -> tuple[pa.Array, Check]:
+    """A struct is conformed later; JSON object text is parsed row by row."""
+    t = arr.type
+    if pa.types.is_struct(t) or pa.types.is_null(t):
+        return arr, Check("client", None, arr, str)
+    if pa.types.is_string(t) or pa.types.is_large_string(t):
+        return per_row(arr, "client", parse_client, CLIENT_TYPE)
+    raise InputError(str(ctx.path), f"column 'client' has type {t}, expected a struct or JSON text")
+
+
+def fallback(ctx: ReadContext, arr: pa.Array, name: str) -> tuple[pa.Array, Check]:
+    """A boolean column: cast vectorized, else parse each value (yes/no/t/f/...)."""
+    try:
+        return arr.cast(pa.bool_()), Check(name, None, arr, str)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return per_row(arr, name, lambda v: parse_bool(v, name), pa.bool_())
+
+
+def per_row(
+    arr: pa.Array, name: str, parse: Callable[[Any], Any], typ: pa.DataType
+) -> tuple[pa.Array, Check]:
+    out: list[Any] = []
+    bad: list[bool] = []
+    expected: dict[int, str] = {}
+    for i, value in enumerate(arr.to_pylist()):
+        try:
+            out.append(parse(value))
+            bad.append(False)
+        except FieldError as exc:
+            out.append(None)
+            bad.append(True)
+            expected[i] = exc.expected
+    return pa.array(out, typ), Check(name, pa.array(bad, pa.bool_()), arr, expected.__getitem__)
+
+
+def string_column(ctx: ReadContext, arr: pa.Array, name: str) -> pa.Array:
+    if pa.types.is_string(arr.type):
+        return arr
+    try:
+        return arr.cast(pa.string())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        raise InputError(
+            str(ctx.path), f"column '{name}' has type {arr.type}, expected text"
+        ) from None
