@@ -118,9 +118,9 @@ class Sampler:
 
 
 def _ios_rows(rows: list, rng: np.random.Generator) -> None:
-    apps = [("safari", 0.44), ("wechat", 0.20), ("douyin", 0.06), ("weibo", 0.03), ("qq", 0.03),
-            ("baidu", 0.04), ("webview", 0.07), ("qqbrowser", 0.05), ("uc", 0.03), ("crios", 0.02),
-            ("toutiao", 0.03)]  # fmt: skip
+    apps = [("safari", 0.55), ("wechat", 0.13), ("douyin", 0.04), ("weibo", 0.02), ("qq", 0.02),
+            ("baidu", 0.03), ("webview", 0.04), ("qqbrowser", 0.07), ("uc", 0.04), ("crios", 0.04),
+            ("toutiao", 0.02)]  # fmt: skip
     for model, w, h, mw in _IPHONES:
         for ver, vw in _IOS_VERSIONS:
             short = ver.replace("_", ".")
@@ -169,9 +169,9 @@ def _android_rows(rows: list, rng: np.random.Generator) -> None:
     vendor = {"huawei": ("HuaweiBrowser/14.0.{}.300", 99), "xiaomi": ("XiaoMi/MiuiBrowser/17.{}.30", 100),
               "vivo": ("VivoBrowser/13.{}.10.0", 103), "oppo": ("HeyTapBrowser/40.8.{}.1", 107),
               "samsung": ("SamsungBrowser/23.0", 114)}  # fmt: skip
-    apps = [("vendor", 0.22), ("chrome", 0.05), ("uc", 0.06), ("qqbrowser", 0.07), ("quark", 0.05),
-            ("wechat", 0.26), ("douyin", 0.08), ("weibo", 0.03), ("qq", 0.04), ("baidu", 0.05),
-            ("toutiao", 0.03), ("webview", 0.06)]  # fmt: skip
+    apps = [("vendor", 0.30), ("chrome", 0.06), ("uc", 0.09), ("qqbrowser", 0.10), ("quark", 0.08),
+            ("wechat", 0.14), ("douyin", 0.05), ("weibo", 0.02), ("qq", 0.03), ("baidu", 0.03),
+            ("toutiao", 0.02), ("webview", 0.04)]  # fmt: skip
     for brand, model, w, h, mw, vend in _ANDROIDS:
         for ver, vw in _ANDROID_VERSIONS:
             build = _BUILDS[ver]
@@ -212,7 +212,7 @@ def _android_rows(rows: list, rng: np.random.Generator) -> None:
                 elif app == "douyin":
                     ua = f"{wvbase} aweme/28.{rng.integers(0, 4)}.0 ToutiaoMicroApp/3.1{rng.integers(0, 9)}.0 PluginVersion/28{rng.integers(100, 999)}00"
                 elif app == "weibo":
-                    ua = f"{wvbase} Weibo (HUAWEI-{model}__weibo__13.11.{rng.integers(0, 3)}__android__android{ver})"
+                    ua = f"{wvbase} Weibo ({brand}-{model}__weibo__13.11.{rng.integers(0, 3)}__android__android{ver})"
                 elif app == "qq":
                     ua = f"{wvbase} V1_AND_SQ_8.9.{rng.integers(80, 96)}_4{rng.integers(100, 999)}_YYB_D QQ/8.9.88.14000 NetType/WIFI WebP/0.4.1 AppId/537187{rng.integers(100, 999)} Pixel/1080 StatusBarHeight/110 SimpleUISwitch/0 QQTheme/1000 StudyMode/0 CurrentMode/0 CurrentFontScale/1.0"
                 elif app == "baidu":
