@@ -51,8 +51,8 @@ class DuckDBEngine:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("SET TimeZone = 'UTC'")
-        for fname, (body, _spark) in PORTABLE_FUNCTIONS.items():
-            self.con.execute(f"CREATE OR REPLACE MACRO {fname}(x) AS {body}")
+        for fname, (params, body, _spark) in PORTABLE_FUNCTIONS.items():
+            self.con.execute(f"CREATE OR REPLACE MACRO {fname}({params}) AS {body}")
 
     def _run(self, sql: str) -> list[tuple]:
         try:
@@ -90,9 +90,11 @@ class DuckDBEngine:
 
 # Functions whose DuckDB and Spark spellings SQLGlot cannot map (name -> (DuckDB macro, Spark)).
 # Queries call them by the portable name; DuckDB gets a macro, Spark a rewrite of the call.
-PORTABLE_FUNCTIONS: dict[str, tuple[str, str]] = {
-    "ts_ms": ("epoch_ms(x)", "unix_millis"),  # timestamp -> milliseconds since the epoch (BIGINT)
-    "list_size": ("len(x)", "size"),  # number of elements of a list
+PORTABLE_FUNCTIONS: dict[str, tuple[str, str, str]] = {
+    # name: (parameters, DuckDB body, Spark function)
+    "ts_ms": ("x", "epoch_ms(x)", "unix_millis"),  # timestamp -> ms since the epoch (BIGINT)
+    "list_size": ("x", "len(x)", "size"),  # number of elements of a list
+    "list_common": ("a, b", "list_intersect(a, b)", "array_intersect"),  # distinct shared items
 }
 
 
@@ -103,7 +105,7 @@ def to_spark_sql(sql: str) -> str:
     def rewrite(node: exp.Expression) -> exp.Expression:
         if isinstance(node, exp.Anonymous) and node.name.lower() in PORTABLE_FUNCTIONS:
             return exp.Anonymous(
-                this=PORTABLE_FUNCTIONS[node.name.lower()][1], expressions=node.expressions
+                this=PORTABLE_FUNCTIONS[node.name.lower()][2], expressions=node.expressions
             )
         return node
 

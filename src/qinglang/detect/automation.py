@@ -52,8 +52,9 @@ def detect(ctx: Context) -> Findings:
     if "client.webdriver" in run:
         q.append(finding_sql("client.webdriver", 0.98, "events", "client.webdriver"))
     if "client.tell" in run:
-        strong, benign = _list(STRONG_TELLS), _list(BENIGN_TELLS)
-        weak = f"list_size(list_filter(client.tells, x -> NOT list_contains({strong}, x) AND NOT list_contains({benign}, x)))"
+        strong = _list(STRONG_TELLS)
+        known = _list(STRONG_TELLS + BENIGN_TELLS)
+        weak = f"(list_size(list_distinct(client.tells)) - list_size(list_common(client.tells, {known})))"
         score = f"CASE WHEN list_has_any(client.tells, {strong}) THEN 0.95 ELSE 1 - pow(0.7, {weak}) END"
         where = f"list_has_any(client.tells, {strong}) OR {weak} > 0"
         q.append(finding_sql("client.tell", score, "events", where))

@@ -33,7 +33,7 @@ def detect(ctx: Context) -> Findings:
     ctx.engine.register("dc_ranges", ipv4_ranges())
     ctx.lookup("dc_ipv6", {"ip": "ip"}, "ip LIKE '%:%'", lookup_ipv6)
     v4 = (
-        f"SELECT n.ip, min(r.origin) AS origin FROM "
+        f"SELECT n.ip, max(r.origin) AS origin FROM "
         f"(SELECT ip, {IP_NUMBER} AS ipn FROM (SELECT DISTINCT ip FROM events WHERE {IPV4})) n "
         f"JOIN dc_ranges r ON r.bucket = n.ipn // 65536 AND n.ipn BETWEEN r.lo AND r.hi "
         f"GROUP BY n.ip"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 
@@ -51,7 +52,13 @@ class EventStream:
 
     schema = EVENT_SCHEMA
 
-    def __init__(self, paths: list[Path], fmt: str, options: dict, on_rows) -> None:  # noqa: ANN001
+    def __init__(
+        self,
+        paths: list[Path],
+        fmt: str,
+        options: dict[str, Any],
+        on_rows: Callable[[int], None] | None,
+    ) -> None:
         self.reports: list[ReadReport] = []
         self._paths = paths
         self._fmt = fmt

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -19,7 +20,7 @@ import pyarrow.parquet as pq
 from qinglang.errors import FieldError, InputError
 from qinglang.events import EVENT_KINDS, TOKEN_VERDICTS, conform
 
-from .common import ReadContext, resolve_columns
+from .common import MAX_ERRORS, ReadContext, resolve_columns
 from .parquet_cols import Check, client_column, enum_column, fallback, string_column, ts_column
 
 MAGIC = b"PAR1"
@@ -121,7 +122,7 @@ def _ids(ctx: ReadContext, ids: pa.Array | None, n: int, row0: int) -> pa.Array:
         ids = string_column(ctx, ids, "event_id")
         if ids.null_count == 0:
             return ids
-    rows = pa.array(range(row0 + 1, row0 + n + 1), pa.int64()).cast(pa.string())
+    rows = pa.array(np.arange(row0 + 1, row0 + n + 1, dtype=np.int64)).cast(pa.string())
     made = pc.binary_join_element_wise(pa.scalar(ctx.name + ":"), rows, "")
     return made if ids is None else pc.coalesce(ids, made)
 
@@ -136,9 +137,9 @@ def _report_bad(ctx: ReadContext, checks: list[Check], row0: int) -> pa.Array | 
     indices = pc.indices_nonzero(bad)
     if len(indices) == 0:
         return None
-    room = max(1, 100 - len(ctx.report.errors))
+    room = max(1, MAX_ERRORS - len(ctx.report.errors))
     for i in indices.slice(0, room).to_pylist():
-        c = next(c for c in checks if c.bad[i].as_py())
+        c = next(c for c in checks if c.bad is not None and c.bad[i].as_py())
         exc = FieldError(c.field, c.raw[i].as_py(), c.expected(i))
         ctx.bad(row0 + i + 1, c.field, str(exc), unit="row")
     ctx.report.rows_bad += max(0, len(indices) - room)

@@ -1,0 +1,283 @@
+"""Labels -> audit facts: counts, shares with 95% intervals, the amount payable, evidence.
+
+Everything here is a query over the engine's `events`, `labels` and `findings` tables, so it runs on
+DuckDB and on Spark alike. The facts are a plain dict: the renderers draw it, `audit.json` is it.
+
+UV is counted as a stats platform settles: distinct visitors per day, summed over the campaign. The
+visitor is `visitor_id`, or where an input has none, IP + user agent. A UV is valid when at least
+one of its counted events (its pageviews; all events if the input has no pageviews) is valid; an
+invalid UV takes the category of its highest-priority invalid event.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from qinglang import __version__
+from qinglang.engine import Engine
+from qinglang.reasons import CATEGORY_PRIORITY, CATEGORY_TEXT, REASONS
+from qinglang.settings import SETTINGS
+
+INTERVAL_TEXT = (
+    "95% intervals come from a cluster bootstrap over (source, day) cells: they show how much the "
+    "shares would move if the campaign's traffic had been drawn again, cell by cell. They do not "
+    "include detector error; `qinglang evaluate` measures that on labelled data."
+)
+VERDICT_TEXT = (
+    "An event is invalid when any detector finding scores at least 0.5 (a decisive reason); "
+    "supporting reasons are reported but never invalidate on their own. Its category is that of "
+    "the decisive reason whose category comes first in the priority order: "
+    + " > ".join(CATEGORY_PRIORITY)
+    + "."
+)
+
+
+def _uv_table_sql(has_visitor: bool, has_pageviews: bool, tz: str) -> str:
+    key = "e.visitor_id" if has_visitor else "e.ip || ' ' || coalesce(e.user_agent, '')"
+    counted = "e.event = 'pageview'" if has_pageviews else "TRUE"
+    day = f"CAST(e.ts AT TIME ZONE '{tz}' AS DATE)" if tz != "UTC" else "CAST(e.ts AS DATE)"
+    prio = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(CATEGORY_PRIORITY))
+    return f"""
+        SELECT {day} AS day, {key} AS visitor,
+               min_by(coalesce(e.source, '(none)'), e.ts) AS source,
+               max(CASE WHEN l.verdict = 'valid' THEN 1 ELSE 0 END) AS any_valid,
+               min(CASE l.category {prio} END) AS prio,
+               max(CASE WHEN e.event = 'conversion' THEN 1 ELSE 0 END) AS converted
+        FROM events e JOIN labels l ON e.event_id = l.event_id
+        WHERE ({counted} OR e.event = 'conversion') AND {key} IS NOT NULL
+        GROUP BY 1, 2
+        HAVING max(CASE WHEN {counted} THEN 1 ELSE 0 END) = 1
+    """
+
+
+def compute_facts(
+    engine: Engine,
+    *,
+    reports: list[dict[str, Any]],
+    detectors: list[dict[str, Any]],
+    price: dict[str, Any],
+    tz: str = "UTC",
+    settings: dict[str, object] | None = None,
+    provenance: dict[str, str] | None = None,
+    seed: int = 0,
+) -> dict[str, Any]:
+    settings = dict(settings or {})
+    shape = engine.query(
+        "SELECT count(*) AS events, count(visitor_id) AS with_visitor, "
+        "sum(CASE WHEN event = 'pageview' THEN 1 ELSE 0 END) AS pv, "
+        "CAST(min(ts) AS VARCHAR) AS start, CAST(max(ts) AS VARCHAR) AS finish, "
+        "list_sort(list(DISTINCT site)) AS sites FROM events"
+    ).to_pylist()[0]
+    has_visitor = bool(shape["with_visitor"])
+    has_pv = bool(shape["pv"])
+    engine.materialize("uv", _uv_table_sql(has_visitor, has_pv, tz))
+    cells = engine.query(
+        "SELECT day, source, any_valid, prio, count(*) AS n, sum(converted) AS conv "
+        "FROM uv GROUP BY 1, 2, 3, 4"
+    ).to_pylist()
+    pv = engine.query(
+        "SELECT l.verdict, count(*) AS n FROM events e JOIN labels l ON e.event_id = l.event_id "
+        f"WHERE {'e.event = ' + repr('pageview') if has_pv else 'TRUE'} GROUP BY 1"
+    ).to_pylist()
+    pv_by = {r["verdict"]: int(r["n"]) for r in pv}
+    replicates = int(settings.get("bootstrap_replicates", SETTINGS["bootstrap_replicates"].default))
+    facts: dict[str, Any] = {
+        "qinglang_version": __version__,
+        "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "inputs": reports,
+        "campaign": _campaign(cells, shape, tz),
+        "uv_key": "visitor_id" if has_visitor else "ip+user_agent",
+        "uv_key_note": _uv_note(has_visitor, has_pv, tz),
+        "price": price,
+    }
+    facts.update(_counts(cells, pv_by, int(shape["events"]), price, replicates, seed))
+    facts["daily"] = _daily(cells)
+    facts["sources"] = _sources(cells)
+    evidence_n = int(settings.get("evidence_per_reason", SETTINGS["evidence_per_reason"].default))
+    facts["evidence"] = _evidence(engine, evidence_n)
+    facts["reasons"] = _reasons(engine)
+    facts["detectors"] = detectors
+    facts["method"] = {
+        "uv_definition": facts["uv_key_note"],
+        "verdict_rule": VERDICT_TEXT,
+        "interval_method": INTERVAL_TEXT,
+        "settings": {k: settings.get(k, s.default) for k, s in SETTINGS.items()},
+        "data_sources": provenance or {},
+        "queries": {d["name"]: ";\n".join(d.get("queries", [])) for d in detectors},
+    }
+    facts["evaluation"] = None
+    return facts
+
+
+def _uv_note(has_visitor: bool, has_pv: bool, tz: str) -> str:
+    who = (
+        "distinct visitor_id per day"
+        if has_visitor
+        else "distinct IP + user agent per day (the input has no visitor id)"
+    )
+    what = "pageviews" if has_pv else "all events (the input has no pageviews)"
+    return (
+        f"UV = {who}, days in {tz}, summed over the campaign, counted on {what}. A UV is valid "
+        f"when at least one of its counted events is valid."
+    )
+
+
+def _campaign(cells: list[dict], shape: dict, tz: str) -> dict[str, Any]:
+    days = sorted({str(c["day"]) for c in cells})
+    return {
+        "sites": [s for s in (shape["sites"] or []) if s is not None],
+        "start": days[0] if days else None,
+        "end": days[-1] if days else None,
+        "days": len(days),
+        "timezone": tz,
+    }
+
+
+def _counts(cells, pv_by, events, price, replicates, seed) -> dict[str, Any]:
+    k = len(CATEGORY_PRIORITY)
+    keys = sorted({(str(c["day"]), str(c["source"])) for c in cells})
+    index = {key: i for i, key in enumerate(keys)}
+    # matrix: cell x (valid, category 0..k-1)
+    m = np.zeros((len(keys), k + 1), dtype=np.float64)
+    for c in cells:
+        col = 0 if c["any_valid"] else 1 + int(c["prio"] if c["prio"] is not None else 0)
+        m[index[(str(c["day"]), str(c["source"]))], col] += c["n"]
+    total = m.sum()
+    valid = m[:, 0].sum()
+    invalid = total - valid
+    rng = np.random.default_rng(seed)
+    weights = rng.poisson(1.0, size=(replicates, len(keys))) if len(keys) else np.zeros((0, 0))
+    boot = weights @ m if len(keys) else np.zeros((replicates, k + 1))
+    boot_total = np.maximum(boot.sum(axis=1), 1)
+    share_inv = 1 - boot[:, 0] / boot_total
+
+    def ci(x: np.ndarray) -> list[float]:
+        if not len(x):
+            return [0.0, 0.0]
+        lo, hi = np.quantile(x, [0.025, 0.975])
+        return [round(float(lo), 6), round(float(hi), 6)]
+
+    unit = float(price["unit_price"]) / float(price["per"])
+    share = invalid / total if total else 0.0
+    share_ci = ci(share_inv)
+    categories = []
+    for i, cat in enumerate(CATEGORY_PRIORITY):
+        n = m[:, i + 1].sum()
+        if n == 0:
+            continue
+        en, zh = CATEGORY_TEXT[cat]
+        categories.append(
+            {
+                "category": cat,
+                "label_en": en,
+                "label_zh": zh,
+                "uv": int(n),
+                "uv_share": round(n / total, 6) if total else 0.0,
+                "uv_share_ci": ci(boot[:, i + 1] / boot_total),
+            }
+        )
+    return {
+        "totals": {
+            "events": events,
+            "pv": sum(pv_by.values()),
+            "uv": int(total),
+            "valid_uv": int(valid),
+            "invalid_uv": int(invalid),
+            "invalid_uv_share": round(share, 6),
+            "invalid_uv_share_ci": share_ci,
+            "valid_pv": pv_by.get("valid", 0),
+            "invalid_pv": pv_by.get("invalid", 0),
+        },
+        "amount": {
+            "claimed": round(total * unit, 2),
+            "payable": round(valid * unit, 2),
+            "withheld": round(invalid * unit, 2),
+            "payable_ci": [round(total * (1 - share_ci[1]) * unit, 2),
+                           round(total * (1 - share_ci[0]) * unit, 2)],
+        },
+        "categories": categories,
+    }
+
+
+def _daily(cells: list[dict]) -> list[dict[str, Any]]:
+    days: dict[str, dict[str, Any]] = {}
+    for c in cells:
+        d = days.setdefault(
+            str(c["day"]),
+            {"day": str(c["day"]), "uv": 0, "valid_uv": 0, "invalid_uv": 0, "by_category": {}},
+        )
+        d["uv"] += c["n"]
+        if c["any_valid"]:
+            d["valid_uv"] += c["n"]
+        else:
+            d["invalid_uv"] += c["n"]
+            cat = CATEGORY_PRIORITY[int(c["prio"] or 0)]
+            d["by_category"][cat] = d["by_category"].get(cat, 0) + c["n"]
+    return [days[k] for k in sorted(days)]
+
+
+def _sources(cells: list[dict]) -> list[dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for c in cells:
+        s = out.setdefault(
+            str(c["source"]),
+            {"source": str(c["source"]), "uv": 0, "invalid_uv": 0, "conversions": 0, "_cats": {}},
+        )
+        s["uv"] += c["n"]
+        s["conversions"] += int(c["conv"] or 0)
+        if not c["any_valid"]:
+            s["invalid_uv"] += c["n"]
+            cat = CATEGORY_PRIORITY[int(c["prio"] or 0)]
+            s["_cats"][cat] = s["_cats"].get(cat, 0) + c["n"]
+    rows = []
+    for s in out.values():
+        cats = s.pop("_cats")
+        s["invalid_share"] = round(s["invalid_uv"] / s["uv"], 6) if s["uv"] else 0.0
+        s["top_category"] = max(sorted(cats), key=lambda c: cats[c]) if cats else None
+        s["conversion_rate"] = round(s["conversions"] / s["uv"], 6) if s["uv"] else 0.0
+        rows.append(s)
+    return sorted(rows, key=lambda s: (-s["invalid_share"], -s["uv"], s["source"]))
+
+
+EVIDENCE_COLUMNS = ("event_id", "ts", "ip", "user_agent", "referrer", "url", "source")
+
+
+def _evidence(engine: Engine, per_reason: int) -> dict[str, list[dict[str, Any]]]:
+    picked = (
+        "SELECT reason, event_id FROM (SELECT reason, event_id, row_number() OVER "
+        "(PARTITION BY reason ORDER BY score DESC, event_id) AS rn FROM findings) "
+        f"WHERE rn <= {per_reason}"
+    )
+    cols = ", ".join(f"e.{c}" for c in EVIDENCE_COLUMNS if c != "ts")
+    rows = engine.query(
+        f"SELECT p.reason, {cols}, CAST(e.ts AS VARCHAR) AS ts, l.category, l.reasons, l.score "
+        f"FROM ({picked}) p JOIN events e ON e.event_id = p.event_id "
+        f"JOIN labels l ON l.event_id = p.event_id ORDER BY p.reason, l.score DESC, e.event_id"
+    ).to_pylist()
+    out: dict[str, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r.pop("reason"), []).append(r)
+    return out
+
+
+def _reasons(engine: Engine) -> list[dict[str, Any]]:
+    counts = {
+        r["reason"]: int(r["n"])
+        for r in engine.query(
+            "SELECT reason, count(*) AS n FROM findings GROUP BY reason"
+        ).to_pylist()
+    }
+    return [
+        {
+            "code": r.code,
+            "category": r.category,
+            "en": r.en,
+            "zh": r.zh,
+            "decisive": r.decisive,
+            "events": counts.get(r.code, 0),
+        }
+        for r in REASONS.values()
+    ]

@@ -1,0 +1,247 @@
+"""The `qinglang` command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from qinglang import __version__
+from qinglang.errors import QinglangError
+
+app = typer.Typer(
+    help="qinglang (清朗): audit web traffic and engagement for fraud, and settle campaigns.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(stderr=True)
+out = Console()
+
+
+def _fail(exc: Exception) -> None:
+    console.print(f"[red]error:[/red] {typer.style(str(exc), bold=False)}", markup=True,
+                  highlight=False)
+    raise typer.Exit(code=2)
+
+
+def _progress() -> Progress:
+    return Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+        console=console, transient=True, disable=not console.is_terminal and "CI" in os.environ,
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    out.print(__version__)
+
+
+@app.command()
+def simulate(
+    scenario: Annotated[str, typer.Argument(help="Scenario name, e.g. case2017")],
+    out_file: Annotated[Path, typer.Option("--out", help="Parquet file to write")],
+    scale: Annotated[float, typer.Option(help="1.0 = the full case (~28M UV)")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 1,
+) -> None:
+    """Write simulated traffic with ground truth (`truth` column) to a Parquet file."""
+    from qinglang.simulate import SCENARIOS, simulate as run_sim
+
+    if scenario not in SCENARIOS:
+        _fail(QinglangError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}"))
+    with _progress() as bar:
+        task = bar.add_task(f"simulating {scenario}", total=None)
+        summary = run_sim(scenario, scale, seed, out_file,
+                          on_progress=lambda d, n: bar.update(task, completed=d, total=n))
+    out.print(f"wrote {summary.rows:,} events ({summary.uv_total:,} UV) to {out_file}")
+
+
+@app.command()
+def audit(
+    inputs: Annotated[list[Path], typer.Argument(help="Input files (CSV, Parquet, NDJSON, logs)")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for labels, audit.json, report")],
+    fmt: Annotated[str, typer.Option("--format", help="auto|csv|parquet|ndjson|nginx|talkingdata|engagement")] = "auto",
+    map_: Annotated[list[str], typer.Option("--map", help="their_col=contract_col (repeatable)")] = [],  # noqa: B006
+    map_file: Annotated[Path | None, typer.Option("--map-file", help="TOML mapping file")] = None,
+    log_format: Annotated[str | None, typer.Option(help="nginx log_format string")] = None,
+    strict: Annotated[bool, typer.Option(help="Stop at the first bad row")] = False,
+    site: Annotated[str | None, typer.Option(help="Site name where the input has none")] = None,
+    price: Annotated[float, typer.Option(help="Unit price")] = 1.0,
+    per: Annotated[int, typer.Option(help="Price is per this many UV")] = 1000,
+    currency: Annotated[str, typer.Option()] = "CNY",
+    lang: Annotated[str, typer.Option(help="Report language: zh or en")] = "zh",
+    tz: Annotated[str, typer.Option(help="Time zone that days are counted in")] = "Asia/Shanghai",
+    engine: Annotated[str, typer.Option(help="duckdb (default) or spark")] = "duckdb",
+    db: Annotated[str, typer.Option(help="DuckDB database file (default: in memory)")] = ":memory:",
+    setting: Annotated[list[str], typer.Option(help="NAME=VALUE (see `qinglang settings`)")] = [],  # noqa: B006
+    evaluate_truth: Annotated[bool, typer.Option("--evaluate", help="Also score against `truth`")] = False,
+) -> None:
+    """Ingest, detect and report: labels.parquet, audit.json and report.html in --out."""
+    from qinglang.audit.render_terminal import render_summary
+    from qinglang.audit.run import AuditOptions, run_audit
+    from qinglang.ingest import load_mapping_file, parse_map_options
+    from qinglang.settings import parse_settings
+
+    if lang not in ("zh", "en"):
+        _fail(QinglangError(f"--lang {lang!r}: expected zh or en"))
+    try:
+        mapping: dict[str, str] = {}
+        if map_file:
+            mapping.update(load_mapping_file(map_file))
+        mapping.update(parse_map_options(map_))
+        options = AuditOptions(
+            fmt=fmt, mapping=mapping or None, log_format=log_format, strict=strict, site=site,
+            unit_price=price, per=per, currency=currency, lang=lang, tz=tz, engine=engine, db=db,
+            settings=parse_settings(setting), with_evaluation=evaluate_truth,
+        )
+        facts = _run_with_progress(inputs, out_dir, options)
+    except QinglangError as exc:
+        _fail(exc)
+        return
+    _print_inputs(facts)
+    render_summary(facts, out, lang="en" if lang == "en" else "zh")
+    if facts.get("evaluation"):
+        print_evaluation(facts["evaluation"])
+    out.print(f"wrote {out_dir}/labels.parquet, audit.json, report.html")
+
+
+def _run_with_progress(inputs, out_dir, options):  # type: ignore[no-untyped-def]
+    from qinglang.audit.run import run_audit
+
+    started = time.perf_counter()
+    with _progress() as bar:
+        task = bar.add_task("starting", total=None)
+        facts = run_audit(inputs, out_dir, options,
+                          progress=lambda s, f: bar.update(task, description=s))
+    console.print(f"audit took {time.perf_counter() - started:.1f}s")
+    return facts
+
+
+def _print_inputs(facts: dict) -> None:
+    for r in facts["inputs"]:
+        guessed = " (guessed)" if r["guessed"] else ""
+        console.print(
+            f"read {r['path']} as {r['format']}{guessed}: {r['rows_ok']:,} rows, "
+            f"{r['rows_bad']:,} rejected", markup=False, highlight=False,
+        )
+        for err in r["errors"][:5]:
+            console.print(f"  {err}", markup=False, highlight=False)
+        for note in r["notes"]:
+            console.print(f"  note: {note}", markup=False, highlight=False)
+
+
+def print_evaluation(ev: dict) -> None:
+    table = Table(title="Evaluation against ground truth (events)")
+    for col in ("category", "precision", "recall", "F1", "detected", "support"):
+        table.add_column(col, justify="right" if col != "category" else "left")
+    for r in ev["per_category"]:
+        table.add_row(r["category"], f"{r['precision']:.3f}", f"{r['recall']:.3f}",
+                      f"{r['f1']:.3f}", f"{r['detected']:.3f}" if r["detected"] is not None
+                      else "-", f"{r['support']:,}")
+    o = ev["overall"]
+    table.add_row("[b]overall (invalid)[/b]", f"{o['precision']:.3f}", f"{o['recall']:.3f}",
+                  f"{o['f1']:.3f}", "", f"{o['support']:,}")
+    out.print(table)
+    if ev.get("uv_share_true") is not None:
+        out.print(
+            f"invalid UV share: estimated {100 * ev['uv_share_estimated']:.2f}%, "
+            f"true {100 * ev['uv_share_true']:.2f}%, error {ev['uv_share_error_pp']:+.2f} pp"
+        )
+
+
+@app.command()
+def evaluate(
+    inputs: Annotated[list[Path], typer.Argument(help="Labelled input (with a `truth` column)")],
+    fmt: Annotated[str, typer.Option("--format")] = "auto",
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """Precision, recall and F1 per category, and the invalid-UV-share error, on labelled data."""
+    from qinglang.detect.pipeline import run_pipeline
+    from qinglang.engine import connect
+    from qinglang.evaluate import evaluate as run_eval
+    from qinglang.ingest import read_events
+
+    try:
+        engine = connect()
+        stream = read_events([str(p) for p in inputs], fmt=fmt)
+        engine.load_events(stream.to_reader())
+        run_pipeline(engine)
+        result = run_eval(engine)
+    except QinglangError as exc:
+        _fail(exc)
+        return
+    if "error" in result:
+        _fail(QinglangError(result["error"]))
+    if as_json:
+        out.print_json(json.dumps(result))
+    else:
+        print_evaluation(result)
+
+
+@app.command()
+def demo(
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the demo")] = Path("qinglang-demo"),
+    scale: Annotated[float, typer.Option(help="Scale of case2017 (1.0 = 28M UV)")] = 0.01,
+    seed: Annotated[int, typer.Option()] = 1,
+    lang: Annotated[str, typer.Option(help="Report language: zh or en")] = "zh",
+) -> None:
+    """Simulate the 2017 case, audit it, print the summary and the evaluation, write the report."""
+    from qinglang.audit.render_terminal import render_summary
+    from qinglang.audit.run import AuditOptions
+    from qinglang.simulate import simulate as run_sim
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = out_dir / f"case2017-scale{scale:g}-seed{seed}.parquet"
+    with _progress() as bar:
+        task = bar.add_task("simulating case2017", total=None)
+        summary = run_sim("case2017", scale, seed, data,
+                          on_progress=lambda d, n: bar.update(task, completed=d, total=n))
+    console.print(f"simulated {summary.rows:,} events, {summary.uv_total:,} UV -> {data}")
+    options = AuditOptions(unit_price=1.1, per=1000, currency="CNY", lang=lang,
+                           tz="Asia/Shanghai", with_evaluation=True)
+    try:
+        facts = _run_with_progress([data], out_dir, options)
+    except QinglangError as exc:
+        _fail(exc)
+        return
+    render_summary(facts, out, lang="en")
+    print_evaluation(facts["evaluation"])
+    out.print(f"report: {out_dir / 'report.html'}")
+
+
+@app.command()
+def reasons(lang: Annotated[str, typer.Option(help="zh or en")] = "en") -> None:
+    """List every reason code with its category and meaning."""
+    from qinglang.reasons import reason_table
+
+    table = Table()
+    for col in ("code", "category", "role", "description"):
+        table.add_column(col)
+    for r in reason_table(lang):
+        table.add_row(r["code"], r["category"], r["role"], r["description"])
+    out.print(table)
+
+
+@app.command()
+def settings() -> None:
+    """List every setting with its default and meaning (override with --setting NAME=VALUE)."""
+    from qinglang.settings import SETTINGS
+
+    table = Table()
+    for col in ("name", "default", "help"):
+        table.add_column(col)
+    for s in SETTINGS.values():
+        table.add_row(s.name, f"{s.default:g}", s.help)
+    out.print(table)
+
+
+def main() -> None:  # pragma: no cover
+    sys.exit(app())

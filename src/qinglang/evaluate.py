@@ -1,0 +1,83 @@
+"""Labels against ground truth (`events.truth`: `valid` or a category).
+
+Per category, on events: precision = of the events we put in the category, the share whose truth
+is that category; recall = of the events whose truth is the category, the share we put there
+(strict: the category must match). `detected` is the looser recall: flagged invalid under any
+category. Overall: invalid vs valid. And the invalid UV share we estimate against the true one
+(a UV is truly invalid when none of its counted events is truly valid).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qinglang.engine import Engine
+from qinglang.reasons import CATEGORY_PRIORITY
+
+
+def _prf(tp: float, pred: float, actual: float) -> dict[str, float]:
+    precision = tp / pred if pred else (1.0 if not actual else 0.0)
+    recall = tp / actual if actual else (1.0 if not pred else 0.0)
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
+
+
+def evaluate(engine: Engine) -> dict[str, Any]:
+    """Needs tables `events` (with truth) and `labels`; uses `uv` when the audit made it."""
+    rows = engine.query(
+        "SELECT coalesce(e.truth, 'valid') AS truth, l.verdict, coalesce(l.category, 'valid') AS "
+        "category, count(*) AS n FROM events e JOIN labels l ON e.event_id = l.event_id "
+        "WHERE e.truth IS NOT NULL GROUP BY 1, 2, 3"
+    ).to_pylist()
+    if not rows:
+        return {"error": "no ground truth: the input has no `truth` column"}
+    per_category = []
+    for cat in CATEGORY_PRIORITY:
+        actual = sum(r["n"] for r in rows if r["truth"] == cat)
+        pred = sum(r["n"] for r in rows if r["category"] == cat)
+        if not actual and not pred:
+            continue
+        tp = sum(r["n"] for r in rows if r["truth"] == cat and r["category"] == cat)
+        detected = sum(r["n"] for r in rows if r["truth"] == cat and r["verdict"] == "invalid")
+        per_category.append(
+            {
+                "category": cat,
+                **_prf(tp, pred, actual),
+                "detected": round(detected / actual, 4) if actual else None,
+                "support": actual,
+                "predicted": pred,
+            }
+        )
+    tp = sum(r["n"] for r in rows if r["truth"] != "valid" and r["verdict"] == "invalid")
+    pred = sum(r["n"] for r in rows if r["verdict"] == "invalid")
+    actual = sum(r["n"] for r in rows if r["truth"] != "valid")
+    result: dict[str, Any] = {
+        "overall": {**_prf(tp, pred, actual), "support": actual, "predicted": pred},
+        "per_category": per_category,
+    }
+    result.update(_uv_share(engine))
+    return result
+
+
+def _uv_share(engine: Engine) -> dict[str, Any]:
+    """True vs estimated invalid UV share, on the audit's own UV definition."""
+    has_pv = engine.query("SELECT count(*) AS n FROM events WHERE event = 'pageview'").to_pylist()
+    counted = "e.event = 'pageview'" if has_pv[0]["n"] else "TRUE"
+    key = "coalesce(e.visitor_id, e.ip || ' ' || coalesce(e.user_agent, ''))"
+    r = engine.query(
+        f"SELECT count(*) AS uv, sum(true_valid) AS true_valid, sum(est_valid) AS est_valid FROM ("
+        f"SELECT CAST(e.ts AS DATE) AS day, {key} AS v, "
+        f"max(CASE WHEN coalesce(e.truth, 'valid') = 'valid' THEN 1 ELSE 0 END) AS true_valid, "
+        f"max(CASE WHEN l.verdict = 'valid' THEN 1 ELSE 0 END) AS est_valid "
+        f"FROM events e JOIN labels l ON e.event_id = l.event_id WHERE {counted} GROUP BY 1, 2)"
+    ).to_pylist()[0]
+    uv = r["uv"] or 0
+    if not uv:
+        return {"uv_share_true": None, "uv_share_estimated": None, "uv_share_error_pp": None}
+    true_share = 1 - r["true_valid"] / uv
+    est_share = 1 - r["est_valid"] / uv
+    return {
+        "uv_share_true": round(true_share, 6),
+        "uv_share_estimated": round(est_share, 6),
+        "uv_share_error_pp": round(100 * (est_share - true_share), 3),
+    }
