@@ -95,7 +95,11 @@ def audit(
     try:
         mapping: dict[str, str] = {}
         if map_file:
-            mapping.update(load_mapping_file(map_file))
+            spec = load_mapping_file(map_file)
+            mapping.update(spec["map"])
+            fmt = spec["format"] if spec["format"] and fmt == "auto" else fmt
+            log_format = log_format or spec["log_format"]
+            site = site or spec["site"]
         mapping.update(parse_map_options(map_))
         options = AuditOptions(
             fmt=fmt, mapping=mapping or None, log_format=log_format, strict=strict, site=site,

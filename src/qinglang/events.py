@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -89,6 +89,7 @@ LABEL_SCHEMA = pa.schema(
     ]
 )
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"0", "false", "f", "no", "n", ""}
 
@@ -121,9 +122,12 @@ def parse_ts(value: Any, field: str = "ts") -> datetime:
 def _from_epoch(x: float, field: str, raw: Any) -> datetime:
     if not math.isfinite(x) or x < 0:
         raise FieldError(field, raw, "a timestamp (ISO-8601 or epoch seconds/milliseconds)")
-    seconds = x / 1000.0 if x > 1e11 else x  # > year 5138 in seconds means it was milliseconds
+    millis = x > 1e11  # > year 5138 in seconds means it was milliseconds
     try:
-        return datetime.fromtimestamp(seconds, tz=UTC)
+        if isinstance(raw, int) or (isinstance(raw, str) and raw.strip().isdigit()):
+            # integers: exact arithmetic, no float rounding of the last millisecond
+            return _EPOCH + timedelta(milliseconds=int(x) if millis else int(x) * 1000)
+        return datetime.fromtimestamp(x / 1000.0 if millis else x, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise FieldError(field, raw, "a timestamp within the years 1970-9999") from None
 

@@ -48,7 +48,7 @@ PORTALS = str_pool(["https://cpu.baidu.com", "https://m.sohu.com", "https://feed
 RETURNING_SHARE = 0.18
 
 
-def people(ctx: DayContext, n: int) -> np.ndarray:
+def people(ctx: DayContext, n: int) -> tuple[np.ndarray, int]:
     """Person ids for today's n visitors: some from a pool of regulars, the rest first-timers."""
     rng = ctx.rng("organic.people")
     mean_n = max(1.0, ctx.daily_uv * ctx.params.get("organic_share", 0.6))
@@ -66,9 +66,7 @@ def generate(ctx: DayContext, n: int) -> pa.Table:
     prof = pick(profiles().sampler().cdf, (ph >> np.uint64(11)).astype(np.float64) / float(1 << 53))
     dev = device_columns(ph, prof, ctx.day)
     # cookies: regulars keep theirs unless they clear them (private mode, in-app jars)
-    lost = (uid < np.uint64(loyal)) & (rng.random(n) < 0.0) | (
-        (uid < np.uint64(loyal)) & ((mix64(ph, 31) % np.uint64(100)) < np.uint64(15))
-    )
+    lost = (uid < np.uint64(loyal)) & ((mix64(ph, 31) % np.uint64(100)) < np.uint64(15))
     cookie = np.where(lost, mix64(ph, 500 + ctx.day), mix64(ph, 32))
     ip = residential_ips(rng, ph, dev["os"], ctx.day, ctx.carriers)
     # VPN / corporate proxy users on cloud addresses (with real interaction)

@@ -1,0 +1,93 @@
+"""One check suite, run on every registered detector (river-style): a new detector gets these free."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from qinglang.detect.base import Context
+from qinglang.detect.pipeline import DETECTORS, present_columns
+from qinglang.reasons import REASONS
+from tests.conftest import WIN_CHROME, engine_with, event
+
+
+def mixed_rows() -> list[dict]:
+    """A little of everything: people, bots, frames, forged tokens, cloud IPs, rotation."""
+    rows = [event(i) for i in range(30)]
+    rows += [event(100 + i, user_agent="python-requests/2.31", client=None, token="missing")
+             for i in range(3)]
+    rows += [event(200 + i, client={"framed": True, "frame_w": 0, "frame_h": 0, "visible_ms": 0,
+                                    "interactions": 0}) for i in range(5)]
+    rows += [event(300 + i, client={"webdriver": True, "interactions": 0, "platform": "Win32"},
+                   user_agent=WIN_CHROME) for i in range(3)]
+    rows += [event(400 + i, ip="52.94.76.1", client={"interactions": 0, "visible_ms": 10})
+             for i in range(3)]
+    rows += [event(500 + i, token="replayed") for i in range(3)]
+    rows += [event(600 + i, ip="36.96.7.7", user_agent=f"{WIN_CHROME} x{i}",
+                   client={"interactions": 0, "visible_ms": 3000}) for i in range(12)]
+    return rows
+
+
+def run(module, rows):
+    engine = engine_with(rows)
+    try:
+        ctx = Context(engine=engine, present=present_columns(engine))
+        found = module.detect(ctx)
+        out = []
+        for q in found.queries:
+            table = engine.query(q)
+            assert table.column_names == ["event_id", "reason", "score"], q
+            out += table.to_pylist()
+        return sorted((r["event_id"], r["reason"], round(r["score"], 9)) for r in out), found
+    finally:
+        engine.close()
+
+
+@pytest.fixture(scope="module")
+def baseline():
+    rows = mixed_rows()
+    return rows, {m.NAME: run(m, rows) for m in DETECTORS}
+
+
+@pytest.mark.parametrize("module", DETECTORS, ids=lambda m: m.NAME)
+def test_contract(module):
+    assert isinstance(module.NAME, str) and module.CATEGORY.startswith(("givt.", "sivt."))
+    for check in module.CHECKS:
+        assert check.reason in REASONS, f"{module.NAME}: {check.reason} is not in reasons.REASONS"
+
+
+@pytest.mark.parametrize("module", DETECTORS, ids=lambda m: m.NAME)
+def test_emits_only_documented_reasons_with_scores_in_range(module, baseline):
+    _rows, results = baseline
+    found, _ = results[module.NAME]
+    for _event_id, reason, score in found:
+        assert reason in REASONS
+        assert 0.0 <= score <= 1.0
+
+
+@pytest.mark.parametrize("module", DETECTORS, ids=lambda m: m.NAME)
+def test_finds_something_in_mixed_traffic(module, baseline):
+    _rows, results = baseline
+    found, _ = results[module.NAME]
+    assert any(score >= 0.5 for *_, score in found), f"{module.NAME} found nothing"
+
+
+@pytest.mark.parametrize("module", DETECTORS, ids=lambda m: m.NAME)
+def test_deterministic_and_row_order_invariant(module, baseline):
+    rows, results = baseline
+    shuffled = rows[:]
+    random.Random(7).shuffle(shuffled)
+    assert run(module, shuffled)[0] == results[module.NAME][0]
+
+
+@pytest.mark.parametrize("module", DETECTORS, ids=lambda m: m.NAME)
+def test_empty_input(module):
+    found, _ = run(module, [])
+    assert found == []
+
+
+@pytest.mark.parametrize("module", DETECTORS, ids=lambda m: m.NAME)
+def test_people_are_left_alone(module):
+    found, _ = run(module, [event(i) for i in range(40)])
+    assert [f for f in found if f[2] >= 0.5] == []
