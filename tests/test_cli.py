@@ -1,0 +1,74 @@
+"""The `qinglang` command as a user runs it."""
+
+from __future__ import annotations
+
+import json
+
+import pyarrow.parquet as pq
+import pytest
+from typer.testing import CliRunner
+
+from qinglang.cli import app
+
+runner = CliRunner()
+COMMANDS = ["simulate", "audit", "evaluate", "demo", "reasons", "settings", "version"]
+
+CSV = """event_id,ts,site,event,visitor_id,ip,user_agent,referrer,source,token,client
+a1,2017-09-01T01:00:00Z,s,pageview,v1,117.136.1.1,"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",https://www.baidu.com/,search,valid,"{""interactions"": 3, ""visible_ms"": 5000, ""framed"": false}"
+a2,2017-09-01T01:05:00Z,s,pageview,v2,117.136.1.2,python-requests/2.31,,search,missing,
+a3,not-a-time,s,pageview,v3,117.136.1.3,x,,search,valid,
+a4,2017-09-01T01:07:00Z,s,pageview,v4,117.136.1.4,"<script>alert(1)</script>",https://evil.example/"><img src=x onerror=alert(2)>,host,valid,"{""framed"": true, ""frame_w"": 0, ""frame_h"": 0, ""visible_ms"": 0, ""interactions"": 0}"
+"""
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_every_command_has_help(command):
+    result = runner.invoke(app, [command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage" in result.output
+
+
+def test_audit_a_csv_end_to_end(tmp_path):
+    src = tmp_path / "campaign.csv"
+    src.write_text(CSV, encoding="utf-8")
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["audit", str(src), "--out", str(out), "--price", "1.1", "--per", "1",
+                                 "--lang", "en", "--tz", "UTC"])
+    assert result.exit_code == 0, result.output
+    assert "campaign.csv:4" in result.output  # the bad row, by file and line
+    labels = {r["event_id"]: r for r in pq.read_table(out / "labels.parquet").to_pylist()}
+    assert set(labels) == {"a1", "a2", "a4"}
+    assert labels["a1"]["verdict"] == "valid"
+    assert labels["a2"]["category"] == "givt.crawler"
+    assert labels["a4"]["category"] == "sivt.hidden"
+    facts = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+    assert facts["totals"]["uv"] == 3 and facts["totals"]["valid_uv"] == 1
+    assert facts["inputs"][0]["rows_bad"] == 1
+    assert facts["amount"]["payable"] == pytest.approx(1.1)
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "<script>alert(1)" not in html and "<img src=x" not in html
+
+
+def test_strict_makes_a_bad_row_fatal(tmp_path):
+    src = tmp_path / "campaign.csv"
+    src.write_text(CSV, encoding="utf-8")
+    result = runner.invoke(app, ["audit", str(src), "--out", str(tmp_path / "o"), "--strict"])
+    assert result.exit_code == 2
+    assert "campaign.csv:4" in result.output and "ts" in result.output
+
+
+def test_unknown_setting_is_a_clear_error(tmp_path):
+    src = tmp_path / "campaign.csv"
+    src.write_text(CSV, encoding="utf-8")
+    result = runner.invoke(app, ["audit", str(src), "--out", str(tmp_path / "o"),
+                                 "--setting", "nope=1"])
+    assert result.exit_code == 2 and "nope" in result.output
+
+
+def test_reasons_lists_every_code():
+    from qinglang.reasons import REASONS
+
+    result = runner.invoke(app, ["reasons"], terminal_width=200)
+    assert result.exit_code == 0
+    for code in REASONS:
+        assert code in result.output
