@@ -166,6 +166,7 @@ def evaluate(
     inputs: Annotated[list[Path], typer.Argument(help="Labelled input (with a `truth` column)")],
     fmt: Annotated[str, typer.Option("--format")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+    tz: Annotated[str, typer.Option(help="Time zone that days are counted in")] = "Asia/Shanghai",
 ) -> None:
     """Precision, recall and F1 per category, and the invalid-UV-share error, on labelled data."""
     from qinglang.detect.pipeline import run_pipeline
@@ -178,7 +179,7 @@ def evaluate(
         stream = read_events([str(p) for p in inputs], fmt=fmt)
         engine.load_events(stream.to_reader())
         run_pipeline(engine)
-        result = run_eval(engine)
+        result = run_eval(engine, tz)
     except QinglangError as exc:
         _fail(exc)
         return

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from qinglang.audit.facts import day_sql, visitor_key_sql
 from qinglang.engine import Engine
 from qinglang.reasons import CATEGORY_PRIORITY
 
@@ -22,7 +23,7 @@ def _prf(tp: float, pred: float, actual: float) -> dict[str, float]:
     return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
-def evaluate(engine: Engine) -> dict[str, Any]:
+def evaluate(engine: Engine, tz: str = "UTC") -> dict[str, Any]:
     """Needs tables `events` (with truth) and `labels`; uses `uv` when the audit made it."""
     rows = engine.query(
         "SELECT coalesce(e.truth, 'valid') AS truth, l.verdict, coalesce(l.category, 'valid') AS "
@@ -55,18 +56,18 @@ def evaluate(engine: Engine) -> dict[str, Any]:
         "overall": {**_prf(tp, pred, actual), "support": actual, "predicted": pred},
         "per_category": per_category,
     }
-    result.update(_uv_share(engine))
+    result.update(_uv_share(engine, tz))
     return result
 
 
-def _uv_share(engine: Engine) -> dict[str, Any]:
+def _uv_share(engine: Engine, tz: str) -> dict[str, Any]:
     """True vs estimated invalid UV share, on the audit's own UV definition."""
     has_pv = engine.query("SELECT count(*) AS n FROM events WHERE event = 'pageview'").to_pylist()
     counted = "e.event = 'pageview'" if has_pv[0]["n"] else "TRUE"
-    key = "coalesce(e.visitor_id, e.ip || ' ' || coalesce(e.user_agent, ''))"
+    key = visitor_key_sql()
     r = engine.query(
         f"SELECT count(*) AS uv, sum(true_valid) AS true_valid, sum(est_valid) AS est_valid FROM ("
-        f"SELECT CAST(e.ts AS DATE) AS day, {key} AS v, "
+        f"SELECT {day_sql(tz)} AS day, {key} AS v, "
         f"max(CASE WHEN coalesce(e.truth, 'valid') = 'valid' THEN 1 ELSE 0 END) AS true_valid, "
         f"max(CASE WHEN l.verdict = 'valid' THEN 1 ELSE 0 END) AS est_valid "
         f"FROM events e JOIN labels l ON e.event_id = l.event_id WHERE {counted} GROUP BY 1, 2)"

@@ -95,6 +95,9 @@ REASONS: dict[str, ReasonInfo] = {
             "Hit without any tracker signals while the site's tracker reports them",
             "请求缺少统计脚本应上报的客户端信号",
         ),
+        _R("beacon.cloned", "sivt.forgery",
+           "The same millisecond measurements (dwell, visible, first input) under many visitor ids",
+           "多个访客上报完全相同的毫秒级测量值（停留、可见、首次交互）"),
         # sivt.automation
         _R(
             "client.webdriver",
@@ -182,10 +185,10 @@ REASONS: dict[str, ReasonInfo] = {
             "同一IP请求间隔过于规律",
         ),
         _R(
-            "ip.ua_rotation",
+            "ip.identity_churn",
             "sivt.anomaly",
-            "One IP rotates through many user agents with no human interaction",
-            "同一IP轮换大量用户代理且无交互",
+            "One IP shows many visitor ids, none of whom ever interacts (cookie-clearing bot pool)",
+            "同一IP出现大量访客ID且无一交互（清除Cookie的机器人池）",
         ),
         _R(
             "visitor.ip_rotation",

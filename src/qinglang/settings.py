@@ -45,16 +45,26 @@ SETTINGS: dict[str, Setting] = {
             0.35,
             "Inter-arrival coefficient of variation at or below which timing is inhumanly regular",
         ),
+        Setting("churn_min_visitors", 8, "Visitor ids an IP needs before its churn is judged"),
         Setting(
-            "rotation_min_visitors",
-            8,
-            "Visitors per IP and day before user-agent rotation is judged",
+            "churn_max_engaged",
+            0.02,
+            "An IP whose visitors interact at most this share of the time is a bot pool",
         ),
-        Setting("rotation_min_ua_ratio", 0.6, "Distinct user agents per visitor on a rotating IP"),
         Setting(
-            "rotation_max_engaged",
-            0.05,
-            "A rotating IP whose visitors engage at most this share is a bot pool",
+            "token_ttl_minutes",
+            30,
+            "Lifetime of the collector's page token: only pages open longer can hold an expired one",
+        ),
+        Setting(
+            "cloned_min_visitors",
+            5,
+            "Visitor ids that must share identical beacon measurements to call them cloned",
+        ),
+        Setting(
+            "dc_known_person",
+            1,
+            "1: a data-center hit whose visitor id interacted anywhere in the input stays valid",
         ),
         Setting("visitor_max_ips", 6, "Distinct IPs one visitor may use in a day"),
         Setting(

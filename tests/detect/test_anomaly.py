@@ -29,7 +29,7 @@ def test_ua_rotation_without_people(make_engine):
                    ts=T0 + dt.timedelta(seconds=89 * i * i),
                    client={"interactions": i % 2 * 3, "visible_ms": 5000}) for i in range(10)]
     found = findings_of(anomaly, make_engine(rows))
-    rotating = {k for k, v in found.items() if "ip.ua_rotation" in v}
+    rotating = {k for k, v in found.items() if "ip.identity_churn" in v}
     assert rotating == {f"e{i:04d}" for i in range(10)}
 
 

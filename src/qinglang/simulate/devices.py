@@ -124,15 +124,19 @@ def _ios_rows(rows: list, rng: np.random.Generator) -> None:
     for model, w, h, mw in _IPHONES:
         for ver, vw in _IOS_VERSIONS:
             short = ver.replace("_", ".")
-            major = int(ver.split("_")[0])
             base = f"Mozilla/5.0 (iPhone; CPU iPhone OS {ver} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko)"
             for app, aw in apps:
                 wk = f"{base} Mobile/15E148"
                 nav = int(rng.integers(80, 100))
                 if app == "safari":
-                    ua, nav = f"{base} Version/{short} Mobile/15E148 Safari/604.1", int(rng.integers(150, 200))
+                    ua, nav = (
+                        f"{base} Version/{short} Mobile/15E148 Safari/604.1",
+                        int(rng.integers(150, 200)),
+                    )
                 elif app == "wechat":
-                    v = rng.choice(["8.0.42(0x18002a2f)", "8.0.44(0x18002c2d)", "8.0.45(0x18002d2a)"])
+                    v = rng.choice(
+                        ["8.0.42(0x18002a2f)", "8.0.44(0x18002c2d)", "8.0.45(0x18002d2a)"]
+                    )
                     net = rng.choice(["WIFI", "4G", "5G"])
                     ua = f"{wk} MicroMessenger/{v} NetType/{net} Language/zh_CN"
                 elif app == "douyin":
@@ -162,7 +166,9 @@ def _ios_rows(rows: list, rng: np.random.Generator) -> None:
                              0.6 * mw * vw * aw, 0))  # fmt: skip
     # iPads identify as Macs since iPadOS 13
     ua = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Safari/605.1.15"
-    rows.append((ua, "MacIntel", None, 820, 1180, 820, 1106, IOS, WEBKIT, False, "safari", 0.006, 0))
+    rows.append(
+        (ua, "MacIntel", None, 820, 1180, 820, 1106, IOS, WEBKIT, False, "safari", 0.006, 0)
+    )
 
 
 def _android_rows(rows: list, rng: np.random.Generator) -> None:
@@ -175,7 +181,9 @@ def _android_rows(rows: list, rng: np.random.Generator) -> None:
     for brand, model, w, h, mw, vend in _ANDROIDS:
         for ver, vw in _ANDROID_VERSIONS:
             build = _BUILDS[ver]
-            plat = str(rng.choice(["Linux armv8l", "Linux aarch64", "Linux armv81"], p=[0.6, 0.33, 0.07]))
+            plat = str(
+                rng.choice(["Linux armv8l", "Linux aarch64", "Linux armv81"], p=[0.6, 0.33, 0.07])
+            )
             hos = "HarmonyOS; " if vend == "huawei" and rng.random() < 0.7 else ""
             for app, aw in apps:
                 nav = int(rng.integers(60, 110))
@@ -191,21 +199,43 @@ def _android_rows(rows: list, rng: np.random.Generator) -> None:
                     if vend == "xiaomi":
                         ua = f"Mozilla/5.0 (Linux; U; Android {ver}; zh-cn; {model} Build/{build}) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/{_CHROME_FULL[core]} Mobile Safari/537.36 {tag}"
                     else:
-                        ua = f"Mozilla/5.0 (Linux; Android {ver}; {hos}{model}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{_CHROME_FULL[core]} {tag}Mobile Safari/537.36".replace(f"{tag}Mobile", f"{tag} Mobile")
-                    hints, major, inapp, nav = ch_ua(core, None), core, False, int(rng.integers(110, 150))
+                        ua = f"Mozilla/5.0 (Linux; Android {ver}; {hos}{model}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{_CHROME_FULL[core]} {tag}Mobile Safari/537.36".replace(
+                            f"{tag}Mobile", f"{tag} Mobile"
+                        )
+                    hints, major, inapp, nav = (
+                        ch_ua(core, None),
+                        core,
+                        False,
+                        int(rng.integers(110, 150)),
+                    )
                 elif app == "chrome":
                     v = int(rng.choice([116, 118, 119, 120]))
                     ua = f"Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile Safari/537.36"
-                    hints, major, inapp, nav = ch_ua(v, "Google Chrome"), v, False, int(rng.integers(110, 150))
+                    hints, major, inapp, nav = (
+                        ch_ua(v, "Google Chrome"),
+                        v,
+                        False,
+                        int(rng.integers(110, 150)),
+                    )
                 elif app == "uc":
                     ua = f"Mozilla/5.0 (Linux; U; Android {ver}; zh-CN; {model} Build/{build}) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/78.0.3904.108 UCBrowser/15.{rng.integers(5, 9)}.0.1{rng.integers(100, 999)} Mobile Safari/537.36"
                     hints, major, inapp, nav = None, 78, False, int(rng.integers(110, 150))
                 elif app == "qqbrowser":
                     ua = f"Mozilla/5.0 (Linux; U; Android {ver}; zh-cn; {model} Build/{build}) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/109.0.5414.86 MQQBrowser/14.{rng.integers(0, 6)} Mobile Safari/537.36 COVC/046701"
-                    hints, major, inapp, nav = ch_ua(109, None), 109, False, int(rng.integers(110, 150))
+                    hints, major, inapp, nav = (
+                        ch_ua(109, None),
+                        109,
+                        False,
+                        int(rng.integers(110, 150)),
+                    )
                 elif app == "quark":
                     ua = f"Mozilla/5.0 (Linux; U; Android {ver}; zh-CN; {model} Build/{build}) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/100.0.4896.58 Quark/6.{rng.integers(5, 9)}.5.3{rng.integers(10, 99)} Mobile Safari/537.36"
-                    hints, major, inapp, nav = ch_ua(100, None), 100, False, int(rng.integers(110, 150))
+                    hints, major, inapp, nav = (
+                        ch_ua(100, None),
+                        100,
+                        False,
+                        int(rng.integers(110, 150)),
+                    )
                 elif app == "wechat":
                     net = rng.choice(["WIFI", "4G", "5G"])
                     ua = f"{wvbase} XWEB/{rng.integers(1100, 1200)}{rng.integers(10, 99)} MMWEBSDK/20231202 MMWEBID/{rng.integers(1000, 9999)} MicroMessenger/8.0.{rng.integers(42, 46)}.2{rng.integers(400, 599)}(0x28002D{rng.integers(10, 99)}) WeChat/arm64 Weixin NetType/{net} Language/zh_CN ABI/arm64"
@@ -232,8 +262,23 @@ def _desktop_rows(rows: list, rng: np.random.Generator) -> None:
         for v in (116, 118, 119, 120):
             vw = {116: 0.15, 118: 0.2, 119: 0.3, 120: 0.35}[v]
             bar = int(rng.integers(120, 160))
-            rows.append((f"{win} Chrome/{v}.0.0.0 Safari/537.36", "Win32", ch_ua(v, "Google Chrome"),
-                         sw, sh, sw, sh - bar, DESKTOP, CHROMIUM, False, "chrome", 0.1 * ssw * 0.40 * vw, v))
+            rows.append(
+                (
+                    f"{win} Chrome/{v}.0.0.0 Safari/537.36",
+                    "Win32",
+                    ch_ua(v, "Google Chrome"),
+                    sw,
+                    sh,
+                    sw,
+                    sh - bar,
+                    DESKTOP,
+                    CHROMIUM,
+                    False,
+                    "chrome",
+                    0.1 * ssw * 0.40 * vw,
+                    v,
+                )
+            )
             rows.append((f"{win} Chrome/{v}.0.0.0 Safari/537.36 Edg/{v}.0.2210.{rng.integers(60, 140)}", "Win32",
                          ch_ua(v, "Microsoft Edge"), sw, sh, sw, sh - bar, DESKTOP, CHROMIUM, False, "edge",
                          0.1 * ssw * 0.18 * vw, v))  # fmt: skip
@@ -249,7 +294,7 @@ def _desktop_rows(rows: list, rng: np.random.Generator) -> None:
         rows.append(("Mozilla/5.0 (Windows NT 10.0; WOW64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/86.0.4240.198 Safari/537.36 SE 2.X MetaSr 1.0",
                      "Win32", None, sw, sh, sw, sh - 150, DESKTOP, CHROMIUM, False, "sogou", 0.1 * ssw * 0.05, 86))  # fmt: skip
         if sw >= 1366:
-            rows.append((f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36",
+            rows.append(("Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/119.0.0.0 Safari/537.36",
                          "Linux x86_64", ch_ua(119, "Google Chrome"), sw, sh, sw, sh - 110, DESKTOP, CHROMIUM,
                          False, "chrome", 0.1 * ssw * 0.01, 119))  # fmt: skip
     for sw, sh, ssw in _MAC_SCREENS:

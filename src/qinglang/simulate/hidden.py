@@ -15,7 +15,6 @@ from functools import lru_cache
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from .common import (
     DAY_MS,
@@ -35,7 +34,6 @@ from .common import (
     pick,
     sample_ms_of_day,
     sample_pages,
-    str_pool,
     take,
     take_cols,
     unit,
@@ -96,7 +94,7 @@ def hosts() -> Hosts:
         secondary=pick(cdf_of(VARIANT_MIX), rng.random(N_HOSTS)),
         shift_ms=(shift_h * 3_600_000).astype(np.int64),
         ios_p=np.clip(0.63 * rng.uniform(0.7, 1.35, N_HOSTS), 0.3, 0.88),
-        in_view=rng.uniform(0.1, 0.7, N_HOSTS),
+        in_view=rng.uniform(0.05, 0.45, N_HOSTS),
     )
 
 
@@ -126,13 +124,26 @@ def _profiles_for(ph: np.ndarray, is_app: np.ndarray, ios: np.ndarray) -> np.nda
     return prof
 
 
+def _host_users(rng: np.random.Generator, host: np.ndarray, pool: np.ndarray) -> np.ndarray:
+    """Distinct users of each host today, drawn from the host's user base (`pool` per host)."""
+    order = np.argsort(host, kind="stable")
+    counts = np.bincount(host, minlength=len(pool))
+    starts = np.cumsum(counts) - counts
+    rank = np.empty(len(host), dtype=np.int64)
+    rank[order] = np.arange(len(host)) - starts[host[order]]
+    pool = np.maximum(pool, counts)
+    offset = rng.integers(0, pool)
+    # a stride coprime with the pool walks it without repeats
+    idx = (offset[host] + rank * 2_147_483_647) % pool[host]
+    return (host.astype(np.uint64) << np.uint64(32)) + idx.astype(np.uint64)
+
+
 def generate(ctx: DayContext, n: int) -> pa.Table:
     rng = ctx.rng("hidden")
     h = hosts()
     host = pick(cdf_of(h.weight), rng.random(n))
     # the host's users: a pool per host, ~3x its daily load, so people come back day after day
-    pool = np.maximum(20, (h.weight * n * 3).astype(np.int64))[host]
-    person = (host.astype(np.uint64) << np.uint64(32)) + rng.integers(0, pool).astype(np.uint64)
+    person = _host_users(rng, host, np.maximum(20, (h.weight * n * 3).astype(np.int64)))
     ph = mix64(person, ctx.seed * 104729 + 3)
     is_app = h.app[host]
     prof = _profiles_for(ph, is_app, unit(mix64(ph, 2)) < h.ios_p[host])
@@ -141,8 +152,8 @@ def generate(ctx: DayContext, n: int) -> pa.Table:
     variant = np.where(rng.random(n) < 0.75, h.primary[host], h.secondary[host])
     framed = variant != POPUNDER
     fresh_jar = (framed & (dev["engine"] != 1)) | (p.inapp[prof] & (rng.random(n) < 0.6))
-    cookie = np.where(fresh_jar, mix64(ph ^ np.uint64(ctx.day << 20), 40 + rng.integers(0, 1 << 30, n)),
-                      mix64(ph, 41))  # fmt: skip
+    salt = rng.integers(0, 1 << 62, n).astype(np.uint64)
+    cookie = np.where(fresh_jar, mix64(ph ^ salt, 40), mix64(ph, 41))
     origin = take(h.origin, host)
     ref = concat_str(origin, "/")
     page = concat_str(origin, "/", pa.array(rng.integers(10_000, 99_999, n).astype(str)), ".html")
@@ -198,7 +209,9 @@ def _events(ctx: DayContext, rng: np.random.Generator, ev: dict, rank: np.ndarra
     dwell = np.where(v == POPUNDER, rng.uniform(1_000, 15_000, m), dwell)
     fw, fh = _frame(rng, v, ev)
     seen_v1 = ((v == TINY) | (v == OPACITY)) & ev["in_view"]
-    visible = np.where(seen_v1 & ((v == TINY) | ~ev["io_v2"]), dwell * rng.uniform(0.9, 1.0, m), 0.0)
+    visible = np.where(
+        seen_v1 & ((v == TINY) | ~ev["io_v2"]), dwell * rng.uniform(0.9, 1.0, m), 0.0
+    )
     offset = np.cumsum(dwell) - dwell
     offset = offset - (offset[rank == 0])[np.cumsum(rank == 0) - 1]
     ts = ctx.start_ms + np.mod(ev["start"] + offset, DAY_MS).astype(np.int64)
@@ -232,6 +245,3 @@ def _events(ctx: DayContext, rng: np.random.Generator, ev: dict, rank: np.ndarra
             "user_agent": ev["user_agent"], "url": take(PAGES, sample_pages(rng, m)),
             "referrer": ev["referrer"], "source": ev["source"], "token": token}  # fmt: skip
     return assemble(m, cols, client, None, TRUTH)
-
-
-__all__ = ["generate", "hosts", "host_origins", "pc", "str_pool"]

@@ -55,7 +55,11 @@ def people(ctx: DayContext, n: int) -> tuple[np.ndarray, int]:
     loyal = max(10, int(mean_n * RETURNING_SHARE * 3))
     n_ret = min(int(n * RETURNING_SHARE), loyal)
     ret = rng.choice(loyal, n_ret, replace=False).astype(np.uint64)
-    new = (np.uint64(1) << np.uint64(40)) + np.uint64(ctx.day << 30) + np.arange(n - n_ret, dtype=np.uint64)
+    new = (
+        (np.uint64(1) << np.uint64(40))
+        + np.uint64(ctx.day << 30)
+        + np.arange(n - n_ret, dtype=np.uint64)
+    )
     return np.concatenate([ret, new]), loyal
 
 
@@ -73,12 +77,12 @@ def generate(ctx: DayContext, n: int) -> pa.Table:
     vpn = rng.random(n) < ctx.params.get("organic_vpn_share", 0.015)
     if vpn.any():
         cloud = ipv4_strings(networks().cloud_mix(rng, int(vpn.sum()), VPN_CLOUDS))
-        ip = where_str(vpn, take(cloud, np.cumsum(vpn) - 1), ip)
+        ip = where_str(vpn, take(cloud, np.maximum(np.cumsum(vpn) - 1, 0)), ip)
     framed = rng.random(n) < ctx.params.get("organic_framed_share", 0.01)
     bouncer = rng.random(n) < 0.25
-    pv = np.where(bouncer, 1, pick(cdf_of([0.66, 0.2, 0.09, 0.05]), rng.random(n)) + 1)
+    pv = np.where(bouncer, 1, pick(cdf_of([0.78, 0.14, 0.05, 0.03]), rng.random(n)) + 1)
     convert = ~bouncer & (rng.random(n) < 0.04)
-    click = ~bouncer & (rng.random(n) < 0.12)
+    click = ~bouncer & (rng.random(n) < 0.08)
     start = sample_ms_of_day(rng, _CDF, n)
     visits = {
         "visitor_id": hex_strings(cookie),
@@ -108,7 +112,9 @@ def generate(ctx: DayContext, n: int) -> pa.Table:
 
 
 def _first_referrers(rng: np.random.Generator, n: int, framed: np.ndarray, dev: dict) -> pa.Array:
-    ch = pick(cdf_of([0.32, 0.15, 0.35, 0.08, 0.10]), rng.random(n))  # search social direct referral
+    ch = pick(
+        cdf_of([0.32, 0.15, 0.35, 0.08, 0.10]), rng.random(n)
+    )  # search social direct referral
     out = search_referrers(rng, n)
     out = where_str(ch == 1, social_referrers(rng, n), out)
     hosts = host_origins()
@@ -153,7 +159,9 @@ def _events(ctx: DayContext, rng: np.random.Generator, ev: dict, idx: np.ndarray
     pvid = np.where(kind == 0, pvid, np.roll(pvid, 1))
     framed = ev["framed"]
     fw = np.where(ev["desktop"], rng.integers(760, 1100, m), ev["viewport_w"])
-    fh = np.where(ev["desktop"], rng.integers(560, 900, m), ev["viewport_h"] - rng.integers(0, 60, m))
+    fh = np.where(
+        ev["desktop"], rng.integers(560, 900, m), ev["viewport_h"] - rng.integers(0, 60, m)
+    )
     portal_origin = pa.compute.utf8_slice_codeunits(ev["first_ref"], 0, -1)
     anc_valid = framed & ev["anc_ok"]
     anc = pa.ListArray.from_arrays(pa.array(np.arange(m + 1, dtype=np.int32)), portal_origin,

@@ -50,7 +50,9 @@ def device_columns(ph: np.ndarray, prof: np.ndarray, day: int) -> dict:
     n = len(ph)
     os_ = p.os[prof]
     # desktop windows are not always maximized
-    shrink = np.where((os_ == DESKTOP) & (unit(mix64(ph, 11)) < 0.25), 0.6 + 0.35 * unit(mix64(ph, 12)), 1.0)
+    shrink = np.where(
+        (os_ == DESKTOP) & (unit(mix64(ph, 11)) < 0.25), 0.6 + 0.35 * unit(mix64(ph, 12)), 1.0
+    )
     vp_w = np.round(p.vp_w[prof] * shrink)
     vp_h = np.round(p.vp_h[prof] * np.where(shrink < 1, 0.7 + 0.3 * shrink, 1.0))
     # fingerprints: iPhones of one model and version look alike (few distinguishing bits)
@@ -98,6 +100,6 @@ def residential_ips(rng: np.random.Generator, ph: np.ndarray, os_: np.ndarray, d
         pre = pick(cdf_of(np.ones(len(IPV6_PREFIXES))), unit(mix64(ph[k], 26)))
         addr = ipv6_strings("", mix64(ph[k], 27), mix64(ph[k], 28 + day))
         full = concat_str(take(str_pool(IPV6_PREFIXES), pre), addr)
-        v6_all = take(full, np.cumsum(v6) - 1)
+        v6_all = take(full, np.maximum(np.cumsum(v6) - 1, 0))
         out = where_str(v6, v6_all, out)
     return out
