@@ -32,8 +32,23 @@ def test_audit_a_csv_end_to_end(tmp_path):
     src = tmp_path / "campaign.csv"
     src.write_text(CSV, encoding="utf-8")
     out = tmp_path / "out"
-    result = runner.invoke(app, ["audit", str(src), "--out", str(out), "--price", "1.1", "--per", "1",
-                                 "--lang", "en", "--tz", "UTC"])
+    result = runner.invoke(
+        app,
+        [
+            "audit",
+            str(src),
+            "--out",
+            str(out),
+            "--price",
+            "1.1",
+            "--per",
+            "1",
+            "--lang",
+            "en",
+            "--tz",
+            "UTC",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert "campaign.csv:4" in result.output  # the bad row, by file and line
     labels = {r["event_id"]: r for r in pq.read_table(out / "labels.parquet").to_pylist()}
@@ -60,8 +75,9 @@ def test_strict_makes_a_bad_row_fatal(tmp_path):
 def test_unknown_setting_is_a_clear_error(tmp_path):
     src = tmp_path / "campaign.csv"
     src.write_text(CSV, encoding="utf-8")
-    result = runner.invoke(app, ["audit", str(src), "--out", str(tmp_path / "o"),
-                                 "--setting", "nope=1"])
+    result = runner.invoke(
+        app, ["audit", str(src), "--out", str(tmp_path / "o"), "--setting", "nope=1"]
+    )
     assert result.exit_code == 2 and "nope" in result.output
 
 

@@ -50,5 +50,8 @@ def test_spark_and_duckdb_give_identical_labels(spark_engine):
     for a, b in zip(duck, spark, strict=True):
         assert a["event_id"] == b["event_id"]
         assert (a["verdict"], a["category"], list(a["reasons"])) == (
-            b["verdict"], b["category"], list(b["reasons"])), a["event_id"]
+            b["verdict"],
+            b["category"],
+            list(b["reasons"]),
+        ), a["event_id"]
         assert a["score"] == pytest.approx(b["score"])

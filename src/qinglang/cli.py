@@ -27,15 +27,21 @@ out = Console()
 
 
 def _fail(exc: Exception) -> None:
-    console.print(f"[red]error:[/red] {typer.style(str(exc), bold=False)}", markup=True,
-                  highlight=False)
+    console.print(
+        f"[red]error:[/red] {typer.style(str(exc), bold=False)}", markup=True, highlight=False
+    )
     raise typer.Exit(code=2)
 
 
 def _progress() -> Progress:
     return Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
-        console=console, transient=True, disable=not console.is_terminal and "CI" in os.environ,
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+        disable=not console.is_terminal and "CI" in os.environ,
     )
 
 
@@ -53,23 +59,35 @@ def simulate(
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 1,
 ) -> None:
     """Write simulated traffic with ground truth (`truth` column) to a Parquet file."""
-    from qinglang.simulate import SCENARIOS, simulate as run_sim
+    from qinglang.simulate import SCENARIOS
+    from qinglang.simulate import simulate as run_sim
 
     if scenario not in SCENARIOS:
         _fail(QinglangError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}"))
     with _progress() as bar:
         task = bar.add_task(f"simulating {scenario}", total=None)
-        summary = run_sim(scenario, scale, seed, out_file,
-                          on_progress=lambda d, n: bar.update(task, completed=d, total=n))
+        summary = run_sim(
+            scenario,
+            scale,
+            seed,
+            out_file,
+            on_progress=lambda d, n: bar.update(task, completed=d, total=n),
+        )
     out.print(f"wrote {summary.rows:,} events ({summary.uv_total:,} UV) to {out_file}")
 
 
 @app.command()
 def audit(
     inputs: Annotated[list[Path], typer.Argument(help="Input files (CSV, Parquet, NDJSON, logs)")],
-    out_dir: Annotated[Path, typer.Option("--out", help="Directory for labels, audit.json, report")],
-    fmt: Annotated[str, typer.Option("--format", help="auto|csv|parquet|ndjson|nginx|talkingdata|engagement")] = "auto",
-    map_: Annotated[list[str], typer.Option("--map", help="their_col=contract_col (repeatable)")] = [],  # noqa: B006
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory for labels, audit.json, report")
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto|csv|parquet|ndjson|nginx|talkingdata|engagement")
+    ] = "auto",
+    map_: Annotated[
+        list[str], typer.Option("--map", help="their_col=contract_col (repeatable)")
+    ] = [],  # noqa: B006
     map_file: Annotated[Path | None, typer.Option("--map-file", help="TOML mapping file")] = None,
     log_format: Annotated[str | None, typer.Option(help="nginx log_format string")] = None,
     strict: Annotated[bool, typer.Option(help="Stop at the first bad row")] = False,
@@ -82,11 +100,13 @@ def audit(
     engine: Annotated[str, typer.Option(help="duckdb (default) or spark")] = "duckdb",
     db: Annotated[str, typer.Option(help="DuckDB database file (default: in memory)")] = ":memory:",
     setting: Annotated[list[str], typer.Option(help="NAME=VALUE (see `qinglang settings`)")] = [],  # noqa: B006
-    evaluate_truth: Annotated[bool, typer.Option("--evaluate", help="Also score against `truth`")] = False,
+    evaluate_truth: Annotated[
+        bool, typer.Option("--evaluate", help="Also score against `truth`")
+    ] = False,
 ) -> None:
     """Ingest, detect and report: labels.parquet, audit.json and report.html in --out."""
     from qinglang.audit.render_terminal import render_summary
-    from qinglang.audit.run import AuditOptions, run_audit
+    from qinglang.audit.run import AuditOptions
     from qinglang.ingest import load_mapping_file, parse_map_options
     from qinglang.settings import parse_settings
 
@@ -102,9 +122,20 @@ def audit(
             site = site or spec["site"]
         mapping.update(parse_map_options(map_))
         options = AuditOptions(
-            fmt=fmt, mapping=mapping or None, log_format=log_format, strict=strict, site=site,
-            unit_price=price, per=per, currency=currency, lang=lang, tz=tz, engine=engine, db=db,
-            settings=parse_settings(setting), with_evaluation=evaluate_truth,
+            fmt=fmt,
+            mapping=mapping or None,
+            log_format=log_format,
+            strict=strict,
+            site=site,
+            unit_price=price,
+            per=per,
+            currency=currency,
+            lang=lang,
+            tz=tz,
+            engine=engine,
+            db=db,
+            settings=parse_settings(setting),
+            with_evaluation=evaluate_truth,
         )
         facts = _run_with_progress(inputs, out_dir, options)
     except QinglangError as exc:
@@ -123,8 +154,9 @@ def _run_with_progress(inputs, out_dir, options):  # type: ignore[no-untyped-def
     started = time.perf_counter()
     with _progress() as bar:
         task = bar.add_task("starting", total=None)
-        facts = run_audit(inputs, out_dir, options,
-                          progress=lambda s, f: bar.update(task, description=s))
+        facts = run_audit(
+            inputs, out_dir, options, progress=lambda s, f: bar.update(task, description=s)
+        )
     console.print(f"audit took {time.perf_counter() - started:.1f}s")
     return facts
 
@@ -134,7 +166,9 @@ def _print_inputs(facts: dict) -> None:
         guessed = " (guessed)" if r["guessed"] else ""
         console.print(
             f"read {r['path']} as {r['format']}{guessed}: {r['rows_ok']:,} rows, "
-            f"{r['rows_bad']:,} rejected", markup=False, highlight=False,
+            f"{r['rows_bad']:,} rejected",
+            markup=False,
+            highlight=False,
         )
         for err in r["errors"][:5]:
             console.print(f"  {err}", markup=False, highlight=False)
@@ -147,12 +181,23 @@ def print_evaluation(ev: dict) -> None:
     for col in ("category", "precision", "recall", "F1", "detected", "support"):
         table.add_column(col, justify="right" if col != "category" else "left")
     for r in ev["per_category"]:
-        table.add_row(r["category"], f"{r['precision']:.3f}", f"{r['recall']:.3f}",
-                      f"{r['f1']:.3f}", f"{r['detected']:.3f}" if r["detected"] is not None
-                      else "-", f"{r['support']:,}")
+        table.add_row(
+            r["category"],
+            f"{r['precision']:.3f}",
+            f"{r['recall']:.3f}",
+            f"{r['f1']:.3f}",
+            f"{r['detected']:.3f}" if r["detected"] is not None else "-",
+            f"{r['support']:,}",
+        )
     o = ev["overall"]
-    table.add_row("[b]overall (invalid)[/b]", f"{o['precision']:.3f}", f"{o['recall']:.3f}",
-                  f"{o['f1']:.3f}", "", f"{o['support']:,}")
+    table.add_row(
+        "[b]overall (invalid)[/b]",
+        f"{o['precision']:.3f}",
+        f"{o['recall']:.3f}",
+        f"{o['f1']:.3f}",
+        "",
+        f"{o['support']:,}",
+    )
     out.print(table)
     if ev.get("uv_share_true") is not None:
         out.print(
@@ -193,7 +238,9 @@ def evaluate(
 
 @app.command()
 def demo(
-    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the demo")] = Path("qinglang-demo"),
+    out_dir: Annotated[Path, typer.Option("--out", help="Where to write the demo")] = Path(
+        "qinglang-demo"
+    ),
     scale: Annotated[float, typer.Option(help="Scale of case2017 (1.0 = 28M UV)")] = 0.01,
     seed: Annotated[int, typer.Option()] = 1,
     lang: Annotated[str, typer.Option(help="Report language: zh or en")] = "zh",
@@ -207,11 +254,22 @@ def demo(
     data = out_dir / f"case2017-scale{scale:g}-seed{seed}.parquet"
     with _progress() as bar:
         task = bar.add_task("simulating case2017", total=None)
-        summary = run_sim("case2017", scale, seed, data,
-                          on_progress=lambda d, n: bar.update(task, completed=d, total=n))
+        summary = run_sim(
+            "case2017",
+            scale,
+            seed,
+            data,
+            on_progress=lambda d, n: bar.update(task, completed=d, total=n),
+        )
     console.print(f"simulated {summary.rows:,} events, {summary.uv_total:,} UV -> {data}")
-    options = AuditOptions(unit_price=1.1, per=1000, currency="CNY", lang=lang,
-                           tz="Asia/Shanghai", with_evaluation=True)
+    options = AuditOptions(
+        unit_price=1.1,
+        per=1000,
+        currency="CNY",
+        lang=lang,
+        tz="Asia/Shanghai",
+        with_evaluation=True,
+    )
     try:
         facts = _run_with_progress([data], out_dir, options)
     except QinglangError as exc:

@@ -95,6 +95,7 @@ PORTABLE_FUNCTIONS: dict[str, tuple[str, str, str]] = {
     "ts_ms": ("x", "epoch_ms(x)", "unix_millis"),  # timestamp -> ms since the epoch (BIGINT)
     "list_size": ("x", "len(x)", "size"),  # number of elements of a list
     "list_common": ("a, b", "list_intersect(a, b)", "array_intersect"),  # distinct shared items
+    "list_any": ("a, b", "list_has_any(a, b)", "arrays_overlap"),  # do two lists share an item
 }
 
 
@@ -102,14 +103,10 @@ def to_spark_sql(sql: str) -> str:
     """The one translation step: DuckDB dialect in, Spark SQL out."""
     tree = sqlglot.parse_one(sql, read="duckdb")
 
-    def rewrite(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, exp.Anonymous) and node.name.lower() in PORTABLE_FUNCTIONS:
-            return exp.Anonymous(
-                this=PORTABLE_FUNCTIONS[node.name.lower()][2], expressions=node.expressions
-            )
-        return node
-
-    return tree.transform(rewrite).sql(dialect="spark")
+    for node in list(tree.find_all(exp.Anonymous)):
+        if node.name.lower() in PORTABLE_FUNCTIONS:
+            node.set("this", PORTABLE_FUNCTIONS[node.name.lower()][2])
+    return tree.sql(dialect="spark")
 
 
 class SparkEngine:

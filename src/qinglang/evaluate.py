@@ -72,11 +72,11 @@ def _uv_share(engine: Engine, tz: str) -> dict[str, Any]:
         f"max(CASE WHEN l.verdict = 'valid' THEN 1 ELSE 0 END) AS est_valid "
         f"FROM events e JOIN labels l ON e.event_id = l.event_id WHERE {counted} GROUP BY 1, 2)"
     ).to_pylist()[0]
-    uv = r["uv"] or 0
+    uv = int(r["uv"] or 0)
     if not uv:
         return {"uv_share_true": None, "uv_share_estimated": None, "uv_share_error_pp": None}
-    true_share = 1 - r["true_valid"] / uv
-    est_share = 1 - r["est_valid"] / uv
+    true_share = 1 - float(r["true_valid"]) / uv
+    est_share = 1 - float(r["est_valid"]) / uv
     return {
         "uv_share_true": round(true_share, 6),
         "uv_share_estimated": round(est_share, 6),

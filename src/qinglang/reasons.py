@@ -95,9 +95,12 @@ REASONS: dict[str, ReasonInfo] = {
             "Hit without any tracker signals while the site's tracker reports them",
             "请求缺少统计脚本应上报的客户端信号",
         ),
-        _R("beacon.cloned", "sivt.forgery",
-           "The same millisecond measurements (dwell, visible, first input) under many visitor ids",
-           "多个访客上报完全相同的毫秒级测量值（停留、可见、首次交互）"),
+        _R(
+            "beacon.cloned",
+            "sivt.forgery",
+            "The same millisecond measurements (dwell, visible, first input) under many visitor ids",
+            "多个访客上报完全相同的毫秒级测量值（停留、可见、首次交互）",
+        ),
         # sivt.automation
         _R(
             "client.webdriver",

@@ -7,7 +7,9 @@ from qinglang.detect.pipeline import present_columns, run_pipeline
 from qinglang.engine import Engine
 
 
-def findings_of(module: ModuleType, engine: Engine, settings: dict | None = None) -> dict[str, set[str]]:
+def findings_of(
+    module: ModuleType, engine: Engine, settings: dict | None = None
+) -> dict[str, set[str]]:
     """Run one detector alone: {event_id: {reason, ...}} for findings scoring >= 0.5."""
     ctx = Context(engine=engine, present=present_columns(engine), settings=settings or {})
     found = module.detect(ctx)

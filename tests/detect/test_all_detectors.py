@@ -15,17 +15,51 @@ from tests.conftest import WIN_CHROME, engine_with, event
 def mixed_rows() -> list[dict]:
     """A little of everything: people, bots, frames, forged tokens, cloud IPs, rotation."""
     rows = [event(i) for i in range(30)]
-    rows += [event(100 + i, user_agent="python-requests/2.31", client=None, token="missing")
-             for i in range(3)]
-    rows += [event(200 + i, client={"framed": True, "frame_w": 0, "frame_h": 0, "visible_ms": 0,
-                                    "interactions": 0}) for i in range(5)]
-    rows += [event(300 + i, client={"webdriver": True, "interactions": 0, "platform": "Win32"},
-                   user_agent=WIN_CHROME) for i in range(3)]
-    rows += [event(400 + i, ip="52.94.76.1", client={"interactions": 0, "visible_ms": 10})
-             for i in range(3)]
+    rows += [
+        event(100 + i, user_agent="python-requests/2.31", client=None, token="missing")
+        for i in range(3)
+    ]
+    rows += [
+        event(
+            200 + i,
+            client={"framed": True, "frame_w": 0, "frame_h": 0, "visible_ms": 0, "interactions": 0},
+        )
+        for i in range(5)
+    ]
+    rows += [
+        event(
+            300 + i,
+            client={"webdriver": True, "interactions": 0, "platform": "Win32"},
+            user_agent=WIN_CHROME,
+        )
+        for i in range(3)
+    ]
+    rows += [
+        event(
+            350 + i,
+            client={
+                "tells": tells,
+                "interactions": 0,
+                "platform": "iPhone",
+                "ch_ua": '"Chromium";v="119"' if i else None,
+            },
+        )
+        for i, tells in enumerate([["cdp_runtime"], ["no_plugins"], ["a", "b"]])
+    ]
+    rows += [
+        event(400 + i, ip="52.94.76.1", client={"interactions": 0, "visible_ms": 10})
+        for i in range(3)
+    ]
     rows += [event(500 + i, token="replayed") for i in range(3)]
-    rows += [event(600 + i, ip="36.96.7.7", user_agent=f"{WIN_CHROME} x{i}",
-                   client={"interactions": 0, "visible_ms": 3000}) for i in range(12)]
+    rows += [
+        event(
+            600 + i,
+            ip="36.96.7.7",
+            user_agent=f"{WIN_CHROME} x{i}",
+            client={"interactions": 0, "visible_ms": 3000},
+        )
+        for i in range(12)
+    ]
     return rows
 
 

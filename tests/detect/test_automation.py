@@ -6,16 +6,23 @@ CH_120 = '"Chromium";v="120", "Google Chrome";v="120", "Not?A_Brand";v="99"'
 
 
 def test_webdriver_headless_and_strong_tells(make_engine):
-    engine = make_engine([
-        event(0),
-        event(1, client={"webdriver": True, "interactions": 0}),
-        event(2, user_agent=WIN_CHROME.replace("Chrome/", "HeadlessChrome/"),
-              client={"platform": "Win32", "interactions": 0}),
-        event(3, client={"tells": ["cdp_runtime"], "interactions": 0}),
-        event(4, client={"tells": ["no_plugins"], "interactions": 0}),  # every phone: benign
-        event(5, client={"tells": ["permissions_mismatch"], "interactions": 0}),  # one weak tell
-        event(6, client={"tells": ["permissions_mismatch", "no_languages"], "interactions": 0}),
-    ])
+    engine = make_engine(
+        [
+            event(0),
+            event(1, client={"webdriver": True, "interactions": 0}),
+            event(
+                2,
+                user_agent=WIN_CHROME.replace("Chrome/", "HeadlessChrome/"),
+                client={"platform": "Win32", "interactions": 0},
+            ),
+            event(3, client={"tells": ["cdp_runtime"], "interactions": 0}),
+            event(4, client={"tells": ["no_plugins"], "interactions": 0}),  # every phone: benign
+            event(
+                5, client={"tells": ["permissions_mismatch"], "interactions": 0}
+            ),  # one weak tell
+            event(6, client={"tells": ["permissions_mismatch", "no_languages"], "interactions": 0}),
+        ]
+    )
     found = findings_of(automation, engine)
     assert found["e0001"] == {"client.webdriver"}
     assert found["e0002"] == {"ua.headless"}
@@ -26,21 +33,33 @@ def test_webdriver_headless_and_strong_tells(make_engine):
 
 
 def test_ua_contradicting_client_hints_and_platform(make_engine):
-    engine = make_engine([
-        event(0, user_agent=WIN_CHROME, client={"ch_ua": CH_120, "platform": "Win32"}),
-        # stealth kit: UA patched to Chrome 120 on Windows, engine is 119 on Linux
-        event(1, user_agent=WIN_CHROME, client={"ch_ua": '"Chromium";v="119"', "platform": "Win32"}),
-        event(2, user_agent=WIN_CHROME, client={"ch_ua": CH_120, "platform": "Linux x86_64"}),
-        # iOS browsers send no client hints at all
-        event(3, user_agent=IPHONE, client={"ch_ua": CH_120, "platform": "iPhone"}),
-        # Chinese Chromium browsers have their own brand lists: fine if the engine version agrees
-        event(4, user_agent=WIN_CHROME + " QQBrowser/12.0",
-              client={"ch_ua": '"Chromium";v="120", "Not A(Brand";v="24"', "platform": "Win32"}),
-        # Android emulator: a phone UA on an x86 platform
-        event(5, user_agent="Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like "
-              "Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
-              client={"ch_ua": CH_120, "platform": "Linux x86_64"}),
-    ])
+    engine = make_engine(
+        [
+            event(0, user_agent=WIN_CHROME, client={"ch_ua": CH_120, "platform": "Win32"}),
+            # stealth kit: UA patched to Chrome 120 on Windows, engine is 119 on Linux
+            event(
+                1,
+                user_agent=WIN_CHROME,
+                client={"ch_ua": '"Chromium";v="119"', "platform": "Win32"},
+            ),
+            event(2, user_agent=WIN_CHROME, client={"ch_ua": CH_120, "platform": "Linux x86_64"}),
+            # iOS browsers send no client hints at all
+            event(3, user_agent=IPHONE, client={"ch_ua": CH_120, "platform": "iPhone"}),
+            # Chinese Chromium browsers have their own brand lists: fine if the engine version agrees
+            event(
+                4,
+                user_agent=WIN_CHROME + " QQBrowser/12.0",
+                client={"ch_ua": '"Chromium";v="120", "Not A(Brand";v="24"', "platform": "Win32"},
+            ),
+            # Android emulator: a phone UA on an x86 platform
+            event(
+                5,
+                user_agent="Mozilla/5.0 (Linux; Android 13; Pixel 7) AppleWebKit/537.36 (KHTML, like "
+                "Gecko) Chrome/120.0.0.0 Mobile Safari/537.36",
+                client={"ch_ua": CH_120, "platform": "Linux x86_64"},
+            ),
+        ]
+    )
     found = findings_of(automation, engine)
     assert found["e0001"] == {"ua.ch_mismatch"}
     assert found["e0002"] == {"ua.platform_mismatch"}

@@ -4,17 +4,23 @@ from tests.detect.helpers import findings_of
 
 
 def test_token_verdicts_and_beaconless_hits(make_engine):
-    engine = make_engine([
-        event(0),
-        event(1, token="missing"),
-        event(2, token="invalid"),
-        event(3, token="replayed"),
-        event(4, token="expired", client={"interactions": 0, "visible_ms": 100}),
-        event(5, token="expired",
-              client={"interactions": 5, "visible_ms": 90000, "dwell_ms": 3 * 3600_000}),  # old tab
-        event(6, client=None, token=None),  # a hit without tracker signals
-        event(7), event(8),
-    ])
+    engine = make_engine(
+        [
+            event(0),
+            event(1, token="missing"),
+            event(2, token="invalid"),
+            event(3, token="replayed"),
+            event(4, token="expired", client={"interactions": 0, "visible_ms": 100}),
+            event(
+                5,
+                token="expired",
+                client={"interactions": 5, "visible_ms": 90000, "dwell_ms": 3 * 3600_000},
+            ),  # old tab
+            event(6, client=None, token=None),  # a hit without tracker signals
+            event(7),
+            event(8),
+        ]
+    )
     found = findings_of(forgery, engine)
     assert found == {
         "e0001": {"token.missing"},
@@ -31,7 +37,12 @@ def test_no_beacon_check_on_server_logs(make_engine):
 
 
 def test_one_captured_beacon_sent_under_many_visitor_ids(make_engine):
-    captured = {"interactions": 3, "visible_ms": 20417, "dwell_ms": 21388, "first_interaction_ms": 1733}
+    captured = {
+        "interactions": 3,
+        "visible_ms": 20417,
+        "dwell_ms": 21388,
+        "first_interaction_ms": 1733,
+    }
     rows = [event(i, client=dict(captured)) for i in range(6)]
     rows += [event(10 + i, client={**captured, "dwell_ms": 21389 + i}) for i in range(6)]  # people
     found = findings_of(forgery, make_engine(rows))

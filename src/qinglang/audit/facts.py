@@ -37,9 +37,7 @@ VERDICT_TEXT = (
 
 def visitor_key_sql(alias: str = "e") -> str:
     """The UV key: the visitor id, else IP + user agent (cookieless hits, server logs)."""
-    return (
-        f"coalesce({alias}.visitor_id, {alias}.ip || ' ' || coalesce({alias}.user_agent, ''))"
-    )
+    return f"coalesce({alias}.visitor_id, {alias}.ip || ' ' || coalesce({alias}.user_agent, ''))"
 
 
 def day_sql(tz: str, alias: str = "e") -> str:
@@ -209,8 +207,10 @@ def _counts(cells, pv_by, events, price, replicates, seed) -> dict[str, Any]:
             "claimed": round(total * unit, 2),
             "payable": round(valid * unit, 2),
             "withheld": round(invalid * unit, 2),
-            "payable_ci": [round(total * (1 - share_ci[1]) * unit, 2),
-                           round(total * (1 - share_ci[0]) * unit, 2)],
+            "payable_ci": [
+                round(total * (1 - share_ci[1]) * unit, 2),
+                round(total * (1 - share_ci[0]) * unit, 2),
+            ],
         },
         "categories": categories,
     }

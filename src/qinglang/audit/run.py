@@ -79,8 +79,11 @@ def run_audit(
             engine,
             reports=reports,
             detectors=detectors,
-            price={"unit_price": options.unit_price, "per": options.per,
-                   "currency": options.currency},
+            price={
+                "unit_price": options.unit_price,
+                "per": options.per,
+                "currency": options.currency,
+            },
             tz=options.tz,
             settings=options.settings,
             provenance=provenance(),

@@ -74,7 +74,9 @@ def _identity_churn(ctx: Context) -> str:
         "avg(CASE WHEN coalesce(client.interactions, 0) > 0 THEN 1.0 ELSE 0.0 END) AS engaged "
         "FROM events WHERE ip IS NOT NULL GROUP BY ip"
     )
-    pools = f"SELECT ip FROM ({per_ip}) WHERE visitors >= {min_visitors} AND engaged <= {max_engaged}"
+    pools = (
+        f"SELECT ip FROM ({per_ip}) WHERE visitors >= {min_visitors} AND engaged <= {max_engaged}"
+    )
     return (
         f"SELECT e.event_id, 'ip.identity_churn' AS reason, 0.8 AS score FROM events e "
         f"JOIN ({pools}) p ON e.ip = p.ip WHERE {_no_input(ctx, 'e.')}"

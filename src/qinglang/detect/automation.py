@@ -55,8 +55,10 @@ def detect(ctx: Context) -> Findings:
         strong = _list(STRONG_TELLS)
         known = _list(STRONG_TELLS + BENIGN_TELLS)
         weak = f"(list_size(list_distinct(client.tells)) - list_size(list_common(client.tells, {known})))"
-        score = f"CASE WHEN list_has_any(client.tells, {strong}) THEN 0.95 ELSE 1 - pow(0.7, {weak}) END"
-        where = f"list_has_any(client.tells, {strong}) OR {weak} > 0"
+        score = (
+            f"CASE WHEN list_any(client.tells, {strong}) THEN 0.95 ELSE 1 - pow(0.7, {weak}) END"
+        )
+        where = f"list_any(client.tells, {strong}) OR {weak} > 0"
         q.append(finding_sql("client.tell", score, "events", where))
     if "ua.headless" in run:
         ctx.lookup("ua_info", {"user_agent": "user_agent"}, "user_agent IS NOT NULL", classify_many)
