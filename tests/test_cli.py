@@ -88,3 +88,11 @@ def test_reasons_lists_every_code():
     assert result.exit_code == 0
     for code in REASONS:
         assert code in result.output
+
+
+def test_error_text_from_the_input_is_not_read_as_markup(tmp_path):
+    src = tmp_path / "campaign.csv"
+    src.write_text(CSV.replace("not-a-time", "[bold]x[/bold]"), encoding="utf-8")
+    result = runner.invoke(app, ["audit", str(src), "--out", str(tmp_path / "o"), "--strict"])
+    assert result.exit_code == 2
+    assert "[bold]x[/bold]" in result.output

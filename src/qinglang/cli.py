@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -27,9 +28,7 @@ out = Console()
 
 
 def _fail(exc: Exception) -> None:
-    console.print(
-        f"[red]error:[/red] {typer.style(str(exc), bold=False)}", markup=True, highlight=False
-    )
+    console.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
     raise typer.Exit(code=2)
 
 
