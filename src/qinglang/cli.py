@@ -213,15 +213,14 @@ def evaluate(
     tz: Annotated[str, typer.Option(help="Time zone that days are counted in")] = "Asia/Shanghai",
 ) -> None:
     """Precision, recall and F1 per category, and the invalid-UV-share error, on labelled data."""
+    from qinglang.audit.run import AuditOptions, load_inputs
     from qinglang.detect.pipeline import run_pipeline
     from qinglang.engine import connect
     from qinglang.evaluate import evaluate as run_eval
-    from qinglang.ingest import read_events
 
     try:
         engine = connect()
-        stream = read_events([str(p) for p in inputs], fmt=fmt)
-        engine.load_events(stream.to_reader())
+        load_inputs(engine, inputs, AuditOptions(fmt=fmt), lambda *_: None)
         run_pipeline(engine)
         result = run_eval(engine, tz)
     except QinglangError as exc:

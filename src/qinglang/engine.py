@@ -4,11 +4,17 @@ Every query in qinglang is written once, in DuckDB's SQL dialect. The DuckDB eng
 the Spark engine transpiles it with SQLGlot (``read="duckdb", write="spark"``). So each query has one
 source of truth, and the report can print exactly what ran.
 
+The `events` table has the contract's columns plus ``rid``, an integer row id in input order
+(0, 1, ...): detectors, findings and labels join on it, because joining millions of rows on the
+string ``event_id`` costs several times more. ``event_id`` stays the key every output shows.
+
 The interface is deliberately narrow::
 
     load_events(reader)          the `events` table from an Arrow stream of EVENT_SCHEMA batches
+    attach_events(sql)           DuckDB only: `events` as a view (ingest.native's SELECT)
     register(name, table)        a small lookup table (from Arrow)
     materialize(name, sql)       a named intermediate result (table in DuckDB, cached view in Spark)
+    create_view(name, sql)       a named query, computed where it is used
     query(sql) -> pa.Table       a result back in Arrow
     write_parquet(sql, path)     a result to a Parquet file
 """
@@ -18,10 +24,12 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlglot
@@ -30,12 +38,31 @@ from sqlglot import exp
 from qinglang.errors import EngineError
 
 
+ROW_ID = "rid"
+
+
+def with_row_ids(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """The same batches with ``rid`` appended: 0, 1, 2, ... in stream order."""
+    schema = reader.schema.append(pa.field(ROW_ID, pa.int64()))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        start = 0
+        for batch in reader:
+            rid = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
+            yield pa.RecordBatch.from_arrays([*batch.columns, rid], schema=schema)
+            start += batch.num_rows
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
+
 class Engine(Protocol):
     name: str
 
     def load_events(self, reader: pa.RecordBatchReader) -> int: ...
+    def attach_events(self, sql: str) -> int: ...
     def register(self, name: str, table: pa.Table) -> None: ...
     def materialize(self, name: str, sql: str) -> None: ...
+    def create_view(self, name: str, sql: str) -> None: ...
     def query(self, sql: str) -> pa.Table: ...
     def write_parquet(self, sql: str, path: Path) -> None: ...
     def close(self) -> None: ...
@@ -51,6 +78,7 @@ class DuckDBEngine:
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
         for fname, (params, body, _spark) in PORTABLE_FUNCTIONS.items():
             self.con.execute(f"CREATE OR REPLACE MACRO {fname}({params}) AS {body}")
 
@@ -61,9 +89,13 @@ class DuckDBEngine:
             raise EngineError(f"DuckDB failed: {exc}\n--- query ---\n{sql}") from exc
 
     def load_events(self, reader: pa.RecordBatchReader) -> int:
-        self.con.register("_events_stream", reader)
+        self.con.register("_events_stream", with_row_ids(reader))
         self._run("CREATE OR REPLACE TABLE events AS SELECT * FROM _events_stream")
         self.con.unregister("_events_stream")
+        return int(self._run("SELECT count(*) FROM events")[0][0])
+
+    def attach_events(self, sql: str) -> int:
+        self._run(f"CREATE OR REPLACE VIEW events AS {sql}")
         return int(self._run("SELECT count(*) FROM events")[0][0])
 
     def register(self, name: str, table: pa.Table) -> None:
@@ -73,6 +105,9 @@ class DuckDBEngine:
 
     def materialize(self, name: str, sql: str) -> None:
         self._run(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+
+    def create_view(self, name: str, sql: str) -> None:
+        self._run(f"CREATE OR REPLACE VIEW {name} AS {sql}")
 
     def query(self, sql: str) -> pa.Table:
         try:
@@ -140,8 +175,11 @@ class SparkEngine:
             pq.write_table(table, path)
         return str(path)
 
+    def attach_events(self, sql: str) -> int:
+        raise EngineError("Spark reads events through the readers (load_events), not in place")
+
     def load_events(self, reader: pa.RecordBatchReader) -> int:
-        path = self._stage(reader, "events")
+        path = self._stage(with_row_ids(reader), "events")
         df = self.spark.read.parquet(path)  # type: ignore[attr-defined]
         df.createOrReplaceTempView("events")
         return int(df.count())
@@ -162,6 +200,9 @@ class SparkEngine:
         df.count()
         df.createOrReplaceTempView(name)
         self._cached.append(df)
+
+    def create_view(self, name: str, sql: str) -> None:
+        self._sql(sql).createOrReplaceTempView(name)  # type: ignore[attr-defined]
 
     def query(self, sql: str) -> pa.Table:
         return self._sql(sql).toArrow()  # type: ignore[attr-defined,no-any-return]

@@ -27,7 +27,7 @@ def evaluate(engine: Engine, tz: str = "UTC") -> dict[str, Any]:
     """Needs tables `events` (with truth) and `labels`; uses `uv` when the audit made it."""
     rows = engine.query(
         "SELECT coalesce(e.truth, 'valid') AS truth, l.verdict, coalesce(l.category, 'valid') AS "
-        "category, count(*) AS n FROM events e JOIN labels l ON e.event_id = l.event_id "
+        "category, count(*) AS n FROM events e JOIN label_rows l ON e.rid = l.rid "
         "WHERE e.truth IS NOT NULL GROUP BY 1, 2, 3"
     ).to_pylist()
     if not rows:
@@ -70,7 +70,7 @@ def _uv_share(engine: Engine, tz: str) -> dict[str, Any]:
         f"SELECT {day_sql(tz)} AS day, {key} AS v, "
         f"max(CASE WHEN coalesce(e.truth, 'valid') = 'valid' THEN 1 ELSE 0 END) AS true_valid, "
         f"max(CASE WHEN l.verdict = 'valid' THEN 1 ELSE 0 END) AS est_valid "
-        f"FROM events e JOIN labels l ON e.event_id = l.event_id WHERE {counted} GROUP BY 1, 2)"
+        f"FROM events e JOIN label_rows l ON e.rid = l.rid WHERE {counted} GROUP BY 1, 2)"
     ).to_pylist()[0]
     uv = int(r["uv"] or 0)
     if not uv:

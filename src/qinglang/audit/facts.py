@@ -58,7 +58,7 @@ def _uv_table_sql(has_pageviews: bool, tz: str) -> str:
                max(CASE WHEN l.verdict = 'valid' THEN 1 ELSE 0 END) AS any_valid,
                min(CASE l.category {prio} END) AS prio,
                max(CASE WHEN e.event = 'conversion' THEN 1 ELSE 0 END) AS converted
-        FROM events e JOIN labels l ON e.event_id = l.event_id
+        FROM events e JOIN label_rows l ON e.rid = l.rid
         WHERE ({counted} OR e.event = 'conversion') AND {key} IS NOT NULL
         GROUP BY 1, 2
         HAVING max(CASE WHEN {counted} THEN 1 ELSE 0 END) = 1
@@ -91,7 +91,7 @@ def compute_facts(
         "FROM uv GROUP BY 1, 2, 3, 4"
     ).to_pylist()
     pv = engine.query(
-        "SELECT l.verdict, count(*) AS n FROM events e JOIN labels l ON e.event_id = l.event_id "
+        "SELECT l.verdict, count(*) AS n FROM events e JOIN label_rows l ON e.rid = l.rid "
         f"WHERE {'e.event = ' + repr('pageview') if has_pv else 'TRUE'} GROUP BY 1"
     ).to_pylist()
     pv_by = {r["verdict"]: int(r["n"]) for r in pv}
@@ -261,15 +261,15 @@ EVIDENCE_COLUMNS = ("event_id", "ts", "ip", "user_agent", "referrer", "url", "so
 
 def _evidence(engine: Engine, per_reason: int) -> dict[str, list[dict[str, Any]]]:
     picked = (
-        "SELECT reason, event_id FROM (SELECT reason, event_id, row_number() OVER "
-        "(PARTITION BY reason ORDER BY score DESC, event_id) AS rn FROM findings) "
+        "SELECT reason, rid FROM (SELECT reason, rid, row_number() OVER "
+        "(PARTITION BY reason ORDER BY score DESC, rid) AS rn FROM findings) "
         f"WHERE rn <= {per_reason}"
     )
     cols = ", ".join(f"e.{c}" for c in EVIDENCE_COLUMNS if c != "ts")
     rows = engine.query(
         f"SELECT p.reason, {cols}, CAST(e.ts AS VARCHAR) AS ts, l.category, l.reasons, l.score "
-        f"FROM ({picked}) p JOIN events e ON e.event_id = p.event_id "
-        f"JOIN labels l ON l.event_id = p.event_id ORDER BY p.reason, l.score DESC, e.event_id"
+        f"FROM ({picked}) p JOIN events e ON e.rid = p.rid "
+        f"JOIN labels l ON l.rid = p.rid ORDER BY p.reason, l.score DESC, e.rid"
     ).to_pylist()
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:

@@ -50,8 +50,6 @@ def run_audit(
     progress: Progress | None = None,
     engine: Engine | None = None,
 ) -> dict[str, Any]:
-    from qinglang.ingest import read_events
-
     def step(name: str, frac: float | None = None) -> None:
         if progress:
             progress(name, frac)
@@ -60,18 +58,7 @@ def run_audit(
     own_engine = engine is None
     engine = engine or connect(options.engine, options.db)
     try:
-        stream = read_events(
-            [str(p) for p in inputs],
-            fmt=options.fmt,
-            mapping=options.mapping,
-            log_format=options.log_format,
-            strict=options.strict,
-            site=options.site,
-            on_rows=lambda n: step(f"reading ({n:,} rows)"),
-        )
-        step("reading")
-        engine.load_events(stream.to_reader())
-        reports = [_report_dict(r) for r in stream.reports]
+        reports = [_report_dict(r) for r in load_inputs(engine, inputs, options, step)]
         result = run_pipeline(engine, options.settings, on_step=lambda n: step(f"detect: {n}"))
         step("audit")
         detectors = [asdict(r) for r in result.runs]
@@ -92,7 +79,7 @@ def run_audit(
             facts["evaluation"] = evaluate(engine, options.tz)
         step("writing")
         engine.write_parquet(
-            "SELECT event_id, verdict, category, reasons, score FROM labels ORDER BY event_id",
+            "SELECT event_id, verdict, category, reasons, score FROM labels ORDER BY rid",
             out_dir / "labels.parquet",
         )
         (out_dir / "audit.json").write_text(
@@ -103,6 +90,37 @@ def run_audit(
     finally:
         if own_engine:
             engine.close()
+
+
+def load_inputs(
+    engine: Engine, inputs: Sequence[str | Path], options: AuditOptions, step: Progress
+) -> list[Any]:
+    """Fill the engine's `events` from the inputs; the per-file read reports.
+
+    Contract-typed Parquet is read in place by DuckDB (ingest.native); everything else, and
+    every input on Spark, goes through the readers.
+    """
+    from qinglang.ingest import read_events
+    from qinglang.ingest.native import plan_native
+
+    if engine.name == "duckdb":
+        plan = plan_native(inputs, options.fmt, options.mapping, options.site)
+        if plan is not None:
+            step(f"reading {len(plan.reports)} Parquet file(s) in place")
+            engine.attach_events(plan.sql)
+            return plan.reports
+    stream = read_events(
+        [str(p) for p in inputs],
+        fmt=options.fmt,
+        mapping=options.mapping,
+        log_format=options.log_format,
+        strict=options.strict,
+        site=options.site,
+        on_rows=lambda n: step(f"reading ({n:,} rows)"),
+    )
+    step("reading")
+    engine.load_events(stream.to_reader())
+    return stream.reports
 
 
 def _report_dict(report: Any) -> dict[str, Any]:

@@ -48,20 +48,20 @@ def _regular_timing(ctx: Context) -> str:
     min_hits = int(ctx.setting("regular_min_hits"))
     max_cv = ctx.setting("regular_max_cv")
     hits = (
-        f"SELECT event_id, ip, ts FROM events WHERE ip IS NOT NULL AND event = 'pageview' "
+        f"SELECT rid, ip, ts FROM events WHERE ip IS NOT NULL AND event = 'pageview' "
         f"AND {_no_input(ctx)}"
     )
     busy = f"SELECT ip FROM ({hits}) GROUP BY ip HAVING count(*) >= {min_hits}"
     gaps = (
         f"SELECT h.ip, ts_ms(h.ts) - ts_ms(lag(h.ts) OVER (PARTITION BY h.ip ORDER BY h.ts, "
-        f"h.event_id)) AS gap FROM ({hits}) h JOIN ({busy}) b ON h.ip = b.ip"
+        f"h.rid)) AS gap FROM ({hits}) h JOIN ({busy}) b ON h.ip = b.ip"
     )
     regular = (
         f"SELECT ip FROM ({gaps}) WHERE gap IS NOT NULL GROUP BY ip "
         f"HAVING avg(gap) > 0 AND stddev_samp(gap) <= {max_cv} * avg(gap)"
     )
     return (
-        f"SELECT h.event_id, 'ip.regular_timing' AS reason, 0.85 AS score "
+        f"SELECT h.rid, 'ip.regular_timing' AS reason, 0.85 AS score "
         f"FROM ({hits}) h JOIN ({regular}) r ON h.ip = r.ip"
     )
 
@@ -78,7 +78,7 @@ def _identity_churn(ctx: Context) -> str:
         f"SELECT ip FROM ({per_ip}) WHERE visitors >= {min_visitors} AND engaged <= {max_engaged}"
     )
     return (
-        f"SELECT e.event_id, 'ip.identity_churn' AS reason, 0.8 AS score FROM events e "
+        f"SELECT e.rid, 'ip.identity_churn' AS reason, 0.8 AS score FROM events e "
         f"JOIN ({pools}) p ON e.ip = p.ip WHERE {_no_input(ctx, 'e.')}"
     )
 
@@ -90,7 +90,7 @@ def _visitor_ip_rotation(ctx: Context) -> str:
         f"GROUP BY 1, 2 HAVING count(DISTINCT ip) > {max_ips}"
     )
     return (
-        f"SELECT e.event_id, 'visitor.ip_rotation' AS reason, 0.8 AS score FROM events e "
+        f"SELECT e.rid, 'visitor.ip_rotation' AS reason, 0.8 AS score FROM events e "
         f"JOIN ({rotating}) r ON e.visitor_id = r.visitor_id AND CAST(e.ts AS DATE) = r.day "
         f"WHERE {_no_input(ctx, 'e.')}"
     )
@@ -111,6 +111,6 @@ def _low_conversion(ctx: Context) -> str:
         f"AND s.uv >= {min_uv} AND s.converted < {ratio} * b.rate * s.uv"
     )
     return (
-        f"SELECT e.event_id, 'source.low_conversion' AS reason, 0.2 AS score FROM events e "
+        f"SELECT e.rid, 'source.low_conversion' AS reason, 0.2 AS score FROM events e "
         f"JOIN ({low}) l ON e.source = l.source WHERE {_no_input(ctx, 'e.')}"
     )

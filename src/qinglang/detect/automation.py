@@ -90,7 +90,7 @@ def detect(ctx: Context) -> Findings:
             f"AND {ch} IS NOT DISTINCT FROM c.ch_ua AND {platform} IS NOT DISTINCT FROM c.platform"
         )
         q.append(
-            f"SELECT event_id, c.reason AS reason, CASE WHEN c.reason = 'client.emulator' THEN 0.8 "
+            f"SELECT rid, c.reason AS reason, CASE WHEN c.reason = 'client.emulator' THEN 0.8 "
             f"ELSE 0.9 END AS score FROM {source}"
         )
     return findings

@@ -4,7 +4,7 @@ A detector is a module with ``NAME``, ``CATEGORY``, ``CHECKS`` and ``detect(ctx)
 It does no I/O of its own and does not know which engine runs it: it returns SQL (DuckDB dialect;
 the engine translates) that selects one row per (event, reason)::
 
-    SELECT event_id, '<reason code>' AS reason, <score 0..1> AS score FROM ...
+    SELECT rid, '<reason code>' AS reason, <score 0..1> AS score FROM ...
 
 A finding with score >= 0.5 invalidates its event; below that it is supporting evidence only.
 Checks whose input columns hold no values at all (server logs have no tracker signals) are
@@ -89,4 +89,4 @@ class Context:
 
 def finding_sql(reason: str, score: float | str, source: str, where: str) -> str:
     """One (event, reason) selection. `score` may be a SQL expression."""
-    return f"SELECT event_id, '{reason}' AS reason, {score} AS score FROM {source} WHERE {where}"
+    return f"SELECT rid, '{reason}' AS reason, {score} AS score FROM {source} WHERE {where}"

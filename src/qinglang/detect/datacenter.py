@@ -55,7 +55,7 @@ def detect(ctx: Context) -> Findings:
     else:
         score = "0.9"
     findings.queries.append(
-        f"SELECT e.event_id, {reason} AS reason, {score} AS score "
+        f"SELECT e.rid, {reason} AS reason, {score} AS score "
         f"FROM events e JOIN dc_ips d ON e.ip = d.ip"
     )
     return findings

@@ -39,7 +39,9 @@ def _crawler_detect() -> CrawlerDetect:
     return CrawlerDetect()
 
 
+@lru_cache(maxsize=65_536)
 def classify(user_agent: str) -> dict[str, object]:
+    """What a UA claims and whether it declares a bot. Cached: callers must not mutate it."""
     detector = _crawler_detect()
     parsed = ua_parse(user_agent)
     os_family = parsed.os.family if parsed.os else None
