@@ -37,7 +37,6 @@ from sqlglot import exp
 
 from qinglang.errors import EngineError
 
-
 ROW_ID = "rid"
 
 
