@@ -220,8 +220,8 @@ def evaluate(
 
     try:
         engine = connect()
-        load_inputs(engine, inputs, AuditOptions(fmt=fmt), lambda *_: None)
-        run_pipeline(engine)
+        loaded = load_inputs(engine, inputs, AuditOptions(fmt=fmt), lambda *_: None)
+        run_pipeline(engine, known_present=loaded.known_present)
         result = run_eval(engine, tz)
     except QinglangError as exc:
         _fail(exc)

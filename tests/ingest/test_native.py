@@ -97,7 +97,22 @@ def test_load_inputs_reports_bad_rows_through_the_reader(tmp_path):
     )
     path = write(tmp_path / "bad.parquet", table)
     engine = DuckDBEngine()
-    reports = load_inputs(engine, [path], AuditOptions(), lambda *_: None)
+    reports = load_inputs(engine, [path], AuditOptions(), lambda *_: None).reports
     assert reports[0].rows_ok == 1 and reports[0].rows_bad == 2
     assert {e.field for e in reports[0].errors} == {"ts", "event"}
     assert engine.query("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 1}]
+
+
+def test_columns_known_from_statistics_agree_with_counting(tmp_path):
+    from qinglang.detect.pipeline import present_columns
+
+    data = rows(6)
+    for r in data:
+        r["client"] = {"interactions": 2} if r["client"] else None
+    path = write(tmp_path / "s.parquet", rows_to_table(data))
+    plan = plan_native([path])
+    engine = DuckDBEngine()
+    engine.attach_events(plan.sql)
+    assert {"ip", "client.interactions"} <= {k for k, v in plan.known.items() if v}
+    assert {"account_id", "client.frame_w"} <= {k for k, v in plan.known.items() if not v}
+    assert present_columns(engine, plan.known) == present_columns(engine)

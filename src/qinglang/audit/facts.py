@@ -11,8 +11,9 @@ invalid UV takes the category of its highest-priority invalid event.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
@@ -40,23 +41,50 @@ def visitor_key_sql(alias: str = "e") -> str:
     return f"coalesce({alias}.visitor_id, {alias}.ip || ' ' || coalesce({alias}.user_agent, ''))"
 
 
-def day_sql(tz: str, alias: str = "e") -> str:
-    """The settlement day of an event, in the campaign's time zone."""
+def day_sql(tz: str, alias: str = "e", span: tuple[datetime, datetime] | None = None) -> str:
+    """The settlement day of an event, in the campaign's time zone.
+
+    Where the zone's UTC offset stays the same over the whole `span` (no daylight-saving change
+    in it), the day is the shifted UTC date, which is cheaper than a time-zone conversion per row.
+    """
     if tz == "UTC":
         return f"CAST({alias}.ts AS DATE)"
+    offset = fixed_offset_seconds(tz, span) if span else None
+    if offset is not None:
+        sign = "+" if offset >= 0 else "-"
+        return f"CAST({alias}.ts {sign} INTERVAL {abs(offset)} SECOND AS DATE)"
     return f"CAST({alias}.ts AT TIME ZONE '{tz.replace(chr(39), '')}' AS DATE)"
 
 
-def _uv_table_sql(has_pageviews: bool, tz: str) -> str:
+def fixed_offset_seconds(tz: str, span: tuple[datetime, datetime]) -> int | None:
+    """The zone's UTC offset in seconds if it is the same at every hour of `span`, else None."""
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    start, end = span
+    if end < start or end - start > timedelta(days=3 * 366):
+        return None
+    offsets = set()
+    at = start
+    while at <= end + timedelta(hours=1):
+        delta = at.astimezone(zone).utcoffset()
+        offsets.add(int(delta.total_seconds()) if delta is not None else None)
+        at += timedelta(hours=1)
+    return offsets.pop() if len(offsets) == 1 else None
+
+
+def _uv_table_sql(
+    has_pageviews: bool, tz: str, span: tuple[datetime, datetime] | None = None
+) -> str:
     key = visitor_key_sql()
     counted = "e.event = 'pageview'" if has_pageviews else "TRUE"
-    day = day_sql(tz)
-    prio = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(CATEGORY_PRIORITY))
+    day = day_sql(tz, span=span)
     return f"""
         SELECT {day} AS day, {key} AS visitor,
                min_by(coalesce(e.source, '(none)'), e.ts) AS source,
-               max(CASE WHEN l.verdict = 'valid' THEN 1 ELSE 0 END) AS any_valid,
-               min(CASE l.category {prio} END) AS prio,
+               max(CASE WHEN l.prio IS NULL THEN 1 ELSE 0 END) AS any_valid,
+               min(l.prio) AS prio,
                max(CASE WHEN e.event = 'conversion' THEN 1 ELSE 0 END) AS converted
         FROM events e JOIN label_rows l ON e.rid = l.rid
         WHERE ({counted} OR e.event = 'conversion') AND {key} IS NOT NULL
@@ -81,11 +109,13 @@ def compute_facts(
         "SELECT count(*) AS events, count(visitor_id) AS with_visitor, "
         "sum(CASE WHEN event = 'pageview' THEN 1 ELSE 0 END) AS pv, "
         "CAST(min(ts) AS VARCHAR) AS start, CAST(max(ts) AS VARCHAR) AS finish, "
+        "min(ts) AS first_ts, max(ts) AS last_ts, "
         "list_sort(list(DISTINCT site)) AS sites FROM events"
     ).to_pylist()[0]
     has_visitor = bool(shape["with_visitor"])
     has_pv = bool(shape["pv"])
-    engine.materialize("uv", _uv_table_sql(has_pv, tz))
+    span = (shape["first_ts"], shape["last_ts"]) if shape["first_ts"] else None
+    engine.materialize("uv", _uv_table_sql(has_pv, tz, span))
     cells = engine.query(
         "SELECT day, source, any_valid, prio, count(*) AS n, sum(converted) AS conv "
         "FROM uv GROUP BY 1, 2, 3, 4"

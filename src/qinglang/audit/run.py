@@ -58,8 +58,14 @@ def run_audit(
     own_engine = engine is None
     engine = engine or connect(options.engine, options.db)
     try:
-        reports = [_report_dict(r) for r in load_inputs(engine, inputs, options, step)]
-        result = run_pipeline(engine, options.settings, on_step=lambda n: step(f"detect: {n}"))
+        loaded = load_inputs(engine, inputs, options, step)
+        reports = [_report_dict(r) for r in loaded.reports]
+        result = run_pipeline(
+            engine,
+            options.settings,
+            on_step=lambda n: step(f"detect: {n}"),
+            known_present=loaded.known_present,
+        )
         step("audit")
         detectors = [asdict(r) for r in result.runs]
         facts = compute_facts(
@@ -92,10 +98,16 @@ def run_audit(
             engine.close()
 
 
+@dataclass
+class Loaded:
+    reports: list[Any]  # ingest.ReadReport per input file
+    known_present: dict[str, bool] | None = None  # which columns hold values, where known
+
+
 def load_inputs(
     engine: Engine, inputs: Sequence[str | Path], options: AuditOptions, step: Progress
-) -> list[Any]:
-    """Fill the engine's `events` from the inputs; the per-file read reports.
+) -> Loaded:
+    """Fill the engine's `events` from the inputs; what reading them reported.
 
     Contract-typed Parquet is read in place by DuckDB (ingest.native); everything else, and
     every input on Spark, goes through the readers.
@@ -108,7 +120,7 @@ def load_inputs(
         if plan is not None:
             step(f"reading {len(plan.reports)} Parquet file(s) in place")
             engine.attach_events(plan.sql)
-            return plan.reports
+            return Loaded(plan.reports, plan.known)
     stream = read_events(
         [str(p) for p in inputs],
         fmt=options.fmt,
@@ -120,7 +132,7 @@ def load_inputs(
     )
     step("reading")
     engine.load_events(stream.to_reader())
-    return stream.reports
+    return Loaded(stream.reports)
 
 
 def _report_dict(report: Any) -> dict[str, Any]:

@@ -69,13 +69,15 @@ def _regular_timing(ctx: Context) -> str:
 def _identity_churn(ctx: Context) -> str:
     min_visitors = int(ctx.setting("churn_min_visitors"))
     max_engaged = ctx.setting("churn_max_engaged")
-    per_ip = (
-        "SELECT ip, count(DISTINCT visitor_id) AS visitors, "
-        "avg(CASE WHEN coalesce(client.interactions, 0) > 0 THEN 1.0 ELSE 0.0 END) AS engaged "
-        "FROM events WHERE ip IS NOT NULL GROUP BY ip"
+    engaged = "CASE WHEN coalesce(client.interactions, 0) > 0 THEN 1.0 ELSE 0.0 END"
+    # Counting distinct visitors is the costly part: only for IPs with enough hits to qualify.
+    candidates = (
+        f"SELECT ip FROM events WHERE ip IS NOT NULL GROUP BY ip "
+        f"HAVING count(*) >= {min_visitors} AND avg({engaged}) <= {max_engaged}"
     )
     pools = (
-        f"SELECT ip FROM ({per_ip}) WHERE visitors >= {min_visitors} AND engaged <= {max_engaged}"
+        f"SELECT e.ip FROM events e JOIN ({candidates}) c ON e.ip = c.ip GROUP BY e.ip "
+        f"HAVING count(DISTINCT e.visitor_id) >= {min_visitors}"
     )
     return (
         f"SELECT e.rid, 'ip.identity_churn' AS reason, 0.8 AS score FROM events e "
@@ -85,9 +87,16 @@ def _identity_churn(ctx: Context) -> str:
 
 def _visitor_ip_rotation(ctx: Context) -> str:
     max_ips = int(ctx.setting("visitor_max_ips"))
+    day = "CAST(ts AS DATE)"
+    # Only visitor-days with more hits than the IP limit can have more IPs than it.
+    candidates = (
+        f"SELECT visitor_id, {day} AS day FROM events WHERE visitor_id IS NOT NULL "
+        f"GROUP BY 1, 2 HAVING count(*) > {max_ips}"
+    )
     rotating = (
-        f"SELECT visitor_id, CAST(ts AS DATE) AS day FROM events WHERE visitor_id IS NOT NULL "
-        f"GROUP BY 1, 2 HAVING count(DISTINCT ip) > {max_ips}"
+        f"SELECT e.visitor_id, c.day FROM events e JOIN ({candidates}) c "
+        f"ON e.visitor_id = c.visitor_id AND CAST(e.ts AS DATE) = c.day "
+        f"GROUP BY 1, 2 HAVING count(DISTINCT e.ip) > {max_ips}"
     )
     return (
         f"SELECT e.rid, 'visitor.ip_rotation' AS reason, 0.8 AS score FROM events e "

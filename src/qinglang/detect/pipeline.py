@@ -50,13 +50,16 @@ class PipelineResult:
     seconds: float = 0.0
 
 
-def present_columns(engine: Engine) -> frozenset[str]:
-    """Columns (and client keys) that hold at least one value."""
-    names = [c for c in EVENT_COLUMNS if c not in ("client", "truth")]
-    exprs = [f"count({c}) AS {c}" for c in names] + ["count(client) AS client"]
-    exprs += [f'count(client.{k}) AS "client.{k}"' for k in CLIENT_KEYS]
-    row = engine.query(f"SELECT {', '.join(exprs)} FROM events").to_pylist()[0]
-    return frozenset(k for k, v in row.items() if v)
+def present_columns(engine: Engine, known: dict[str, bool] | None = None) -> frozenset[str]:
+    """Columns (and client keys) that hold at least one value; `known` answers are not asked."""
+    known = known or {}
+    names = [c for c in EVENT_COLUMNS if c != "truth"] + [f"client.{k}" for k in CLIENT_KEYS]
+    ask = [n for n in names if n not in known]
+    row: dict[str, object] = {}
+    if ask:
+        exprs = ", ".join(f'count({n}) AS "{n}"' for n in ask)
+        row = engine.query(f"SELECT {exprs} FROM events").to_pylist()[0]
+    return frozenset(n for n in names if known.get(n, row.get(n)))
 
 
 # Each reason code is one bit, so combining findings per event is an integer OR, not a list.
@@ -79,7 +82,7 @@ GROUP BY f.rid
 LABEL_ROWS_SQL = f"""
 SELECT e.rid,
        CASE WHEN v.score >= {INVALID_AT} THEN 'invalid' ELSE 'valid' END AS verdict,
-       s.category, coalesce(v.score, 0.0) AS score, coalesce(v.bits, 0) AS bits
+       s.category, s.prio, coalesce(v.score, 0.0) AS score, coalesce(v.bits, 0) AS bits
 FROM events e
 LEFT JOIN verdicts v ON e.rid = v.rid
 LEFT JOIN reason_sets s ON s.bits = v.bits AND s.decisive = v.decisive
@@ -95,21 +98,25 @@ FROM label_rows l JOIN events e ON e.rid = l.rid LEFT JOIN reason_names n ON n.b
 
 
 def _reason_sets(pairs: list[dict[str, int]]) -> tuple[pa.Table, pa.Table]:
-    """For the (bits, decisive) pairs that occur: the category; for each bits: the reason list."""
+    """For the (bits, decisive) pairs that occur: the category (and its place in
+    CATEGORY_PRIORITY); for each bits: the reason list."""
     prio = {c: i for i, c in enumerate(CATEGORY_PRIORITY)}
 
     def codes(mask: int) -> list[str]:
         return sorted(code for code, bit in REASON_BITS.items() if mask & bit)
 
-    categories = []
+    prios = []
     for pair in pairs:
-        decisive = [REASONS[c].category for c in codes(pair["decisive"])]
-        categories.append(min(decisive, key=prio.__getitem__) if decisive else None)
+        decisive = [prio[REASONS[c].category] for c in codes(pair["decisive"])]
+        prios.append(min(decisive) if decisive else None)
     sets = pa.table(
         {
             "bits": pa.array([p["bits"] for p in pairs], pa.int64()),
             "decisive": pa.array([p["decisive"] for p in pairs], pa.int64()),
-            "category": pa.array(categories, pa.string()),
+            "category": pa.array(
+                [CATEGORY_PRIORITY[p] if p is not None else None for p in prios], pa.string()
+            ),
+            "prio": pa.array(prios, pa.int32()),
         }
     )
     masks = sorted({p["bits"] for p in pairs})
@@ -127,10 +134,11 @@ def run_pipeline(
     settings: dict[str, object] | None = None,
     detectors: tuple[ModuleType, ...] = DETECTORS,
     on_step: Callable[[str], None] | None = None,
+    known_present: dict[str, bool] | None = None,
 ) -> PipelineResult:
     """Detect over `events`; leaves `findings` (rid, reason, score) and `labels` in the engine."""
     started = time.perf_counter()
-    result = PipelineResult(present=present_columns(engine))
+    result = PipelineResult(present=present_columns(engine, known_present))
     ctx = Context(engine=engine, present=result.present, settings=dict(settings or {}))
     tables: list[str] = []
     for module in detectors:

@@ -36,6 +36,7 @@ class NativePlan:
 
     sql: str
     reports: list[ReadReport] = field(default_factory=list)
+    known: dict[str, bool] = field(default_factory=dict)  # column -> holds a value (from stats)
 
 
 def plan_native(
@@ -49,6 +50,8 @@ def plan_native(
         return None
     selects: list[str] = []
     reports: list[ReadReport] = []
+    known: dict[str, bool] = {}
+    unknown_somewhere: set[str] = set()
     offset = 0
     for raw in paths:
         path = Path(raw).resolve()
@@ -73,9 +76,63 @@ def plan_native(
         selects.append(select)
         reports.append(report)
         offset += rows
+        stats = _known_from_statistics(meta)
+        for column, has in stats.items():
+            known[column] = known.get(column, False) or has
+        unknown_somewhere |= PRIMITIVE_LEAVES - set(stats)
     if not selects:
         return None
-    return NativePlan(" UNION ALL ".join(selects), reports)
+    for column in unknown_somewhere:
+        known.pop(column, None)
+    known.update({"event_id": True, "ts": True, "event": True})
+    if site:
+        known["site"] = True
+    return NativePlan(" UNION ALL ".join(selects), reports, known)
+
+
+PRIMITIVE_LEAVES = frozenset(
+    [f.name for f in EVENT_SCHEMA if not pa.types.is_nested(f.type)]
+    + [
+        f"client.{f.name}"
+        for f in EVENT_SCHEMA.field("client").type
+        if not pa.types.is_nested(f.type)
+    ]
+)
+
+
+def _known_absent(schema: pa.Schema) -> list[str]:
+    """Leaves the file has no column for at all: certainly without values."""
+    names = set(schema.names)
+    client = schema.field("client").type if "client" in names else None
+    out = []
+    for leaf in PRIMITIVE_LEAVES:
+        top, _, key = leaf.partition(".")
+        if top not in names or (key and client is not None and client.get_field_index(key) < 0):
+            out.append(leaf)
+    return out
+
+
+def _known_from_statistics(meta: pq.ParquetFile) -> dict[str, bool]:
+    """Whether each primitive column (and client key) holds a value, from the footer's null
+    counts alone, where every row group has them. Lists and the struct itself are left to SQL."""
+    md = meta.metadata
+    have: dict[str, int] = {}
+    missing: set[str] = set()
+    for g in range(md.num_row_groups):
+        group = md.row_group(g)
+        for c in range(group.num_columns):
+            col = group.column(c)
+            path = col.path_in_schema
+            if path not in PRIMITIVE_LEAVES:
+                continue
+            stats = col.statistics
+            if stats is None or not stats.has_null_count:
+                missing.add(path)
+                continue
+            have[path] = have.get(path, 0) + col.num_values - stats.null_count
+    known = {path: n > 0 for path, n in have.items() if path not in missing}
+    known.update({leaf: False for leaf in _known_absent(meta.schema_arrow)})
+    return known
 
 
 def _is_parquet(path: Path, fmt: str) -> bool:
