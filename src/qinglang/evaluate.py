@@ -24,10 +24,10 @@ def _prf(tp: float, pred: float, actual: float) -> dict[str, float]:
 
 
 def evaluate(engine: Engine, tz: str = "UTC") -> dict[str, Any]:
-    """Needs tables `events` (with truth) and `labels`; uses `uv` when the audit made it."""
+    """Needs the pipeline's `label_rows` (labels with the counted event columns and truth)."""
     rows = engine.query(
-        "SELECT coalesce(e.truth, 'valid') AS truth, l.verdict, coalesce(l.category, 'valid') AS "
-        "category, count(*) AS n FROM events e JOIN label_rows l ON e.rid = l.rid "
+        "SELECT coalesce(e.truth, 'valid') AS truth, e.verdict, coalesce(e.category, 'valid') AS "
+        "category, count(*) AS n FROM label_rows e "
         "WHERE e.truth IS NOT NULL GROUP BY 1, 2, 3"
     ).to_pylist()
     if not rows:
@@ -69,8 +69,8 @@ def _uv_share(engine: Engine, tz: str) -> dict[str, Any]:
         f"SELECT count(*) AS uv, sum(true_valid) AS true_valid, sum(est_valid) AS est_valid FROM ("
         f"SELECT {day_sql(tz)} AS day, {key} AS v, "
         f"max(CASE WHEN coalesce(e.truth, 'valid') = 'valid' THEN 1 ELSE 0 END) AS true_valid, "
-        f"max(CASE WHEN l.verdict = 'valid' THEN 1 ELSE 0 END) AS est_valid "
-        f"FROM events e JOIN label_rows l ON e.rid = l.rid WHERE {counted} GROUP BY 1, 2)"
+        f"max(CASE WHEN e.verdict = 'valid' THEN 1 ELSE 0 END) AS est_valid "
+        f"FROM label_rows e WHERE {counted} GROUP BY 1, 2)"
     ).to_pylist()[0]
     uv = int(r["uv"] or 0)
     if not uv:

@@ -83,10 +83,10 @@ def _uv_table_sql(
     return f"""
         SELECT {day} AS day, {key} AS visitor,
                min_by(coalesce(e.source, '(none)'), e.ts) AS source,
-               max(CASE WHEN l.prio IS NULL THEN 1 ELSE 0 END) AS any_valid,
-               min(l.prio) AS prio,
+               max(CASE WHEN e.prio IS NULL THEN 1 ELSE 0 END) AS any_valid,
+               min(e.prio) AS prio,
                max(CASE WHEN e.event = 'conversion' THEN 1 ELSE 0 END) AS converted
-        FROM events e JOIN label_rows l ON e.rid = l.rid
+        FROM label_rows e
         WHERE ({counted} OR e.event = 'conversion') AND {key} IS NOT NULL
         GROUP BY 1, 2
         HAVING max(CASE WHEN {counted} THEN 1 ELSE 0 END) = 1
@@ -121,7 +121,7 @@ def compute_facts(
         "FROM uv GROUP BY 1, 2, 3, 4"
     ).to_pylist()
     pv = engine.query(
-        "SELECT l.verdict, count(*) AS n FROM events e JOIN label_rows l ON e.rid = l.rid "
+        "SELECT e.verdict, count(*) AS n FROM label_rows e "
         f"WHERE {'e.event = ' + repr('pageview') if has_pv else 'TRUE'} GROUP BY 1"
     ).to_pylist()
     pv_by = {r["verdict"]: int(r["n"]) for r in pv}

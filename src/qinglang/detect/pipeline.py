@@ -79,8 +79,12 @@ FROM findings f JOIN reason_info r ON f.reason = r.reason
 GROUP BY f.rid
 """
 
+# The event columns the audit counts by (UV key, day, source, truth) travel with each label, so
+# counting never joins millions of labels back to the events.
+COUNTED_COLUMNS = ("event_id", "ts", "event", "visitor_id", "ip", "user_agent", "source", "truth")
+
 LABEL_ROWS_SQL = f"""
-SELECT e.rid,
+SELECT e.rid, {", ".join(f"e.{c}" for c in COUNTED_COLUMNS)},
        CASE WHEN v.score >= {INVALID_AT} THEN 'invalid' ELSE 'valid' END AS verdict,
        s.category, s.prio, coalesce(v.score, 0.0) AS score, coalesce(v.bits, 0) AS bits
 FROM events e
@@ -91,9 +95,9 @@ LEFT JOIN reason_sets s ON s.bits = v.bits AND s.decisive = v.decisive
 # One label per event, as the label contract has it (plus rid): reasons spelled out from the bits.
 # Queries that need only verdicts and categories read the narrower `label_rows`.
 LABELS_SQL = """
-SELECT l.rid, e.event_id, l.verdict, l.category,
+SELECT l.rid, l.event_id, l.verdict, l.category,
        coalesce(n.reasons, CAST([] AS VARCHAR[])) AS reasons, l.score
-FROM label_rows l JOIN events e ON e.rid = l.rid LEFT JOIN reason_names n ON n.bits = l.bits
+FROM label_rows l LEFT JOIN reason_names n ON n.bits = l.bits
 """
 
 
