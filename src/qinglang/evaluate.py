@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qinglang.audit.facts import day_sql, visitor_key_sql
+from qinglang.audit.facts import day_sql
 from qinglang.engine import Engine
 from qinglang.reasons import CATEGORY_PRIORITY
 
@@ -64,7 +64,7 @@ def _uv_share(engine: Engine, tz: str) -> dict[str, Any]:
     """True vs estimated invalid UV share, on the audit's own UV definition."""
     has_pv = engine.query("SELECT count(*) AS n FROM events WHERE event = 'pageview'").to_pylist()
     counted = "e.event = 'pageview'" if has_pv[0]["n"] else "TRUE"
-    key = visitor_key_sql()
+    key = "e.visitor"
     r = engine.query(
         f"SELECT count(*) AS uv, sum(true_valid) AS true_valid, sum(est_valid) AS est_valid FROM ("
         f"SELECT {day_sql(tz)} AS day, {key} AS v, "

@@ -36,11 +36,6 @@ VERDICT_TEXT = (
 )
 
 
-def visitor_key_sql(alias: str = "e") -> str:
-    """The UV key: the visitor id, else IP + user agent (cookieless hits, server logs)."""
-    return f"coalesce({alias}.visitor_id, {alias}.ip || ' ' || coalesce({alias}.user_agent, ''))"
-
-
 def day_sql(tz: str, alias: str = "e", span: tuple[datetime, datetime] | None = None) -> str:
     """The settlement day of an event, in the campaign's time zone.
 
@@ -77,7 +72,7 @@ def fixed_offset_seconds(tz: str, span: tuple[datetime, datetime]) -> int | None
 def _uv_table_sql(
     has_pageviews: bool, tz: str, span: tuple[datetime, datetime] | None = None
 ) -> str:
-    key = visitor_key_sql()
+    key = "e.visitor"
     counted = "e.event = 'pageview'" if has_pageviews else "TRUE"
     day = day_sql(tz, span=span)
     return f"""

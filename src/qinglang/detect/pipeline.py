@@ -27,7 +27,7 @@ import pyarrow as pa
 from qinglang.detect import anomaly, automation, crawler, datacenter, forgery, hidden
 from qinglang.detect.base import INVALID_AT, Context
 from qinglang.engine import Engine
-from qinglang.events import CLIENT_KEYS, EVENT_COLUMNS
+from qinglang.events import CLIENT_KEYS, EVENT_COLUMNS, visitor_key_sql
 from qinglang.reasons import CATEGORY_PRIORITY, REASONS
 
 DETECTORS: tuple[ModuleType, ...] = (crawler, forgery, automation, hidden, datacenter, anomaly)
@@ -79,12 +79,12 @@ FROM findings f JOIN reason_info r ON f.reason = r.reason
 GROUP BY f.rid
 """
 
-# The event columns the audit counts by (UV key, day, source, truth) travel with each label, so
-# counting never joins millions of labels back to the events.
-COUNTED_COLUMNS = ("event_id", "ts", "event", "visitor_id", "ip", "user_agent", "source", "truth")
+# What the audit counts by (UV key, day, source, truth) travels with each label, so counting
+# never joins millions of labels back to the events.
+COUNTED_COLUMNS = ("event_id", "ts", "event", "source", "truth")
 
 LABEL_ROWS_SQL = f"""
-SELECT e.rid, {", ".join(f"e.{c}" for c in COUNTED_COLUMNS)},
+SELECT e.rid, {", ".join(f"e.{c}" for c in COUNTED_COLUMNS)}, {visitor_key_sql("e")} AS visitor,
        CASE WHEN v.score >= {INVALID_AT} THEN 'invalid' ELSE 'valid' END AS verdict,
        s.category, s.prio, coalesce(v.score, 0.0) AS score, coalesce(v.bits, 0) AS bits
 FROM events e
