@@ -138,7 +138,9 @@ def _loads(data: bytes, field_name: str | None) -> Any:
         return json.loads(data)
     except (ValueError, RecursionError) as e:
         where = f"field {field_name!r}: " if field_name else ""
-        raise Drop(DropReason.MALFORMED_JSON, f"{where}malformed JSON ({_short(e)})", field_name)
+        raise Drop(
+            DropReason.MALFORMED_JSON, f"{where}malformed JSON ({_short(e)})", field_name
+        ) from None
 
 
 def _short(e: Exception) -> str:

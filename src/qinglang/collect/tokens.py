@@ -91,6 +91,6 @@ class ReplayGuard:
         seen = self._seen
         while seen:
             nonce, (first, _, _) = next(iter(seen.items()))
-            if now_s - first <= 2 * self.ttl_s and len(seen) <= self.max_nonces:
+            if now_s - first <= 2 * self.ttl_s and len(seen) < self.max_nonces:
                 break
             seen.popitem(last=False)
