@@ -37,7 +37,7 @@
   tick();
   d.addEventListener("visibilitychange", function () {
     tick(); shown = d.visibilityState !== "hidden"; tick();
-    if (!shown) send("heartbeat");
+    if (!shown) bye(); else gone = false;
   });
   if (w.IntersectionObserver) {
     var v2 = w.IntersectionObserverEntry && "isVisible" in IntersectionObserverEntry.prototype;
@@ -165,6 +165,8 @@
     if (++beats > 40) return clearInterval(hb);
     send("heartbeat");
   }, 15000);
-  w.addEventListener("pagehide", function () { send("heartbeat"); });
+  var gone = false;
+  function bye() { if (!gone) { gone = true; send("heartbeat"); } }
+  w.addEventListener("pagehide", bye);
   w.qinglang = { flush: function () { send("heartbeat"); } };
 })();
