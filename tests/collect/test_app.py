@@ -43,7 +43,7 @@ def run(coro):
 
 async def token(client) -> str:
     js = (await client.get("/t.js", params={"site": "shop"}, headers={"user-agent": UA})).text
-    return json.loads(re.search(r"var C = (\{.*?\});", js).group(1))["token"]
+    return json.loads(re.search(r"var C\s*=\s*(\{.*?\})\s*;", js).group(1))["token"]
 
 
 def beacon(tok=None, **kw) -> dict:

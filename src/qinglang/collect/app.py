@@ -16,6 +16,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
+import rjsmin
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
@@ -35,7 +36,8 @@ from qinglang.collect.steps import (
 GIF = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
 )
-TRACKER = files("qinglang.collect").joinpath("tracker.js").read_text(encoding="utf-8")
+SOURCE = files("qinglang.collect").joinpath("tracker.js").read_text(encoding="utf-8")
+TRACKER = rjsmin.jsmin(SOURCE)  # served minified
 ROLL = (b"", None)  # queued by the ticker: roll the active segment if it is due
 NOT_FOUND = Drop(DropReason.NOT_FOUND, "no such path: try /t.js, /b, /b.gif, /healthz, /metrics")
 
@@ -269,7 +271,7 @@ class Collector:
                 raise Drop(DropReason.OVERLOADED, "collector overloaded: retry later") from None
             futs.append(fut)
         try:
-            await asyncio.gather(*futs)
+            await (futs[0] if len(futs) == 1 else asyncio.gather(*futs))
         except OSError as e:
             raise Drop(
                 DropReason.OVERLOADED, f"could not store the beacon ({e.strerror})"

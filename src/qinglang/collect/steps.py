@@ -152,6 +152,17 @@ def _short(e: Exception) -> str:
 _INT_RANGE = {pa.int32(): (0, 2**31 - 1), pa.int64(): (0, 2**53)}
 
 
+def _kind(typ: pa.DataType) -> str | tuple[int, int]:
+    if pa.types.is_boolean(typ):
+        return "bool"
+    if pa.types.is_list(typ):
+        return "list"
+    return _INT_RANGE[typ] if pa.types.is_integer(typ) else "str"
+
+
+CLIENT_KINDS = tuple((key, _kind(typ)) for key, typ in CLIENT_FIELDS)  # worked out once
+
+
 def validate(hit: Hit, ctx: Context) -> Hit:
     hit.beacons = [_beacon(raw, i if len(hit.raw) > 1 else None) for i, raw in enumerate(hit.raw)]
     return hit
@@ -218,23 +229,23 @@ def _client(value: Any, name: str) -> dict[str, Any] | None:
     if not isinstance(value, dict):
         raise _bad(name, "a JSON object")
     out: dict[str, Any] = {}
-    for key, typ in CLIENT_FIELDS:
+    for key, kind in CLIENT_KINDS:
         raw = value.get(key)
-        full = f"{name}.{key}"
         if raw is None:
             out[key] = None
-        elif pa.types.is_boolean(typ):
-            if not isinstance(raw, bool):
-                raise _bad(full, "true or false")
+        elif kind == "bool":
+            if raw is not True and raw is not False:
+                raise _bad(f"{name}.{key}", "true or false")
             out[key] = raw
-        elif pa.types.is_integer(typ):
-            out[key] = _int(raw, full, _INT_RANGE[typ])
-        elif pa.types.is_list(typ):
+        elif kind == "str":
+            out[key] = _text(raw, f"{name}.{key}", MAX_TEXT)
+        elif kind == "list":
+            full = f"{name}.{key}"
             if not isinstance(raw, list) or len(raw) > MAX_LIST:
                 raise _bad(full, f"a list of at most {MAX_LIST} strings")
             out[key] = [_text(v, f"{full}[{i}]", MAX_TEXT) or "" for i, v in enumerate(raw)]
         else:
-            out[key] = _text(raw, full, MAX_TEXT)
+            out[key] = _int(raw, f"{name}.{key}", kind)  # type: ignore[arg-type]
     return out
 
 
