@@ -171,7 +171,8 @@ def main() -> None:
             capture_output=True,
         )
         collector = subprocess.Popen(
-            [qinglang, "serve", "--db", str(db), "--port", str(cport), "--queue", "256"], stdout=subprocess.DEVNULL
+            [qinglang, "serve", "--db", str(db), "--port", str(cport), "--queue", "256"],
+            stdout=subprocess.DEVNULL,
         )
         try:
             wait_up(f"http://127.0.0.1:{nport}/")
