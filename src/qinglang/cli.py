@@ -402,12 +402,19 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option()] = 8080,
     queue: Annotated[int, typer.Option(help="Beacons waiting for fsync before 503")] = 2048,
+    setting: Annotated[
+        list[str], typer.Option(help="NAME=VALUE; the collector reads token_ttl_minutes")
+    ] = [],  # noqa: B006
 ) -> None:
     """Run the collector: /t.js, /b, /b.gif, /healthz and /metrics (uvicorn, one process)."""
     from qinglang.collect.server import serve as run_server
+    from qinglang.settings import SETTINGS, parse_settings
 
     try:
-        run_server(db, host, port, queue_size=queue)
+        ttl = float(
+            parse_settings(setting).get("token_ttl_minutes", SETTINGS["token_ttl_minutes"].default)
+        )  # type: ignore[arg-type]
+        run_server(db, host, port, queue_size=queue, ttl_s=int(ttl * 60))
     except QinglangError as exc:
         _fail(exc)
 

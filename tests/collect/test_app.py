@@ -249,3 +249,14 @@ def test_a_full_queue_answers_503_with_retry_after_and_memory_stays_bounded(tmp_
     accepted = run(go())
     stored = sorted(int(r["url"]) for r in lake_rows(tmp_path))
     assert stored == accepted  # exactly the acknowledged beacons, none of the refused ones
+
+
+def test_a_token_older_than_its_ttl_is_expired(tmp_path):
+    async def go():
+        async with collector(tmp_path, ttl_s=0) as c:
+            tok = await token(c)
+            await asyncio.sleep(1.1)
+            assert (await post(c, beacon(tok))).status_code == 204
+
+    run(go())
+    assert [r["token"] for r in lake_rows(tmp_path)] == ["expired"]

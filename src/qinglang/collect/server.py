@@ -21,6 +21,8 @@ def serve(
         http="httptools",
         lifespan="on",
         access_log=False,
+        proxy_headers=True,  # X-Forwarded-For is believed only from a proxy on this machine
+        forwarded_allow_ips="127.0.0.1",
         log_level="warning",
         limit_concurrency=max_connections,  # past this uvicorn answers 503 itself: memory stays bounded
         backlog=2048,
