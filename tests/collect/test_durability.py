@@ -73,3 +73,28 @@ def test_sigkill_during_load_loses_no_acknowledged_beacon(tmp_path):
             assert r.status_code == 204
     finally:
         restarted.stop()
+
+
+def test_a_restart_does_not_forget_which_tokens_were_used(tmp_path):
+    db = tmp_path / "c.db"
+    add_site(db, "shop", ORIGIN)
+    headers = {"user-agent": BROWSER_UA, "origin": ORIGIN, "content-type": "text/plain"}
+    server = Server(db)
+    js = httpx.get(server.url + "/t.js?site=shop", headers=headers).text
+    tok = js.split('"token":')[1].split('"')[1]
+    beacon = json.dumps({"site": "shop", "token": tok, "seq": 0, "client": {"pv_id": "p1"}})
+    assert httpx.post(server.url + "/b", content=beacon, headers=headers).status_code == 204
+    server.kill()  # crash: the used token is only in an unrolled segment
+    server = Server(db, server.port)
+    r = httpx.post(server.url + "/b", content=beacon, headers=headers)
+    assert r.status_code == 409
+    server.stop()  # clean stop: everything rolled; the used token is in the lake's _tokens
+    assert not list(segments_dir(db).glob("seg-*.log"))
+    server = Server(db, server.port)
+    try:
+        r = httpx.post(server.url + "/b", content=beacon, headers=headers)
+        assert r.status_code == 409
+        other = beacon.replace('"seq": 0', '"seq": 1')  # the same page's next beacon is fine
+        assert httpx.post(server.url + "/b", content=other, headers=headers).status_code == 204
+    finally:
+        server.stop()

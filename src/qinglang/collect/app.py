@@ -105,6 +105,12 @@ class Collector:
             self._io,
             lambda: segments.SegmentLog(segments_dir(self.db), roll_seconds=self.roll_seconds),
         )
+        since = time.time_ns() // 1_000_000 - 2_000 * self.ctx.ttl_s
+        used = await loop.run_in_executor(
+            self._roller, segments.recent_tokens, lake_dir(self.db), self.log.closed, since
+        )
+        for r in used:  # a restart must not forget which tokens were used
+            self.ctx.replay.remember([r["nonce"], r["pv_id"], r["seq"]], r["ts"] // 1000)
         for seg in self.log.closed:  # recovered after a crash or a stop: roll them now
             await loop.run_in_executor(self._roller, segments.roll, seg, lake_dir(self.db))
         self.writer = asyncio.create_task(self._write_loop())

@@ -138,24 +138,59 @@ def to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(out, schema=EVENT_SCHEMA)
 
 
+TOKENS_SCHEMA = pa.schema(
+    [("ts", pa.int64()), ("nonce", pa.string()), ("pv_id", pa.string()), ("seq", pa.int64())]
+)
+TOKENS_DIR = "_tokens"  # used nonces, beside the lake: what the replay check needs after a restart
+
+
+def token_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        if "_token" in r:
+            nonce, pv_id, seq = r["_token"]
+            out.append({"ts": r["ts"], "nonce": nonce, "pv_id": pv_id, "seq": seq})
+    return out
+
+
+def _write_durably(table: pa.Table, final: Path) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    return final
+
+
 def roll(segment: Path, lake: Path) -> list[Path]:
     """Turn one closed segment into Parquet files of the lake (one per site), then delete it."""
     rows, _ = scan(segment)
     by_site: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         by_site[row["site"]].append(row)
-    written = []
-    for site, site_rows in by_site.items():
-        folder = lake / f"site={site}"
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"part-{segment.stem}.parquet"
-        tmp = final.with_suffix(".parquet.tmp")
-        pq.write_table(to_table(site_rows), tmp)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, final)
-        _fsync_dir(folder)
-        written.append(final)
+    name = f"part-{segment.stem}.parquet"
+    written = [
+        _write_durably(to_table(site_rows), lake / f"site={site}" / name)
+        for site, site_rows in by_site.items()
+    ]
+    used = token_rows(rows)
+    if used:
+        _write_durably(pa.Table.from_pylist(used, schema=TOKENS_SCHEMA), lake / TOKENS_DIR / name)
     segment.unlink()
     _fsync_dir(segment.parent)
     return written
+
+
+def recent_tokens(lake: Path, segments: list[Path], since_ms: int) -> list[dict[str, Any]]:
+    """Nonces used since `since_ms`: from the rolled token files and from unrolled segments."""
+    out: list[dict[str, Any]] = []
+    for part in sorted((lake / TOKENS_DIR).glob("*.parquet")):
+        if part.stat().st_mtime * 1000 >= since_ms:
+            out += pq.read_table(part).to_pylist()
+    for seg in segments:
+        out += token_rows(scan(seg)[0])
+    out = [r for r in out if r["ts"] >= since_ms]
+    out.sort(key=lambda r: r["ts"])
+    return out

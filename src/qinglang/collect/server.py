@@ -8,11 +8,16 @@ from qinglang.collect.app import Collector
 
 
 def serve(
-    db: Path, host: str, port: int, queue_size: int = 2048, max_connections: int = 2048
+    db: Path,
+    host: str,
+    port: int,
+    queue_size: int = 2048,
+    max_connections: int = 2048,
+    ttl_s: int | None = None,
 ) -> None:
     import uvicorn
 
-    app = Collector(db, queue_size=queue_size)
+    app = Collector(db, queue_size=queue_size, ttl_s=ttl_s)
     uvicorn.run(
         app,
         host=host,

@@ -294,6 +294,7 @@ def token_check(hit: Hit, ctx: Context) -> Hit:
         if nonce is not None:
             pv_id = (b["client"] or {}).get("pv_id")
             verdict = ctx.replay.verdict(nonce, pv_id, b["seq"], now_s) or verdict
+            b["seen"] = [nonce, pv_id, b["seq"]]  # kept beside the row so a restart remembers it
         b["verdict"] = verdict
     return hit
 
@@ -337,6 +338,7 @@ def enrich(hit: Hit, ctx: Context) -> Hit:
                 "token": b["verdict"],
                 "signature_ok": None,
                 "truth": None,
+                **({"_token": b["seen"]} if "seen" in b else {}),
             }
         )
     return hit

@@ -87,6 +87,11 @@ class ReplayGuard:
         seqs.add(key)
         return None
 
+    def remember(self, seen: list, ts_s: int) -> None:
+        """Replay a stored (nonce, pv_id, seq) into the guard, as at start-up."""
+        nonce, pv_id, seq = seen
+        self.verdict(nonce, pv_id, seq, ts_s)
+
     def _prune(self, now_s: int) -> None:
         seen = self._seen
         while seen:
