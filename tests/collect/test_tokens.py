@@ -38,3 +38,12 @@ def test_replay_guard_forgets_old_nonces_and_stays_bounded():
     assert len(g._seen) == 3
     g.verdict("late", "p", 0, 1000)
     assert list(g._seen) == ["late"]
+
+
+def test_replay_guard_counts_beacon_numbers_past_its_bit_mask():
+    g = tokens.ReplayGuard(ttl_s=1800)
+    for seq in (None, 0, 60, 61, 62, 500):
+        assert g.verdict("n", "pv", seq, 1) is None, seq
+    for seq in (None, 0, 60, 61, 62, 500):
+        assert g.verdict("n", "pv", seq, 2) == "replayed", seq
+    assert g.verdict("n", "pv", 7, 3) is None

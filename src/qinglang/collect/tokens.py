@@ -68,23 +68,23 @@ class ReplayGuard:
     past `max_nonces` the oldest go. Kept in memory (lost on restart; see the README).
     """
 
-    def __init__(self, ttl_s: int, max_nonces: int = 1_000_000) -> None:
+    def __init__(self, ttl_s: int, max_nonces: int = 200_000) -> None:
         self.ttl_s = ttl_s
         self.max_nonces = max_nonces
-        self._seen: OrderedDict[str, tuple[int, str, set[int]]] = OrderedDict()
+        # nonce -> [first seen (s), page view id, beacon numbers seen: a bit mask, or a set past 61]
+        self._seen: OrderedDict[str, list] = OrderedDict()
 
     def verdict(self, nonce: str, pv_id: str | None, seq: int | None, now_s: int) -> str | None:
         """'replayed' if this beacon was seen already or the token belongs to another page view."""
         self._prune(now_s)
+        key = seq if seq is not None else -1
         entry = self._seen.get(nonce)
         if entry is None:
-            self._seen[nonce] = (now_s, pv_id or "", {seq if seq is not None else -1})
+            self._seen[nonce] = [now_s, pv_id or "", _add(0, key)]
             return None
-        _, owner, seqs = entry
-        key = seq if seq is not None else -1
-        if owner != (pv_id or "") or key in seqs:
+        if entry[1] != (pv_id or "") or _has(entry[2], key):
             return "replayed"
-        seqs.add(key)
+        entry[2] = _add(entry[2], key)
         return None
 
     def remember(self, seen: list, ts_s: int) -> None:
@@ -95,7 +95,21 @@ class ReplayGuard:
     def _prune(self, now_s: int) -> None:
         seen = self._seen
         while seen:
-            nonce, (first, _, _) = next(iter(seen.items()))
+            first = next(iter(seen.values()))[0]
             if now_s - first <= 2 * self.ttl_s and len(seen) < self.max_nonces:
                 break
             seen.popitem(last=False)
+
+
+def _add(seqs: int | set, seq: int) -> int | set:
+    if isinstance(seqs, int) and 0 <= seq + 1 < 62:
+        return seqs | (1 << (seq + 1))
+    out = seqs if isinstance(seqs, set) else {i - 1 for i in range(62) if seqs >> i & 1}
+    out.add(seq)
+    return out
+
+
+def _has(seqs: int | set, seq: int) -> bool:
+    if isinstance(seqs, set):
+        return seq in seqs
+    return 0 <= seq + 1 < 62 and bool(seqs >> (seq + 1) & 1)
