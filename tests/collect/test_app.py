@@ -260,3 +260,21 @@ def test_a_token_older_than_its_ttl_is_expired(tmp_path):
 
     run(go())
     assert [r["token"] for r in lake_rows(tmp_path)] == ["expired"]
+
+
+def test_the_pixel_fallback_carries_the_token_and_the_client_signals(tmp_path):
+    async def go():
+        async with collector(tmp_path) as c:
+            tok = await token(c)
+            client = json.dumps({"pv_id": "pv9", "visible_ms": 800, "framed": False})
+            params = {"site": "shop", "token": tok, "seq": "0", "url": "u", "client": client}
+            r = await c.get(
+                "/b.gif", params=params, headers={"user-agent": UA, "referer": ORIGIN + "/"}
+            )
+            assert r.status_code == 200 and r.content.startswith(b"GIF89a")
+            r = await c.get("/b.gif", params=params, headers={"referer": "http://evil.test/"})
+            assert r.status_code == 403 and r.json()["reason"] == "origin_refused"
+
+    run(go())
+    (row,) = lake_rows(tmp_path)
+    assert row["token"] == "valid" and row["client"]["visible_ms"] == 800
