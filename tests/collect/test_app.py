@@ -278,3 +278,14 @@ def test_the_pixel_fallback_carries_the_token_and_the_client_signals(tmp_path):
     run(go())
     (row,) = lake_rows(tmp_path)
     assert row["token"] == "valid" and row["client"]["visible_ms"] == 800
+
+
+def test_a_client_object_without_any_measurement_is_stored_as_no_signals(tmp_path):
+    async def go():
+        async with collector(tmp_path) as c:
+            tok = await token(c)
+            assert (await post(c, beacon(tok, client={"unknown": 1}))).status_code == 204
+
+    run(go())
+    (row,) = lake_rows(tmp_path)
+    assert row["client"] is None and row["token"] == "valid"

@@ -181,13 +181,22 @@ class World:
             forged = dict(body, url=f"{self.site}/index.html?case=notoken", token=None, vid="f1")
             forged["client"] = dict(body["client"], pv_id="forged-1")
             assert c.post("/b", content=json.dumps(forged)).status_code == 204
+            # a script that fetches the tracker for a valid token but runs none of it
+            js = c.get("/t.js", params={"site": "shop"}).text
+            tok = json.loads(js.split("var C=", 1)[1].split(";", 1)[0])["token"]
+            scripted = {
+                "site": "shop",
+                "token": tok,
+                "url": f"{self.site}/index.html?case=scripted",
+            }
+            assert c.post("/b", content=json.dumps(dict(scripted, client={}))).status_code == 204
             params = {"site": "shop", "url": f"{self.site}/index.html?case=pixel"}
             r = c.get("/b.gif", params=params, headers={"referer": self.site + "/"})
             assert r.status_code == 200 and r.headers["content-type"] == "image/gif"
 
     # ---------------------------------------------------------------------------------- audit
     def audit(self) -> dict[str, list[dict]]:
-        want = {"person", "headless", "replay", "notoken", "pixel", *HOSTS}
+        want = {"person", "headless", "replay", "notoken", "scripted", "pixel", *HOSTS}
         deadline = time.monotonic() + 20
         while True:  # beacons sent at unload may still be on their way
             files = site_files(self.db, "shop", self.tmp / f"scratch{time.monotonic_ns()}")
@@ -286,6 +295,7 @@ def test_plain_headless_automation_is_automation(world):
     [
         ("replay", {"token.replayed"}),
         ("notoken", {"token.missing"}),
+        ("scripted", {"beacon.missing"}),
         ("pixel", {"token.missing", "beacon.missing"}),
     ],
 )

@@ -246,6 +246,8 @@ def _client(value: Any, name: str) -> dict[str, Any] | None:
             out[key] = [_text(v, f"{full}[{i}]", MAX_TEXT) or "" for i, v in enumerate(raw)]
         else:
             out[key] = _int(raw, f"{name}.{key}", kind)  # type: ignore[arg-type]
+    if all(v is None for v in out.values()):
+        return None  # an object with no measurement in it is no tracker signal at all
     return out
 
 
