@@ -178,6 +178,7 @@ def test_unknown_paths_methods_and_sites_for_the_tracker(tmp_path):
         async with collector(tmp_path) as c:
             assert (await c.get("/nope")).json()["reason"] == DropReason.NOT_FOUND
             assert (await c.put("/b")).status_code == 405
+            assert (await c.head("/b.gif", params={"site": "shop"})).status_code == 405
             assert (await c.get("/t.js", params={"site": "nope"})).status_code == 404
             r = await c.options("/b", headers={"origin": ORIGIN})
             assert r.status_code == 204 and r.headers["access-control-allow-origin"] == ORIGIN

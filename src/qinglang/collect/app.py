@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
@@ -33,6 +34,7 @@ from qinglang.collect.steps import (
     origin_of,
 )
 
+log = logging.getLogger("qinglang.collect")
 GIF = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
 )
@@ -154,7 +156,10 @@ class Collector:
                 return
             if log.due():
                 closed = await loop.run_in_executor(self._io, log.rotate)
-                loop.run_in_executor(self._roller, segments.roll, closed, lake_dir(self.db))
+                rolled = loop.run_in_executor(
+                    self._roller, segments.roll, closed, lake_dir(self.db)
+                )
+                rolled.add_done_callback(_report_roll_error)
 
     async def _commit(self, loop: asyncio.AbstractEventLoop, log: Any, batch: list) -> None:
         try:
@@ -181,7 +186,7 @@ class Collector:
         try:
             if path == "/b" and method == "POST":
                 await self._beacon(scope, receive, send, headers, pixel=False)
-            elif path == "/b.gif" and method in ("GET", "HEAD"):
+            elif path == "/b.gif" and method == "GET":
                 await self._beacon(scope, receive, send, headers, pixel=True)
             elif path == "/b" and method == "OPTIONS":
                 await self._preflight(send, headers)
@@ -313,6 +318,12 @@ class Collector:
         body = TRACKER.replace("__QL_CONFIG__", config, 1).encode()
         extra = [(b"cache-control", b"no-store")]
         await _respond(send, 200, body, "text/javascript; charset=utf-8", extra)
+
+
+def _report_roll_error(fut: asyncio.Future) -> None:
+    """A segment that failed to roll stays on disk and is rolled again at the next start."""
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("rolling a segment into the lake failed: %s", fut.exception())
 
 
 async def _read_body(receive: Any, headers: dict) -> bytes:
