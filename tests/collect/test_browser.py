@@ -1,7 +1,7 @@
 """Real Chromium (Debian's, driven by Playwright) on two localhost origins: the audited site
 (http://localhost:A, with the README's snippet pasted into its page) and a host site
 (http://127.0.0.1:B) that injects it. The collector is a real `qinglang serve` process; every
-assertion goes through the real detectors (`run_audit` on what the collector stored).
+assertion goes through the real detectors: `qinglang audit --db --site` on what the collector stored.
 
 The person and the hidden-injection cases run Chromium dressed as an ordinary device: no
 `navigator.webdriver`, no "Headless" in the UA, no software-GL canvas (`--disable-3d-apis`). In the
@@ -15,6 +15,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -24,9 +25,8 @@ import httpx
 import pyarrow.parquet as pq
 import pytest
 
-from qinglang.audit.run import AuditOptions, run_audit
 from qinglang.collect.lake import site_files
-from tests.collect.helpers import Server, add_site, free_port
+from tests.collect.helpers import QINGLANG, Server, add_site, free_port
 
 pytestmark = pytest.mark.slow
 playwright_api = pytest.importorskip("playwright.sync_api")
@@ -205,7 +205,18 @@ class World:
             if want <= seen or time.monotonic() > deadline:
                 break
             time.sleep(0.5)
-        run_audit(files, self.tmp / "audit", AuditOptions(fmt="parquet", tz="UTC"))
+        # the site owner's command: `qinglang audit --db FILE --site NAME --out DIR`
+        cmd = [
+            QINGLANG,
+            "audit",
+            "--db",
+            str(self.db),
+            "--site",
+            "shop",
+            "--out",
+            str(self.tmp / "audit"),
+        ]
+        subprocess.run([*cmd, "--tz", "UTC", "--lang", "en"], check=True, capture_output=True)
         labels = {
             r["event_id"]: r
             for r in pq.read_table(self.tmp / "audit" / "labels.parquet").to_pylist()
