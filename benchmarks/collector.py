@@ -124,13 +124,29 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.samples, self.stop = pid, [], threading.Event()
 
+    def family(self) -> list[int]:
+        """The collector and its children (the process that rolls segments into the lake)."""
+        pids, parents = [self.pid], {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        for pid in pids:
+            pids += parents.get(pid, [])
+        return pids
+
     def run(self) -> None:
         while not self.stop.is_set():
-            try:
-                text = Path(f"/proc/{self.pid}/status").read_text()
-                self.samples.append(int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) / 1024)
-            except (OSError, AttributeError):
-                return
+            total = 0.0
+            for pid in self.family():
+                try:
+                    text = Path(f"/proc/{pid}/status").read_text()
+                    total += int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) / 1024
+                except (OSError, AttributeError):
+                    continue
+            self.samples.append(total)
             time.sleep(0.1)
 
 

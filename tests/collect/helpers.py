@@ -68,3 +68,23 @@ def add_site(db: Path, name: str, *origins: str) -> str:
         args += ["--origin", o]
     res = subprocess.run(args, capture_output=True, text=True, check=True)
     return res.stdout.strip()
+
+
+def children(pid: int) -> list[int]:
+    """Processes whose parent is `pid` (the collector's rolling process)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -26,7 +26,7 @@ async def collector(tmp_path, **kw):
     db = tmp_path / "c.db"
     if SiteRegistry(db).get("shop") is None:
         SiteRegistry(db).add("shop", [ORIGIN])
-    app = Collector(db, **kw)
+    app = Collector(db, roll_process=False, **kw)  # `serve` rolls in a process; see test_durability
     await app.startup()
     transport = httpx.ASGITransport(app=app, client=("203.0.113.7", 5555))
     async with httpx.AsyncClient(transport=transport, base_url="http://c") as client:

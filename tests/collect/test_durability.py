@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import httpx
 import pyarrow.parquet as pq
 
 from qinglang.collect.lake import site_files
 from qinglang.collect.sites import segments_dir
-from tests.collect.helpers import BROWSER_UA, Server, add_site
+from tests.collect.helpers import BROWSER_UA, Server, add_site, alive, children
 
 ORIGIN = "http://shop.test"
 
@@ -53,8 +54,14 @@ def test_sigkill_during_load_loses_no_acknowledged_beacon(tmp_path):
     db = tmp_path / "c.db"
     add_site(db, "shop", ORIGIN)
     server = Server(db)
+    helpers = children(server.proc.pid)
+    assert helpers  # the process that rolls segments into the lake
     acked, sent = asyncio.run(load(server, kill_after=1500))
     assert server.proc.returncode == -9
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in helpers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in helpers), "the rolling process outlived the collector"
     assert len(acked) >= 1500
     assert list(segments_dir(db).glob("seg-*.log"))  # it died with unrolled segments
 

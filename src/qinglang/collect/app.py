@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing
+import os
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from importlib.resources import files
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,7 @@ class Collector:
         group_max: int = 512,
         ttl_s: int | None = None,
         roll_seconds: float = 5.0,
+        roll_process: bool = True,
     ) -> None:
         from qinglang.settings import SETTINGS
 
@@ -64,7 +67,17 @@ class Collector:
         self.roll_seconds = roll_seconds
         self._sites_read = time.monotonic()
         self._io = ThreadPoolExecutor(1, thread_name_prefix="ql-fsync")
-        self._roller = ThreadPoolExecutor(1, thread_name_prefix="ql-roll")
+        # Rolling (JSON -> Arrow -> Parquet) runs in its own process, off the event loop's GIL.
+        self._roller: Executor = (
+            ProcessPoolExecutor(
+                1,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=segments.die_with,
+                initargs=(os.getpid(),),
+            )
+            if roll_process
+            else ThreadPoolExecutor(1, thread_name_prefix="ql-roll")
+        )
         self.log: segments.SegmentLog | None = None
         self._metrics()
 

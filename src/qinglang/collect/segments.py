@@ -129,6 +129,18 @@ class SegmentLog:
         return self.path
 
 
+def die_with(parent: int) -> None:
+    """Initializer of the rolling process: exit when the collector is gone (even by SIGKILL)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
     out = []
     for row in rows:
