@@ -265,7 +265,7 @@ def main() -> None:
         f"(503 + Retry-After), socket errors: {over['socket_errors'] or 'none'}"
     )
     print(
-        f"collector RSS: {normal_rss:.0f} MiB at {c} connections, peak {peak:.0f} MiB under overload"
+        f"collector RSS (its processes together): {normal_rss:.0f} MiB at {c} connections, peak {peak:.0f} MiB under overload"
     )
 
 
