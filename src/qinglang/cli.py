@@ -406,14 +406,13 @@ def serve(
         list[str], typer.Option(help="NAME=VALUE; the collector reads token_ttl_minutes")
     ] = [],  # noqa: B006
 ) -> None:
-    """Run the collector: /t.js, /b, /b.gif, /healthz and /metrics (uvicorn, one process)."""
+    """Run the collector: /t.js, /b, /b.gif, /healthz and /metrics (uvicorn)."""
     from qinglang.collect.server import serve as run_server
     from qinglang.settings import SETTINGS, parse_settings
 
     try:
-        ttl = float(
-            parse_settings(setting).get("token_ttl_minutes", SETTINGS["token_ttl_minutes"].default)
-        )  # type: ignore[arg-type]
+        chosen = parse_settings(setting).get("token_ttl_minutes")
+        ttl = float(str(chosen)) if chosen is not None else SETTINGS["token_ttl_minutes"].default
         run_server(db, host, port, queue_size=queue, ttl_s=int(ttl * 60))
     except QinglangError as exc:
         _fail(exc)

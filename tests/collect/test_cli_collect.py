@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 
 import httpx
 import pyarrow.parquet as pq
 from typer.testing import CliRunner
 
 from qinglang.cli import app
+from qinglang.collect.lake import site_files
 from tests.collect.helpers import BROWSER_UA, Server
 
 runner = CliRunner()
@@ -118,3 +120,22 @@ def test_audit_of_an_unknown_site_or_missing_db_is_a_clear_error(tmp_path):
     assert r.exit_code == 2 and "no stored events" in flat(r.output)
     r = runner.invoke(app, ["audit", "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "give INPUTS" in flat(r.output)
+
+
+def test_serve_takes_the_token_ttl_setting_and_refuses_unknown_ones(tmp_path):
+    db = tmp_path / "c.db"
+    runner.invoke(app, ["site", "add", "shop", "--origin", "http://shop.test", "--db", str(db)])
+    r = runner.invoke(app, ["serve", "--db", str(db), "--setting", "nope=1"])
+    assert r.exit_code == 2 and "expected NAME=VALUE" in flat(r.output)
+    server = Server(db, None, "--setting", "token_ttl_minutes=0")
+    try:
+        headers = {"user-agent": BROWSER_UA, "content-type": "text/plain"}
+        js = httpx.get(server.url + "/t.js?site=shop", headers=headers).text
+        tok = json.loads(js.split("var C=", 1)[1].split(";", 1)[0])["token"]
+        time.sleep(1.1)
+        beacon = json.dumps({"site": "shop", "token": tok, "client": {"pv_id": "p"}})
+        assert httpx.post(server.url + "/b", content=beacon, headers=headers).status_code == 204
+    finally:
+        server.stop()
+    rows = pq.read_table(site_files(db, "shop", tmp_path / "s")[0]).to_pylist()
+    assert [r["token"] for r in rows] == ["expired"]
