@@ -1,0 +1,20 @@
+from qinglang.collect.app import SOURCE, TRACKER
+
+
+def test_the_tracker_served_is_minified_and_under_6_kb():
+    assert len(TRACKER.encode()) < 6 * 1024
+    assert len(TRACKER) < len(SOURCE)
+    assert TRACKER.count("__QL_CONFIG__") == 1  # the one place /t.js puts site and token
+
+
+def test_the_tracker_emits_the_tell_codes_the_automation_detector_knows():
+    from qinglang.detect.automation import BENIGN_TELLS, STRONG_TELLS
+
+    emitted = {
+        "webdriver", "headless_ua", "headless_ch", "cdp_runtime", "worker_ua_mismatch",
+        "worker_platform_mismatch", "headless_window", "selenium_vars", "playwright_binding",
+        "puppeteer_binding", "phantom", "swiftshader", "no_plugins",
+    }  # fmt: skip
+    for code in emitted:
+        assert f'"{code}"' in SOURCE, code
+    assert emitted <= set(STRONG_TELLS) | set(BENIGN_TELLS)
