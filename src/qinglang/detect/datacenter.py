@@ -30,12 +30,20 @@ IP_NUMBER = " + ".join(
 )
 
 
+IPV6_LOOKUP = ("dc_ipv6", {"ip": "ip"}, "ip LIKE '%:%'", lookup_ipv6)
+
+
+def prepare(ctx: Context) -> None:
+    if ctx.has("ip"):
+        ctx.prefetch(*IPV6_LOOKUP)
+
+
 def detect(ctx: Context) -> Findings:
     run, findings = ctx.plan(CHECKS)
     if "ip.cloud" not in run:
         return findings
     ctx.engine.register("dc_ranges", ipv4_ranges())
-    ctx.lookup("dc_ipv6", {"ip": "ip"}, "ip LIKE '%:%'", lookup_ipv6)
+    ctx.lookup(*IPV6_LOOKUP)
     v4 = (
         f"SELECT n.ip, max(r.origin) AS origin FROM "
         f"(SELECT ip, {IP_NUMBER} AS ipn FROM (SELECT DISTINCT ip FROM events WHERE {IPV4})) n "

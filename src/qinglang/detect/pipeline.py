@@ -1,6 +1,6 @@
 """Run the registered detectors, in order, over the `events` table and combine their findings.
 
-    DETECTORS = (crawler, forgery, automation, hidden, datacenter, anomaly)
+    DETECTORS = (forgery, hidden, datacenter, anomaly, crawler, automation)
 
 Each detector returns SQL selecting (rid, reason, score), rid being the engine's integer row id.
 The pipeline unions them into `findings`, ORs each event's reasons together as bits (`verdicts`),
@@ -30,7 +30,9 @@ from qinglang.engine import Engine
 from qinglang.events import CLIENT_KEYS, EVENT_COLUMNS, visitor_key_sql
 from qinglang.reasons import CATEGORY_PRIORITY, REASONS
 
-DETECTORS: tuple[ModuleType, ...] = (crawler, forgery, automation, hidden, datacenter, anomaly)
+# Order only decides when each runs (categories rank by reasons.CATEGORY_PRIORITY): the user-agent
+# detectors go last, so that their prefetched Python lookups overlap the others' SQL.
+DETECTORS: tuple[ModuleType, ...] = (forgery, hidden, datacenter, anomaly, crawler, automation)
 
 
 @dataclass
@@ -145,6 +147,9 @@ def run_pipeline(
     result = PipelineResult(present=present_columns(engine, known_present))
     ctx = Context(engine=engine, present=result.present, settings=dict(settings or {}))
     tables: list[str] = []
+    for module in detectors:
+        if hasattr(module, "prepare"):
+            module.prepare(ctx)
     for module in detectors:
         if on_step:
             on_step(module.NAME)
