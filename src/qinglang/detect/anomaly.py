@@ -52,9 +52,13 @@ def _regular_timing(ctx: Context) -> str:
         f"AND {_no_input(ctx)}"
     )
     busy = f"SELECT ip FROM ({hits}) GROUP BY ip HAVING count(*) >= {min_hits}"
+    # The busy IPs' hits, read once: their gaps are measured and then flagged.
+    ctx.engine.materialize(
+        "anomaly_busy_hits", f"SELECT h.* FROM ({hits}) h JOIN ({busy}) b ON h.ip = b.ip"
+    )
     gaps = (
-        f"SELECT h.ip, ts_ms(h.ts) - ts_ms(lag(h.ts) OVER (PARTITION BY h.ip ORDER BY h.ts, "
-        f"h.rid)) AS gap FROM ({hits}) h JOIN ({busy}) b ON h.ip = b.ip"
+        "SELECT ip, ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY ip ORDER BY ts, rid)) AS gap "
+        "FROM anomaly_busy_hits"
     )
     regular = (
         f"SELECT ip FROM ({gaps}) WHERE gap IS NOT NULL GROUP BY ip "
@@ -62,7 +66,7 @@ def _regular_timing(ctx: Context) -> str:
     )
     return (
         f"SELECT h.rid, 'ip.regular_timing' AS reason, 0.85 AS score "
-        f"FROM ({hits}) h JOIN ({regular}) r ON h.ip = r.ip"
+        f"FROM anomaly_busy_hits h JOIN ({regular}) r ON h.ip = r.ip"
     )
 
 
@@ -89,14 +93,17 @@ def _visitor_ip_rotation(ctx: Context) -> str:
     max_ips = int(ctx.setting("visitor_max_ips"))
     day = "CAST(ts AS DATE)"
     # Only visitor-days with more hits than the IP limit can have more IPs than it.
+    # Only the visitor's hits without interaction count, and only visitor-days with more of them
+    # than the IP limit can have more IPs than it.
+    quiet = f"visitor_id IS NOT NULL AND {_no_input(ctx)}"
     candidates = (
-        f"SELECT visitor_id, {day} AS day FROM events WHERE visitor_id IS NOT NULL "
+        f"SELECT visitor_id, {day} AS day FROM events WHERE {quiet} "
         f"GROUP BY 1, 2 HAVING count(*) > {max_ips}"
     )
     rotating = (
         f"SELECT e.visitor_id, c.day FROM events e JOIN ({candidates}) c "
         f"ON e.visitor_id = c.visitor_id AND CAST(e.ts AS DATE) = c.day "
-        f"GROUP BY 1, 2 HAVING count(DISTINCT e.ip) > {max_ips}"
+        f"WHERE {_no_input(ctx, 'e.')} GROUP BY 1, 2 HAVING count(DISTINCT e.ip) > {max_ips}"
     )
     return (
         f"SELECT e.rid, 'visitor.ip_rotation' AS reason, 0.8 AS score FROM events e "
@@ -109,14 +116,17 @@ def _low_conversion(ctx: Context) -> str:
     ratio = ctx.setting("low_conversion_ratio")
     min_uv = int(ctx.setting("low_conversion_min_uv"))
     visitor = "coalesce(visitor_id, ip || ' ' || coalesce(user_agent, ''))"
-    per_source = (
+    ctx.engine.materialize(
+        "anomaly_source_conversion",
         f"SELECT source, count(DISTINCT {visitor}) AS uv, "
         f"count(DISTINCT CASE WHEN event = 'conversion' THEN {visitor} END) AS converted "
-        f"FROM events WHERE source IS NOT NULL GROUP BY source"
+        f"FROM events WHERE source IS NOT NULL GROUP BY source",
     )
-    site = f"SELECT sum(converted) * 1.0 / greatest(sum(uv), 1) AS rate FROM ({per_source})"
+    site = (
+        "SELECT sum(converted) * 1.0 / greatest(sum(uv), 1) AS rate FROM anomaly_source_conversion"
+    )
     low = (
-        f"SELECT s.source FROM ({per_source}) s, ({site}) b WHERE b.rate > 0 "
+        f"SELECT s.source FROM anomaly_source_conversion s, ({site}) b WHERE b.rate > 0 "
         f"AND s.uv >= {min_uv} AND s.converted < {ratio} * b.rate * s.uv"
     )
     return (
