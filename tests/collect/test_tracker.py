@@ -18,3 +18,15 @@ def test_the_tracker_emits_the_tell_codes_the_automation_detector_knows():
     for code in emitted:
         assert f'"{code}"' in SOURCE, code
     assert emitted <= set(STRONG_TELLS) | set(BENIGN_TELLS)
+
+
+def test_every_tell_the_tracker_can_send_is_one_the_detector_documents():
+    import re
+
+    from qinglang.detect.automation import BENIGN_TELLS, STRONG_TELLS, WEAK_TELLS
+
+    sent = set(re.findall(r'tell\("([a-z_]+)"\)', SOURCE))
+    assert len(sent) >= 15
+    assert sent <= set(STRONG_TELLS) | set(BENIGN_TELLS) | set(WEAK_TELLS), sent - set(
+        STRONG_TELLS + BENIGN_TELLS + WEAK_TELLS
+    )

@@ -111,7 +111,7 @@
   } catch (e) {}
   try {
     if (w.Notification && n.permissions) n.permissions.query({ name: "notifications" }).then(function (p) {
-      if (Notification.permission === "denied" && p.state === "prompt") tell("permission_mismatch");
+      if (Notification.permission === "denied" && p.state === "prompt") tell("permissions_mismatch");
     }, function () {});
   } catch (e) {}
   try { /* a worker sees the real user agent and platform; stealth kits often patch only the window */

@@ -37,9 +37,13 @@ STRONG_TELLS = (
     "phantom",
     "automation_controlled",
     "swiftshader",
+    "automation_global",  # window globals that Nightmare / ChromeDriver leave behind
 )
 # Tells that ordinary mobile browsers show too (no plugins on every phone): ignored.
 BENIGN_TELLS = ("no_plugins",)
+# Contradictions some real browsers show too (privacy modes, odd locales): each one only adds up.
+# Any tell code not listed in these three lists counts as weak as well.
+WEAK_TELLS = ("permissions_mismatch", "no_languages", "lang_mismatch", "no_chrome_obj")
 
 
 def _list(values: tuple[str, ...]) -> str:
