@@ -119,7 +119,6 @@ def audit(
     if not inputs:
         _audit_collected(db, site, out_dir, lang, price, per, currency, tz, setting)
         return
-    from qinglang.audit.render_terminal import render_summary
     from qinglang.audit.run import AuditOptions
     from qinglang.ingest import load_mapping_file, parse_map_options
     from qinglang.settings import parse_settings
@@ -155,18 +154,13 @@ def audit(
     except QinglangError as exc:
         _fail(exc)
         return
-    _print_inputs(facts)
-    render_summary(facts, out, lang="en" if lang == "en" else "zh")
-    if facts.get("evaluation"):
-        print_evaluation(facts["evaluation"])
-    out.print(f"wrote {out_dir}/labels.parquet, audit.json, report.html")
+    _show_audit(facts, out_dir, lang)
 
 
 def _audit_collected(db, site, out_dir, lang, price, per, currency, tz, setting):  # type: ignore[no-untyped-def]
     """`qinglang audit --db FILE --site NAME --out DIR`: the site's lake, as Parquet input."""
     import tempfile
 
-    from qinglang.audit.render_terminal import render_summary
     from qinglang.audit.run import AuditOptions
     from qinglang.collect.lake import site_files
     from qinglang.settings import parse_settings
@@ -189,8 +183,16 @@ def _audit_collected(db, site, out_dir, lang, price, per, currency, tz, setting)
     except QinglangError as exc:
         _fail(exc)
         return
+    _show_audit(facts, out_dir, lang)
+
+
+def _show_audit(facts: dict, out_dir: Path, lang: str) -> None:
+    from qinglang.audit.render_terminal import render_summary
+
     _print_inputs(facts)
     render_summary(facts, out, lang="en" if lang == "en" else "zh")
+    if facts.get("evaluation"):
+        print_evaluation(facts["evaluation"])
     out.print(f"wrote {out_dir}/labels.parquet, audit.json, report.html")
 
 
