@@ -62,6 +62,12 @@ SETTINGS: dict[str, Setting] = {
             "Visitor ids that must share identical beacon measurements to call them cloned",
         ),
         Setting(
+            "cloned_min_excess",
+            20,
+            "How many times more often identical measurements must occur than chance (the "
+            "product of each measurement's own frequency) predicts, to call them cloned",
+        ),
+        Setting(
             "dc_known_person",
             1,
             "1: a data-center hit whose visitor id interacted anywhere in the input stays valid",

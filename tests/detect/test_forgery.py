@@ -44,6 +44,22 @@ def test_one_captured_beacon_sent_under_many_visitor_ids(make_engine):
         "first_interaction_ms": 1733,
     }
     rows = [event(i, client=dict(captured)) for i in range(6)]
-    rows += [event(10 + i, client={**captured, "dwell_ms": 21389 + i}) for i in range(6)]  # people
+    people = [
+        {"interactions": 1 + i % 4, "visible_ms": 9000 + 37 * i, "dwell_ms": 9500 + 41 * i,
+         "first_interaction_ms": 800 + 13 * i}
+        for i in range(40)
+    ]  # fmt: skip
+    rows += [event(10 + i, client=c) for i, c in enumerate(people)]
     found = findings_of(forgery, make_engine(rows))
     assert found == {f"e{i:04d}": {"beacon.cloned"} for i in range(6)}
+
+
+def test_measurements_that_repeat_only_as_often_as_chance_predicts_are_not_cloned(make_engine):
+    # Coarse trackers round: 4 dwell values x 3 interaction counts, one visible and first value.
+    rows = [
+        event(i, client={"interactions": 1 + i % 3, "dwell_ms": 15000 * (1 + i % 4),
+                         "visible_ms": 15000, "first_interaction_ms": 500})
+        for i in range(240)
+    ]  # fmt: skip
+    assert findings_of(forgery, make_engine(rows)) == {}
+    assert findings_of(forgery, make_engine(rows), {"cloned_min_excess": 1}) != {}

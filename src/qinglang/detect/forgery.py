@@ -48,21 +48,46 @@ def detect(ctx: Context) -> Findings:
     return findings
 
 
-# Millisecond measurements of one page view; people never repeat them exactly across visitors.
-MEASURES = "client.dwell_ms, client.visible_ms, client.first_interaction_ms, client.interactions"
+# Millisecond measurements of one page view; people never repeat them all across visitors.
+MEASURES = ("dwell_ms", "visible_ms", "first_interaction_ms", "interactions")
 
 
 def _cloned(ctx: Context) -> str:
-    """One captured beacon sent again and again under fresh visitor ids."""
+    """One captured beacon sent again and again under fresh visitor ids.
+
+    People do share single values (one interaction, a dwell of 15 s when trackers round), so a
+    tuple counts as cloned only when it occurs far more often than chance predicts: the number
+    of measured hits times the product of each value's own frequency among them. This keeps the
+    rule quiet on tens of millions of genuine visitors, where some tuples repeat by chance.
+    """
     min_visitors = int(ctx.setting("cloned_min_visitors"))
-    measured = "client.dwell_ms > 0 AND client.first_interaction_ms IS NOT NULL"
-    clones = (
-        f"SELECT {MEASURES} FROM events WHERE {measured} GROUP BY {MEASURES} "
+    excess = ctx.setting("cloned_min_excess")
+    cols = ", ".join(f"client.{m} AS {m}" for m in MEASURES)
+    ctx.engine.materialize(
+        "forgery_measured",
+        f"SELECT rid, visitor_id, {cols} FROM events "
+        "WHERE client.dwell_ms > 0 AND client.first_interaction_ms IS NOT NULL",
+    )
+    keys = ", ".join(MEASURES)
+    tuples = (
+        f"SELECT {keys}, count(*) AS hits FROM forgery_measured GROUP BY {keys} "
         f"HAVING count(DISTINCT visitor_id) >= {min_visitors}"
     )
-    cols = [m.split(".")[1] for m in MEASURES.split(", ")]
-    on = " AND ".join(f"e.client.{c} = c.{c}" for c in cols)
+    ctx.engine.materialize("forgery_repeated", tuples)
+    total = "(SELECT count(*) FROM forgery_measured)"
+    freq = []
+    joins = []
+    for i, m in enumerate(MEASURES):
+        share = (
+            f"SELECT {m}, count(*) * 1.0 / {total} AS p FROM forgery_measured "
+            f"WHERE {m} IN (SELECT {m} FROM forgery_repeated) GROUP BY {m}"
+        )
+        joins.append(f"JOIN ({share}) f{i} ON t.{m} = f{i}.{m}")
+        freq.append(f"f{i}.p")
+    expected = f"{total} * " + " * ".join(freq)
+    clones = f"SELECT t.* FROM forgery_repeated t {' '.join(joins)} WHERE t.hits >= {excess} * {expected}"
+    on = " AND ".join(f"m.{c} = c.{c}" for c in MEASURES)
     return (
-        f"SELECT e.rid, 'beacon.cloned' AS reason, 0.9 AS score FROM events e "
-        f"JOIN ({clones}) c ON {on} WHERE e.{measured.replace(' AND ', ' AND e.')}"
+        f"SELECT m.rid, 'beacon.cloned' AS reason, 0.9 AS score FROM forgery_measured m "
+        f"JOIN ({clones}) c ON {on}"
     )
