@@ -69,9 +69,14 @@ def _cloned(ctx: Context) -> str:
         "WHERE client.dwell_ms > 0 AND client.first_interaction_ms IS NOT NULL",
     )
     keys = ", ".join(MEASURES)
+    # Counting distinct visitors is the costly part: only for tuples with enough hits.
+    often = f"SELECT {keys} FROM forgery_measured GROUP BY {keys} HAVING count(*) >= {min_visitors}"
+    on_often = " AND ".join(f"m.{c} = o.{c}" for c in MEASURES)
+    m_keys = ", ".join(f"m.{c}" for c in MEASURES)
     tuples = (
-        f"SELECT {keys}, count(*) AS hits FROM forgery_measured GROUP BY {keys} "
-        f"HAVING count(DISTINCT visitor_id) >= {min_visitors}"
+        f"SELECT {m_keys}, count(*) AS hits "
+        f"FROM forgery_measured m JOIN ({often}) o ON {on_often} GROUP BY {m_keys} "
+        f"HAVING count(DISTINCT m.visitor_id) >= {min_visitors}"
     )
     ctx.engine.materialize("forgery_repeated", tuples)
     total = "(SELECT count(*) FROM forgery_measured)"
