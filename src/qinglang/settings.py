@@ -48,8 +48,10 @@ SETTINGS: dict[str, Setting] = {
         Setting("churn_min_visitors", 8, "Visitor ids an IP needs before its churn is judged"),
         Setting(
             "churn_max_engaged",
-            0.02,
-            "An IP whose visitors interact at most this share of the time is a bot pool",
+            0.2,
+            "An IP whose hits show interaction at most this share of the time is a bot pool "
+            "(people behind one carrier NAT interact on most visits; a pool hiding among a few "
+            "of them does not)",
         ),
         Setting(
             "token_ttl_minutes",

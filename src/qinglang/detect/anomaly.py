@@ -3,9 +3,10 @@
 * ip.regular_timing - an IP whose hits without interaction arrive at near-constant intervals
   (round-robin proxy pools and schedulers; people arrive irregularly, so the coefficient of
   variation of their inter-arrival times is near 1);
-* ip.identity_churn - an IP that shows many visitor ids (and usually many user agents), of whom
-  (almost) none ever interacts: a bot pool clearing cookies and rotating identities behind proxies.
-  Carrier-grade NAT shows many visitors too, but its people interact;
+* ip.identity_churn - an IP that shows many visitor ids (and usually many user agents) whose hits
+  rarely show an interaction: a bot pool clearing cookies and rotating identities behind proxies,
+  often on the same carrier NAT as a few real people. Carrier-grade NAT alone shows many visitors
+  too, but its people interact on most visits;
 * visitor.ip_rotation - one visitor id on many IPs in a day without interacting;
 * source.low_conversion - a source converting far below the site's baseline (supporting only).
 """
