@@ -48,21 +48,29 @@ def detect(ctx: Context) -> Findings:
     return findings
 
 
-# Millisecond measurements of one page view; people never repeat them all across visitors.
-MEASURES = ("dwell_ms", "visible_ms", "first_interaction_ms", "interactions")
+# Millisecond measurements of one page view, and the device it was measured on (one value: its
+# sizes go together); people never repeat them all across visitors, a replayed beacon does.
+MEASURES = ("dwell_ms", "visible_ms", "first_interaction_ms", "interactions", "device")
+DEVICE = ("screen_w", "screen_h", "viewport_w", "viewport_h")
 
 
 def _cloned(ctx: Context) -> str:
     """One captured beacon sent again and again under fresh visitor ids.
 
-    People do share single values (one interaction, a dwell of 15 s when trackers round), so a
-    tuple counts as cloned only when it occurs far more often than chance predicts: the number
-    of measured hits times the product of each value's own frequency among them. This keeps the
-    rule quiet on tens of millions of genuine visitors, where some tuples repeat by chance.
+    A replay copies the beacon's body: its timings and the device sizes it reported. People do
+    share single values (one interaction, a dwell of 15 s when trackers round, the commonest
+    phone screen), so a tuple counts as cloned only when it occurs far more often than chance
+    predicts: the number of measured hits times the product of each value's own frequency among
+    them. This keeps the rule quiet on tens of millions of genuine visitors.
     """
     min_visitors = int(ctx.setting("cloned_min_visitors"))
     excess = ctx.setting("cloned_min_excess")
-    cols = ", ".join(f"client.{m} AS {m}" for m in MEASURES)
+    sizes = [
+        f"coalesce(CAST(client.{d} AS VARCHAR), '-')" for d in DEVICE if ctx.has(f"client.{d}")
+    ]
+    device = f"concat_ws('x', {', '.join(sizes)})" if sizes else "''"
+    cols = ", ".join(f"client.{m} AS {m}" for m in MEASURES if m != "device")
+    cols += f", {device} AS device"
     ctx.engine.materialize(
         "forgery_measured",
         f"SELECT rid, visitor_id, {cols} FROM events "
