@@ -22,13 +22,33 @@ from types import ModuleType
 
 import pyarrow as pa
 
-from qinglang.detect import anomaly, automation, crawler, datacenter, forgery, hidden
+from qinglang.detect import (
+    anomaly,
+    automation,
+    bulk,
+    crawler,
+    datacenter,
+    farm,
+    forgery,
+    hidden,
+    lockstep,
+)
 from qinglang.detect.base import INVALID_AT, Context
 from qinglang.engine import Engine
 from qinglang.events import CLIENT_KEYS, EVENT_COLUMNS
 from qinglang.reasons import CATEGORY_PRIORITY, REASONS
 
-DETECTORS: tuple[ModuleType, ...] = (crawler, forgery, automation, hidden, datacenter, anomaly)
+DETECTORS: tuple[ModuleType, ...] = (
+    crawler,
+    forgery,
+    automation,
+    hidden,
+    datacenter,
+    anomaly,
+    farm,
+    lockstep,
+    bulk,
+)
 
 
 @dataclass

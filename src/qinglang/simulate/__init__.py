@@ -18,11 +18,12 @@ from typing import Any
 
 from qinglang.errors import ConfigError
 
-from . import case2017
+from . import case2017, engagement
 from .runner import Population, Scenario, SimSummary, run, uv_keys
 
-SCENARIOS: dict[str, Callable[..., Scenario]] = {
+SCENARIOS: dict[str, Callable[..., Any]] = {
     "case2017": case2017.scenario,
+    **engagement.SCENARIOS,  # hosting, crowd, farm, bulk: their own runner (accounts, not UV)
 }
 
 
@@ -33,7 +34,10 @@ def simulate(scenario: str, scale: float, seed: int, out: Path,
         raise ConfigError(f"unknown scenario {scenario!r}; known: {', '.join(sorted(SCENARIOS))}")
     if not scale > 0:
         raise ConfigError(f"scale must be positive, got {scale}")
-    return run(SCENARIOS[scenario](**params), scale, seed, Path(out), on_progress)
+    built = SCENARIOS[scenario](**params)
+    if isinstance(built, Scenario):
+        return run(built, scale, seed, Path(out), on_progress)
+    return built.run(scale, seed, Path(out), on_progress)  # type: ignore[no-any-return]
 
 
 __all__ = ["SCENARIOS", "Population", "Scenario", "SimSummary", "simulate", "uv_keys"]

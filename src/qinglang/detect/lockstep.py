@@ -1,0 +1,213 @@
+"""sivt.lockstep: groups of accounts acting on the same targets in the same time windows.
+
+The graph: accounts x cells, a cell being one target in one time window
+(``lockstep_window_minutes``); an edge when the account acted on the target in that window.
+Column weights ``1 / log(degree + 5)`` discount popular cells (FRAUDAR), so camouflage on popular
+posts does not hide a group and people who all read the same viral post are no group. Dense
+blocks are found either
+
+* greedily on one machine (default): FRAUDAR-style peeling with a priority structure in Numba,
+  O(E log V) per block (qinglang.detect.greedy), or
+* relationally (``lockstep_relational = 1``): D-Cube-style batch peeling, a few GROUP BYs per round,
+  unchanged on DuckDB and Spark (qinglang.detect.dcube).
+
+Several blocks are found: after each, its edges are removed and the search repeats. A block counts
+when its weighted density (edges per node) is at least ``lockstep_min_lift`` times that of the
+whole graph. Its members are the accounts that acted on at least ``lockstep_min_targets`` of its
+targets within its windows (this also takes in the group's less eager members); the block must
+keep ``lockstep_min_accounts`` members. Their actions in the block's cells are flagged, and the
+evidence (members, targets, windows, density) goes to table ``lockstep_blocks``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+
+from qinglang.detect import dcube, greedy
+from qinglang.detect.base import Check, Context, Findings
+
+NAME = "lockstep"
+CATEGORY = "sivt.lockstep"
+CHECKS = (Check("lockstep.block", ("account_id", "target", "ts")),)
+
+ACTIONS = "event = 'action' AND account_id IS NOT NULL AND target IS NOT NULL AND ts IS NOT NULL"
+
+
+def bucket_sql(ctx: Context, alias: str = "") -> str:
+    window_ms = int(ctx.setting("lockstep_window_minutes") * 60_000)
+    return f"CAST(floor(ts_ms({alias}ts) / {window_ms}) AS BIGINT)"
+
+
+def detect(ctx: Context) -> Findings:
+    run, findings = ctx.plan(CHECKS)
+    if "lockstep.block" not in run:
+        return findings
+    ctx.engine.materialize(
+        "lockstep_edges",
+        f"SELECT account_id, target, {bucket_sql(ctx)} AS bucket, count(*) AS n "
+        f"FROM events WHERE {ACTIONS} GROUP BY 1, 2, 3",
+    )
+    if ctx.setting("lockstep_relational") >= 0.5:
+        cells, rows = _relational(ctx)
+    else:
+        cells, rows = _greedy(ctx)
+    ctx.engine.register("lockstep_cells", cells)
+    ctx.engine.register("lockstep_rows", rows)
+    _members_and_evidence(ctx)
+    findings.queries.append(
+        f"SELECT DISTINCT e.event_id, 'lockstep.block' AS reason, 0.9 AS score FROM events e "
+        f"JOIN lockstep_hits h ON e.account_id = h.account_id AND e.target = h.target "
+        f"AND {bucket_sql(ctx, 'e.')} = h.bucket WHERE e.event = 'action'"
+    )
+    return findings
+
+
+def _empty_cells() -> pa.Table:
+    return pa.table(
+        {
+            "block": pa.array([], pa.int64()),
+            "target": pa.array([], pa.string()),
+            "bucket": pa.array([], pa.int64()),
+            "score": pa.array([], pa.float64()),
+        }
+    )
+
+
+def _rows_table(blocks: list[int], accounts: list[str]) -> pa.Table:
+    return pa.table({"block": pa.array(blocks, pa.int64()), "account_id": pa.array(accounts, pa.string())})
+
+
+def _greedy(ctx: Context) -> tuple[pa.Table, pa.Table]:
+    t = ctx.engine.query("SELECT account_id, target, bucket FROM lockstep_edges")
+    if t.num_rows == 0:
+        return _empty_cells(), _rows_table([], [])
+    acc = np.asarray(t["account_id"].to_numpy(zero_copy_only=False), dtype=object)
+    tgt = np.asarray(t["target"].to_numpy(zero_copy_only=False), dtype=object)
+    bkt = t["bucket"].to_numpy()
+    accounts, rows = np.unique(acc.astype(str), return_inverse=True)
+    cell_keys = np.char.add(np.char.add(tgt.astype(str), "\x00"), bkt.astype(str))
+    cells, cols = np.unique(cell_keys, return_inverse=True)
+    first_cell = np.zeros(len(cells), dtype=np.int64)
+    first_cell[cols] = np.arange(len(cols))
+    g_all = float(greedy.log_weights(np.bincount(cols))[cols].sum() / (len(accounts) + len(cells)))
+    found = greedy.blocks(rows, cols, len(accounts), len(cells), int(ctx.setting("lockstep_max_blocks")))
+    out: dict[str, list] = {"block": [], "target": [], "bucket": [], "score": []}
+    rb: list[int] = []
+    ra: list[str] = []
+    for k, b in enumerate(found):
+        if b.score < ctx.setting("lockstep_min_lift") * g_all:
+            continue
+        rb += [k + 1] * len(b.rows)
+        ra += accounts[b.rows].tolist()
+        idx = first_cell[b.cols]
+        out["block"] += [k + 1] * len(idx)
+        out["target"] += tgt[idx].tolist()
+        out["bucket"] += bkt[idx].tolist()
+        out["score"] += [b.score / g_all] * len(idx)
+    return _cells_table(out), _rows_table(rb, ra)
+
+
+def _cells_table(out: dict[str, list]) -> pa.Table:
+    if not out["block"]:
+        return _empty_cells()
+    return pa.table(
+        {
+            "block": pa.array(out["block"], pa.int64()),
+            "target": pa.array(out["target"], pa.string()),
+            "bucket": pa.array(out["bucket"], pa.int64()),
+            "score": pa.array(out["score"], pa.float64()),
+        }
+    )
+
+
+def _relational(ctx: Context) -> tuple[pa.Table, pa.Table]:
+    e = ctx.engine
+    e.materialize(
+        "lockstep_ac",
+        "SELECT account_id AS a, target || '|' || CAST(bucket AS VARCHAR) AS c, target, bucket "
+        "FROM lockstep_edges",
+    )
+    live = "lockstep_ac"
+    g_all = None
+    out: dict[str, list] = {"block": [], "target": [], "bucket": [], "score": []}
+    rb: list[int] = []
+    ra: list[str] = []
+    for k in range(1, int(ctx.setting("lockstep_max_blocks")) + 1):
+        e.materialize(
+            f"lockstep_w{k}",
+            f"SELECT l.a, l.c, 1.0 / ln(d.n + 5.0) AS w FROM {live} l "
+            f"JOIN (SELECT c, count(*) AS n FROM {live} GROUP BY c) d ON l.c = d.c",
+        )
+        found = dcube.densest(e, f"lockstep_w{k}", f"lockstep_p{k}")
+        if found is None:
+            break
+        if g_all is None:
+            g_all = _graph_score(e, f"lockstep_w{k}")
+        if found.score >= ctx.setting("lockstep_min_lift") * g_all:
+            cells = e.query(
+                f"SELECT DISTINCT x.target, x.bucket FROM lockstep_ac x "
+                f"JOIN (SELECT DISTINCT c FROM {found.table}) b ON x.c = b.c ORDER BY 1, 2"
+            )
+            out["block"] += [k] * cells.num_rows
+            out["target"] += cells["target"].to_pylist()
+            out["bucket"] += cells["bucket"].to_pylist()
+            out["score"] += [found.score / g_all] * cells.num_rows
+            members = e.query(f"SELECT DISTINCT a FROM {found.table} ORDER BY 1")["a"].to_pylist()
+            rb += [k] * len(members)
+            ra += members
+        e.materialize(
+            f"lockstep_live{k}",
+            f"SELECT l.* FROM {live} l LEFT JOIN (SELECT DISTINCT a FROM {found.table}) ba "
+            f"ON l.a = ba.a LEFT JOIN (SELECT DISTINCT c FROM {found.table}) bc ON l.c = bc.c "
+            f"WHERE ba.a IS NULL OR bc.c IS NULL",
+        )
+        live = f"lockstep_live{k}"
+    return _cells_table(out), _rows_table(rb, ra)
+
+
+def _graph_score(e, table: str) -> float:  # type: ignore[no-untyped-def]
+    m, na, nc = dcube._stats(e, table)
+    return m / (na + nc) if na + nc else 0.0
+
+
+def _members_and_evidence(ctx: Context) -> None:
+    min_targets = int(ctx.setting("lockstep_min_targets"))
+    min_accounts = int(ctx.setting("lockstep_min_accounts"))
+    # a cell stays in its block when the block's accounts make up most of those acting in it
+    # (so popular cells the group also used as camouflage do not pull people in)
+    ctx.engine.materialize(
+        "lockstep_owned",
+        "SELECT c.block, c.target, c.bucket FROM lockstep_cells c JOIN lockstep_edges e "
+        "ON e.target = c.target AND e.bucket = c.bucket LEFT JOIN lockstep_rows r "
+        "ON r.block = c.block AND r.account_id = e.account_id GROUP BY 1, 2, 3 "
+        "HAVING avg(CASE WHEN r.account_id IS NULL THEN 0.0 ELSE 1.0 END) >= 0.5",
+    )
+    ctx.engine.materialize(
+        "lockstep_touch",
+        "SELECT c.block, e.account_id, e.target, e.bucket FROM lockstep_edges e "
+        "JOIN lockstep_owned c ON e.target = c.target AND e.bucket = c.bucket",
+    )
+    members = (
+        f"SELECT block, account_id FROM lockstep_touch GROUP BY 1, 2 "
+        f"HAVING count(DISTINCT target) >= {min_targets}"
+    )
+    big = (
+        f"SELECT block FROM ({members}) GROUP BY block HAVING count(*) >= {min_accounts}"
+    )
+    ctx.engine.materialize(
+        "lockstep_hits",
+        f"SELECT DISTINCT t.block, t.account_id, t.target, t.bucket FROM lockstep_touch t "
+        f"JOIN ({members}) m ON t.block = m.block AND t.account_id = m.account_id "
+        f"JOIN ({big}) b ON t.block = b.block",
+    )
+    ctx.engine.materialize(
+        "lockstep_blocks",
+        f"SELECT h.block, count(DISTINCT h.account_id) AS accounts, "
+        f"count(DISTINCT h.target) AS targets, count(*) AS edges, "
+        f"min(e.ts) AS first_ts, max(e.ts) AS last_ts, max(c.score) AS lift "
+        f"FROM lockstep_hits h JOIN events e ON e.account_id = h.account_id "
+        f"AND e.target = h.target AND {bucket_sql(ctx, 'e.')} = h.bucket AND e.event = 'action' "
+        f"JOIN lockstep_cells c ON c.block = h.block AND c.target = h.target "
+        f"AND c.bucket = h.bucket GROUP BY h.block",
+    )
