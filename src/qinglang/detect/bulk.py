@@ -2,7 +2,8 @@
 
 * bulk.forged_signature - the platform's client signature fails, on an IP where at least
   ``bulk_forged_share`` of ``bulk_min_requests`` or more requests fail it (a controller forging
-  signatures; people's occasional failures, from old clients or clock skew, are spread thin);
+  signatures), from an account whose requests mostly fail (a person behind the same carrier
+  gateway fails now and then, from an old client or clock skew, not mostly);
 * bulk.signature_failed - supporting: any other signature failure;
 * bulk.device_churn - an account with at least ``bulk_churn_min_actions`` actions that never shows
   the same device id twice (the app sends random device info with every request);
@@ -51,9 +52,15 @@ def _forged(ctx: Context) -> str:
         f"GROUP BY ip HAVING count(*) >= {min_req} "
         f"AND avg(CASE WHEN signature_ok THEN 0.0 ELSE 1.0 END) >= {share}"
     )
+    failing = (
+        f"SELECT account_id FROM events WHERE {ACTION} AND account_id IS NOT NULL "
+        f"AND signature_ok IS NOT NULL GROUP BY account_id "
+        f"HAVING avg(CASE WHEN signature_ok THEN 0.0 ELSE 1.0 END) >= 0.5"
+    )
     return (
         f"SELECT e.event_id, 'bulk.forged_signature' AS reason, 0.9 AS score FROM events e "
-        f"JOIN ({forging}) f ON e.ip = f.ip WHERE e.{ACTION} AND e.signature_ok = FALSE"
+        f"JOIN ({forging}) f ON e.ip = f.ip JOIN ({failing}) a ON e.account_id = a.account_id "
+        f"WHERE e.{ACTION} AND e.signature_ok = FALSE"
     )
 
 
