@@ -90,14 +90,22 @@ def _greedy(ctx: Context) -> tuple[pa.Table, pa.Table]:
     cells, cols = np.unique(cell_keys, return_inverse=True)
     first_cell = np.zeros(len(cells), dtype=np.int64)
     first_cell[cols] = np.arange(len(cols))
-    g_all = float(greedy.log_weights(np.bincount(cols))[cols].sum() / (len(accounts) + len(cells)))
+    w = greedy.log_weights(np.bincount(cols))
     found = greedy.blocks(rows, cols, len(accounts), len(cells), int(ctx.setting("lockstep_max_blocks")))
     out: dict[str, list] = {"block": [], "target": [], "bucket": [], "score": []}
     rb: list[int] = []
     ra: list[str] = []
+    # the background: the graph without the blocks already accepted (their mass is no baseline)
+    bg_rows = np.ones(len(accounts), dtype=bool)
+    bg_cols = np.ones(len(cells), dtype=bool)
     for k, b in enumerate(found):
+        keep = bg_rows[rows] & bg_cols[cols]
+        nodes = int(bg_rows.sum() + bg_cols.sum())
+        g_all = float(w[cols[keep]].sum() / nodes) if nodes else 0.0
         if b.score < ctx.setting("lockstep_min_lift") * g_all:
             continue
+        bg_rows[b.rows] = False
+        bg_cols[b.cols] = False
         rb += [k + 1] * len(b.rows)
         ra += accounts[b.rows].tolist()
         idx = first_cell[b.cols]
@@ -129,7 +137,7 @@ def _relational(ctx: Context) -> tuple[pa.Table, pa.Table]:
         "FROM lockstep_edges",
     )
     live = "lockstep_ac"
-    g_all = None
+    accepted: list[str] = []
     out: dict[str, list] = {"block": [], "target": [], "bucket": [], "score": []}
     rb: list[int] = []
     ra: list[str] = []
@@ -142,9 +150,9 @@ def _relational(ctx: Context) -> tuple[pa.Table, pa.Table]:
         found = dcube.densest(e, f"lockstep_w{k}", f"lockstep_p{k}")
         if found is None:
             break
-        if g_all is None:
-            g_all = _graph_score(e, f"lockstep_w{k}")
+        g_all = _background(e, accepted)
         if found.score >= ctx.setting("lockstep_min_lift") * g_all:
+            accepted.append(found.table)
             cells = e.query(
                 f"SELECT DISTINCT x.target, x.bucket FROM lockstep_ac x "
                 f"JOIN (SELECT DISTINCT c FROM {found.table}) b ON x.c = b.c ORDER BY 1, 2"
@@ -166,9 +174,21 @@ def _relational(ctx: Context) -> tuple[pa.Table, pa.Table]:
     return _cells_table(out), _rows_table(rb, ra)
 
 
-def _graph_score(e, table: str) -> float:  # type: ignore[no-untyped-def]
-    m, na, nc = dcube._stats(e, table)
-    return m / (na + nc) if na + nc else 0.0
+def _background(e, accepted: list[str]) -> float:  # type: ignore[no-untyped-def]
+    """Weighted density of the whole graph without the blocks already accepted."""
+    if not accepted:
+        m, na, nc = dcube._stats(e, "lockstep_w1")
+        return m / (na + nc) if na + nc else 0.0
+    rows = " UNION ".join(f"SELECT DISTINCT a FROM {t}" for t in accepted)
+    cols = " UNION ".join(f"SELECT DISTINCT c FROM {t}" for t in accepted)
+    r = e.query(
+        f"SELECT coalesce(sum(CASE WHEN xa.a IS NULL AND xc.c IS NULL THEN l.w ELSE 0.0 END), 0.0) "
+        f"AS m, count(DISTINCT CASE WHEN xa.a IS NULL THEN l.a END) AS na, "
+        f"count(DISTINCT CASE WHEN xc.c IS NULL THEN l.c END) AS nc FROM lockstep_w1 l "
+        f"LEFT JOIN ({rows}) xa ON l.a = xa.a LEFT JOIN ({cols}) xc ON l.c = xc.c"
+    ).to_pylist()[0]
+    nodes = int(r["na"]) + int(r["nc"])
+    return float(r["m"]) / nodes if nodes else 0.0
 
 
 def _members_and_evidence(ctx: Context) -> None:
