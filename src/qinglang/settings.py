@@ -80,6 +80,11 @@ SETTINGS: dict[str, Setting] = {
             3,
             "A block counts when its weighted density is this many times the whole graph's",
         ),
+        Setting(
+            "lockstep_min_density",
+            0.01,
+            "A block counts when at least this share of its (account, cell) pairs are edges",
+        ),
         Setting("lockstep_min_accounts", 10, "Members a lockstep block needs"),
         Setting(
             "lockstep_min_targets",

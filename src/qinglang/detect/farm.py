@@ -6,7 +6,7 @@
   behind one carrier gateway do not act on the same post in the same minutes step after step,
   not even on a viral post (they arrive over hours, through thousands of gateways);
 * farm.few_models - supporting: the farm's address shows many devices but few user agents (phones
-  bought in bulk), so its phones score higher.
+  bought in bulk); evidence only, never decisive on its own.
 """
 
 from __future__ import annotations

@@ -13,7 +13,10 @@ blocks are found either
 
 Several blocks are found: after each, its edges are removed and the search repeats. A block counts
 when its weighted density (edges per node) is at least ``lockstep_min_lift`` times that of the
-whole graph. Its members are the accounts that acted on at least ``lockstep_min_targets`` of its
+graph without the blocks already accepted, and its members share its cells: at least
+``lockstep_min_density`` of all (account, cell) pairs of the block are edges. People who follow
+what is popular form a "core" of popular posts too, but a thin one: each acts on a few of its
+thousands of cells. Its members are the accounts that acted on at least ``lockstep_min_targets`` of its
 targets within its windows (this also takes in the group's less eager members); the block must
 keep ``lockstep_min_accounts`` members. Their actions in the block's cells are flagged, and the
 evidence (members, targets, windows, density) goes to table ``lockstep_blocks``.
@@ -102,7 +105,7 @@ def _greedy(ctx: Context) -> tuple[pa.Table, pa.Table]:
         keep = bg_rows[rows] & bg_cols[cols]
         nodes = int(bg_rows.sum() + bg_cols.sum())
         g_all = float(w[cols[keep]].sum() / nodes) if nodes else 0.0
-        if b.score < ctx.setting("lockstep_min_lift") * g_all:
+        if not _significant(ctx, b.score, g_all, b.edges, len(b.rows) * len(b.cols)):
             continue
         bg_rows[b.rows] = False
         bg_cols[b.cols] = False
@@ -151,7 +154,8 @@ def _relational(ctx: Context) -> tuple[pa.Table, pa.Table]:
         if found is None:
             break
         g_all = _background(e, accepted)
-        if found.score >= ctx.setting("lockstep_min_lift") * g_all:
+        n_edges = int(e.query(f"SELECT count(*) AS n FROM {found.table}").to_pylist()[0]["n"])
+        if _significant(ctx, found.score, g_all, n_edges, found.accounts * found.cells):
             accepted.append(found.table)
             cells = e.query(
                 f"SELECT DISTINCT x.target, x.bucket FROM lockstep_ac x "
@@ -172,6 +176,15 @@ def _relational(ctx: Context) -> tuple[pa.Table, pa.Table]:
         )
         live = f"lockstep_live{k}"
     return _cells_table(out), _rows_table(rb, ra)
+
+
+def _significant(ctx: Context, score: float, background: float, edges: int, area: int) -> bool:
+    """Dense against the rest of the graph, and a real group: members share many of its cells."""
+    return (
+        area > 0
+        and score >= ctx.setting("lockstep_min_lift") * background
+        and edges / area >= ctx.setting("lockstep_min_density")
+    )
 
 
 def _background(e, accepted: list[str]) -> float:  # type: ignore[no-untyped-def]
