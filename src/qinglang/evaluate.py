@@ -115,7 +115,9 @@ def engagement_accounts(engine: Engine) -> dict[str, Any] | None:
     ).to_pylist()
     if not per_account:
         return None
-    per_account = [{k: v if k == "account_id" else int(v) for k, v in r.items()} for r in per_account]
+    per_account = [
+        {k: v if k == "account_id" else int(v) for k, v in r.items()} for r in per_account
+    ]
     bad = sum(r["bad"] for r in per_account)
     flagged = sum(r["flagged"] for r in per_account)
     tp = sum(r["bad"] * r["flagged"] for r in per_account)
@@ -129,8 +131,11 @@ def engagement_accounts(engine: Engine) -> dict[str, Any] | None:
     return {
         "accounts": {**_prf(tp, flagged, bad), "support": bad, "predicted": flagged},
         "actions": {
-            **_prf(sum(r["tp_n"] for r in per_account), sum(r["flagged_n"] for r in per_account),
-                   sum(r["bad_n"] for r in per_account)),  # fmt: skip
+            **_prf(
+                sum(r["tp_n"] for r in per_account),
+                sum(r["flagged_n"] for r in per_account),
+                sum(r["bad_n"] for r in per_account),
+            ),  # fmt: skip
             "support": sum(r["bad_n"] for r in per_account),
             "predicted": sum(r["flagged_n"] for r in per_account),
         },

@@ -105,9 +105,13 @@ SETTINGS: dict[str, Setting] = {
             "An address whose requests fail the client signature at least this often is forging",
         ),
         Setting("bulk_min_requests", 20, "Requests an address needs before its forging is judged"),
-        Setting("bulk_churn_min_actions", 3, "Actions an account needs before its device churn counts"),
+        Setting(
+            "bulk_churn_min_actions", 3, "Actions an account needs before its device churn counts"
+        ),
         Setting("bulk_cascade_seconds", 10, "Window of an instant cascade"),
-        Setting("bulk_cascade_accounts", 10, "Accounts from one address on one post in that window"),
+        Setting(
+            "bulk_cascade_accounts", 10, "Accounts from one address on one post in that window"
+        ),
         Setting("price_read", 0.04, "Price of a bought read (yuan), for the engagement audit"),
         Setting("price_like", 0.05, "Price of a bought like (yuan)"),
         Setting("price_vote", 0.05, "Price of a bought vote (yuan)"),

@@ -55,7 +55,9 @@ def viral(n: int = 80) -> list[dict]:
     ]
 
 
-def lockstep_group(members: int = 24, targets: int = 10, prefix: str = "g", start: float = 2000) -> list[dict]:
+def lockstep_group(
+    members: int = 24, targets: int = 10, prefix: str = "g", start: float = 2000
+) -> list[dict]:
     """Rented accounts: every member acts on every bought post within the same hour."""
     rows = []
     for t in range(targets):

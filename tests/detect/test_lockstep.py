@@ -84,15 +84,16 @@ def _hits(engine) -> list[tuple]:
 
 
 @pytest.mark.spark
-def test_relational_blocks_are_the_same_on_duckdb_and_spark(spark_engine):
+def test_relational_blocks_are_the_same_on_duckdb_and_spark(request):
+    spark = request.getfixturevalue("spark_engine")
     rows = people() + viral() + lockstep_group(24, 10, "a") + lockstep_group(16, 8, "b", 5000)
     duck = DuckDBEngine()
     duck.load_events(rows_to_table(rows).to_reader())
-    spark_engine.load_events(rows_to_table(rows).to_reader())
+    spark.load_events(rows_to_table(rows).to_reader())
     on_duck = findings_of(lockstep, duck, RELATIONAL)
-    on_spark = findings_of(lockstep, spark_engine, RELATIONAL)
+    on_spark = findings_of(lockstep, spark, RELATIONAL)
     assert on_duck and on_duck == on_spark
-    assert _hits(duck) == _hits(spark_engine)
+    assert _hits(duck) == _hits(spark)
     cells = "SELECT block, target, bucket FROM lockstep_cells ORDER BY 1, 2, 3"
-    assert duck.query(cells).to_pylist() == spark_engine.query(cells).to_pylist()
+    assert duck.query(cells).to_pylist() == spark.query(cells).to_pylist()
     duck.close()

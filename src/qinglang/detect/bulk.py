@@ -100,6 +100,4 @@ def _cascade(ctx: Context) -> str:
             f"ON a.ip = s.ip AND a.target = s.target AND a.w = s.w"
         )
     union = " UNION ".join(parts)
-    return (
-        f"SELECT event_id, 'bulk.instant_cascade' AS reason, 0.85 AS score FROM ({union})"
-    )
+    return f"SELECT event_id, 'bulk.instant_cascade' AS reason, 0.85 AS score FROM ({union})"

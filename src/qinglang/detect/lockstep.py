@@ -78,7 +78,9 @@ def _empty_cells() -> pa.Table:
 
 
 def _rows_table(blocks: list[int], accounts: list[str]) -> pa.Table:
-    return pa.table({"block": pa.array(blocks, pa.int64()), "account_id": pa.array(accounts, pa.string())})
+    return pa.table(
+        {"block": pa.array(blocks, pa.int64()), "account_id": pa.array(accounts, pa.string())}
+    )
 
 
 def _greedy(ctx: Context) -> tuple[pa.Table, pa.Table]:
@@ -94,7 +96,9 @@ def _greedy(ctx: Context) -> tuple[pa.Table, pa.Table]:
     first_cell = np.zeros(len(cells), dtype=np.int64)
     first_cell[cols] = np.arange(len(cols))
     w = greedy.log_weights(np.bincount(cols))
-    found = greedy.blocks(rows, cols, len(accounts), len(cells), int(ctx.setting("lockstep_max_blocks")))
+    found = greedy.blocks(
+        rows, cols, len(accounts), len(cells), int(ctx.setting("lockstep_max_blocks"))
+    )
     out: dict[str, list] = {"block": [], "target": [], "bucket": [], "score": []}
     rb: list[int] = []
     ra: list[str] = []
@@ -216,18 +220,29 @@ def _members_and_evidence(ctx: Context) -> None:
         "ON r.block = c.block AND r.account_id = e.account_id GROUP BY 1, 2, 3 "
         "HAVING avg(CASE WHEN r.account_id IS NULL THEN 0.0 ELSE 1.0 END) >= 0.5",
     )
+    # targets the block owns: its accounts make up most of all who ever acted on them
+    ctx.engine.materialize(
+        "lockstep_owned_targets",
+        "SELECT c.block, e.target FROM (SELECT DISTINCT block, target FROM lockstep_owned) c "
+        "JOIN lockstep_edges e ON e.target = c.target LEFT JOIN lockstep_rows r "
+        "ON r.block = c.block AND r.account_id = e.account_id GROUP BY 1, 2 "
+        "HAVING avg(CASE WHEN r.account_id IS NULL THEN 0.0 ELSE 1.0 END) >= 0.5",
+    )
+    # the block's own accounts count every owned cell; others (its less eager members) only the
+    # cells of targets it owns, so a popular post the group used as cover pulls nobody in
     ctx.engine.materialize(
         "lockstep_touch",
         "SELECT c.block, e.account_id, e.target, e.bucket FROM lockstep_edges e "
-        "JOIN lockstep_owned c ON e.target = c.target AND e.bucket = c.bucket",
+        "JOIN lockstep_owned c ON e.target = c.target AND e.bucket = c.bucket "
+        "LEFT JOIN lockstep_rows r ON r.block = c.block AND r.account_id = e.account_id "
+        "LEFT JOIN lockstep_owned_targets o ON o.block = c.block AND o.target = e.target "
+        "WHERE r.account_id IS NOT NULL OR o.target IS NOT NULL",
     )
     members = (
         f"SELECT block, account_id FROM lockstep_touch GROUP BY 1, 2 "
         f"HAVING count(DISTINCT target) >= {min_targets}"
     )
-    big = (
-        f"SELECT block FROM ({members}) GROUP BY block HAVING count(*) >= {min_accounts}"
-    )
+    big = f"SELECT block FROM ({members}) GROUP BY block HAVING count(*) >= {min_accounts}"
     ctx.engine.materialize(
         "lockstep_hits",
         f"SELECT DISTINCT t.block, t.account_id, t.target, t.bucket FROM lockstep_touch t "

@@ -138,7 +138,9 @@ def farm(world: World, rng: np.random.Generator) -> pa.Table:
         accounts = world.accounts(n_phones)
         lines = networks().broadband.sample(rng, int(rng.integers(1, 4)))
         line_of = rng.integers(0, len(lines), n_phones)
-        models = rng.choice(len(MODEL_OF_UA), size=int(rng.integers(2, 5)), replace=False, p=UA_CDF_P)
+        models = rng.choice(
+            len(MODEL_OF_UA), size=int(rng.integers(2, 5)), replace=False, p=UA_CDF_P
+        )
         ua_of = models[rng.integers(0, len(models), n_phones)]
         offset = rng.permutation(n_phones) * rng.uniform(80, 400)  # the controller walks the phones
         customers = world.tail_targets(rng, int(rng.integers(30, 81)))

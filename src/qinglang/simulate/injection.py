@@ -24,7 +24,7 @@ class Injected:
 
 
 def _powerlaw(rng: np.random.Generator, n: int, alpha: float) -> np.ndarray:
-    w = (rng.pareto(alpha, n) + 1.0)
+    w = rng.pareto(alpha, n) + 1.0
     return w / w.sum()
 
 
