@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from qinglang import __version__
+from qinglang.audit.engagement import engagement_facts
 from qinglang.engine import Engine
 from qinglang.reasons import CATEGORY_PRIORITY, CATEGORY_TEXT, REASONS
 from qinglang.settings import SETTINGS
@@ -121,6 +122,9 @@ def compute_facts(
         "queries": {d["name"]: ";\n".join(d.get("queries", [])) for d in detectors},
     }
     facts["evaluation"] = None
+    engagement = engagement_facts(engine, detectors, settings)
+    if engagement:  # only when the input has engagement actions
+        facts["engagement"] = engagement
     return facts
 
 

@@ -252,7 +252,7 @@ def _members_and_evidence(ctx: Context) -> None:
     ctx.engine.materialize(
         "lockstep_blocks",
         f"SELECT h.block, count(DISTINCT h.account_id) AS accounts, "
-        f"count(DISTINCT h.target) AS targets, count(*) AS edges, "
+        f"count(DISTINCT h.target) AS targets, count(*) AS actions, count(DISTINCT h.bucket) AS windows, "
         f"min(e.ts) AS first_ts, max(e.ts) AS last_ts, max(c.score) AS lift "
         f"FROM lockstep_hits h JOIN events e ON e.account_id = h.account_id "
         f"AND e.target = h.target AND {bucket_sql(ctx, 'e.')} = h.bucket AND e.event = 'action' "
