@@ -245,7 +245,12 @@ def _members_and_evidence(ctx: Context) -> None:
     big = f"SELECT block FROM ({members}) GROUP BY block HAVING count(*) >= {min_accounts}"
     ctx.engine.materialize(
         "lockstep_hits",
-        f"SELECT DISTINCT t.block, t.account_id, t.target, t.bucket FROM lockstep_touch t "
+        f"SELECT DISTINCT t.block, t.account_id, t.target, t.bucket FROM ("
+        # a member's actions in the block's cells, and on the targets the block owns at any
+        # time (a crowd task's stragglers act hours after the rush)
+        f"SELECT block, account_id, target, bucket FROM lockstep_touch UNION ALL "
+        f"SELECT o.block, e.account_id, e.target, e.bucket FROM lockstep_edges e "
+        f"JOIN lockstep_owned_targets o ON e.target = o.target) t "
         f"JOIN ({members}) m ON t.block = m.block AND t.account_id = m.account_id "
         f"JOIN ({big}) b ON t.block = b.block",
     )
@@ -256,6 +261,6 @@ def _members_and_evidence(ctx: Context) -> None:
         f"min(e.ts) AS first_ts, max(e.ts) AS last_ts, max(c.score) AS lift "
         f"FROM lockstep_hits h JOIN events e ON e.account_id = h.account_id "
         f"AND e.target = h.target AND {bucket_sql(ctx, 'e.')} = h.bucket AND e.event = 'action' "
-        f"JOIN lockstep_cells c ON c.block = h.block AND c.target = h.target "
+        f"LEFT JOIN lockstep_cells c ON c.block = h.block AND c.target = h.target "
         f"AND c.bucket = h.bucket GROUP BY h.block",
     )
