@@ -45,3 +45,33 @@ def test_injection_experiment_command():
         (c, d) for c in ("random", "biased") for d in (0.05, 0.1, 0.15, 0.2)
     }
     assert all(r["greedy_f"] >= 0.9 for r in rows), rows
+
+
+def test_engagement_csv_log_end_to_end(tmp_path):
+    """A platform's own log (CSV, engagement format) with a malformed line: the line is reported
+    with a clear error, the rest is audited, and the group shows up in the engagement section."""
+    import duckdb
+
+    data = tmp_path / "crowd.parquet"
+    runner = CliRunner()
+    assert runner.invoke(
+        app, ["simulate", "crowd", "--scale", "0.005", "--seed", "4", "--out", str(data)]
+    ).exit_code == 0  # fmt: skip
+    log = tmp_path / "actions.csv"
+    duckdb.sql(
+        f"COPY (SELECT strftime(ts, '%Y-%m-%dT%H:%M:%S.%gZ') AS ts, account_id, action, target, "
+        f"ip, device_id, user_agent, signature_ok FROM read_parquet('{data}') ORDER BY ts) "
+        f"TO '{log}' (HEADER)"
+    )
+    with log.open("a", encoding="utf-8") as f:
+        f.write("2017-09-03T10:00:00Z,acct,like,post,1.2.3.4,dev,UA,maybe\n")
+    res = runner.invoke(
+        app, ["audit", str(log), "--format", "engagement", "--out", str(tmp_path / "o")]
+    )
+    assert res.exit_code == 0, res.output
+    facts = json.loads((tmp_path / "o" / "audit.json").read_text(encoding="utf-8"))
+    [report] = facts["inputs"]
+    assert report["rows_bad"] == 1 and "signature_ok" in report["errors"][0]
+    assert "expected a boolean" in report["errors"][0]
+    groups = facts["engagement"]["groups"]
+    assert groups and groups[0]["category"] == "sivt.lockstep" and groups[0]["members"] >= 200
