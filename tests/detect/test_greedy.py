@@ -67,3 +67,22 @@ def test_empty_graph():
     none = np.array([], dtype=np.int64)
     assert greedy.densest(none, none, 0, 0) is None
     assert greedy.blocks(none, none, 0, 0, 3) == []
+
+
+def test_equally_dense_groups_that_share_nothing_are_separate_blocks():
+    n = 1000
+    rows, cols = random_graph(9, n, n, 1500)
+    a_r, a_c = np.arange(0, 30), np.arange(0, 20)
+    b_r, b_c = np.arange(500, 530), np.arange(500, 520)
+    # the groups' accounts do nothing else, and nobody else touches their targets
+    apart = ~np.isin(rows, np.concatenate([a_r, b_r])) & ~np.isin(cols, np.concatenate([a_c, b_c]))
+    key = [rows[apart] * n + cols[apart]]
+    for br, bc in ((a_r, a_c), (b_r, b_c)):
+        key.append((br[:, None] * n + bc[None, :]).ravel())  # two full, identical blocks
+    key = np.unique(np.concatenate(key))
+    both = greedy.densest(key // n, key % n, n, n)
+    assert len(both.rows) == 60  # the densest state holds both groups
+    found = greedy.blocks(key // n, key % n, n, n, 1)
+    assert sorted(tuple(b.rows.tolist()) for b in found) == [tuple(a_r), tuple(b_r)]
+    assert sorted(tuple(b.cols.tolist()) for b in found) == [tuple(a_c), tuple(b_c)]
+    assert found[0].score == pytest.approx(found[1].score)

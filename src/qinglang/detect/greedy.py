@@ -136,9 +136,56 @@ def densest(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> Blo
     return Block(r, c, float(best), int(inside.sum()))
 
 
+@numba.njit(cache=True)
+def _find(parent, x):  # type: ignore[no-untyped-def]
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
+@numba.njit(cache=True)
+def _union_all(parent, a, b):  # type: ignore[no-untyped-def]
+    for i in range(len(a)):
+        ra, rb = _find(parent, a[i]), _find(parent, b[i])
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    for x in range(len(parent)):
+        parent[x] = _find(parent, x)
+
+
+def components(found: Block, rows: np.ndarray, cols: np.ndarray, w: np.ndarray,
+               n_rows: int) -> list[Block]:  # fmt: skip
+    """Split a block into its connected parts: groups that share no cell are separate groups
+    (the densest state of two equally dense groups is both together)."""
+    in_r = np.zeros(n_rows, dtype=bool)
+    in_r[found.rows] = True
+    in_c = np.zeros(int(cols.max()) + 1 if len(cols) else 0, dtype=bool)
+    in_c[found.cols] = True
+    inside = in_r[rows] & in_c[cols]
+    r, c = rows[inside], cols[inside]
+    node = np.concatenate([found.rows, n_rows + found.cols])
+    parent = np.arange(len(node), dtype=np.int64)
+    _union_all(parent, np.searchsorted(node, r), np.searchsorted(node, n_rows + c))
+    labels = np.unique(parent)
+    if len(labels) == 1:
+        return [found]
+    out = []
+    edge_label = parent[np.searchsorted(node, r)]
+    for lab in labels:  # loop over parts, not edges
+        members = node[parent == lab]
+        br, bc = members[members < n_rows], members[members >= n_rows] - n_rows
+        mine = edge_label == lab
+        if not mine.any():
+            continue
+        out.append(Block(br, bc, float(w[c[mine]].sum() / len(members)), int(mine.sum())))
+    return sorted(out, key=lambda b: (-b.score, int(b.rows[0]) if len(b.rows) else -1))
+
+
 def blocks(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int,
            max_blocks: int) -> list[Block]:  # fmt: skip
-    """Up to `max_blocks` blocks: after each, the edges inside it are removed and peeling repeats."""
+    """Up to `max_blocks` blocks: after each, the edges inside it are removed and peeling repeats.
+    A block made of parts that share nothing is returned as its parts."""
     out: list[Block] = []
     live = np.ones(len(rows), dtype=bool)
     for _ in range(max_blocks):
@@ -146,7 +193,8 @@ def blocks(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int,
         found = densest(rows[idx], cols[idx], n_rows, n_cols)
         if found is None or found.edges == 0:
             break
-        out.append(found)
+        w = log_weights(np.bincount(cols[idx], minlength=n_cols))
+        out += components(found, rows[idx], cols[idx], w, n_rows)
         in_r = np.zeros(n_rows, dtype=bool)
         in_r[found.rows] = True
         in_c = np.zeros(n_cols, dtype=bool)
