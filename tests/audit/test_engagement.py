@@ -46,6 +46,7 @@ def test_group_evidence_in_audit_json(audited):
     [g] = eng["groups"]
     assert g["group"] == "lockstep block 1" and g["category"] == "sivt.lockstep"
     assert g["members"] == 24 and g["targets"] == 10 and g["lift"] >= 3
+    assert g["density"] == 1.0 and g["windows"] >= 10  # every member in every window
     assert set(g["sample_members"]) <= {r["account_id"] for r in group}
     assert g["first"] < g["last"]
 

@@ -119,8 +119,14 @@ def _groups(engine: Engine, detectors: list[dict[str, Any]], joins: str,
     out = []
     lift = {}
     if _ran(detectors, "lockstep"):
-        for b in engine.query("SELECT block, lift, windows FROM lockstep_blocks").to_pylist():
-            lift[f"lockstep block {b['block']}"] = (round(float(b["lift"]), 2), int(b["windows"]))
+        for b in engine.query(
+            "SELECT block, lift, windows, density FROM lockstep_blocks"
+        ).to_pylist():
+            lift[f"lockstep block {b['block']}"] = (
+                round(float(b["lift"]), 2),
+                int(b["windows"]),
+                round(float(b["density"]), 4),
+            )
     for g in per[:TOP_GROUPS]:
         sample = engine.query(
             f"SELECT min(e.account_id) AS account_id, e.target FROM events e "
@@ -138,7 +144,7 @@ def _groups(engine: Engine, detectors: list[dict[str, Any]], joins: str,
         item["sample_targets"] = [s["target"] for s in sample]
         item["sample_members"] = [m["account_id"] for m in members]
         if item["group"] in lift:
-            item["lift"], item["windows"] = lift[item["group"]]
+            item["lift"], item["windows"], item["density"] = lift[item["group"]]
         out.append(item)
     return out
 

@@ -258,7 +258,10 @@ def _members_and_evidence(ctx: Context) -> None:
         "lockstep_blocks",
         f"SELECT h.block, count(DISTINCT h.account_id) AS accounts, "
         f"count(DISTINCT h.target) AS targets, count(*) AS actions, count(DISTINCT h.bucket) AS windows, "
-        f"min(e.ts) AS first_ts, max(e.ts) AS last_ts, max(c.score) AS lift "
+        f"min(e.ts) AS first_ts, max(e.ts) AS last_ts, max(c.score) AS lift, "
+        f"count(DISTINCT h.account_id || '|' || h.target || '|' || CAST(h.bucket AS VARCHAR)) "
+        f"* 1.0 / (count(DISTINCT h.account_id) * "
+        f"count(DISTINCT h.target || '|' || CAST(h.bucket AS VARCHAR))) AS density "
         f"FROM lockstep_hits h JOIN events e ON e.account_id = h.account_id "
         f"AND e.target = h.target AND {bucket_sql(ctx, 'e.')} = h.bucket AND e.event = 'action' "
         f"LEFT JOIN lockstep_cells c ON c.block = h.block AND c.target = h.target "
