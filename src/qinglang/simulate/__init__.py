@@ -6,6 +6,10 @@ writes one Parquet file of `events.EVENT_SCHEMA` (a row group per day; `truth` f
 a :class:`SimSummary`. Scale 1 ≈ 28M UV over 15 days. UV = distinct `visitor_id` per Beijing day,
 summed over days; rows without a cookie (crawlers, bare pixel hits) count by ip + user agent.
 
+The engagement scenarios `hosting`, `crowd`, `farm` and `bulk` (qinglang.simulate.engagement) write
+a week of platform actions instead, over an organic background (qinglang.simulate.social), with
+their own runner; their summary counts accounts where case2017 counts UV.
+
 The simulator never shares code with the detectors (qinglang.detect): it models the schemes as
 they exist, and the detectors must find them from the signals alone.
 """
