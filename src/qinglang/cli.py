@@ -269,6 +269,7 @@ def evaluate(
     fmt: Annotated[str, typer.Option("--format")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
     tz: Annotated[str, typer.Option(help="Time zone that days are counted in")] = "Asia/Shanghai",
+    setting: Annotated[list[str], typer.Option(help="NAME=VALUE (see `qinglang settings`)")] = [],  # noqa: B006
 ) -> None:
     """Precision, recall and F1 per category, and the invalid-UV-share error, on labelled data."""
     from qinglang.detect.pipeline import run_pipeline
@@ -280,7 +281,9 @@ def evaluate(
         engine = connect()
         stream = read_events([str(p) for p in inputs], fmt=fmt)
         engine.load_events(stream.to_reader())
-        run_pipeline(engine)
+        from qinglang.settings import parse_settings
+
+        run_pipeline(engine, parse_settings(setting))
         result = run_eval(engine, tz)
     except QinglangError as exc:
         _fail(exc)

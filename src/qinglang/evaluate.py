@@ -60,7 +60,11 @@ def evaluate(engine: Engine, tz: str = "UTC") -> dict[str, Any]:
         "overall": {**_prf(tp, pred, actual), "support": actual, "predicted": pred},
         "per_category": per_category,
     }
-    result.update(_uv_share(engine, tz))
+    traffic = engine.query("SELECT count(*) AS n FROM events WHERE event <> 'action'")
+    if traffic.to_pylist()[0]["n"]:  # UV means nothing for engagement actions alone
+        result.update(_uv_share(engine, tz))
+    else:
+        result.update(uv_share_true=None, uv_share_estimated=None, uv_share_error_pp=None)
     engagement = engagement_accounts(engine)
     if engagement:
         result["engagement"] = engagement
