@@ -11,7 +11,19 @@ from typer.testing import CliRunner
 from qinglang.cli import app
 
 runner = CliRunner()
-COMMANDS = ["simulate", "audit", "evaluate", "demo", "reasons", "settings", "version"]
+COMMANDS = [
+    "simulate",
+    "audit",
+    "evaluate",
+    "demo",
+    "reasons",
+    "settings",
+    "version",
+    "serve",
+    "site",
+    "site add",
+    "site snippet",
+]
 
 CSV = """event_id,ts,site,event,visitor_id,ip,user_agent,referrer,source,token,client
 a1,2017-09-01T01:00:00Z,s,pageview,v1,117.136.1.1,"Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",https://www.baidu.com/,search,valid,"{""interactions"": 3, ""visible_ms"": 5000, ""framed"": false}"
@@ -23,7 +35,7 @@ a4,2017-09-01T01:07:00Z,s,pageview,v4,117.136.1.4,"<script>alert(1)</script>",ht
 
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_command_has_help(command):
-    result = runner.invoke(app, [command, "--help"])
+    result = runner.invoke(app, [*command.split(), "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
 

@@ -55,3 +55,17 @@ def test_spark_and_duckdb_give_identical_labels(spark_engine):
             list(b["reasons"]),
         ), a["event_id"]
         assert a["score"] == pytest.approx(b["score"])
+
+
+def test_duckdb_spills_beyond_its_memory_limit(monkeypatch):
+    monkeypatch.setenv("QINGLANG_DUCKDB_MEMORY", "128MB")
+    engine = DuckDBEngine()
+    limit = engine.query("SELECT current_setting('memory_limit') AS m").to_pylist()[0]["m"]
+    assert limit.replace(" ", "").upper().startswith(("122", "128"))
+    engine.materialize(
+        "big",
+        "SELECT range AS i, repeat('x', 40) || CAST(range AS VARCHAR) AS s FROM range(6000000)",
+    )
+    got = engine.query("SELECT count(*) AS n, max(i) AS m FROM big").to_pylist()[0]
+    assert got == {"n": 6_000_000, "m": 5_999_999}
+    engine.close()

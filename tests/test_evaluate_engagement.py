@@ -20,17 +20,18 @@ def test_accounts_actions_and_organic_false_positive_rates(make_engine):
     ]
     engine = make_engine(rows)
     flagged = {"a1", "a3", "a4"}
-    engine.register(
-        "labels",
-        pa.table(
-            {
-                "event_id": [r["event_id"] for r in rows],
-                "verdict": ["invalid" if r["event_id"] in flagged else "valid" for r in rows],
-                "category": ["sivt.lockstep" if r["event_id"] in flagged else None for r in rows],
-                "reasons": [[] for _ in rows],
-                "score": [0.9 if r["event_id"] in flagged else 0.0 for r in rows],
-            }
-        ),
+    verdicts = pa.table(
+        {
+            "event_id": [r["event_id"] for r in rows],
+            "verdict": ["invalid" if r["event_id"] in flagged else "valid" for r in rows],
+            "category": ["sivt.lockstep" if r["event_id"] in flagged else None for r in rows],
+        }
+    )
+    engine.register("hand_verdicts", verdicts)
+    engine.materialize(  # what the pipeline's label_rows holds for these questions
+        "label_rows",
+        "SELECT e.rid, e.event_id, e.event, e.ts, e.truth, v.verdict, v.category "
+        "FROM events e JOIN hand_verdicts v ON e.event_id = v.event_id",
     )
     eng = engagement_accounts(engine)
     assert eng["accounts"]["support"] == 2 and eng["accounts"]["predicted"] == 3

@@ -77,10 +77,13 @@ def simulate(
 
 @app.command()
 def audit(
-    inputs: Annotated[list[Path], typer.Argument(help="Input files (CSV, Parquet, NDJSON, logs)")],
     out_dir: Annotated[
         Path, typer.Option("--out", help="Directory for labels, audit.json, report")
     ],
+    inputs: Annotated[
+        list[Path] | None,
+        typer.Argument(help="Input files (CSV, Parquet, NDJSON, logs); none with --db and --site"),
+    ] = None,
     fmt: Annotated[
         str, typer.Option("--format", help="auto|csv|parquet|ndjson|nginx|talkingdata|engagement")
     ] = "auto",
@@ -97,14 +100,25 @@ def audit(
     lang: Annotated[str, typer.Option(help="Report language: zh or en")] = "zh",
     tz: Annotated[str, typer.Option(help="Time zone that days are counted in")] = "Asia/Shanghai",
     engine: Annotated[str, typer.Option(help="duckdb (default) or spark")] = "duckdb",
-    db: Annotated[str, typer.Option(help="DuckDB database file (default: in memory)")] = ":memory:",
+    db: Annotated[
+        str,
+        typer.Option(
+            help="DuckDB database file (default: in memory); with no INPUTS, the collector's "
+            "database (`qinglang serve --db`), audited for --site"
+        ),
+    ] = ":memory:",
     setting: Annotated[list[str], typer.Option(help="NAME=VALUE (see `qinglang settings`)")] = [],  # noqa: B006
     evaluate_truth: Annotated[
         bool, typer.Option("--evaluate", help="Also score against `truth`")
     ] = False,
 ) -> None:
-    """Ingest, detect and report: labels.parquet, audit.json and report.html in --out."""
-    from qinglang.audit.render_terminal import render_summary
+    """Ingest, detect and report: labels.parquet, audit.json and report.html in --out.
+
+    With no INPUTS, audits what the collector stored for --site in --db (its Parquet lake).
+    """
+    if not inputs:
+        _audit_collected(db, site, out_dir, lang, price, per, currency, tz, setting)
+        return
     from qinglang.audit.run import AuditOptions
     from qinglang.ingest import load_mapping_file, parse_map_options
     from qinglang.settings import parse_settings
@@ -140,6 +154,41 @@ def audit(
     except QinglangError as exc:
         _fail(exc)
         return
+    _show_audit(facts, out_dir, lang)
+
+
+def _audit_collected(db, site, out_dir, lang, price, per, currency, tz, setting):  # type: ignore[no-untyped-def]
+    """`qinglang audit --db FILE --site NAME --out DIR`: the site's lake, as Parquet input."""
+    import tempfile
+
+    from qinglang.audit.run import AuditOptions
+    from qinglang.collect.lake import site_files
+    from qinglang.settings import parse_settings
+
+    if db == ":memory:" or not site:
+        _fail(QinglangError("give INPUTS, or --db (the collector's database) and --site"))
+    try:
+        with tempfile.TemporaryDirectory(prefix="qinglang-lake-") as scratch:
+            files = site_files(Path(db), site, Path(scratch))
+            options = AuditOptions(
+                fmt="parquet",
+                unit_price=price,
+                per=per,
+                currency=currency,
+                lang=lang,
+                tz=tz,
+                settings=parse_settings(setting),
+            )
+            facts = _run_with_progress(files, out_dir, options)
+    except QinglangError as exc:
+        _fail(exc)
+        return
+    _show_audit(facts, out_dir, lang)
+
+
+def _show_audit(facts: dict, out_dir: Path, lang: str) -> None:
+    from qinglang.audit.render_terminal import render_summary
+
     _print_inputs(facts)
     render_summary(facts, out, lang="en" if lang == "en" else "zh")
     if facts.get("evaluation"):
@@ -272,18 +321,17 @@ def evaluate(
     setting: Annotated[list[str], typer.Option(help="NAME=VALUE (see `qinglang settings`)")] = [],  # noqa: B006
 ) -> None:
     """Precision, recall and F1 per category, and the invalid-UV-share error, on labelled data."""
+    from qinglang.audit.run import AuditOptions, load_inputs
     from qinglang.detect.pipeline import run_pipeline
     from qinglang.engine import connect
     from qinglang.evaluate import evaluate as run_eval
-    from qinglang.ingest import read_events
 
     try:
         engine = connect()
-        stream = read_events([str(p) for p in inputs], fmt=fmt)
-        engine.load_events(stream.to_reader())
+        loaded = load_inputs(engine, inputs, AuditOptions(fmt=fmt), lambda *_: None)
         from qinglang.settings import parse_settings
 
-        run_pipeline(engine, parse_settings(setting))
+        run_pipeline(engine, parse_settings(setting), known_present=loaded.known_present)
         result = run_eval(engine, tz)
     except QinglangError as exc:
         _fail(exc)
@@ -364,6 +412,72 @@ def settings() -> None:
     for s in SETTINGS.values():
         table.add_row(s.name, f"{s.default:g}", s.help)
     out.print(table)
+
+
+site_app = typer.Typer(help="Register the sites the collector counts for.", no_args_is_help=True)
+app.add_typer(site_app, name="site")
+DB_HELP = "The collector's database file (sites; the lake lives beside it)"
+URL_HELP = "Where visitors' browsers reach the collector"
+
+
+@site_app.command("add")
+def site_add(
+    name: Annotated[str, typer.Argument(help="Site name (a-z 0-9 . _ -)")],
+    origin: Annotated[list[str], typer.Option(help="Origin the site is served from (repeatable)")],
+    db: Annotated[Path, typer.Option(help=DB_HELP)] = Path("qinglang.db"),
+    collector: Annotated[str, typer.Option(help=URL_HELP)] = "http://127.0.0.1:8080",
+) -> None:
+    """Register a site with its own secret and print the snippet to paste into its pages."""
+    from qinglang.collect.sites import SiteRegistry, snippet
+
+    try:
+        site = SiteRegistry(db).add(name, origin)
+    except QinglangError as exc:
+        _fail(exc)
+        return
+    console.print(f"site {site.name} registered for {', '.join(site.origins)}; paste this:")
+    out.print(snippet(collector, site.name), markup=False, highlight=False)
+
+
+@site_app.command("snippet")
+def site_snippet(
+    name: Annotated[str, typer.Argument(help="Site name")],
+    db: Annotated[Path, typer.Option(help=DB_HELP)] = Path("qinglang.db"),
+    collector: Annotated[str, typer.Option(help=URL_HELP)] = "http://127.0.0.1:8080",
+) -> None:
+    """Print the snippet of a registered site again."""
+    from qinglang.collect.sites import SiteRegistry, snippet
+
+    try:
+        found = SiteRegistry(db).get(name)
+    except QinglangError as exc:
+        _fail(exc)
+        return
+    if found is None:
+        _fail(QinglangError(f"unknown site {name!r} in {db}"))
+    out.print(snippet(collector, name), markup=False, highlight=False)
+
+
+@app.command()
+def serve(
+    db: Annotated[Path, typer.Option(help=DB_HELP)] = Path("qinglang.db"),
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8080,
+    queue: Annotated[int, typer.Option(help="Beacons waiting for fsync before 503")] = 2048,
+    setting: Annotated[
+        list[str], typer.Option(help="NAME=VALUE; the collector reads token_ttl_minutes")
+    ] = [],  # noqa: B006
+) -> None:
+    """Run the collector: /t.js, /b, /b.gif, /healthz and /metrics (uvicorn)."""
+    from qinglang.collect.server import serve as run_server
+    from qinglang.settings import SETTINGS, parse_settings
+
+    try:
+        chosen = parse_settings(setting).get("token_ttl_minutes")
+        ttl = float(str(chosen)) if chosen is not None else SETTINGS["token_ttl_minutes"].default
+        run_server(db, host, port, queue_size=queue, ttl_s=int(ttl * 60))
+    except QinglangError as exc:
+        _fail(exc)
 
 
 def main() -> None:  # pragma: no cover

@@ -4,11 +4,17 @@ Every query in qinglang is written once, in DuckDB's SQL dialect. The DuckDB eng
 the Spark engine transpiles it with SQLGlot (``read="duckdb", write="spark"``). So each query has one
 source of truth, and the report can print exactly what ran.
 
+The `events` table has the contract's columns plus ``rid``, an integer row id in input order
+(0, 1, ...): detectors, findings and labels join on it, because joining millions of rows on the
+string ``event_id`` costs several times more. ``event_id`` stays the key every output shows.
+
 The interface is deliberately narrow::
 
     load_events(reader)          the `events` table from an Arrow stream of EVENT_SCHEMA batches
+    attach_events(sql)           DuckDB only: `events` as a view (ingest.native's SELECT)
     register(name, table)        a small lookup table (from Arrow)
     materialize(name, sql)       a named intermediate result (table in DuckDB, cached view in Spark)
+    create_view(name, sql)       a named query, computed where it is used
     query(sql) -> pa.Table       a result back in Arrow
     write_parquet(sql, path)     a result to a Parquet file
 """
@@ -18,10 +24,12 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import sqlglot
@@ -29,28 +37,70 @@ from sqlglot import exp
 
 from qinglang.errors import EngineError
 
+ROW_ID = "rid"
+
+
+def with_row_ids(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
+    """The same batches with ``rid`` appended: 0, 1, 2, ... in stream order."""
+    schema = reader.schema.append(pa.field(ROW_ID, pa.int64()))
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        start = 0
+        for batch in reader:
+            rid = pa.array(np.arange(start, start + batch.num_rows, dtype=np.int64))
+            yield pa.RecordBatch.from_arrays([*batch.columns, rid], schema=schema)
+            start += batch.num_rows
+
+    return pa.RecordBatchReader.from_batches(schema, batches())
+
 
 class Engine(Protocol):
     name: str
 
     def load_events(self, reader: pa.RecordBatchReader) -> int: ...
+    def attach_events(self, sql: str) -> int: ...
     def register(self, name: str, table: pa.Table) -> None: ...
     def materialize(self, name: str, sql: str) -> None: ...
+    def create_view(self, name: str, sql: str) -> None: ...
     def query(self, sql: str) -> pa.Table: ...
     def write_parquet(self, sql: str, path: Path) -> None: ...
     def close(self) -> None: ...
 
 
+def default_memory_limit() -> str:
+    """Half the machine's memory (QINGLANG_DUCKDB_MEMORY overrides, e.g. ``8GB``).
+
+    DuckDB's own default (80%) leaves little for the rest of the machine; above the limit it
+    spills tables and intermediate results to a temporary directory instead of failing.
+    """
+    override = os.environ.get("QINGLANG_DUCKDB_MEMORY")
+    if override:
+        return override
+    try:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return "80%"
+    return f"{max(total // 2 // 2**20, 256)}MB"
+
+
 class DuckDBEngine:
-    """The embedded default: an in-memory database, or a file given with ``--db``."""
+    """The embedded default: an in-memory database, or a file given with ``--db``.
+
+    Memory is capped (:func:`default_memory_limit`); beyond the cap DuckDB spills to a temporary
+    directory that is removed on close, so a 36M-event audit fits a 24 GB machine.
+    """
 
     name = "duckdb"
 
     def __init__(self, database: str | Path = ":memory:", threads: int | None = None) -> None:
         self.con = duckdb.connect(str(database))
+        self._spill = tempfile.TemporaryDirectory(prefix="qinglang-duckdb-")
+        self.con.execute(f"SET memory_limit = '{default_memory_limit()}'")
+        self.con.execute(f"SET temp_directory = '{self._spill.name}'")
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute("SET enable_progress_bar = false")
         for fname, (params, body, _spark) in PORTABLE_FUNCTIONS.items():
             self.con.execute(f"CREATE OR REPLACE MACRO {fname}({params}) AS {body}")
 
@@ -61,9 +111,13 @@ class DuckDBEngine:
             raise EngineError(f"DuckDB failed: {exc}\n--- query ---\n{sql}") from exc
 
     def load_events(self, reader: pa.RecordBatchReader) -> int:
-        self.con.register("_events_stream", reader)
+        self.con.register("_events_stream", with_row_ids(reader))
         self._run("CREATE OR REPLACE TABLE events AS SELECT * FROM _events_stream")
         self.con.unregister("_events_stream")
+        return int(self._run("SELECT count(*) FROM events")[0][0])
+
+    def attach_events(self, sql: str) -> int:
+        self._run(f"CREATE OR REPLACE VIEW events AS {sql}")
         return int(self._run("SELECT count(*) FROM events")[0][0])
 
     def register(self, name: str, table: pa.Table) -> None:
@@ -73,6 +127,9 @@ class DuckDBEngine:
 
     def materialize(self, name: str, sql: str) -> None:
         self._run(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+
+    def create_view(self, name: str, sql: str) -> None:
+        self._run(f"CREATE OR REPLACE VIEW {name} AS {sql}")
 
     def query(self, sql: str) -> pa.Table:
         try:
@@ -86,6 +143,7 @@ class DuckDBEngine:
 
     def close(self) -> None:
         self.con.close()
+        self._spill.cleanup()
 
 
 # Functions whose DuckDB and Spark spellings SQLGlot cannot map (name -> (DuckDB macro, Spark)).
@@ -140,8 +198,11 @@ class SparkEngine:
             pq.write_table(table, path)
         return str(path)
 
+    def attach_events(self, sql: str) -> int:
+        raise EngineError("Spark reads events through the readers (load_events), not in place")
+
     def load_events(self, reader: pa.RecordBatchReader) -> int:
-        path = self._stage(reader, "events")
+        path = self._stage(with_row_ids(reader), "events")
         df = self.spark.read.parquet(path)  # type: ignore[attr-defined]
         df.createOrReplaceTempView("events")
         return int(df.count())
@@ -163,6 +224,9 @@ class SparkEngine:
         df = self._sql(sql).localCheckpoint(eager=True)  # type: ignore[attr-defined]
         df.createOrReplaceTempView(name)
         self._cached.append(df)
+
+    def create_view(self, name: str, sql: str) -> None:
+        self._sql(sql).createOrReplaceTempView(name)  # type: ignore[attr-defined]
 
     def query(self, sql: str) -> pa.Table:
         return self._sql(sql).toArrow()  # type: ignore[attr-defined,no-any-return]

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from qinglang.audit.facts import day_sql, visitor_key_sql
+from qinglang.audit.facts import day_sql
 from qinglang.engine import Engine
 from qinglang.reasons import CATEGORY_PRIORITY
 
@@ -28,10 +28,10 @@ TRUTH = "CASE WHEN coalesce(e.truth, 'valid') LIKE 'valid%' THEN 'valid' ELSE e.
 
 
 def evaluate(engine: Engine, tz: str = "UTC") -> dict[str, Any]:
-    """Needs tables `events` (with truth) and `labels`; uses `uv` when the audit made it."""
+    """Needs the pipeline's `label_rows` (labels with the counted event columns and truth)."""
     rows = engine.query(
-        f"SELECT {TRUTH} AS truth, l.verdict, coalesce(l.category, 'valid') AS "
-        "category, count(*) AS n FROM events e JOIN labels l ON e.event_id = l.event_id "
+        f"SELECT {TRUTH} AS truth, e.verdict, coalesce(e.category, 'valid') AS "
+        "category, count(*) AS n FROM label_rows e "
         "WHERE e.truth IS NOT NULL GROUP BY 1, 2, 3"
     ).to_pylist()
     if not rows:
@@ -75,13 +75,13 @@ def _uv_share(engine: Engine, tz: str) -> dict[str, Any]:
     """True vs estimated invalid UV share, on the audit's own UV definition."""
     has_pv = engine.query("SELECT count(*) AS n FROM events WHERE event = 'pageview'").to_pylist()
     counted = "e.event = 'pageview'" if has_pv[0]["n"] else "TRUE"
-    key = visitor_key_sql()
+    key = "e.visitor"
     r = engine.query(
         f"SELECT count(*) AS uv, sum(true_valid) AS true_valid, sum(est_valid) AS est_valid FROM ("
         f"SELECT {day_sql(tz)} AS day, {key} AS v, "
         f"max(CASE WHEN {TRUTH} = 'valid' THEN 1 ELSE 0 END) AS true_valid, "
-        f"max(CASE WHEN l.verdict = 'valid' THEN 1 ELSE 0 END) AS est_valid "
-        f"FROM events e JOIN labels l ON e.event_id = l.event_id WHERE {counted} GROUP BY 1, 2)"
+        f"max(CASE WHEN e.verdict = 'valid' THEN 1 ELSE 0 END) AS est_valid "
+        f"FROM label_rows e WHERE {counted} GROUP BY 1, 2)"
     ).to_pylist()[0]
     uv = int(r["uv"] or 0)
     if not uv:
@@ -113,7 +113,7 @@ def engagement_accounts(engine: Engine) -> dict[str, Any] | None:
         "sum(CASE WHEN l.verdict = 'invalid' THEN 1 ELSE 0 END) AS flagged_n, "
         "sum(CASE WHEN coalesce(e.truth, 'valid') NOT LIKE 'valid%' AND l.verdict = 'invalid' "
         "THEN 1 ELSE 0 END) AS tp_n "
-        "FROM events e JOIN labels l ON e.event_id = l.event_id "
+        "FROM events e JOIN label_rows l ON e.rid = l.rid "
         "WHERE e.event = 'action' AND e.account_id IS NOT NULL AND e.truth IS NOT NULL "
         "GROUP BY e.account_id"
     ).to_pylist()

@@ -316,3 +316,8 @@ def _conform_struct(arr: pa.StructArray, typ: pa.StructType) -> pa.StructArray:
 
 def rows_to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=EVENT_SCHEMA)
+
+
+def visitor_key_sql(alias: str = "e") -> str:
+    """The UV key (SQL): the visitor id, else IP + user agent (cookieless hits, server logs)."""
+    return f"coalesce({alias}.visitor_id, {alias}.ip || ' ' || coalesce({alias}.user_agent, ''))"

@@ -66,6 +66,12 @@ SETTINGS: dict[str, Setting] = {
             1,
             "1: a data-center hit whose visitor id interacted anywhere in the input stays valid",
         ),
+        Setting(
+            "dc_min_hits",
+            2,
+            "Hits a data-center IP must send over the input before it alone invalidates them "
+            "(a lone hit is more often a VPN or office proxy user than a bot: evidence only)",
+        ),
         Setting("visitor_max_ips", 6, "Distinct IPs one visitor may use in a day"),
         Setting(
             "low_conversion_ratio",

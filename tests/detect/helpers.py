@@ -15,6 +15,7 @@ def findings_of(
     found = module.detect(ctx)
     out: dict[str, set[str]] = {}
     for q in found.queries:
+        q = f"SELECT e.event_id, f.reason, f.score FROM ({q}) f JOIN events e ON e.rid = f.rid"
         for row in engine.query(q).to_pylist():
             if row["score"] >= 0.5:
                 out.setdefault(row["event_id"], set()).add(row["reason"])

@@ -72,9 +72,9 @@ def run(module, rows):
         found = module.detect(ctx)
         out = []
         for q in found.queries:
-            table = engine.query(q)
-            assert table.column_names == ["event_id", "reason", "score"], q
-            out += table.to_pylist()
+            assert engine.query(q).column_names == ["rid", "reason", "score"], q
+            by_id = f"SELECT e.event_id, f.reason, f.score FROM ({q}) f JOIN events e USING (rid)"
+            out += engine.query(by_id).to_pylist()
         return sorted((r["event_id"], r["reason"], round(r["score"], 9)) for r in out), found
     finally:
         engine.close()

@@ -60,7 +60,7 @@ def engagement_facts(engine: Engine, detectors: list[dict[str, Any]],
     rows = engine.query(
         f"SELECT e.target, e.action, l.category, {group} AS grp, count(*) AS n, "
         f"count(DISTINCT e.account_id) AS accounts "
-        f"FROM events e JOIN labels l ON e.event_id = l.event_id {joins} "
+        f"FROM events e JOIN label_rows l ON e.rid = l.rid {joins} "
         f"WHERE e.event = 'action' AND e.target IS NOT NULL AND l.verdict = 'invalid' "
         f"GROUP BY 1, 2, 3, 4"
     ).to_pylist()
@@ -112,7 +112,7 @@ def _groups(engine: Engine, detectors: list[dict[str, Any]], joins: str,
         f"count(DISTINCT e.account_id) AS members, count(DISTINCT e.target) AS targets, "
         f"count(DISTINCT e.device_id) AS devices, count(DISTINCT e.ip) AS ips, "
         f"CAST(min(e.ts) AS VARCHAR) AS first, CAST(max(e.ts) AS VARCHAR) AS last "
-        f"FROM events e JOIN labels l ON e.event_id = l.event_id {joins} "
+        f"FROM events e JOIN label_rows l ON e.rid = l.rid {joins} "
         f"WHERE e.event = 'action' AND l.verdict = 'invalid' GROUP BY 1, 2"
     ).to_pylist()
     per.sort(key=lambda g: (-int(g["actions"]), str(g["grp"])))
@@ -130,12 +130,12 @@ def _groups(engine: Engine, detectors: list[dict[str, Any]], joins: str,
     for g in per[:TOP_GROUPS]:
         sample = engine.query(
             f"SELECT min(e.account_id) AS account_id, e.target FROM events e "
-            f"JOIN labels l ON e.event_id = l.event_id {joins} WHERE e.event = 'action' "
+            f"JOIN label_rows l ON e.rid = l.rid {joins} WHERE e.event = 'action' "
             f"AND l.verdict = 'invalid' AND {group} = {_literal(g['grp'])} GROUP BY e.target "
             f"ORDER BY count(*) DESC, e.target LIMIT {SAMPLE_IDS}"
         ).to_pylist()
         members = engine.query(
-            f"SELECT DISTINCT e.account_id FROM events e JOIN labels l ON e.event_id = l.event_id "
+            f"SELECT DISTINCT e.account_id FROM events e JOIN label_rows l ON e.rid = l.rid "
             f"{joins} WHERE e.event = 'action' AND l.verdict = 'invalid' "
             f"AND {group} = {_literal(g['grp'])} ORDER BY 1 LIMIT {SAMPLE_IDS}"
         ).to_pylist()

@@ -11,8 +11,9 @@ invalid UV takes the category of its highest-priority invalid event.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 
@@ -36,30 +37,52 @@ VERDICT_TEXT = (
 )
 
 
-def visitor_key_sql(alias: str = "e") -> str:
-    """The UV key: the visitor id, else IP + user agent (cookieless hits, server logs)."""
-    return f"coalesce({alias}.visitor_id, {alias}.ip || ' ' || coalesce({alias}.user_agent, ''))"
+def day_sql(tz: str, alias: str = "e", span: tuple[datetime, datetime] | None = None) -> str:
+    """The settlement day of an event, in the campaign's time zone.
 
-
-def day_sql(tz: str, alias: str = "e") -> str:
-    """The settlement day of an event, in the campaign's time zone."""
+    Where the zone's UTC offset stays the same over the whole `span` (no daylight-saving change
+    in it), the day is the shifted UTC date, which is cheaper than a time-zone conversion per row.
+    """
     if tz == "UTC":
         return f"CAST({alias}.ts AS DATE)"
+    offset = fixed_offset_seconds(tz, span) if span else None
+    if offset is not None:
+        sign = "+" if offset >= 0 else "-"
+        return f"CAST({alias}.ts {sign} INTERVAL {abs(offset)} SECOND AS DATE)"
     return f"CAST({alias}.ts AT TIME ZONE '{tz.replace(chr(39), '')}' AS DATE)"
 
 
-def _uv_table_sql(has_pageviews: bool, tz: str) -> str:
-    key = visitor_key_sql()
+def fixed_offset_seconds(tz: str, span: tuple[datetime, datetime]) -> int | None:
+    """The zone's UTC offset in seconds if it is the same at every hour of `span`, else None."""
+    try:
+        zone = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    start, end = span
+    if end < start or end - start > timedelta(days=3 * 366):
+        return None
+    offsets = set()
+    at = start
+    while at <= end + timedelta(hours=1):
+        delta = at.astimezone(zone).utcoffset()
+        offsets.add(int(delta.total_seconds()) if delta is not None else None)
+        at += timedelta(hours=1)
+    return offsets.pop() if len(offsets) == 1 else None
+
+
+def _uv_table_sql(
+    has_pageviews: bool, tz: str, span: tuple[datetime, datetime] | None = None
+) -> str:
+    key = "e.visitor"
     counted = "e.event = 'pageview'" if has_pageviews else "TRUE"
-    day = day_sql(tz)
-    prio = " ".join(f"WHEN '{c}' THEN {i}" for i, c in enumerate(CATEGORY_PRIORITY))
+    day = day_sql(tz, span=span)
     return f"""
         SELECT {day} AS day, {key} AS visitor,
                min_by(coalesce(e.source, '(none)'), e.ts) AS source,
-               max(CASE WHEN l.verdict = 'valid' THEN 1 ELSE 0 END) AS any_valid,
-               min(CASE l.category {prio} END) AS prio,
+               max(CASE WHEN e.prio IS NULL THEN 1 ELSE 0 END) AS any_valid,
+               min(e.prio) AS prio,
                max(CASE WHEN e.event = 'conversion' THEN 1 ELSE 0 END) AS converted
-        FROM events e JOIN labels l ON e.event_id = l.event_id
+        FROM label_rows e
         WHERE ({counted} OR e.event = 'conversion') AND {key} IS NOT NULL
         GROUP BY 1, 2
         HAVING max(CASE WHEN {counted} THEN 1 ELSE 0 END) = 1
@@ -82,17 +105,19 @@ def compute_facts(
         "SELECT count(*) AS events, count(visitor_id) AS with_visitor, "
         "sum(CASE WHEN event = 'pageview' THEN 1 ELSE 0 END) AS pv, "
         "CAST(min(ts) AS VARCHAR) AS start, CAST(max(ts) AS VARCHAR) AS finish, "
+        "min(ts) AS first_ts, max(ts) AS last_ts, "
         "list_sort(list(DISTINCT site)) AS sites FROM events"
     ).to_pylist()[0]
     has_visitor = bool(shape["with_visitor"])
     has_pv = bool(shape["pv"])
-    engine.materialize("uv", _uv_table_sql(has_pv, tz))
+    span = (shape["first_ts"], shape["last_ts"]) if shape["first_ts"] else None
+    engine.materialize("uv", _uv_table_sql(has_pv, tz, span))
     cells = engine.query(
         "SELECT day, source, any_valid, prio, count(*) AS n, sum(converted) AS conv "
         "FROM uv GROUP BY 1, 2, 3, 4"
     ).to_pylist()
     pv = engine.query(
-        "SELECT l.verdict, count(*) AS n FROM events e JOIN labels l ON e.event_id = l.event_id "
+        "SELECT e.verdict, count(*) AS n FROM label_rows e "
         f"WHERE {'e.event = ' + repr('pageview') if has_pv else 'TRUE'} GROUP BY 1"
     ).to_pylist()
     pv_by = {r["verdict"]: int(r["n"]) for r in pv}
@@ -265,15 +290,15 @@ EVIDENCE_COLUMNS = ("event_id", "ts", "ip", "user_agent", "referrer", "url", "so
 
 def _evidence(engine: Engine, per_reason: int) -> dict[str, list[dict[str, Any]]]:
     picked = (
-        "SELECT reason, event_id FROM (SELECT reason, event_id, row_number() OVER "
-        "(PARTITION BY reason ORDER BY score DESC, event_id) AS rn FROM findings) "
+        "SELECT reason, rid FROM (SELECT reason, rid, row_number() OVER "
+        "(PARTITION BY reason ORDER BY score DESC, rid) AS rn FROM findings) "
         f"WHERE rn <= {per_reason}"
     )
     cols = ", ".join(f"e.{c}" for c in EVIDENCE_COLUMNS if c != "ts")
     rows = engine.query(
         f"SELECT p.reason, {cols}, CAST(e.ts AS VARCHAR) AS ts, l.category, l.reasons, l.score "
-        f"FROM ({picked}) p JOIN events e ON e.event_id = p.event_id "
-        f"JOIN labels l ON l.event_id = p.event_id ORDER BY p.reason, l.score DESC, e.event_id"
+        f"FROM ({picked}) p JOIN events e ON e.rid = p.rid "
+        f"JOIN labels l ON l.rid = p.rid ORDER BY p.reason, l.score DESC, e.rid"
     ).to_pylist()
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:

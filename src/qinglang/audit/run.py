@@ -50,8 +50,6 @@ def run_audit(
     progress: Progress | None = None,
     engine: Engine | None = None,
 ) -> dict[str, Any]:
-    from qinglang.ingest import read_events
-
     def step(name: str, frac: float | None = None) -> None:
         if progress:
             progress(name, frac)
@@ -60,19 +58,14 @@ def run_audit(
     own_engine = engine is None
     engine = engine or connect(options.engine, options.db)
     try:
-        stream = read_events(
-            [str(p) for p in inputs],
-            fmt=options.fmt,
-            mapping=options.mapping,
-            log_format=options.log_format,
-            strict=options.strict,
-            site=options.site,
-            on_rows=lambda n: step(f"reading ({n:,} rows)"),
+        loaded = load_inputs(engine, inputs, options, step)
+        reports = [_report_dict(r) for r in loaded.reports]
+        result = run_pipeline(
+            engine,
+            options.settings,
+            on_step=lambda n: step(f"detect: {n}"),
+            known_present=loaded.known_present,
         )
-        step("reading")
-        engine.load_events(stream.to_reader())
-        reports = [_report_dict(r) for r in stream.reports]
-        result = run_pipeline(engine, options.settings, on_step=lambda n: step(f"detect: {n}"))
         step("audit")
         detectors = [asdict(r) for r in result.runs]
         facts = compute_facts(
@@ -92,7 +85,7 @@ def run_audit(
             facts["evaluation"] = evaluate(engine, options.tz)
         step("writing")
         engine.write_parquet(
-            "SELECT event_id, verdict, category, reasons, score FROM labels ORDER BY event_id",
+            "SELECT event_id, verdict, category, reasons, score FROM labels ORDER BY rid",
             out_dir / "labels.parquet",
         )
         (out_dir / "audit.json").write_text(
@@ -103,6 +96,43 @@ def run_audit(
     finally:
         if own_engine:
             engine.close()
+
+
+@dataclass
+class Loaded:
+    reports: list[Any]  # ingest.ReadReport per input file
+    known_present: dict[str, bool] | None = None  # which columns hold values, where known
+
+
+def load_inputs(
+    engine: Engine, inputs: Sequence[str | Path], options: AuditOptions, step: Progress
+) -> Loaded:
+    """Fill the engine's `events` from the inputs; what reading them reported.
+
+    Contract-typed Parquet is read in place by DuckDB (ingest.native); everything else, and
+    every input on Spark, goes through the readers.
+    """
+    from qinglang.ingest import read_events
+    from qinglang.ingest.native import plan_native
+
+    if engine.name == "duckdb":
+        plan = plan_native(inputs, options.fmt, options.mapping, options.site)
+        if plan is not None:
+            step(f"reading {len(plan.reports)} Parquet file(s) in place")
+            engine.attach_events(plan.sql)
+            return Loaded(plan.reports, plan.known)
+    stream = read_events(
+        [str(p) for p in inputs],
+        fmt=options.fmt,
+        mapping=options.mapping,
+        log_format=options.log_format,
+        strict=options.strict,
+        site=options.site,
+        on_rows=lambda n: step(f"reading ({n:,} rows)"),
+    )
+    step("reading")
+    engine.load_events(stream.to_reader())
+    return Loaded(stream.reports)
 
 
 def _report_dict(report: Any) -> dict[str, Any]:

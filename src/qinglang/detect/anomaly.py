@@ -48,49 +48,65 @@ def _regular_timing(ctx: Context) -> str:
     min_hits = int(ctx.setting("regular_min_hits"))
     max_cv = ctx.setting("regular_max_cv")
     hits = (
-        f"SELECT event_id, ip, ts FROM events WHERE ip IS NOT NULL AND event = 'pageview' "
+        f"SELECT rid, ip, ts FROM events WHERE ip IS NOT NULL AND event = 'pageview' "
         f"AND {_no_input(ctx)}"
     )
     busy = f"SELECT ip FROM ({hits}) GROUP BY ip HAVING count(*) >= {min_hits}"
+    # The busy IPs' hits, read once: their gaps are measured and then flagged.
+    ctx.engine.materialize(
+        "anomaly_busy_hits", f"SELECT h.* FROM ({hits}) h JOIN ({busy}) b ON h.ip = b.ip"
+    )
     gaps = (
-        f"SELECT h.ip, ts_ms(h.ts) - ts_ms(lag(h.ts) OVER (PARTITION BY h.ip ORDER BY h.ts, "
-        f"h.event_id)) AS gap FROM ({hits}) h JOIN ({busy}) b ON h.ip = b.ip"
+        "SELECT ip, ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY ip ORDER BY ts, rid)) AS gap "
+        "FROM anomaly_busy_hits"
     )
     regular = (
         f"SELECT ip FROM ({gaps}) WHERE gap IS NOT NULL GROUP BY ip "
         f"HAVING avg(gap) > 0 AND stddev_samp(gap) <= {max_cv} * avg(gap)"
     )
     return (
-        f"SELECT h.event_id, 'ip.regular_timing' AS reason, 0.85 AS score "
-        f"FROM ({hits}) h JOIN ({regular}) r ON h.ip = r.ip"
+        f"SELECT h.rid, 'ip.regular_timing' AS reason, 0.85 AS score "
+        f"FROM anomaly_busy_hits h JOIN ({regular}) r ON h.ip = r.ip"
     )
 
 
 def _identity_churn(ctx: Context) -> str:
     min_visitors = int(ctx.setting("churn_min_visitors"))
     max_engaged = ctx.setting("churn_max_engaged")
-    per_ip = (
-        "SELECT ip, count(DISTINCT visitor_id) AS visitors, "
-        "avg(CASE WHEN coalesce(client.interactions, 0) > 0 THEN 1.0 ELSE 0.0 END) AS engaged "
-        "FROM events WHERE ip IS NOT NULL GROUP BY ip"
+    engaged = "CASE WHEN coalesce(client.interactions, 0) > 0 THEN 1.0 ELSE 0.0 END"
+    # Counting distinct visitors is the costly part: only for IPs with enough hits to qualify.
+    candidates = (
+        f"SELECT ip FROM events WHERE ip IS NOT NULL GROUP BY ip "
+        f"HAVING count(*) >= {min_visitors} AND avg({engaged}) <= {max_engaged}"
     )
     pools = (
-        f"SELECT ip FROM ({per_ip}) WHERE visitors >= {min_visitors} AND engaged <= {max_engaged}"
+        f"SELECT e.ip FROM events e JOIN ({candidates}) c ON e.ip = c.ip GROUP BY e.ip "
+        f"HAVING count(DISTINCT e.visitor_id) >= {min_visitors}"
     )
     return (
-        f"SELECT e.event_id, 'ip.identity_churn' AS reason, 0.8 AS score FROM events e "
+        f"SELECT e.rid, 'ip.identity_churn' AS reason, 0.8 AS score FROM events e "
         f"JOIN ({pools}) p ON e.ip = p.ip WHERE {_no_input(ctx, 'e.')}"
     )
 
 
 def _visitor_ip_rotation(ctx: Context) -> str:
     max_ips = int(ctx.setting("visitor_max_ips"))
+    day = "CAST(ts AS DATE)"
+    # Only visitor-days with more hits than the IP limit can have more IPs than it.
+    # Only the visitor's hits without interaction count, and only visitor-days with more of them
+    # than the IP limit can have more IPs than it.
+    quiet = f"visitor_id IS NOT NULL AND {_no_input(ctx)}"
+    candidates = (
+        f"SELECT visitor_id, {day} AS day FROM events WHERE {quiet} "
+        f"GROUP BY 1, 2 HAVING count(*) > {max_ips}"
+    )
     rotating = (
-        f"SELECT visitor_id, CAST(ts AS DATE) AS day FROM events WHERE visitor_id IS NOT NULL "
-        f"GROUP BY 1, 2 HAVING count(DISTINCT ip) > {max_ips}"
+        f"SELECT e.visitor_id, c.day FROM events e JOIN ({candidates}) c "
+        f"ON e.visitor_id = c.visitor_id AND CAST(e.ts AS DATE) = c.day "
+        f"WHERE {_no_input(ctx, 'e.')} GROUP BY 1, 2 HAVING count(DISTINCT e.ip) > {max_ips}"
     )
     return (
-        f"SELECT e.event_id, 'visitor.ip_rotation' AS reason, 0.8 AS score FROM events e "
+        f"SELECT e.rid, 'visitor.ip_rotation' AS reason, 0.8 AS score FROM events e "
         f"JOIN ({rotating}) r ON e.visitor_id = r.visitor_id AND CAST(e.ts AS DATE) = r.day "
         f"WHERE {_no_input(ctx, 'e.')}"
     )
@@ -100,17 +116,20 @@ def _low_conversion(ctx: Context) -> str:
     ratio = ctx.setting("low_conversion_ratio")
     min_uv = int(ctx.setting("low_conversion_min_uv"))
     visitor = "coalesce(visitor_id, ip || ' ' || coalesce(user_agent, ''))"
-    per_source = (
+    ctx.engine.materialize(
+        "anomaly_source_conversion",
         f"SELECT source, count(DISTINCT {visitor}) AS uv, "
         f"count(DISTINCT CASE WHEN event = 'conversion' THEN {visitor} END) AS converted "
-        f"FROM events WHERE source IS NOT NULL GROUP BY source"
+        f"FROM events WHERE source IS NOT NULL GROUP BY source",
     )
-    site = f"SELECT sum(converted) * 1.0 / greatest(sum(uv), 1) AS rate FROM ({per_source})"
+    site = (
+        "SELECT sum(converted) * 1.0 / greatest(sum(uv), 1) AS rate FROM anomaly_source_conversion"
+    )
     low = (
-        f"SELECT s.source FROM ({per_source}) s, ({site}) b WHERE b.rate > 0 "
+        f"SELECT s.source FROM anomaly_source_conversion s, ({site}) b WHERE b.rate > 0 "
         f"AND s.uv >= {min_uv} AND s.converted < {ratio} * b.rate * s.uv"
     )
     return (
-        f"SELECT e.event_id, 'source.low_conversion' AS reason, 0.2 AS score FROM events e "
+        f"SELECT e.rid, 'source.low_conversion' AS reason, 0.2 AS score FROM events e "
         f"JOIN ({low}) l ON e.source = l.source WHERE {_no_input(ctx, 'e.')}"
     )

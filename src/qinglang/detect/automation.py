@@ -37,9 +37,13 @@ STRONG_TELLS = (
     "phantom",
     "automation_controlled",
     "swiftshader",
+    "automation_global",  # window globals that Nightmare / ChromeDriver leave behind
 )
 # Tells that ordinary mobile browsers show too (no plugins on every phone): ignored.
 BENIGN_TELLS = ("no_plugins",)
+# Contradictions some real browsers show too (privacy modes, odd locales): each one only adds up.
+# Any tell code not listed in these three lists counts as weak as well.
+WEAK_TELLS = ("permissions_mismatch", "no_languages", "lang_mismatch", "no_chrome_obj")
 
 
 def _list(values: tuple[str, ...]) -> str:
@@ -90,7 +94,7 @@ def detect(ctx: Context) -> Findings:
             f"AND {ch} IS NOT DISTINCT FROM c.ch_ua AND {platform} IS NOT DISTINCT FROM c.platform"
         )
         q.append(
-            f"SELECT event_id, c.reason AS reason, CASE WHEN c.reason = 'client.emulator' THEN 0.8 "
+            f"SELECT rid, c.reason AS reason, CASE WHEN c.reason = 'client.emulator' THEN 0.8 "
             f"ELSE 0.9 END AS score FROM {source}"
         )
     return findings

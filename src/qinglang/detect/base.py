@@ -1,10 +1,12 @@
 """What every detector is: a function from the `events` table (and a context) to findings.
 
-A detector is a module with ``NAME``, ``CATEGORY``, ``CHECKS`` and ``detect(ctx) -> Findings``.
+A detector is a module with ``NAME``, ``CATEGORY``, ``CHECKS`` and ``detect(ctx) -> Findings``,
+and optionally ``prepare(ctx)``, which the pipeline calls for every detector before any detects:
+the place to ``ctx.prefetch`` a slow Python lookup so that it overlaps the other detectors' SQL.
 It does no I/O of its own and does not know which engine runs it: it returns SQL (DuckDB dialect;
 the engine translates) that selects one row per (event, reason)::
 
-    SELECT event_id, '<reason code>' AS reason, <score 0..1> AS score FROM ...
+    SELECT rid, '<reason code>' AS reason, <score 0..1> AS score FROM ...
 
 A finding with score >= 0.5 invalidates its event; below that it is supporting evidence only.
 Checks whose input columns hold no values at all (server logs have no tracker signals) are
@@ -14,6 +16,7 @@ skipped, and the detector says which and why.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import pyarrow as pa
@@ -21,6 +24,7 @@ import pyarrow as pa
 from qinglang.engine import Engine
 
 INVALID_AT = 0.5
+_EXECUTOR = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qinglang-lookup")
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class Context:
     present: frozenset[str]
     settings: dict[str, object] = field(default_factory=dict)
     registered: set[str] = field(default_factory=set)
+    pending: dict[str, Future[pa.Table]] = field(default_factory=dict)
 
     def has(self, *columns: str) -> bool:
         return all(c in self.present for c in columns)
@@ -73,12 +78,30 @@ class Context:
         """
         if name in self.registered:  # another detector asked for the same lookup first
             return
+        pending = self.pending.pop(name, None)
+        table = pending.result() if pending else fn(self._distinct(keys, where))
         self.registered.add(name)
+        self.engine.register(name, table)
+
+    def prefetch(
+        self, name: str, keys: dict[str, str], where: str, fn: Callable[[list], pa.Table]
+    ) -> None:
+        """Start a lookup's Python work in a thread now; `lookup(name, ...)` collects it.
+
+        The engine keeps running the other detectors' SQL meanwhile (DuckDB releases the GIL).
+        Only `fn` runs in the thread: every engine call stays on the caller's thread.
+        """
+        if name in self.registered or name in self.pending:
+            return
+        values = self._distinct(keys, where)
+        self.pending[name] = _EXECUTOR.submit(fn, values)
+
+    def _distinct(self, keys: dict[str, str], where: str) -> list:
         cols = ", ".join(f"{expr} AS {alias}" for alias, expr in keys.items())
         distinct = self.engine.query(f"SELECT DISTINCT {cols} FROM events WHERE {where}")
         columns = [distinct.column(alias).to_pylist() for alias in keys]
         values: list = columns[0] if len(columns) == 1 else list(zip(*columns, strict=True))
-        self.engine.register(name, fn(sorted(values, key=repr)))
+        return sorted(values, key=repr)
 
     def setting(self, name: str) -> float:
         from qinglang.settings import SETTINGS
@@ -89,4 +112,4 @@ class Context:
 
 def finding_sql(reason: str, score: float | str, source: str, where: str) -> str:
     """One (event, reason) selection. `score` may be a SQL expression."""
-    return f"SELECT event_id, '{reason}' AS reason, {score} AS score FROM {source} WHERE {where}"
+    return f"SELECT rid, '{reason}' AS reason, {score} AS score FROM {source} WHERE {where}"

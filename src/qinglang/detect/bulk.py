@@ -34,7 +34,7 @@ def detect(ctx: Context) -> Findings:
         q.append(_forged(ctx))
     if "bulk.signature_failed" in run:
         q.append(
-            "SELECT event_id, 'bulk.signature_failed' AS reason, 0.3 AS score FROM events "
+            "SELECT rid, 'bulk.signature_failed' AS reason, 0.3 AS score FROM events "
             f"WHERE {ACTION} AND signature_ok = FALSE"
         )
     if "bulk.device_churn" in run:
@@ -58,7 +58,7 @@ def _forged(ctx: Context) -> str:
         f"HAVING avg(CASE WHEN signature_ok THEN 0.0 ELSE 1.0 END) >= 0.5"
     )
     return (
-        f"SELECT e.event_id, 'bulk.forged_signature' AS reason, 0.9 AS score FROM events e "
+        f"SELECT e.rid, 'bulk.forged_signature' AS reason, 0.9 AS score FROM events e "
         f"JOIN ({forging}) f ON e.ip = f.ip JOIN ({failing}) a ON e.account_id = a.account_id "
         f"WHERE e.{ACTION} AND e.signature_ok = FALSE"
     )
@@ -75,7 +75,7 @@ def _churn(ctx: Context) -> str:
         f"HAVING sum(n) >= {min_actions} AND max(n) = 1"
     )
     return (
-        f"SELECT e.event_id, 'bulk.device_churn' AS reason, 0.85 AS score FROM events e "
+        f"SELECT e.rid, 'bulk.device_churn' AS reason, 0.85 AS score FROM events e "
         f"JOIN ({churners}) c ON e.account_id = c.account_id WHERE e.{ACTION}"
     )
 
@@ -88,7 +88,7 @@ def _cascade(ctx: Context) -> str:
     for shift in (0, window_ms // 2):
         w = f"CAST(floor((ts_ms(ts) + {shift}) / {window_ms}) AS BIGINT)"
         acts = (
-            f"SELECT event_id, ip, target, account_id, {w} AS w FROM events WHERE {ACTION} "
+            f"SELECT rid, ip, target, account_id, {w} AS w FROM events WHERE {ACTION} "
             f"AND ip IS NOT NULL AND target IS NOT NULL AND account_id IS NOT NULL"
         )
         stars = (
@@ -96,8 +96,8 @@ def _cascade(ctx: Context) -> str:
             f"HAVING count(DISTINCT account_id) >= {min_accounts}"
         )
         parts.append(
-            f"SELECT a.event_id FROM ({acts}) a JOIN ({stars}) s "
+            f"SELECT a.rid FROM ({acts}) a JOIN ({stars}) s "
             f"ON a.ip = s.ip AND a.target = s.target AND a.w = s.w"
         )
     union = " UNION ".join(parts)
-    return f"SELECT event_id, 'bulk.instant_cascade' AS reason, 0.85 AS score FROM ({union})"
+    return f"SELECT rid, 'bulk.instant_cascade' AS reason, 0.85 AS score FROM ({union})"

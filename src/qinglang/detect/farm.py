@@ -29,7 +29,7 @@ def detect(ctx: Context) -> Findings:
     min_devices = int(ctx.setting("farm_min_devices"))
     min_steps = int(ctx.setting("farm_min_steps"))
     acts = (
-        f"SELECT event_id, ip, device_id, target, user_agent, "
+        f"SELECT rid, ip, device_id, target, user_agent, "
         f"CAST(floor(ts_ms(ts) / {window_ms}) AS BIGINT) AS w FROM events "
         f"WHERE event = 'action' AND ip IS NOT NULL AND device_id IS NOT NULL "
         f"AND target IS NOT NULL"
@@ -54,12 +54,12 @@ def detect(ctx: Context) -> Findings:
         few = f"SELECT ip FROM ({models}) WHERE devices >= {min_devices} AND uas * 5 <= devices"
         ctx.engine.materialize("farm_few_models", few)
         findings.queries.append(
-            "SELECT DISTINCT e.event_id, 'farm.few_models' AS reason, 0.3 AS score FROM events e "
+            "SELECT DISTINCT e.rid, 'farm.few_models' AS reason, 0.3 AS score FROM events e "
             "JOIN farm_devices f ON e.device_id = f.device_id "
             "JOIN farm_few_models m ON f.ip = m.ip WHERE e.event = 'action'"
         )
     findings.queries.append(
-        "SELECT DISTINCT e.event_id, 'farm.sync' AS reason, 0.9 AS score FROM events e "
+        "SELECT DISTINCT e.rid, 'farm.sync' AS reason, 0.9 AS score FROM events e "
         "JOIN farm_devices f ON e.device_id = f.device_id WHERE e.event = 'action'"
     )
     return findings

@@ -63,6 +63,6 @@ def _cloned(ctx: Context) -> str:
     cols = [m.split(".")[1] for m in MEASURES.split(", ")]
     on = " AND ".join(f"e.client.{c} = c.{c}" for c in cols)
     return (
-        f"SELECT e.event_id, 'beacon.cloned' AS reason, 0.9 AS score FROM events e "
+        f"SELECT e.rid, 'beacon.cloned' AS reason, 0.9 AS score FROM events e "
         f"JOIN ({clones}) c ON {on} WHERE e.{measured.replace(' AND ', ' AND e.')}"
     )

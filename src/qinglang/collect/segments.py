@@ -1,0 +1,208 @@
+"""The durable log: fsync'd append-only segments, group commit, torn-tail recovery, roll to Parquet.
+
+A record is one line, ``<crc32 of the JSON, 8 hex> <JSON row>\\n``. A beacon is acknowledged only
+after the write that holds it has been fsync'd (many beacons share one write and one fsync: group
+commit). After a crash the last line of a segment may be torn: recovery keeps the longest prefix of
+whole, checksummed lines and truncates the rest - everything acknowledged is in that prefix.
+Closed segments roll into the lake, one Parquet file per site and segment, written to a temporary
+name, fsync'd and renamed, then the segment is deleted (a crash in between rolls it again to the
+same name).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from qinglang.events import EVENT_SCHEMA
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def encode(row: dict[str, Any]) -> bytes:
+    body = json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
+    return b"%08x %s\n" % (zlib.crc32(body), body)
+
+
+def scan(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Rows of the whole, checksummed lines at the start of a segment, and where they end."""
+    data = path.read_bytes()
+    rows: list[dict[str, Any]] = []
+    pos = 0
+    while True:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            break
+        line = data[pos:end]
+        if len(line) < 10 or line[8:9] != b" ":
+            break
+        body = line[9:]
+        try:
+            if int(line[:8], 16) != zlib.crc32(body):
+                break
+            rows.append(json.loads(body))
+        except ValueError:
+            break
+        pos = end + 1
+    return rows, pos
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class SegmentLog:
+    def __init__(self, directory: Path, roll_bytes: int = 8 << 20, roll_seconds: float = 5.0):
+        self.dir = Path(directory)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.roll_bytes = roll_bytes
+        self.roll_seconds = roll_seconds
+        self.closed: list[Path] = self.recover()
+        last = max((int(p.stem.split("-")[1]) for p in self.closed), default=0)
+        self._n = last
+        self._fd = -1
+        self._open_next()
+
+    def recover(self) -> list[Path]:
+        """Truncate every segment to its last whole record; all of them are closed now."""
+        found = sorted(self.dir.glob("seg-*.log"))
+        for path in found:
+            _, end = scan(path)
+            if end != path.stat().st_size:
+                with open(path, "r+b") as f:
+                    f.truncate(end)
+                    f.flush()
+                    os.fsync(f.fileno())
+        return found
+
+    def _open_next(self) -> None:
+        self._n += 1
+        self.path = self.dir / f"seg-{self._n:012d}.log"
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        _fsync_dir(self.dir)
+        self.size = 0
+        self.opened = time.monotonic()
+
+    def append(self, data: bytes) -> None:
+        """Write and fsync one group of records (the group commit)."""
+        view = memoryview(data)
+        while view:
+            n = os.write(self._fd, view)
+            view = view[n:]
+        os.fdatasync(self._fd)
+        self.size += len(data)
+
+    def due(self) -> bool:
+        return self.size >= self.roll_bytes or (
+            self.size > 0 and time.monotonic() - self.opened >= self.roll_seconds
+        )
+
+    def rotate(self) -> Path:
+        """Close the active segment and start the next; returns the closed one."""
+        closed = self.path
+        os.close(self._fd)
+        self._open_next()
+        return closed
+
+    def close(self) -> Path | None:
+        if self._fd < 0:
+            return None
+        os.close(self._fd)
+        self._fd = -1
+        if self.size == 0:
+            self.path.unlink(missing_ok=True)
+            return None
+        return self.path
+
+
+def die_with(parent: int) -> None:
+    """Initializer of the rolling process: exit when the collector is gone (even by SIGKILL)."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
+    out = []
+    for row in rows:
+        r = dict(row)
+        r["ts"] = _EPOCH + timedelta(milliseconds=r["ts"])
+        out.append(r)
+    return pa.Table.from_pylist(out, schema=EVENT_SCHEMA)
+
+
+TOKENS_SCHEMA = pa.schema(
+    [("ts", pa.int64()), ("nonce", pa.string()), ("pv_id", pa.string()), ("seq", pa.int64())]
+)
+TOKENS_DIR = "_tokens"  # used nonces, beside the lake: what the replay check needs after a restart
+
+
+def token_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for r in rows:
+        if "_token" in r:
+            nonce, pv_id, seq = r["_token"]
+            out.append({"ts": r["ts"], "nonce": nonce, "pv_id": pv_id, "seq": seq})
+    return out
+
+
+def _write_durably(table: pa.Table, final: Path) -> Path:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_suffix(".parquet.tmp")
+    pq.write_table(table, tmp)
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, final)
+    _fsync_dir(final.parent)
+    return final
+
+
+def roll(segment: Path, lake: Path) -> list[Path]:
+    """Turn one closed segment into Parquet files of the lake (one per site), then delete it."""
+    rows, _ = scan(segment)
+    by_site: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        by_site[row["site"]].append(row)
+    name = f"part-{segment.stem}.parquet"
+    written = [
+        _write_durably(to_table(site_rows), lake / f"site={site}" / name)
+        for site, site_rows in by_site.items()
+    ]
+    used = token_rows(rows)
+    if used:
+        _write_durably(pa.Table.from_pylist(used, schema=TOKENS_SCHEMA), lake / TOKENS_DIR / name)
+    segment.unlink()
+    _fsync_dir(segment.parent)
+    return written
+
+
+def recent_tokens(lake: Path, segments: list[Path], since_ms: int) -> list[dict[str, Any]]:
+    """Nonces used since `since_ms`: from the rolled token files and from unrolled segments."""
+    out: list[dict[str, Any]] = []
+    for part in sorted((lake / TOKENS_DIR).glob("*.parquet")):
+        if part.stat().st_mtime * 1000 >= since_ms:
+            out += pq.read_table(part).to_pylist()
+    for seg in segments:
+        out += token_rows(scan(seg)[0])
+    out = [r for r in out if r["ts"] >= since_ms]
+    out.sort(key=lambda r: r["ts"])
+    return out

@@ -1,0 +1,115 @@
+"""Per-pageview tokens: HMAC over (site, issue time, nonce, user-agent hash), key from the site secret.
+
+`/t.js` embeds a fresh token in every copy of the tracker it serves (no-store). The tracker echoes
+it with a sequence number on every beacon of that page view. The collector's verdict:
+
+    valid     the MAC checks, the token is younger than the TTL, and this (token, page, seq) is new
+    missing   no token at all (a pixel without the tracker, a hand-made request)
+    invalid   malformed, signed for another site or user agent, or a bad MAC
+    replayed  the token was already used by another page view, or the same beacon (seq) came again
+    expired   genuine but older than the TTL (a tab left open, or a token harvested for later use)
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import os
+from collections import OrderedDict
+
+TOKEN_MAX_LEN = 64
+
+
+def _b64(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _key(secret: bytes) -> bytes:
+    return hmac.new(secret, b"qinglang-token-v1", hashlib.sha256).digest()
+
+
+def _mac(secret: bytes, site: str, iat: int, nonce: str, user_agent: str) -> str:
+    ua = hashlib.sha256(user_agent.encode("utf-8", "replace")).hexdigest()[:16]
+    msg = f"{site}|{iat}|{nonce}|{ua}".encode()
+    return _b64(hmac.new(_key(secret), msg, hashlib.sha256).digest()[:16])
+
+
+def issue(secret: bytes, site: str, now_s: int, user_agent: str) -> str:
+    nonce = _b64(os.urandom(12))
+    return f"{now_s:x}.{nonce}.{_mac(secret, site, now_s, nonce, user_agent)}"
+
+
+def check(
+    secret: bytes, site: str, token: str | None, now_s: int, ttl_s: int, user_agent: str
+) -> tuple[str, str | None]:
+    """(verdict before the replay check, nonce or None)."""
+    if not token:
+        return "missing", None
+    parts = token.split(".")
+    if len(token) > TOKEN_MAX_LEN or len(parts) != 3:
+        return "invalid", None
+    iat_hex, nonce, mac = parts
+    try:
+        iat = int(iat_hex, 16)
+    except ValueError:
+        return "invalid", None
+    if not hmac.compare_digest(mac, _mac(secret, site, iat, nonce, user_agent)):
+        return "invalid", None
+    if iat > now_s + 60:
+        return "invalid", None  # issued in the future: not by this collector's clock
+    return ("expired" if now_s - iat > ttl_s else "valid"), nonce
+
+
+class ReplayGuard:
+    """Remembers which page view holds each nonce and which beacon numbers it has sent.
+
+    Bounded: nonces older than the TTL can only be `expired` anyway and are forgotten first;
+    past `max_nonces` the oldest go. Kept in memory (lost on restart; see the README).
+    """
+
+    def __init__(self, ttl_s: int, max_nonces: int = 200_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_nonces = max_nonces
+        # nonce -> [first seen (s), page view id, beacon numbers seen: a bit mask, or a set past 61]
+        self._seen: OrderedDict[str, list] = OrderedDict()
+
+    def verdict(self, nonce: str, pv_id: str | None, seq: int | None, now_s: int) -> str | None:
+        """'replayed' if this beacon was seen already or the token belongs to another page view."""
+        self._prune(now_s)
+        key = seq if seq is not None else -1
+        entry = self._seen.get(nonce)
+        if entry is None:
+            self._seen[nonce] = [now_s, pv_id or "", _add(0, key)]
+            return None
+        if entry[1] != (pv_id or "") or _has(entry[2], key):
+            return "replayed"
+        entry[2] = _add(entry[2], key)
+        return None
+
+    def remember(self, seen: list, ts_s: int) -> None:
+        """Replay a stored (nonce, pv_id, seq) into the guard, as at start-up."""
+        nonce, pv_id, seq = seen
+        self.verdict(nonce, pv_id, seq, ts_s)
+
+    def _prune(self, now_s: int) -> None:
+        seen = self._seen
+        while seen:
+            first = next(iter(seen.values()))[0]
+            if now_s - first <= 2 * self.ttl_s and len(seen) < self.max_nonces:
+                break
+            seen.popitem(last=False)
+
+
+def _add(seqs: int | set, seq: int) -> int | set:
+    if isinstance(seqs, int) and 0 <= seq + 1 < 62:
+        return seqs | (1 << (seq + 1))
+    out = seqs if isinstance(seqs, set) else {i - 1 for i in range(62) if seqs >> i & 1}
+    out.add(seq)
+    return out
+
+
+def _has(seqs: int | set, seq: int) -> bool:
+    if isinstance(seqs, set):
+        return seq in seqs
+    return 0 <= seq + 1 < 62 and bool(seqs >> (seq + 1) & 1)

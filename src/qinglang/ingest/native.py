@@ -1,0 +1,216 @@
+"""The fast path for Parquet that already speaks the contract: the engine reads it in place.
+
+When every input is a Parquet file whose columns carry the contract's names and types (what
+qinglang's simulator and collector write), no mapping is asked for, and no row would be rejected,
+the audit does not copy the data through Arrow. ``events`` becomes a view over the files, so each
+query reads only the columns it needs, in parallel, and memory stays flat at any size. Anything
+else (other formats or types, a mapping, a single bad row) goes through the readers, which report
+what they reject. Both paths give the same rows, ids and row order (a test checks).
+
+The SQL is DuckDB's (``read_parquet`` with ``file_row_number``); the Spark engine reads through
+the readers instead.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from qinglang.events import EVENT_KINDS, EVENT_SCHEMA, TOKEN_VERDICTS
+
+from .common import ReadReport
+from .guess import guess_format
+
+STRING_TYPES = (pa.string(), pa.large_string())
+
+
+@dataclass
+class NativePlan:
+    """The `events` view over the inputs, and what reading them would have reported."""
+
+    sql: str
+    reports: list[ReadReport] = field(default_factory=list)
+    known: dict[str, bool] = field(default_factory=dict)  # column -> holds a value (from stats)
+
+
+def plan_native(
+    paths: Sequence[str | Path],
+    fmt: str = "auto",
+    mapping: Mapping[str, str] | None = None,
+    site: str | None = None,
+) -> NativePlan | None:
+    """A view over the inputs when they all qualify (see the module doc), else None."""
+    if mapping or fmt not in ("auto", "parquet"):
+        return None
+    selects: list[str] = []
+    reports: list[ReadReport] = []
+    known: dict[str, bool] = {}
+    unknown_somewhere: set[str] = set()
+    offset = 0
+    for raw in paths:
+        path = Path(raw).resolve()
+        if not path.is_file() or not _is_parquet(path, fmt):
+            return None
+        try:
+            meta = pq.ParquetFile(path)
+        except (pa.ArrowException, OSError):
+            return None  # the reader reports it properly
+        schema, rows = meta.schema_arrow, meta.metadata.num_rows
+        if rows == 0 or not _speaks_contract(schema):
+            return None
+        select = _select(path, schema, offset, site)
+        if _bad_rows(select):
+            return None
+        report = ReadReport(str(raw), "parquet", fmt == "auto", rows_ok=rows, sha256=_sha256(path))
+        if fmt == "auto":
+            report.notes.append("guessed format parquet from the Parquet magic bytes")
+        unknown = [n for n in schema.names if n not in EVENT_SCHEMA.names]
+        if unknown:
+            report.notes.append("ignored unknown columns: " + ", ".join(unknown))
+        selects.append(select)
+        reports.append(report)
+        offset += rows
+        stats = _known_from_statistics(meta)
+        for column, has in stats.items():
+            known[column] = known.get(column, False) or has
+        unknown_somewhere |= PRIMITIVE_LEAVES - set(stats)
+    if not selects:
+        return None
+    for column in unknown_somewhere:
+        known.pop(column, None)
+    known.update({"event_id": True, "ts": True, "event": True})
+    if site:
+        known["site"] = True
+    return NativePlan(" UNION ALL ".join(selects), reports, known)
+
+
+PRIMITIVE_LEAVES = frozenset(
+    [f.name for f in EVENT_SCHEMA if not pa.types.is_nested(f.type)]
+    + [
+        f"client.{f.name}"
+        for f in EVENT_SCHEMA.field("client").type
+        if not pa.types.is_nested(f.type)
+    ]
+)
+
+
+def _known_absent(schema: pa.Schema) -> list[str]:
+    """Leaves the file has no column for at all: certainly without values."""
+    names = set(schema.names)
+    client = schema.field("client").type if "client" in names else None
+    out = []
+    for leaf in PRIMITIVE_LEAVES:
+        top, _, key = leaf.partition(".")
+        if top not in names or (key and client is not None and client.get_field_index(key) < 0):
+            out.append(leaf)
+    return out
+
+
+def _known_from_statistics(meta: pq.ParquetFile) -> dict[str, bool]:
+    """Whether each primitive column (and client key) holds a value, from the footer's null
+    counts alone, where every row group has them. Lists and the struct itself are left to SQL."""
+    md = meta.metadata
+    have: dict[str, int] = {}
+    missing: set[str] = set()
+    for g in range(md.num_row_groups):
+        group = md.row_group(g)
+        for c in range(group.num_columns):
+            col = group.column(c)
+            path = col.path_in_schema
+            if path not in PRIMITIVE_LEAVES:
+                continue
+            stats = col.statistics
+            if stats is None or not stats.has_null_count:
+                missing.add(path)
+                continue
+            have[path] = have.get(path, 0) + col.num_values - stats.null_count
+    known = {path: n > 0 for path, n in have.items() if path not in missing}
+    known.update({leaf: False for leaf in _known_absent(meta.schema_arrow)})
+    return known
+
+
+def _is_parquet(path: Path, fmt: str) -> bool:
+    if fmt == "parquet":
+        return True
+    try:
+        return guess_format(path).format == "parquet"
+    except Exception:  # noqa: BLE001 - anything odd is for the readers to report
+        return False
+
+
+def _speaks_contract(schema: pa.Schema) -> bool:
+    if "ts" not in schema.names or len(set(schema.names)) != len(schema.names):
+        return False
+    for name in schema.names:
+        if name not in EVENT_SCHEMA.names:
+            continue
+        have, want = schema.field(name).type, EVENT_SCHEMA.field(name).type
+        if name == "ts":
+            if not (pa.types.is_timestamp(have) and have.tz in (None, "UTC", "+00:00")):
+                return False
+        elif want == pa.string():
+            if have not in STRING_TYPES:
+                return False
+        elif have != want:
+            return False
+    return True
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_EMPTY = duckdb.from_arrow(EVENT_SCHEMA.empty_table())
+SQL_TYPES = dict(zip(_EMPTY.columns, (str(t) for t in _EMPTY.types), strict=True))
+
+
+def _select(path: Path, schema: pa.Schema, offset: int, site: str | None) -> str:
+    """Contract columns (missing ones as typed NULLs), `rid` and the made event ids."""
+    row = "file_row_number"
+    made_id = f"{_quote(path.name + ':')} || CAST({row} + 1 AS VARCHAR)"
+    exprs: dict[str, str] = {}
+    for name in EVENT_SCHEMA.names:
+        if name not in schema.names:
+            exprs[name] = f"CAST(NULL AS {SQL_TYPES[name]})"
+        else:
+            exprs[name] = f'"{name}"'
+    ts_type = schema.field("ts").type
+    ts = '"ts"' if ts_type.unit in ("s", "ms") else "date_trunc('millisecond', \"ts\")"
+    exprs["ts"] = f"CAST({ts} AS TIMESTAMPTZ)"
+    exprs["event_id"] = f"coalesce({exprs['event_id']}, {made_id})"
+    exprs["event"] = f"coalesce({exprs['event']}, 'pageview')"
+    if site:
+        exprs["site"] = f"coalesce({exprs['site']}, {_quote(site)})"
+    cols = ", ".join(f"{expr} AS {name}" for name, expr in exprs.items())
+    source = f"read_parquet({_quote(str(path))}, file_row_number = true)"
+    return f"SELECT {cols}, {offset} + {row} AS rid FROM {source}"
+
+
+def _bad_rows(select: str) -> int:
+    """Rows the Parquet reader would reject: no timestamp, an unknown event kind or verdict."""
+    kinds = ", ".join(_quote(k) for k in EVENT_KINDS)
+    verdicts = ", ".join(_quote(v) for v in TOKEN_VERDICTS)
+    check = (
+        f"SELECT count(*) FROM ({select}) WHERE ts IS NULL OR event NOT IN ({kinds}) "
+        f"OR (token IS NOT NULL AND token NOT IN ({verdicts}))"
+    )
+    con = duckdb.connect()
+    try:
+        con.execute("SET enable_progress_bar = false")
+        return int(con.execute(check).fetchall()[0][0])
+    finally:
+        con.close()
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()

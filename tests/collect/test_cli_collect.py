@@ -1,0 +1,141 @@
+"""`qinglang site add/snippet` and `qinglang audit --db --site` as a site owner runs them."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+import pyarrow.parquet as pq
+from typer.testing import CliRunner
+
+from qinglang.cli import app
+from qinglang.collect.lake import site_files
+from tests.collect.helpers import BROWSER_UA, Server
+
+runner = CliRunner()
+
+
+def flat(text: str) -> str:
+    return " ".join(text.split())  # rich wraps long error lines
+
+
+def test_site_add_prints_the_snippet_and_snippet_prints_it_again(tmp_path):
+    db = str(tmp_path / "c.db")
+    args = ["site", "add", "shop", "--origin", "https://Shop.Example:443/x", "--db", db]
+    r = runner.invoke(app, [*args, "--collector", "https://stats.example/"])
+    assert r.exit_code == 0, r.output
+    tag = '<script async src="https://stats.example/t.js?site=shop"></script>'
+    assert tag in r.stdout
+    r = runner.invoke(
+        app, ["site", "snippet", "shop", "--db", db, "--collector", "https://stats.example"]
+    )
+    assert r.exit_code == 0 and r.stdout.strip() == tag
+
+
+def test_site_add_refuses_bad_names_origins_and_duplicates(tmp_path):
+    db = str(tmp_path / "c.db")
+    bad = [
+        (["site", "add", "Bad Name", "--origin", "https://a.example", "--db", db], "site name"),
+        (["site", "add", "shop", "--origin", "ftp://a.example", "--db", db], "expected http(s)"),
+        (["site", "snippet", "nope", "--db", db], "unknown site"),
+    ]
+    for args, message in bad:
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2 and message in flat(r.output), r.output
+    assert (
+        runner.invoke(
+            app, ["site", "add", "shop", "--origin", "https://a.example", "--db", db]
+        ).exit_code
+        == 0
+    )
+    r = runner.invoke(app, ["site", "add", "shop", "--origin", "https://a.example", "--db", db])
+    assert r.exit_code == 2 and "already exists" in flat(r.output)
+
+
+def test_audit_of_a_site_reads_what_the_collector_stored(tmp_path):
+    db = tmp_path / "c.db"
+    assert (
+        runner.invoke(
+            app, ["site", "add", "shop", "--origin", "http://shop.test", "--db", str(db)]
+        ).exit_code
+        == 0
+    )
+    server = Server(db)
+    try:
+        headers = {
+            "user-agent": BROWSER_UA,
+            "content-type": "text/plain",
+            "origin": "http://shop.test",
+        }
+        with httpx.Client(base_url=server.url, headers=headers) as c:
+            person = {"site": "shop", "url": "http://shop.test/a", "vid": "v1"}
+            person["client"] = {
+                "framed": False,
+                "visible_ms": 4000,
+                "interactions": 3,
+                "dwell_ms": 4100,
+            }
+            for _ in range(3):
+                assert c.post("/b", content=json.dumps(person)).status_code == 204
+            hidden = {"site": "shop", "url": "http://shop.test/b", "vid": "v2"}
+            hidden["client"] = {
+                "framed": True,
+                "frame_w": 0,
+                "frame_h": 0,
+                "visible_ms": 0,
+                "interactions": 0,
+            }
+            assert c.post("/b", content=json.dumps(hidden)).status_code == 204
+        # while it is still running: the rows not rolled yet are read from the segments
+        out = tmp_path / "audit"
+        r = runner.invoke(
+            app, ["audit", "--db", str(db), "--site", "shop", "--out", str(out), "--lang", "en"]
+        )
+        assert r.exit_code == 0, r.output
+    finally:
+        server.stop()
+    labels = pq.read_table(out / "labels.parquet").to_pylist()
+    assert len(labels) == 4
+    assert sum(1 for x in labels if "frame.zero_size" in x["reasons"]) == 1
+    facts = json.loads((out / "audit.json").read_text())
+    assert facts["inputs"][0]["format"] == "parquet"
+    assert (out / "report.html").exists()
+
+
+def test_audit_of_an_unknown_site_or_missing_db_is_a_clear_error(tmp_path):
+    db = tmp_path / "c.db"
+    r = runner.invoke(
+        app, ["audit", "--db", str(db), "--site", "shop", "--out", str(tmp_path / "o")]
+    )
+    assert r.exit_code == 2 and "no such collector database" in flat(r.output)
+    runner.invoke(app, ["site", "add", "shop", "--origin", "http://shop.test", "--db", str(db)])
+    r = runner.invoke(
+        app, ["audit", "--db", str(db), "--site", "blog", "--out", str(tmp_path / "o")]
+    )
+    assert r.exit_code == 2 and "unknown site 'blog'" in flat(r.output)
+    r = runner.invoke(
+        app, ["audit", "--db", str(db), "--site", "shop", "--out", str(tmp_path / "o")]
+    )
+    assert r.exit_code == 2 and "no stored events" in flat(r.output)
+    r = runner.invoke(app, ["audit", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "give INPUTS" in flat(r.output)
+
+
+def test_serve_takes_the_token_ttl_setting_and_refuses_unknown_ones(tmp_path):
+    db = tmp_path / "c.db"
+    runner.invoke(app, ["site", "add", "shop", "--origin", "http://shop.test", "--db", str(db)])
+    r = runner.invoke(app, ["serve", "--db", str(db), "--setting", "nope=1"])
+    assert r.exit_code == 2 and "expected NAME=VALUE" in flat(r.output)
+    server = Server(db, None, "--setting", "token_ttl_minutes=0")
+    try:
+        headers = {"user-agent": BROWSER_UA, "content-type": "text/plain"}
+        js = httpx.get(server.url + "/t.js?site=shop", headers=headers).text
+        tok = json.loads(js.split("var C=", 1)[1].split(";", 1)[0])["token"]
+        time.sleep(1.1)
+        beacon = json.dumps({"site": "shop", "token": tok, "client": {"pv_id": "p"}})
+        assert httpx.post(server.url + "/b", content=beacon, headers=headers).status_code == 204
+    finally:
+        server.stop()
+    rows = pq.read_table(site_files(db, "shop", tmp_path / "s")[0]).to_pylist()
+    assert [r["token"] for r in rows] == ["expired"]

@@ -1,0 +1,107 @@
+"""SIGKILL the collector while it acknowledges a load of beacons; after a restart every
+acknowledged beacon is in the lake."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pyarrow.parquet as pq
+
+from qinglang.collect.lake import site_files
+from qinglang.collect.sites import segments_dir
+from tests.collect.helpers import BROWSER_UA, Server, add_site, alive, children
+
+ORIGIN = "http://shop.test"
+
+
+async def load(server: Server, kill_after: int) -> tuple[set[int], int]:
+    acked: set[int] = set()
+    sent = 0
+    killed = asyncio.Event()
+    limits = httpx.Limits(max_connections=32)
+
+    async def worker(client: httpx.AsyncClient, start: int) -> None:
+        nonlocal sent
+        i = start
+        while not killed.is_set():
+            body = json.dumps(
+                {"site": "shop", "url": f"{ORIGIN}/p/{i}", "client": {"visible_ms": i}}
+            )
+            sent += 1
+            try:
+                r = await client.post("/b", content=body, headers={"content-type": "text/plain"})
+            except httpx.TransportError:
+                return  # the collector died with this beacon unacknowledged
+            if r.status_code == 204:
+                acked.add(i)
+            if len(acked) >= kill_after and not killed.is_set():
+                server.kill()
+                killed.set()
+            i += 32
+
+    headers = {"user-agent": BROWSER_UA, "origin": ORIGIN}
+    async with httpx.AsyncClient(
+        base_url=server.url, limits=limits, headers=headers, timeout=10
+    ) as c:
+        await asyncio.gather(*(worker(c, k) for k in range(32)))
+    return acked, sent
+
+
+def test_sigkill_during_load_loses_no_acknowledged_beacon(tmp_path):
+    db = tmp_path / "c.db"
+    add_site(db, "shop", ORIGIN)
+    server = Server(db)
+    helpers = children(server.proc.pid)
+    assert helpers  # the process that rolls segments into the lake
+    acked, sent = asyncio.run(load(server, kill_after=1500))
+    assert server.proc.returncode == -9
+    deadline = time.monotonic() + 10
+    while any(alive(p) for p in helpers) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not any(alive(p) for p in helpers), "the rolling process outlived the collector"
+    assert len(acked) >= 1500
+    assert list(segments_dir(db).glob("seg-*.log"))  # it died with unrolled segments
+
+    restarted = Server(db, server.port)  # recovery: truncate torn tails, roll into the lake
+    try:
+        files = site_files(db, "shop", tmp_path / "scratch")
+        urls = [
+            u for f in files for u in pq.read_table(f, columns=["url"]).column("url").to_pylist()
+        ]
+        stored = [int(u.rsplit("/", 1)[1]) for u in urls]
+        assert acked <= set(stored), f"lost {len(acked - set(stored))} acknowledged beacons"
+        assert len(stored) == len(set(stored))  # and none twice
+        assert len(stored) <= sent
+        with httpx.Client(base_url=restarted.url) as c:  # and it takes beacons again
+            r = c.post("/b", content=b'{"site":"shop"}', headers={"content-type": "text/plain"})
+            assert r.status_code == 204
+    finally:
+        restarted.stop()
+
+
+def test_a_restart_does_not_forget_which_tokens_were_used(tmp_path):
+    db = tmp_path / "c.db"
+    add_site(db, "shop", ORIGIN)
+    headers = {"user-agent": BROWSER_UA, "origin": ORIGIN, "content-type": "text/plain"}
+    server = Server(db)
+    js = httpx.get(server.url + "/t.js?site=shop", headers=headers).text
+    tok = js.split('"token":')[1].split('"')[1]
+    beacon = json.dumps({"site": "shop", "token": tok, "seq": 0, "client": {"pv_id": "p1"}})
+    assert httpx.post(server.url + "/b", content=beacon, headers=headers).status_code == 204
+    server.kill()  # crash: the used token is only in an unrolled segment
+    server = Server(db, server.port)
+    r = httpx.post(server.url + "/b", content=beacon, headers=headers)
+    assert r.status_code == 409
+    server.stop()  # clean stop: everything rolled; the used token is in the lake's _tokens
+    assert not list(segments_dir(db).glob("seg-*.log"))
+    server = Server(db, server.port)
+    try:
+        r = httpx.post(server.url + "/b", content=beacon, headers=headers)
+        assert r.status_code == 409
+        other = beacon.replace('"seq": 0', '"seq": 1')  # the same page's next beacon is fine
+        assert httpx.post(server.url + "/b", content=other, headers=headers).status_code == 204
+    finally:
+        server.stop()

@@ -1,0 +1,118 @@
+"""Contract Parquet read in place by DuckDB must give exactly what the readers give."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from qinglang.audit.run import AuditOptions, load_inputs
+from qinglang.engine import DuckDBEngine
+from qinglang.events import rows_to_table
+from qinglang.ingest import read_events
+from qinglang.ingest.native import plan_native
+from tests.conftest import event
+
+
+def rows(n: int, start: int = 0) -> list[dict]:
+    out = [event(i) for i in range(start, start + n)]
+    out[1]["event_id"] = None  # made from file name and row
+    out[2]["event"] = None  # defaults to pageview
+    out[3]["client"] = None
+    out[4]["token"] = "replayed"
+    return out
+
+
+def write(path, table: pa.Table):
+    pq.write_table(table, path)
+    return path
+
+
+def events_of(engine: DuckDBEngine) -> list[dict]:
+    return engine.query("SELECT * FROM events ORDER BY rid").to_pylist()
+
+
+def test_in_place_and_reader_paths_give_the_same_rows_ids_and_order(tmp_path):
+    a = write(tmp_path / "a.parquet", rows_to_table(rows(6)))
+    b = write(tmp_path / "b.parquet", rows_to_table(rows(5, start=100)))
+    plan = plan_native([a, b])
+    assert plan is not None
+    native = DuckDBEngine()
+    native.attach_events(plan.sql)
+    reader = DuckDBEngine()
+    reader.load_events(read_events([a, b]).to_reader())
+    got, want = events_of(native), events_of(reader)
+    assert got == want
+    assert [r["rid"] for r in got] == list(range(11))
+    assert got[1]["event_id"] == "a.parquet:2"
+    assert got[2]["event"] == "pageview"
+    assert [r.rows_ok for r in plan.reports] == [6, 5]
+    assert all(len(r.sha256) == 64 for r in plan.reports)
+
+
+def test_other_columns_and_narrower_files_still_qualify(tmp_path):
+    table = rows_to_table(rows(6)).select(["event_id", "ts", "ip", "user_agent"])
+    table = table.append_column("extra", pa.array(["x"] * 6))
+    path = write(tmp_path / "narrow.parquet", table)
+    plan = plan_native([path], site="shop")
+    assert plan is not None
+    assert "ignored unknown columns: extra" in plan.reports[0].notes
+    engine = DuckDBEngine()
+    engine.attach_events(plan.sql)
+    got = events_of(engine)
+    assert {r["site"] for r in got} == {"shop"} and got[0]["client"] is None
+
+
+@pytest.mark.parametrize(("column", "value"), [("event", "bogus"), ("token", "forged")])
+def test_any_row_the_reader_would_reject_sends_the_file_to_the_reader(tmp_path, column, value):
+    table = rows_to_table(rows(6))
+    i = table.schema.get_field_index(column)
+    values = table.column(column).to_pylist()
+    values[0] = value
+    path = write(tmp_path / "bad.parquet", table.set_column(i, column, pa.array(values)))
+    assert plan_native([path]) is None
+    assert plan_native([write(tmp_path / "good.parquet", rows_to_table(rows(6)))]) is not None
+
+
+def test_mapping_other_types_and_other_formats_use_the_readers(tmp_path):
+    good = write(tmp_path / "g.parquet", rows_to_table(rows(6)))
+    assert plan_native([good], mapping={"when": "ts"}) is None
+    assert plan_native([good], fmt="csv") is None
+    epoch = pa.table({"ts": pa.array([1504231200, 1504231260]), "ip": ["1.2.3.4", "1.2.3.5"]})
+    assert plan_native([write(tmp_path / "epoch.parquet", epoch)]) is None
+    text = tmp_path / "e.csv"
+    text.write_text("ts,ip\n2017-09-01T00:00:00Z,1.2.3.4\n")
+    assert plan_native([good, text]) is None
+
+
+def test_load_inputs_reports_bad_rows_through_the_reader(tmp_path):
+    table = pa.table(
+        {
+            "ts": pa.array([1504231200000, None, 1504231260000], pa.int64()).cast(
+                pa.timestamp("ms", "UTC")
+            ),
+            "ip": ["1.2.3.4", "1.2.3.5", "1.2.3.6"],
+            "event": ["pageview", "pageview", "bogus"],
+        }
+    )
+    path = write(tmp_path / "bad.parquet", table)
+    engine = DuckDBEngine()
+    reports = load_inputs(engine, [path], AuditOptions(), lambda *_: None).reports
+    assert reports[0].rows_ok == 1 and reports[0].rows_bad == 2
+    assert {e.field for e in reports[0].errors} == {"ts", "event"}
+    assert engine.query("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 1}]
+
+
+def test_columns_known_from_statistics_agree_with_counting(tmp_path):
+    from qinglang.detect.pipeline import present_columns
+
+    data = rows(6)
+    for r in data:
+        r["client"] = {"interactions": 2} if r["client"] else None
+    path = write(tmp_path / "s.parquet", rows_to_table(data))
+    plan = plan_native([path])
+    engine = DuckDBEngine()
+    engine.attach_events(plan.sql)
+    assert {"ip", "client.interactions"} <= {k for k, v in plan.known.items() if v}
+    assert {"account_id", "client.frame_w"} <= {k for k, v in plan.known.items() if not v}
+    assert present_columns(engine, plan.known) == present_columns(engine)
