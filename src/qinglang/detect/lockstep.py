@@ -105,21 +105,26 @@ def _greedy(ctx: Context) -> tuple[pa.Table, pa.Table]:
     # the background: the graph without the blocks already accepted (their mass is no baseline)
     bg_rows = np.ones(len(accounts), dtype=bool)
     bg_cols = np.ones(len(cells), dtype=bool)
+    g_all = float(w[cols].sum() / (len(accounts) + len(cells)))
+    min_accounts = ctx.setting("lockstep_min_accounts")
     for k, b in enumerate(found):
-        keep = bg_rows[rows] & bg_cols[cols]
-        nodes = int(bg_rows.sum() + bg_cols.sum())
-        g_all = float(w[cols[keep]].sum() / nodes) if nodes else 0.0
+        if len(b.rows) < min_accounts:  # a part too small to be a group: no need to judge it
+            continue
         if not _significant(ctx, b.score, g_all, b.edges, len(b.rows) * len(b.cols)):
             continue
         bg_rows[b.rows] = False
         bg_cols[b.cols] = False
+        keep = bg_rows[rows] & bg_cols[cols]
+        nodes = int(bg_rows.sum() + bg_cols.sum())
+        lift_base = g_all
+        g_all = float(w[cols[keep]].sum() / nodes) if nodes else 0.0
         rb += [k + 1] * len(b.rows)
         ra += accounts[b.rows].tolist()
         idx = first_cell[b.cols]
         out["block"] += [k + 1] * len(idx)
         out["target"] += tgt[idx].tolist()
         out["bucket"] += bkt[idx].tolist()
-        out["score"] += [b.score / g_all] * len(idx)
+        out["score"] += [b.score / lift_base] * len(idx)
     return _cells_table(out), _rows_table(rb, ra)
 
 
