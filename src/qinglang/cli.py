@@ -247,11 +247,69 @@ def print_evaluation(ev: dict) -> None:
         f"{o['support']:,}",
     )
     out.print(table)
+    if ev.get("engagement"):
+        print_engagement(ev["engagement"])
     if ev.get("uv_share_true") is not None:
         out.print(
             f"invalid UV share: estimated {100 * ev['uv_share_estimated']:.2f}%, "
             f"true {100 * ev['uv_share_true']:.2f}%, error {ev['uv_share_error_pp']:+.2f} pp"
         )
+
+
+def print_engagement(eng: dict) -> None:
+    table = Table(title="Engagement: fraudulent accounts and actions")
+    for col in ("unit", "precision", "recall", "F1", "support", "predicted"):
+        table.add_column(col, justify="right" if col != "unit" else "left")
+    for unit in ("accounts", "actions"):
+        r = eng[unit]
+        table.add_row(unit, f"{r['precision']:.3f}", f"{r['recall']:.3f}", f"{r['f1']:.3f}",
+                      f"{r['support']:,}", f"{r['predicted']:,}")  # fmt: skip
+    out.print(table)
+    for kind, label in (
+        ("viral", "organic viral-burst accounts"),
+        ("heavy", "organic heavy users"),
+    ):
+        g = eng[kind]
+        if g["accounts"]:
+            out.print(
+                f"{label}: {g['flagged']:,} of {g['accounts']:,} flagged "
+                f"(false-positive rate {100 * g['fp_rate']:.2f}%)"
+            )
+
+
+@app.command()
+def injection(
+    edges: Annotated[int, typer.Option(help="Edges of the random graph")] = 1_000_000,
+    seeds: Annotated[int, typer.Option(help="Seeds to average over")] = 1,
+    relational: Annotated[bool, typer.Option(help="Also run the relational variant")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """The FRAUDAR injection experiment: F-measure of the lockstep search vs density and camouflage."""
+    from qinglang.experiment import injection as run_injection
+
+    with _progress() as bar:
+        task = bar.add_task("injecting", total=8)
+        rows = run_injection(
+            seeds=tuple(range(1, seeds + 1)),
+            edges=edges,
+            relational=relational,
+            on_step=lambda s: bar.update(task, description=s, advance=1),
+        )
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table(title=f"Injected 200 x 200 block with camouflage into {edges:,} edges")
+    cols = ["camouflage", "density", "greedy F", "greedy s"]
+    cols += ["relational F", "relational s"] if relational else []
+    for col in cols:
+        table.add_column(col, justify="right")
+    for r in rows:
+        cells = [r["camouflage"], f"{r['density']:g}", f"{r['greedy_f']:.3f}",
+                 f"{r['greedy_seconds']:.2f}"]  # fmt: skip
+        if relational:
+            cells += [f"{r['relational_f']:.3f}", f"{r['relational_seconds']:.2f}"]
+        table.add_row(*cells)
+    out.print(table)
 
 
 @app.command()
@@ -260,6 +318,7 @@ def evaluate(
     fmt: Annotated[str, typer.Option("--format")] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
     tz: Annotated[str, typer.Option(help="Time zone that days are counted in")] = "Asia/Shanghai",
+    setting: Annotated[list[str], typer.Option(help="NAME=VALUE (see `qinglang settings`)")] = [],  # noqa: B006
 ) -> None:
     """Precision, recall and F1 per category, and the invalid-UV-share error, on labelled data."""
     from qinglang.audit.run import AuditOptions, load_inputs
@@ -270,7 +329,9 @@ def evaluate(
     try:
         engine = connect()
         loaded = load_inputs(engine, inputs, AuditOptions(fmt=fmt), lambda *_: None)
-        run_pipeline(engine, known_present=loaded.known_present)
+        from qinglang.settings import parse_settings
+
+        run_pipeline(engine, parse_settings(setting), known_present=loaded.known_present)
         result = run_eval(engine, tz)
     except QinglangError as exc:
         _fail(exc)

@@ -219,8 +219,9 @@ class SparkEngine:
             raise EngineError(f"Spark failed: {exc}\n--- query ---\n{spark_sql}") from exc
 
     def materialize(self, name: str, sql: str) -> None:
-        df = self._sql(sql).cache()  # type: ignore[attr-defined]
-        df.count()
+        # a local checkpoint, not just cache(): iterative detectors (batch peeling) build each
+        # round on the last, and a lineage that grows every round makes Spark's plans explode
+        df = self._sql(sql).localCheckpoint(eager=True)  # type: ignore[attr-defined]
         df.createOrReplaceTempView(name)
         self._cached.append(df)
 

@@ -23,10 +23,14 @@ def _prf(tp: float, pred: float, actual: float) -> dict[str, float]:
     return {"precision": round(precision, 4), "recall": round(recall, 4), "f1": round(f1, 4)}
 
 
+# `valid.viral`, `valid.heavy`, ...: valid events of a kind evaluation reports separately
+TRUTH = "CASE WHEN coalesce(e.truth, 'valid') LIKE 'valid%' THEN 'valid' ELSE e.truth END"
+
+
 def evaluate(engine: Engine, tz: str = "UTC") -> dict[str, Any]:
     """Needs the pipeline's `label_rows` (labels with the counted event columns and truth)."""
     rows = engine.query(
-        "SELECT coalesce(e.truth, 'valid') AS truth, e.verdict, coalesce(e.category, 'valid') AS "
+        f"SELECT {TRUTH} AS truth, e.verdict, coalesce(e.category, 'valid') AS "
         "category, count(*) AS n FROM label_rows e "
         "WHERE e.truth IS NOT NULL GROUP BY 1, 2, 3"
     ).to_pylist()
@@ -56,7 +60,14 @@ def evaluate(engine: Engine, tz: str = "UTC") -> dict[str, Any]:
         "overall": {**_prf(tp, pred, actual), "support": actual, "predicted": pred},
         "per_category": per_category,
     }
-    result.update(_uv_share(engine, tz))
+    traffic = engine.query("SELECT count(*) AS n FROM events WHERE event <> 'action'")
+    if traffic.to_pylist()[0]["n"]:  # UV means nothing for engagement actions alone
+        result.update(_uv_share(engine, tz))
+    else:
+        result.update(uv_share_true=None, uv_share_estimated=None, uv_share_error_pp=None)
+    engagement = engagement_accounts(engine)
+    if engagement:
+        result["engagement"] = engagement
     return result
 
 
@@ -68,7 +79,7 @@ def _uv_share(engine: Engine, tz: str) -> dict[str, Any]:
     r = engine.query(
         f"SELECT count(*) AS uv, sum(true_valid) AS true_valid, sum(est_valid) AS est_valid FROM ("
         f"SELECT {day_sql(tz)} AS day, {key} AS v, "
-        f"max(CASE WHEN coalesce(e.truth, 'valid') = 'valid' THEN 1 ELSE 0 END) AS true_valid, "
+        f"max(CASE WHEN {TRUTH} = 'valid' THEN 1 ELSE 0 END) AS true_valid, "
         f"max(CASE WHEN e.verdict = 'valid' THEN 1 ELSE 0 END) AS est_valid "
         f"FROM label_rows e WHERE {counted} GROUP BY 1, 2)"
     ).to_pylist()[0]
@@ -81,4 +92,57 @@ def _uv_share(engine: Engine, tz: str) -> dict[str, Any]:
         "uv_share_true": round(true_share, 6),
         "uv_share_estimated": round(est_share, 6),
         "uv_share_error_pp": round(100 * (est_share - true_share), 3),
+    }
+
+
+def engagement_accounts(engine: Engine) -> dict[str, Any] | None:
+    """Engagement: P/R/F1 for fraudulent accounts and actions, and the organic groups' FP rates.
+
+    An account is truly fraudulent when any of its actions is; predicted so when any of its
+    actions is labelled invalid. Viral-burst participants and heavy users (truth `valid.viral`,
+    `valid.heavy`) are organic: the share of them flagged is their false-positive rate.
+    """
+    per_account = engine.query(
+        "SELECT e.account_id, "
+        "max(CASE WHEN coalesce(e.truth, 'valid') NOT LIKE 'valid%' THEN 1 ELSE 0 END) AS bad, "
+        "max(CASE WHEN l.verdict = 'invalid' THEN 1 ELSE 0 END) AS flagged, "
+        "max(CASE WHEN e.truth = 'valid.viral' THEN 1 ELSE 0 END) AS viral, "
+        "max(CASE WHEN e.truth = 'valid.heavy' THEN 1 ELSE 0 END) AS heavy, "
+        "count(*) AS actions, "
+        "sum(CASE WHEN coalesce(e.truth, 'valid') NOT LIKE 'valid%' THEN 1 ELSE 0 END) AS bad_n, "
+        "sum(CASE WHEN l.verdict = 'invalid' THEN 1 ELSE 0 END) AS flagged_n, "
+        "sum(CASE WHEN coalesce(e.truth, 'valid') NOT LIKE 'valid%' AND l.verdict = 'invalid' "
+        "THEN 1 ELSE 0 END) AS tp_n "
+        "FROM events e JOIN label_rows l ON e.rid = l.rid "
+        "WHERE e.event = 'action' AND e.account_id IS NOT NULL AND e.truth IS NOT NULL "
+        "GROUP BY e.account_id"
+    ).to_pylist()
+    if not per_account:
+        return None
+    per_account = [
+        {k: v if k == "account_id" else int(v) for k, v in r.items()} for r in per_account
+    ]
+    bad = sum(r["bad"] for r in per_account)
+    flagged = sum(r["flagged"] for r in per_account)
+    tp = sum(r["bad"] * r["flagged"] for r in per_account)
+
+    def fp_rate(kind: str) -> dict[str, Any]:
+        group = [r for r in per_account if r[kind] and not r["bad"]]
+        hit = sum(r["flagged"] for r in group)
+        return {"accounts": len(group), "flagged": hit,
+                "fp_rate": round(hit / len(group), 4) if group else None}  # fmt: skip
+
+    return {
+        "accounts": {**_prf(tp, flagged, bad), "support": bad, "predicted": flagged},
+        "actions": {
+            **_prf(
+                sum(r["tp_n"] for r in per_account),
+                sum(r["flagged_n"] for r in per_account),
+                sum(r["bad_n"] for r in per_account),
+            ),  # fmt: skip
+            "support": sum(r["bad_n"] for r in per_account),
+            "predicted": sum(r["flagged_n"] for r in per_account),
+        },
+        "viral": fp_rate("viral"),
+        "heavy": fp_rate("heavy"),
     }

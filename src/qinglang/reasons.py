@@ -206,6 +206,53 @@ REASONS: dict[str, ReasonInfo] = {
             "来源转化率远低于站点基线",
             False,
         ),
+        # sivt.farm
+        _R(
+            "farm.sync",
+            "sivt.farm",
+            "Phones behind one network address act on the same targets seconds apart, step after step",
+            "同一网络地址后的多台手机按同一脚本、相隔数秒依次操作相同目标",
+        ),
+        _R(
+            "farm.few_models",
+            "sivt.farm",
+            "Many devices behind one network address with only a few phone models",
+            "同一网络地址后大量设备仅有少数几种机型",
+            False,
+        ),
+        # sivt.lockstep
+        _R(
+            "lockstep.block",
+            "sivt.lockstep",
+            "A group of accounts acting on the same targets in the same time windows (dense block)",
+            "一组账号在相同时间窗口内操作相同目标（稠密子图）",
+        ),
+        # sivt.bulk
+        _R(
+            "bulk.forged_signature",
+            "sivt.bulk",
+            "Client signature fails, from a network address whose requests mostly fail it",
+            "客户端签名校验失败，且该网络地址的请求大多签名失败",
+        ),
+        _R(
+            "bulk.signature_failed",
+            "sivt.bulk",
+            "Client signature fails the platform's check (alone: old clients and clock skew do too)",
+            "客户端签名校验失败（单独出现时也可能是旧版客户端或时钟偏差）",
+            False,
+        ),
+        _R(
+            "bulk.device_churn",
+            "sivt.bulk",
+            "An account that never uses the same device id twice",
+            "账号每次操作都使用新的设备ID",
+        ),
+        _R(
+            "bulk.instant_cascade",
+            "sivt.bulk",
+            "Many accounts from one network address act on the same post within seconds (star cascade)",
+            "同一网络地址的大量账号在数秒内对同一内容操作（星形瞬时转发）",
+        ),
     )
 }
 

@@ -87,6 +87,52 @@ SETTINGS: dict[str, Setting] = {
             "A source converting below this fraction of the site's rate is flagged (supporting)",
         ),
         Setting("low_conversion_min_uv", 1000, "Visitors a source needs before its rate is judged"),
+        Setting("lockstep_window_minutes", 60, "Length of the time windows of the lockstep graph"),
+        Setting("lockstep_max_blocks", 12, "Dense blocks searched for (each search removes one)"),
+        Setting(
+            "lockstep_min_lift",
+            3,
+            "A block counts when its weighted density is this many times the whole graph's",
+        ),
+        Setting(
+            "lockstep_min_density",
+            0.01,
+            "A block counts when at least this share of its (account, cell) pairs are edges",
+        ),
+        Setting("lockstep_min_accounts", 10, "Members a lockstep block needs"),
+        Setting(
+            "lockstep_min_targets",
+            3,
+            "Distinct targets of a block an account must have acted on in its windows to be a member",
+        ),
+        Setting(
+            "lockstep_relational",
+            0,
+            "1: relational batch peeling (D-Cube style, runs on Spark); 0: greedy (FRAUDAR style)",
+        ),
+        Setting("farm_sync_seconds", 300, "Window in which a farm's phones do one script step"),
+        Setting("farm_min_devices", 10, "Devices behind one address in one window to call a step"),
+        Setting("farm_min_steps", 5, "Synchronized steps a device must take part in"),
+        Setting(
+            "bulk_forged_share",
+            0.3,
+            "An address whose requests fail the client signature at least this often is forging",
+        ),
+        Setting("bulk_min_requests", 20, "Requests an address needs before its forging is judged"),
+        Setting(
+            "bulk_churn_min_actions", 3, "Actions an account needs before its device churn counts"
+        ),
+        Setting("bulk_cascade_seconds", 10, "Window of an instant cascade"),
+        Setting(
+            "bulk_cascade_accounts", 10, "Accounts from one address on one post in that window"
+        ),
+        Setting("price_read", 0.04, "Price of a bought read (yuan), for the engagement audit"),
+        Setting("price_like", 0.05, "Price of a bought like (yuan)"),
+        Setting("price_vote", 0.05, "Price of a bought vote (yuan)"),
+        Setting("price_follow", 0.15, "Price of a bought follow (yuan)"),
+        Setting("price_repost", 0.1, "Price of a bought repost (yuan)"),
+        Setting("price_comment", 0.2, "Price of a bought comment (yuan)"),
+        Setting("price_markup", 5, "Resale markup of the bought actions (the case: 5x)"),
         Setting("bootstrap_replicates", 400, "Cluster-bootstrap replicates for the 95% intervals"),
         Setting("evidence_per_reason", 5, "Evidence rows shown per reason code"),
     )

@@ -10,6 +10,7 @@ from qinglang.detect.base import Context
 from qinglang.detect.pipeline import DETECTORS, present_columns
 from qinglang.reasons import REASONS
 from tests.conftest import WIN_CHROME, engine_with, event
+from tests.detect.engagement_rows import engagement_rows
 
 
 def mixed_rows() -> list[dict]:
@@ -60,6 +61,7 @@ def mixed_rows() -> list[dict]:
         )
         for i in range(12)
     ]
+    rows += engagement_rows()  # app logs: people, a viral post, lockstep, a farm, a bulk app
     return rows
 
 

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import numpy as np
 
 from qinglang import __version__
+from qinglang.audit.engagement import engagement_facts
 from qinglang.engine import Engine
 from qinglang.reasons import CATEGORY_PRIORITY, CATEGORY_TEXT, REASONS
 from qinglang.settings import SETTINGS
@@ -146,6 +147,9 @@ def compute_facts(
         "queries": {d["name"]: ";\n".join(d.get("queries", [])) for d in detectors},
     }
     facts["evaluation"] = None
+    engagement = engagement_facts(engine, detectors, settings)
+    if engagement:  # only when the input has engagement actions
+        facts["engagement"] = engagement
     return facts
 
 

@@ -132,6 +132,7 @@ def _view(facts: dict, lang: str) -> dict[str, Any]:
         "queries": method.get("queries") or {},
         "inputs": inputs,
         "evaluation": facts.get("evaluation"),
+        "engagement": facts.get("engagement"),
         "charts": _charts(facts, lang),
         "chart_note": charts.chart_lang(lang) != lang,
         "rerun": "qinglang audit "

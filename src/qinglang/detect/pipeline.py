@@ -24,7 +24,17 @@ from types import ModuleType
 
 import pyarrow as pa
 
-from qinglang.detect import anomaly, automation, crawler, datacenter, forgery, hidden
+from qinglang.detect import (
+    anomaly,
+    automation,
+    bulk,
+    crawler,
+    datacenter,
+    farm,
+    forgery,
+    hidden,
+    lockstep,
+)
 from qinglang.detect.base import INVALID_AT, Context
 from qinglang.engine import Engine
 from qinglang.events import CLIENT_KEYS, EVENT_COLUMNS, visitor_key_sql
@@ -32,7 +42,17 @@ from qinglang.reasons import CATEGORY_PRIORITY, REASONS
 
 # Order only decides when each runs (categories rank by reasons.CATEGORY_PRIORITY): the user-agent
 # detectors go last, so that their prefetched Python lookups overlap the others' SQL.
-DETECTORS: tuple[ModuleType, ...] = (forgery, hidden, datacenter, anomaly, crawler, automation)
+DETECTORS: tuple[ModuleType, ...] = (
+    forgery,
+    hidden,
+    datacenter,
+    anomaly,
+    farm,
+    lockstep,
+    bulk,
+    crawler,
+    automation,
+)
 
 
 @dataclass

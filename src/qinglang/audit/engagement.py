@@ -1,0 +1,153 @@
+"""The engagement audit: what was bought, on which target, by which group, for how much.
+
+Shown only when the input has engagement actions. For each target: the actions labelled invalid,
+by action and by the group behind them (a lockstep block, a farm's address, a bulk controller's
+address), priced at the per-action prices (settings ``price_<action>``; resale at
+``price_markup`` times). For each group: members, targets and time window as evidence.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qinglang.engine import Engine
+from qinglang.settings import SETTINGS
+
+TOP_TARGETS = 25
+TOP_GROUPS = 20
+SAMPLE_IDS = 8
+
+
+def _ran(detectors: list[dict[str, Any]], name: str) -> bool:
+    return any(d.get("name") == name and d.get("checks_run") for d in detectors)
+
+
+def _group_sql(detectors: list[dict[str, Any]]) -> tuple[str, str]:
+    """(joins, group expression) naming the group behind each invalid action."""
+    joins, cases = [], []
+    if _ran(detectors, "lockstep"):
+        joins.append(
+            "LEFT JOIN (SELECT DISTINCT account_id, target, min(block) AS block FROM lockstep_hits "
+            "GROUP BY 1, 2) h ON h.account_id = e.account_id AND h.target = e.target"
+        )
+        cases.append(
+            "WHEN l.category = 'sivt.lockstep' AND h.block IS NOT NULL "
+            "THEN 'lockstep block ' || CAST(h.block AS VARCHAR)"
+        )
+    if _ran(detectors, "farm"):
+        joins.append(
+            "LEFT JOIN (SELECT device_id, min(ip) AS ip FROM farm_devices GROUP BY 1) f "
+            "ON f.device_id = e.device_id"
+        )
+        cases.append("WHEN l.category = 'sivt.farm' AND f.ip IS NOT NULL THEN 'farm @ ' || f.ip")
+    cases.append("WHEN l.category = 'sivt.bulk' AND e.ip IS NOT NULL THEN 'bulk app @ ' || e.ip")
+    return " ".join(joins), "CASE " + " ".join(cases) + " ELSE l.category END"
+
+
+def engagement_facts(engine: Engine, detectors: list[dict[str, Any]],
+                     settings: dict[str, object] | None = None) -> dict[str, Any] | None:  # fmt: skip
+    has = engine.query(
+        "SELECT count(*) AS n FROM events WHERE event = 'action' AND target IS NOT NULL"
+    ).to_pylist()[0]["n"]
+    if not has:
+        return None
+    settings = settings or {}
+
+    def setting(name: str) -> float:
+        return float(settings.get(name, SETTINGS[name].default))  # type: ignore[arg-type]
+
+    joins, group = _group_sql(detectors)
+    rows = engine.query(
+        f"SELECT e.target, e.action, l.category, {group} AS grp, count(*) AS n, "
+        f"count(DISTINCT e.account_id) AS accounts "
+        f"FROM events e JOIN label_rows l ON e.rid = l.rid {joins} "
+        f"WHERE e.event = 'action' AND e.target IS NOT NULL AND l.verdict = 'invalid' "
+        f"GROUP BY 1, 2, 3, 4"
+    ).to_pylist()
+    totals = engine.query(
+        "SELECT e.target, count(*) AS n FROM events e WHERE e.event = 'action' "
+        "AND e.target IS NOT NULL GROUP BY 1"
+    ).to_pylist()
+    all_actions = {r["target"]: int(r["n"]) for r in totals}
+    markup = setting("price_markup")
+    prices = {k[len("price_") :]: setting(k) for k in SETTINGS if k.startswith("price_")}
+    prices.pop("markup", None)
+    targets: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        price = prices.get(str(r["action"] or ""), 0.0)
+        t = targets.setdefault(
+            r["target"],
+            {"target": r["target"], "bought": 0, "actions": all_actions.get(r["target"], 0),
+             "cost": 0.0, "by_action": {}, "groups": {}},
+        )  # fmt: skip
+        n = int(r["n"])
+        t["bought"] += n
+        t["cost"] += n * price
+        t["by_action"][r["action"]] = t["by_action"].get(r["action"], 0) + n
+        t["groups"][r["grp"]] = t["groups"].get(r["grp"], 0) + n
+    ranked = sorted(targets.values(), key=lambda t: (-t["bought"], t["target"]))
+    for t in ranked:
+        t["cost"] = round(t["cost"], 2)
+        t["resale"] = round(t["cost"] * markup, 2)
+        t["bought_share"] = round(t["bought"] / t["actions"], 4) if t["actions"] else None
+    cost = round(sum(t["cost"] for t in ranked), 2)
+    return {
+        "actions": sum(all_actions.values()),
+        "bought": sum(t["bought"] for t in ranked),
+        "targets_bought": len(ranked),
+        "cost": cost,
+        "resale": round(cost * markup, 2),
+        "prices": prices,
+        "markup": markup,
+        "targets": ranked[:TOP_TARGETS],
+        "groups": _groups(engine, detectors, joins, group),
+    }
+
+
+def _groups(engine: Engine, detectors: list[dict[str, Any]], joins: str,
+            group: str) -> list[dict[str, Any]]:  # fmt: skip
+    """Per group: members, targets, actions, time window, with a sample of ids as evidence."""
+    per = engine.query(
+        f"SELECT {group} AS grp, l.category, count(*) AS actions, "
+        f"count(DISTINCT e.account_id) AS members, count(DISTINCT e.target) AS targets, "
+        f"count(DISTINCT e.device_id) AS devices, count(DISTINCT e.ip) AS ips, "
+        f"CAST(min(e.ts) AS VARCHAR) AS first, CAST(max(e.ts) AS VARCHAR) AS last "
+        f"FROM events e JOIN label_rows l ON e.rid = l.rid {joins} "
+        f"WHERE e.event = 'action' AND l.verdict = 'invalid' GROUP BY 1, 2"
+    ).to_pylist()
+    per.sort(key=lambda g: (-int(g["actions"]), str(g["grp"])))
+    out = []
+    lift = {}
+    if _ran(detectors, "lockstep"):
+        for b in engine.query(
+            "SELECT block, lift, windows, density FROM lockstep_blocks"
+        ).to_pylist():
+            lift[f"lockstep block {b['block']}"] = (
+                round(float(b["lift"]), 2),
+                int(b["windows"]),
+                round(float(b["density"]), 4),
+            )
+    for g in per[:TOP_GROUPS]:
+        sample = engine.query(
+            f"SELECT min(e.account_id) AS account_id, e.target FROM events e "
+            f"JOIN label_rows l ON e.rid = l.rid {joins} WHERE e.event = 'action' "
+            f"AND l.verdict = 'invalid' AND {group} = {_literal(g['grp'])} GROUP BY e.target "
+            f"ORDER BY count(*) DESC, e.target LIMIT {SAMPLE_IDS}"
+        ).to_pylist()
+        members = engine.query(
+            f"SELECT DISTINCT e.account_id FROM events e JOIN label_rows l ON e.rid = l.rid "
+            f"{joins} WHERE e.event = 'action' AND l.verdict = 'invalid' "
+            f"AND {group} = {_literal(g['grp'])} ORDER BY 1 LIMIT {SAMPLE_IDS}"
+        ).to_pylist()
+        item = {k: (int(v) if isinstance(v, int) else v) for k, v in g.items()}
+        item["group"] = item.pop("grp")
+        item["sample_targets"] = [s["target"] for s in sample]
+        item["sample_members"] = [m["account_id"] for m in members]
+        if item["group"] in lift:
+            item["lift"], item["windows"], item["density"] = lift[item["group"]]
+        out.append(item)
+    return out
+
+
+def _literal(value: object) -> str:
+    return "'" + str(value).replace("'", "''") + "'"
