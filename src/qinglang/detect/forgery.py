@@ -43,7 +43,7 @@ def detect(ctx: Context) -> Findings:
             "SELECT coalesce(site, '') FROM events GROUP BY 1 "
             "HAVING avg(CASE WHEN client IS NULL THEN 0.0 ELSE 1.0 END) >= 0.5"
         )
-        where = f"client IS NULL AND event <> 'conversion' AND coalesce(site, '') IN ({sites})"
+        where = f"client IS NULL AND event NOT IN ('conversion', 'action') AND coalesce(site, '') IN ({sites})"
         q.append(finding_sql("beacon.missing", 0.9, "events", where))
     return findings
 

@@ -1,6 +1,6 @@
 """Run the registered detectors, in order, over the `events` table and combine their findings.
 
-    DETECTORS = (forgery, hidden, datacenter, anomaly, crawler, automation)
+    DETECTORS = (forgery, hidden, datacenter, anomaly, farm, lockstep, bulk, crawler, automation)
 
 Each detector returns SQL selecting (rid, reason, score), rid being the engine's integer row id.
 The pipeline unions them into `findings`, ORs each event's reasons together as bits (`verdicts`),
