@@ -63,3 +63,10 @@ def test_measurements_that_repeat_only_as_often_as_chance_predicts_are_not_clone
     ]  # fmt: skip
     assert findings_of(forgery, make_engine(rows)) == {}
     assert findings_of(forgery, make_engine(rows), {"cloned_min_excess": 1}) != {}
+
+
+def test_engagement_actions_are_not_beacon_less_hits(make_engine):
+    rows = [event(i) for i in range(6)]
+    rows += [event(10, event="action", action="like", target="p1", client=None, token=None)]
+    rows += [event(11, client=None, token=None)]
+    assert findings_of(forgery, make_engine(rows)) == {"e0011": {"beacon.missing"}}
