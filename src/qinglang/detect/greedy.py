@@ -35,18 +35,24 @@ def log_weights(col_degree: np.ndarray) -> np.ndarray:
 
 
 @numba.njit(cache=True)
+def _pull(tree, arg, i):  # type: ignore[no-untyped-def]
+    """Node i takes the smaller of its two children (value and argmin)."""
+    a, b = 2 * i, 2 * i + 1
+    if tree[b] < tree[a]:
+        tree[i] = tree[b]
+        arg[i] = arg[b]
+    else:
+        tree[i] = tree[a]
+        arg[i] = arg[a]
+
+
+@numba.njit(cache=True)
 def _tree_set(tree, arg, size, pos, val):  # type: ignore[no-untyped-def]
     i = size + pos
     tree[i] = val
     i //= 2
     while i >= 1:
-        a, b = 2 * i, 2 * i + 1
-        if tree[b] < tree[a]:
-            tree[i] = tree[b]
-            arg[i] = arg[b]
-        else:
-            tree[i] = tree[a]
-            arg[i] = arg[a]
+        _pull(tree, arg, i)
         i //= 2
 
 
@@ -71,13 +77,7 @@ def _peel(n_rows, n_cols, row_ptr, row_adj, col_ptr, col_adj, w):  # type: ignor
         tree[size + v] = delta[v]
         arg[size + v] = v
     for i in range(size - 1, 0, -1):
-        a, b = 2 * i, 2 * i + 1
-        if tree[b] < tree[a]:
-            tree[i] = tree[b]
-            arg[i] = arg[b]
-        else:
-            tree[i] = tree[a]
-            arg[i] = arg[a]
+        _pull(tree, arg, i)
     removed = np.zeros(n, dtype=np.bool_)
     order = np.empty(n, dtype=np.int64)
     alive = n
