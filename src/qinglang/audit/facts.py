@@ -121,7 +121,7 @@ def compute_facts(
         f"WHERE {'e.event = ' + repr('pageview') if has_pv else 'TRUE'} GROUP BY 1"
     ).to_pylist()
     pv_by = {r["verdict"]: int(r["n"]) for r in pv}
-    replicates = int(settings.get("bootstrap_replicates", SETTINGS["bootstrap_replicates"].default))
+    replicates = int(_setting(settings, "bootstrap_replicates"))
     facts: dict[str, Any] = {
         "qinglang_version": __version__,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -134,7 +134,7 @@ def compute_facts(
     facts.update(_counts(cells, pv_by, int(shape["events"]), price, replicates, seed))
     facts["daily"] = _daily(cells)
     facts["sources"] = _sources(cells)
-    evidence_n = int(settings.get("evidence_per_reason", SETTINGS["evidence_per_reason"].default))
+    evidence_n = int(_setting(settings, "evidence_per_reason"))
     facts["evidence"] = _evidence(engine, evidence_n)
     facts["reasons"] = _reasons(engine)
     facts["detectors"] = detectors
@@ -151,6 +151,10 @@ def compute_facts(
     if engagement:  # only when the input has engagement actions
         facts["engagement"] = engagement
     return facts
+
+
+def _setting(settings: dict[str, object], name: str) -> float:
+    return float(settings.get(name, SETTINGS[name].default))  # type: ignore[arg-type]
 
 
 def _uv_note(has_visitor: bool, has_pv: bool, tz: str) -> str:

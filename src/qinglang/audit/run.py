@@ -40,7 +40,7 @@ class AuditOptions:
     with_evaluation: bool = False
 
 
-Progress = Callable[[str, float | None], None]  # (step, fraction done or None)
+Progress = Callable[..., None]  # (step, fraction done or None)
 
 
 def run_audit(

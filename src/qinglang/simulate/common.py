@@ -25,7 +25,7 @@ START_MS = 1_504_195_200_000
 UV_PER_SCALE = 28_000_000
 
 # ----------------------------------------------------------------------------- randomness
-_STREAMS = {}
+_STREAMS: dict = {}
 
 
 def stream_id(name: str) -> int:

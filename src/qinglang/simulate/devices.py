@@ -187,6 +187,7 @@ def _android_rows(rows: list, rng: np.random.Generator) -> None:
             hos = "HarmonyOS; " if vend == "huawei" and rng.random() < 0.7 else ""
             for app, aw in apps:
                 nav = int(rng.integers(60, 110))
+                hints: str | None
                 wv = int(rng.choice([107, 111, 114, 116, 119]))
                 wvfull = _CHROME_FULL[wv]
                 wvbase = f"Mozilla/5.0 (Linux; Android {ver}; {model} Build/{build}; wv) AppleWebKit/537.36 (KHTML, like Gecko) Version/4.0 Chrome/{wvfull} Mobile Safari/537.36"

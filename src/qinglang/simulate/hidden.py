@@ -71,7 +71,7 @@ class Hosts:
 @lru_cache(maxsize=1)
 def hosts() -> Hosts:
     rng = np.random.default_rng(20170902)  # the hosts are part of the world, like the devices
-    names = []
+    names: list[str] = []
     seen: set[str] = set()
     while len(names) < N_HOSTS:
         k = int(rng.integers(2, 4))
