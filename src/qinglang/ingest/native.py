@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 
 import duckdb
@@ -166,8 +167,15 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-_EMPTY = duckdb.from_arrow(EVENT_SCHEMA.empty_table())
-SQL_TYPES = dict(zip(_EMPTY.columns, (str(t) for t in _EMPTY.types), strict=True))
+@lru_cache(maxsize=1)
+def sql_types() -> dict[str, str]:
+    """DuckDB's name for each contract column's type (for the typed NULLs of missing columns)."""
+    con = duckdb.connect()
+    try:
+        empty = con.from_arrow(EVENT_SCHEMA.empty_table())
+        return dict(zip(empty.columns, (str(t) for t in empty.types), strict=True))
+    finally:
+        con.close()
 
 
 def _select(path: Path, schema: pa.Schema, offset: int, site: str | None) -> str:
@@ -177,7 +185,7 @@ def _select(path: Path, schema: pa.Schema, offset: int, site: str | None) -> str
     exprs: dict[str, str] = {}
     for name in EVENT_SCHEMA.names:
         if name not in schema.names:
-            exprs[name] = f"CAST(NULL AS {SQL_TYPES[name]})"
+            exprs[name] = f"CAST(NULL AS {sql_types()[name]})"
         else:
             exprs[name] = f'"{name}"'
     ts_type = schema.field("ts").type
