@@ -8,7 +8,9 @@ weighted degree in what is left is smallest; the densest prefix state (weighted 
 is the block. Every node of that block has weighted degree at least the block's density.
 
 A segment tree over the nodes is the priority structure: each edge is visited once when its first
-end is peeled, each visit one O(log V) update, so a pass is O(E log V). Several blocks: remove the
+end is peeled, each visit one update of at most O(log V), so a pass is O(E log V). Updates only
+lower a node's weight, and the climb stops at the first ancestor that is still smaller, so most
+touch a few nodes near the leaf. Several blocks: remove the
 edges inside the block found and peel again. Numba compiles the loop; NumPy does the rest.
 
 Reference: Hooi et al., "FRAUDAR: Bounding Graph Fraud in the Face of Camouflage", KDD 2016.
@@ -57,6 +59,19 @@ def _tree_set(tree, arg, size, pos, val):  # type: ignore[no-untyped-def]
 
 
 @numba.njit(cache=True)
+def _tree_decrease(tree, arg, size, pos, val):  # type: ignore[no-untyped-def]
+    """Lower one leaf. A node holds its subtree's least (value, index), so the climb stops at the
+    first ancestor whose pair is still less: most updates touch a few nodes, not the whole path."""
+    i = size + pos
+    tree[i] = val
+    i //= 2
+    while i >= 1 and (val < tree[i] or (val == tree[i] and pos < arg[i])):
+        tree[i] = val
+        arg[i] = pos
+        i //= 2
+
+
+@numba.njit(cache=True)
 def _peel(n_rows, n_cols, row_ptr, row_adj, col_ptr, col_adj, w):  # type: ignore[no-untyped-def]
     n = n_rows + n_cols
     size = 1
@@ -95,14 +110,14 @@ def _peel(n_rows, n_cols, row_ptr, row_adj, col_ptr, col_adj, w):  # type: ignor
                 u = n_rows + c
                 if not removed[u]:
                     delta[u] -= w[c]
-                    _tree_set(tree, arg, size, u, delta[u])
+                    _tree_decrease(tree, arg, size, u, delta[u])
         else:
             c = v - n_rows
             for e in range(col_ptr[c], col_ptr[c + 1]):
                 u = col_adj[e]
                 if not removed[u]:
                     delta[u] -= w[c]
-                    _tree_set(tree, arg, size, u, delta[u])
+                    _tree_decrease(tree, arg, size, u, delta[u])
         alive -= 1
         if alive > 0 and total / alive > best * (1 + 1e-12):
             best = total / alive
