@@ -86,3 +86,28 @@ def test_equally_dense_groups_that_share_nothing_are_separate_blocks():
     assert sorted(tuple(b.rows.tolist()) for b in found) == [tuple(a_r), tuple(b_r)]
     assert sorted(tuple(b.cols.tolist()) for b in found) == [tuple(a_c), tuple(b_c)]
     assert found[0].score == pytest.approx(found[1].score)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_peel_order_is_exactly_the_textbook_greedy(seed):
+    """Always remove the node of least weighted degree (lowest index on ties), as a plain loop."""
+    n_rows, n_cols = 60, 25
+    rows, cols = random_graph(seed, n_rows, n_cols, 300)
+    w = greedy.log_weights(np.bincount(cols, minlength=n_cols))
+    row_ptr, row_adj = greedy._csr(rows, cols, n_rows)
+    col_ptr, col_adj = greedy._csr(cols, rows, n_cols)
+    order, _, _ = greedy._peel(n_rows, n_cols, row_ptr, row_adj, col_ptr, col_adj, w)
+    delta = [sum(w[c] for c in cols[rows == r]) for r in range(n_rows)]
+    delta += [float(np.sum(cols == c)) * w[c] for c in range(n_cols)]
+    alive, expected = set(range(n_rows + n_cols)), []
+    for _ in range(n_rows + n_cols):
+        v = min(alive, key=lambda u: (delta[u], u))
+        expected.append(v)
+        alive.remove(v)
+        if v < n_rows:
+            for c in cols[rows == v]:
+                delta[n_rows + c] -= w[c]
+        else:
+            for r in rows[cols == v - n_rows]:
+                delta[r] -= w[v - n_rows]
+    assert order.tolist() == expected
