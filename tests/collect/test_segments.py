@@ -60,3 +60,37 @@ def test_segment_numbers_continue_after_a_restart(tmp_path):
     os.close(first._fd)
     second = segments.SegmentLog(tmp_path)
     assert second.path.name > first.path.name
+
+
+def test_clean_restarts_never_replace_earlier_lake_files(tmp_path):
+    lake = tmp_path / "lake"
+    for run in range(3):  # start, write, stop cleanly (everything rolled), start again
+        log = segments.SegmentLog(tmp_path / "seg")
+        log.append(b"".join(segments.encode(row(10 * run + i)) for i in range(2)))
+        segments.roll(log.rotate(), lake)
+        for rest in log.closed:
+            segments.roll(rest, lake)
+        os.close(log._fd)
+        log.path.unlink()
+    ids = pq.read_table(lake / "site=shop").column("event_id").to_pylist()
+    assert sorted(ids) == sorted(f"e{10 * r + i}" for r in range(3) for i in range(2))
+
+
+def test_a_failed_write_is_cut_back_so_later_groups_stay_readable(tmp_path, monkeypatch):
+    log = segments.SegmentLog(tmp_path)
+    log.append(segments.encode(row(1)))
+    real_write = os.write
+
+    def half_then_fail(fd, data):
+        real_write(fd, bytes(data[: len(data) // 2]))
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(segments.os, "write", half_then_fail)
+    try:
+        log.append(segments.encode(row(2)))
+    except OSError:
+        pass
+    monkeypatch.setattr(segments.os, "write", real_write)
+    log.append(segments.encode(row(3)))
+    rows, _ = segments.scan(log.path)
+    assert [r["event_id"] for r in rows] == ["e1", "e3"]

@@ -72,8 +72,14 @@ class SegmentLog:
         self.roll_bytes = roll_bytes
         self.roll_seconds = roll_seconds
         self.closed: list[Path] = self.recover()
-        last = max((int(p.stem.split("-")[1]) for p in self.closed), default=0)
-        self._n = last
+        # Names are unique across restarts (this start's clock, then a counter), so a segment's
+        # Parquet files in the lake never replace those of an earlier run; re-rolling the same
+        # segment after a crash writes the same names again (exactly once).
+        newest = max((p.stem.split("-")[1] for p in self.closed), default="")
+        self._run = max(f"{time.time_ns() // 1_000_000:013d}", newest)
+        if self._run == newest:
+            self._run = f"{int(newest) + 1:013d}"
+        self._n = 0
         self._fd = -1
         self._open_next()
 
@@ -91,19 +97,24 @@ class SegmentLog:
 
     def _open_next(self) -> None:
         self._n += 1
-        self.path = self.dir / f"seg-{self._n:012d}.log"
+        self.path = self.dir / f"seg-{self._run}-{self._n:06d}.log"
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         _fsync_dir(self.dir)
         self.size = 0
         self.opened = time.monotonic()
 
     def append(self, data: bytes) -> None:
-        """Write and fsync one group of records (the group commit)."""
+        """Write and fsync one group of records (the group commit). On failure the segment is cut
+        back to its last committed byte, so a torn group never hides later acknowledged ones."""
         view = memoryview(data)
-        while view:
-            n = os.write(self._fd, view)
-            view = view[n:]
-        os.fdatasync(self._fd)
+        try:
+            while view:
+                n = os.write(self._fd, view)
+                view = view[n:]
+            os.fdatasync(self._fd)
+        except OSError:
+            os.ftruncate(self._fd, self.size)
+            raise
         self.size += len(data)
 
     def due(self) -> bool:
