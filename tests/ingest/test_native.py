@@ -116,3 +116,29 @@ def test_columns_known_from_statistics_agree_with_counting(tmp_path):
     assert {"ip", "client.interactions"} <= {k for k, v in plan.known.items() if v}
     assert {"account_id", "client.frame_w"} <= {k for k, v in plan.known.items() if not v}
     assert present_columns(engine, plan.known) == present_columns(engine)
+
+
+@pytest.mark.parametrize("unit", ["s", "ms", "us", "ns"])
+@pytest.mark.parametrize("tz", [None, "UTC"])
+def test_every_timestamp_unit_gives_the_readers_rows(tmp_path, unit, tz):
+    table = rows_to_table(rows(6))
+    ts = table.column("ts").cast(pa.timestamp("ms", "UTC")).cast(pa.int64())
+    ts = pa.compute.add(ts, 0 if unit == "s" else 123).cast(pa.timestamp("ms"))
+    ts = ts.cast(pa.timestamp(unit, tz))
+    path = write(tmp_path / "t.parquet", table.set_column(1, "ts", ts))
+    plan = plan_native([path])
+    assert plan is not None
+    native, reader = DuckDBEngine(), DuckDBEngine()
+    native.attach_events(plan.sql)
+    reader.load_events(read_events([path]).to_reader())
+    assert events_of(native) == events_of(reader)
+
+
+def test_names_read_parquet_would_take_as_patterns_go_through_the_readers(tmp_path):
+    write(tmp_path / "day1.parquet", rows_to_table(rows(6)))
+    odd = write(tmp_path / "day[1].parquet", rows_to_table(rows(7)))
+    assert plan_native([odd]) is None
+    engine = DuckDBEngine()
+    reports = load_inputs(engine, [odd], AuditOptions(), lambda *_: None).reports
+    assert reports[0].rows_ok == 7
+    assert engine.query("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 7}]

@@ -29,6 +29,7 @@ from .common import ReadReport
 from .guess import guess_format
 
 STRING_TYPES = (pa.string(), pa.large_string())
+GLOB_CHARS = set("*?[]{}")
 
 
 @dataclass
@@ -56,8 +57,8 @@ def plan_native(
     offset = 0
     for raw in paths:
         path = Path(raw).resolve()
-        if not path.is_file() or not _is_parquet(path, fmt):
-            return None
+        if not path.is_file() or GLOB_CHARS & set(str(path)) or not _is_parquet(path, fmt):
+            return None  # (read_parquet would take * ? [ ] { } in a name as a pattern)
         try:
             meta = pq.ParquetFile(path)
         except (pa.ArrowException, OSError):
@@ -66,8 +67,11 @@ def plan_native(
         if rows == 0 or not _speaks_contract(schema):
             return None
         select = _select(path, schema, offset, site)
-        if _bad_rows(select):
-            return None
+        try:
+            if _bad_rows(select):
+                return None
+        except duckdb.Error:
+            return None  # anything DuckDB cannot read in place, the readers report properly
         report = ReadReport(str(raw), "parquet", fmt == "auto", rows_ok=rows, sha256=_sha256(path))
         if fmt == "auto":
             report.notes.append("guessed format parquet from the Parquet magic bytes")
@@ -189,8 +193,10 @@ def _select(path: Path, schema: pa.Schema, offset: int, site: str | None) -> str
         else:
             exprs[name] = f'"{name}"'
     ts_type = schema.field("ts").type
-    ts = '"ts"' if ts_type.unit in ("s", "ms") else "date_trunc('millisecond', \"ts\")"
-    exprs["ts"] = f"CAST({ts} AS TIMESTAMPTZ)"
+    ts = 'CAST("ts" AS TIMESTAMPTZ)'
+    if ts_type.unit not in ("s", "ms"):
+        ts = f"date_trunc('millisecond', {ts})"
+    exprs["ts"] = ts
     exprs["event_id"] = f"coalesce({exprs['event_id']}, {made_id})"
     exprs["event"] = f"coalesce({exprs['event']}, 'pageview')"
     if site:
