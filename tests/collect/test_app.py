@@ -118,6 +118,15 @@ def test_token_verdicts_are_recorded_and_replays_and_forgeries_are_answered(tmp_
         (b'{"site":"shop","event":"x"}', "text/plain", ORIGIN, 400, "invalid_field", "event"),
         (b'{"site":"shop","url":5}', "text/plain", ORIGIN, 400, "invalid_field", "url"),
         (b'{"site":"shop","seq":-1}', "text/plain", ORIGIN, 400, "invalid_field", "seq"),
+        (b'{"site":"shop","url":"a\\ud800"}', "text/plain", ORIGIN, 400, "invalid_field", "url"),
+        (
+            b'{"site":"shop","client":{"tells":["\\udfff"]}}',
+            "text/plain",
+            ORIGIN,
+            400,
+            "invalid_field",
+            "client.tells[0]",
+        ),
         (
             b'{"site":"shop","client":{"frame_w":99999999999}}',
             "text/plain",

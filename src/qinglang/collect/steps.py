@@ -203,6 +203,10 @@ def _text(value: Any, name: str, max_len: int) -> str | None:
         raise _bad(name, "a string")
     if len(value) > max_len:
         raise _bad(name, f"at most {max_len} characters (got {len(value)})")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise _bad(name, "text (a lone UTF-16 surrogate is not)") from None
     return value
 
 
