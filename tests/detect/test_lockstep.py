@@ -97,3 +97,16 @@ def test_relational_blocks_are_the_same_on_duckdb_and_spark(request):
     cells = "SELECT block, target, bucket FROM lockstep_cells ORDER BY 1, 2, 3"
     assert duck.query(cells).to_pylist() == spark.query(cells).to_pylist()
     duck.close()
+
+
+def test_ids_are_coded_exactly_whatever_their_length_or_bytes():
+    import pyarrow as pa
+
+    from qinglang.detect.lockstep import _codes
+
+    long = "t" * 10_000
+    column = pa.chunked_array([["b", "abc", long], ["abc\x00", "b", "abc"]])
+    values, codes = _codes(column)
+    assert values.tolist() == sorted({"b", "abc", long, "abc\x00"})
+    assert [values[c] for c in codes] == column.to_pylist()
+    assert values.dtype == object  # references to the strings, not a fixed-width copy

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from qinglang.detect import dcube, greedy
 from qinglang.detect.base import Check, Context, Findings
@@ -83,16 +84,27 @@ def _rows_table(blocks: list[int], accounts: list[str]) -> pa.Table:
     )
 
 
+def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each row's index into them. Arrow encodes the strings, so no
+    fixed-width copy is made: one 10,000-character id does not make every row that wide."""
+    encoded = pc.dictionary_encode(column.combine_chunks())
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    values = encoded.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False)
+    return values, rank[encoded.indices.to_numpy()]
+
+
 def _greedy(ctx: Context) -> tuple[pa.Table, pa.Table]:
     t = ctx.engine.query("SELECT account_id, target, bucket FROM lockstep_edges")
     if t.num_rows == 0:
         return _empty_cells(), _rows_table([], [])
-    acc = np.asarray(t["account_id"].to_numpy(zero_copy_only=False), dtype=object)
-    tgt = np.asarray(t["target"].to_numpy(zero_copy_only=False), dtype=object)
+    accounts, rows = _codes(t["account_id"])
+    targets, target_code = _codes(t["target"])
+    tgt = targets[target_code]
     bkt = t["bucket"].to_numpy()
-    accounts, rows = np.unique(acc.astype(str), return_inverse=True)
-    cell_keys = np.char.add(np.char.add(tgt.astype(str), "\x00"), bkt.astype(str))
-    cells, cols = np.unique(cell_keys, return_inverse=True)
+    span = int(bkt.max()) - int(bkt.min()) + 1
+    cells, cols = np.unique(target_code * span + (bkt - bkt.min()), return_inverse=True)
     first_cell = np.zeros(len(cells), dtype=np.int64)
     first_cell[cols] = np.arange(len(cols))
     w = greedy.log_weights(np.bincount(cols))
