@@ -7,6 +7,7 @@ from the environment only.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from qinglang.errors import ConfigError
@@ -149,7 +150,12 @@ def parse_settings(items: list[str]) -> dict[str, object]:
             known = ", ".join(SETTINGS)
             raise ConfigError(f"--setting {item!r}: expected NAME=VALUE with NAME one of {known}")
         try:
-            out[name] = float(value)
+            number = float(value)
         except ValueError:
             raise ConfigError(f"--setting {name}: {value!r} is not a number") from None
+        if not math.isfinite(number) or number < 0:
+            raise ConfigError(f"--setting {name}: {value!r} must be a finite number, 0 or more")
+        if number == 0 and name.endswith(("_minutes", "_seconds")):
+            raise ConfigError(f"--setting {name}: a length of time must be more than 0")
+        out[name] = number
     return out
