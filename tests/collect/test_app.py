@@ -299,3 +299,33 @@ def test_a_client_object_without_any_measurement_is_stored_as_no_signals(tmp_pat
     run(go())
     (row,) = lake_rows(tmp_path)
     assert row["client"] is None and row["token"] == "valid"
+
+
+def test_a_segment_that_cannot_be_started_shows_in_healthz_and_serving_goes_on(tmp_path):
+    async def go():
+        async with collector(tmp_path, roll_seconds=0.0) as c:
+            app = c.app
+            real_rotate = app.log.rotate
+
+            def broken():
+                raise OSError(24, "Too many open files")
+
+            app.log.rotate = broken
+            tok = await token(c)
+            assert (await post(c, beacon(tok))).status_code == 204
+            for _ in range(50):
+                health = await c.get("/healthz")
+                if health.status_code == 503:
+                    break
+                await asyncio.sleep(0.02)
+            assert health.status_code == 503 and "Too many open files" in health.json()["fault"]
+            app.log.rotate = real_rotate
+            tok2 = await token(c)
+            assert (await post(c, beacon(tok2, url=ORIGIN + "/2"))).status_code == 204
+            for _ in range(50):
+                if (await c.get("/healthz")).status_code == 200:
+                    break
+                await asyncio.sleep(0.02)
+            assert (await c.get("/healthz")).status_code == 200
+
+    run(go())

@@ -79,6 +79,7 @@ class Collector:
             else ThreadPoolExecutor(1, thread_name_prefix="ql-roll")
         )
         self.log: segments.SegmentLog | None = None
+        self.fault: str | None = None  # what keeps the writer from working normally, if anything
         self._metrics()
 
     # ------------------------------------------------------------------ metrics
@@ -168,7 +169,13 @@ class Collector:
             if item is None:
                 return
             if log.due():
-                closed = await loop.run_in_executor(self._io, log.rotate)
+                try:
+                    closed = await loop.run_in_executor(self._io, log.rotate)
+                except OSError as e:  # keep serving; /healthz says what is wrong
+                    self.fault = f"cannot start a new segment: {e}"
+                    logging.getLogger("qinglang.collect").error(self.fault)
+                    continue
+                self.fault = None
                 rolled = loop.run_in_executor(
                     self._roller, segments.roll, closed, lake_dir(self.db)
                 )
@@ -206,8 +213,10 @@ class Collector:
             elif path == "/t.js" and method in ("GET", "HEAD"):
                 await self._tracker(scope, send, headers)
             elif path == "/healthz":
-                body = {"ok": True, "queue": self.queue.qsize(), "sites": len(self.ctx.sites)}
-                await _respond(send, 200, json.dumps(body).encode(), "application/json")
+                body = {"ok": self.fault is None, "queue": self.queue.qsize(),
+                        "sites": len(self.ctx.sites), "fault": self.fault}  # fmt: skip
+                status = 200 if self.fault is None else 503
+                await _respond(send, status, json.dumps(body).encode(), "application/json")
             elif path == "/metrics":
                 await _respond(send, 200, generate_latest(self.prom), CONTENT_TYPE_LATEST)
             elif path in ("/b", "/b.gif", "/t.js"):
