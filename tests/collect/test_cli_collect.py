@@ -127,7 +127,7 @@ def test_serve_takes_the_token_ttl_setting_and_refuses_unknown_ones(tmp_path):
     runner.invoke(app, ["site", "add", "shop", "--origin", "http://shop.test", "--db", str(db)])
     r = runner.invoke(app, ["serve", "--db", str(db), "--setting", "nope=1"])
     assert r.exit_code == 2 and "expected NAME=VALUE" in flat(r.output)
-    server = Server(db, None, "--setting", "token_ttl_minutes=0")
+    server = Server(db, None, "--setting", "token_ttl_minutes=0.01")
     try:
         headers = {"user-agent": BROWSER_UA, "content-type": "text/plain"}
         js = httpx.get(server.url + "/t.js?site=shop", headers=headers).text
