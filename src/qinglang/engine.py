@@ -40,6 +40,11 @@ from qinglang.errors import EngineError
 ROW_ID = "rid"
 
 
+def sql_string(value: object) -> str:
+    """A SQL string literal (single quotes doubled): how a data value enters query text."""
+    return "'" + str(value).replace("'", "''") + "'"
+
+
 def with_row_ids(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     """The same batches with ``rid`` appended: 0, 1, 2, ... in stream order."""
     schema = reader.schema.append(pa.field(ROW_ID, pa.int64()))
@@ -95,8 +100,12 @@ class DuckDBEngine:
     def __init__(self, database: str | Path = ":memory:", threads: int | None = None) -> None:
         self.con = duckdb.connect(str(database))
         self._spill = tempfile.TemporaryDirectory(prefix="qinglang-duckdb-")
-        self.con.execute(f"SET memory_limit = '{default_memory_limit()}'")
-        self.con.execute(f"SET temp_directory = '{self._spill.name}'")
+        try:
+            self.con.execute(f"SET memory_limit = {sql_string(default_memory_limit())}")
+            self.con.execute(f"SET temp_directory = {sql_string(self._spill.name)}")
+        except duckdb.Error as exc:
+            self.close()
+            raise EngineError(f"DuckDB refused its memory settings: {exc}") from exc
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
         self.con.execute("SET TimeZone = 'UTC'")

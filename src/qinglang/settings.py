@@ -8,6 +8,7 @@ from the environment only.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from qinglang.errors import ConfigError
@@ -138,6 +139,11 @@ SETTINGS: dict[str, Setting] = {
         Setting("evidence_per_reason", 5, "Evidence rows shown per reason code"),
     )
 }
+
+
+def setting_value(overrides: Mapping[str, object] | None, name: str) -> float:
+    """A setting's value: the override given, else its default."""
+    return float((overrides or {}).get(name, SETTINGS[name].default))  # type: ignore[arg-type]
 
 
 def parse_settings(items: list[str]) -> dict[str, object]:

@@ -70,3 +70,17 @@ def test_engagement_actions_are_not_beacon_less_hits(make_engine):
     rows += [event(10, event="action", action="like", target="p1", client=None, token=None)]
     rows += [event(11, client=None, token=None)]
     assert findings_of(forgery, make_engine(rows)) == {"e0011": {"beacon.missing"}}
+
+
+def test_a_replay_that_leaves_a_measurement_out_is_still_cloned(make_engine):
+    captured = {"interactions": None, "visible_ms": 20417, "dwell_ms": 21388,
+                "first_interaction_ms": 1733}  # fmt: skip
+    rows = [event(i, client=dict(captured)) for i in range(6)]
+    people = [
+        {"interactions": 1 + i % 4, "visible_ms": 9000 + 37 * i, "dwell_ms": 9500 + 41 * i,
+         "first_interaction_ms": 800 + 13 * i}
+        for i in range(40)
+    ]  # fmt: skip
+    rows += [event(10 + i, client=c) for i, c in enumerate(people)]
+    found = findings_of(forgery, make_engine(rows))
+    assert found == {f"e{i:04d}": {"beacon.cloned"} for i in range(6)}

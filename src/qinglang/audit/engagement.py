@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from qinglang.engine import Engine
-from qinglang.settings import SETTINGS
+from qinglang.engine import Engine, sql_string
+from qinglang.settings import SETTINGS, setting_value
 
 TOP_TARGETS = 25
 TOP_GROUPS = 20
@@ -54,7 +54,7 @@ def engagement_facts(engine: Engine, detectors: list[dict[str, Any]],
     settings = settings or {}
 
     def setting(name: str) -> float:
-        return float(settings.get(name, SETTINGS[name].default))  # type: ignore[arg-type]
+        return setting_value(settings, name)
 
     joins, group = _group_sql(detectors)
     rows = engine.query(
@@ -131,13 +131,13 @@ def _groups(engine: Engine, detectors: list[dict[str, Any]], joins: str,
         sample = engine.query(
             f"SELECT min(e.account_id) AS account_id, e.target FROM events e "
             f"JOIN label_rows l ON e.rid = l.rid {joins} WHERE e.event = 'action' "
-            f"AND l.verdict = 'invalid' AND {group} = {_literal(g['grp'])} GROUP BY e.target "
+            f"AND l.verdict = 'invalid' AND {group} = {sql_string(g['grp'])} GROUP BY e.target "
             f"ORDER BY count(*) DESC, e.target LIMIT {SAMPLE_IDS}"
         ).to_pylist()
         members = engine.query(
             f"SELECT DISTINCT e.account_id FROM events e JOIN label_rows l ON e.rid = l.rid "
             f"{joins} WHERE e.event = 'action' AND l.verdict = 'invalid' "
-            f"AND {group} = {_literal(g['grp'])} ORDER BY 1 LIMIT {SAMPLE_IDS}"
+            f"AND {group} = {sql_string(g['grp'])} ORDER BY 1 LIMIT {SAMPLE_IDS}"
         ).to_pylist()
         item = {k: (int(v) if isinstance(v, int) else v) for k, v in g.items()}
         item["group"] = item.pop("grp")
@@ -147,7 +147,3 @@ def _groups(engine: Engine, detectors: list[dict[str, Any]], joins: str,
             item["lift"], item["windows"], item["density"] = lift[item["group"]]
         out.append(item)
     return out
-
-
-def _literal(value: object) -> str:
-    return "'" + str(value).replace("'", "''") + "'"

@@ -21,7 +21,7 @@ from qinglang import __version__
 from qinglang.audit.engagement import engagement_facts
 from qinglang.engine import Engine
 from qinglang.reasons import CATEGORY_PRIORITY, CATEGORY_TEXT, REASONS
-from qinglang.settings import SETTINGS
+from qinglang.settings import SETTINGS, setting_value
 
 INTERVAL_TEXT = (
     "95% intervals come from a cluster bootstrap over (source, day) cells: they show how much the "
@@ -121,7 +121,7 @@ def compute_facts(
         f"WHERE {'e.event = ' + repr('pageview') if has_pv else 'TRUE'} GROUP BY 1"
     ).to_pylist()
     pv_by = {r["verdict"]: int(r["n"]) for r in pv}
-    replicates = int(_setting(settings, "bootstrap_replicates"))
+    replicates = int(setting_value(settings, "bootstrap_replicates"))
     facts: dict[str, Any] = {
         "qinglang_version": __version__,
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
@@ -134,7 +134,7 @@ def compute_facts(
     facts.update(_counts(cells, pv_by, int(shape["events"]), price, replicates, seed))
     facts["daily"] = _daily(cells)
     facts["sources"] = _sources(cells)
-    evidence_n = int(_setting(settings, "evidence_per_reason"))
+    evidence_n = int(setting_value(settings, "evidence_per_reason"))
     facts["evidence"] = _evidence(engine, evidence_n)
     facts["reasons"] = _reasons(engine)
     facts["detectors"] = detectors
@@ -151,10 +151,6 @@ def compute_facts(
     if engagement:  # only when the input has engagement actions
         facts["engagement"] = engagement
     return facts
-
-
-def _setting(settings: dict[str, object], name: str) -> float:
-    return float(settings.get(name, SETTINGS[name].default))  # type: ignore[arg-type]
 
 
 def _uv_note(has_visitor: bool, has_pv: bool, tz: str) -> str:

@@ -9,7 +9,8 @@ what stealth kits that only patch the UA string leave behind.
 from __future__ import annotations
 
 from qinglang.detect.base import Check, Context, Findings, finding_sql
-from qinglang.detect.useragent import classify_many, consistency_many
+from qinglang.detect.crawler import UA_INFO
+from qinglang.detect.useragent import consistency_many
 
 NAME = "automation"
 CATEGORY = "sivt.automation"
@@ -65,7 +66,7 @@ def detect(ctx: Context) -> Findings:
         where = f"list_any(client.tells, {strong}) OR {weak} > 0"
         q.append(finding_sql("client.tell", score, "events", where))
     if "ua.headless" in run:
-        ctx.lookup("ua_info", {"user_agent": "user_agent"}, "user_agent IS NOT NULL", classify_many)
+        ctx.lookup(*UA_INFO)
         q.append(
             finding_sql(
                 "ua.headless",

@@ -104,10 +104,9 @@ class Context:
         return sorted(values, key=repr)
 
     def setting(self, name: str) -> float:
-        from qinglang.settings import SETTINGS
+        from qinglang.settings import setting_value
 
-        value = self.settings.get(name, SETTINGS[name].default)
-        return float(value)  # type: ignore[arg-type]
+        return setting_value(self.settings, name)
 
 
 def finding_sql(reason: str, score: float | str, source: str, where: str) -> str:

@@ -69,7 +69,8 @@ def _cloned(ctx: Context) -> str:
         f"coalesce(CAST(client.{d} AS VARCHAR), '-')" for d in DEVICE if ctx.has(f"client.{d}")
     ]
     device = f"concat_ws('x', {', '.join(sizes)})" if sizes else "''"
-    cols = ", ".join(f"client.{m} AS {m}" for m in MEASURES if m != "device")
+    # a value the beacon left out is a value too (-1), so a replay that drops one still matches
+    cols = ", ".join(f"coalesce(client.{m}, -1) AS {m}" for m in MEASURES if m != "device")
     cols += f", {device} AS device"
     ctx.engine.materialize(
         "forgery_measured",

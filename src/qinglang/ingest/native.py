@@ -23,6 +23,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from qinglang.engine import sql_string
 from qinglang.events import EVENT_KINDS, EVENT_SCHEMA, TOKEN_VERDICTS
 
 from .common import ReadReport
@@ -167,10 +168,6 @@ def _speaks_contract(schema: pa.Schema) -> bool:
     return True
 
 
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 @lru_cache(maxsize=1)
 def sql_types() -> dict[str, str]:
     """DuckDB's name for each contract column's type (for the typed NULLs of missing columns)."""
@@ -185,7 +182,7 @@ def sql_types() -> dict[str, str]:
 def _select(path: Path, schema: pa.Schema, offset: int, site: str | None) -> str:
     """Contract columns (missing ones as typed NULLs), `rid` and the made event ids."""
     row = "file_row_number"
-    made_id = f"{_quote(path.name + ':')} || CAST({row} + 1 AS VARCHAR)"
+    made_id = f"{sql_string(path.name + ':')} || CAST({row} + 1 AS VARCHAR)"
     exprs: dict[str, str] = {}
     for name in EVENT_SCHEMA.names:
         if name not in schema.names:
@@ -200,16 +197,16 @@ def _select(path: Path, schema: pa.Schema, offset: int, site: str | None) -> str
     exprs["event_id"] = f"coalesce({exprs['event_id']}, {made_id})"
     exprs["event"] = f"coalesce({exprs['event']}, 'pageview')"
     if site:
-        exprs["site"] = f"coalesce({exprs['site']}, {_quote(site)})"
+        exprs["site"] = f"coalesce({exprs['site']}, {sql_string(site)})"
     cols = ", ".join(f"{expr} AS {name}" for name, expr in exprs.items())
-    source = f"read_parquet({_quote(str(path))}, file_row_number = true)"
+    source = f"read_parquet({sql_string(str(path))}, file_row_number = true)"
     return f"SELECT {cols}, {offset} + {row} AS rid FROM {source}"
 
 
 def _bad_rows(select: str) -> int:
     """Rows the Parquet reader would reject: no timestamp, an unknown event kind or verdict."""
-    kinds = ", ".join(_quote(k) for k in EVENT_KINDS)
-    verdicts = ", ".join(_quote(v) for v in TOKEN_VERDICTS)
+    kinds = ", ".join(sql_string(k) for k in EVENT_KINDS)
+    verdicts = ", ".join(sql_string(v) for v in TOKEN_VERDICTS)
     check = (
         f"SELECT count(*) FROM ({select}) WHERE ts IS NULL OR event NOT IN ({kinds}) "
         f"OR (token IS NOT NULL AND token NOT IN ({verdicts}))"
