@@ -36,6 +36,14 @@ def test_no_beacon_check_on_server_logs(make_engine):
     assert findings_of(forgery, engine) == {}
 
 
+# Forty people's page views: every measurement differs from person to person.
+PEOPLE = [
+    {"interactions": 1 + i % 4, "visible_ms": 9000 + 37 * i, "dwell_ms": 9500 + 41 * i,
+     "first_interaction_ms": 800 + 13 * i}
+    for i in range(40)
+]  # fmt: skip
+
+
 def test_one_captured_beacon_sent_under_many_visitor_ids(make_engine):
     captured = {
         "interactions": 3,
@@ -44,12 +52,7 @@ def test_one_captured_beacon_sent_under_many_visitor_ids(make_engine):
         "first_interaction_ms": 1733,
     }
     rows = [event(i, client=dict(captured)) for i in range(6)]
-    people = [
-        {"interactions": 1 + i % 4, "visible_ms": 9000 + 37 * i, "dwell_ms": 9500 + 41 * i,
-         "first_interaction_ms": 800 + 13 * i}
-        for i in range(40)
-    ]  # fmt: skip
-    rows += [event(10 + i, client=c) for i, c in enumerate(people)]
+    rows += [event(10 + i, client=c) for i, c in enumerate(PEOPLE)]
     found = findings_of(forgery, make_engine(rows))
     assert found == {f"e{i:04d}": {"beacon.cloned"} for i in range(6)}
 
@@ -76,11 +79,6 @@ def test_a_replay_that_leaves_a_measurement_out_is_still_cloned(make_engine):
     captured = {"interactions": None, "visible_ms": 20417, "dwell_ms": 21388,
                 "first_interaction_ms": 1733}  # fmt: skip
     rows = [event(i, client=dict(captured)) for i in range(6)]
-    people = [
-        {"interactions": 1 + i % 4, "visible_ms": 9000 + 37 * i, "dwell_ms": 9500 + 41 * i,
-         "first_interaction_ms": 800 + 13 * i}
-        for i in range(40)
-    ]  # fmt: skip
-    rows += [event(10 + i, client=c) for i, c in enumerate(people)]
+    rows += [event(10 + i, client=c) for i, c in enumerate(PEOPLE)]
     found = findings_of(forgery, make_engine(rows))
     assert found == {f"e{i:04d}": {"beacon.cloned"} for i in range(6)}
