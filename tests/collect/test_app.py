@@ -329,3 +329,17 @@ def test_a_segment_that_cannot_be_started_shows_in_healthz_and_serving_goes_on(t
             assert (await c.get("/healthz")).status_code == 200
 
     run(go())
+
+
+def test_a_request_refused_for_lack_of_room_records_no_token_so_its_retry_is_no_replay(tmp_path):
+    async def go():
+        async with collector(tmp_path, queue_size=1) as c:
+            tok = await token(c)
+            both = [beacon(tok, seq=0), beacon(tok, seq=1, event="heartbeat")]
+            r = await post(c, both)
+            assert r.status_code == 503 and r.json()["reason"] == "overloaded"
+            for b in both:  # the retry, one beacon at a time
+                assert (await post(c, b)).status_code == 204
+
+    run(go())
+    assert sorted(r["token"] for r in lake_rows(tmp_path)) == ["valid", "valid"]

@@ -265,10 +265,14 @@ class Collector:
             now_ms=time.time_ns() // 1_000_000,
         )
         timers = self.step_timers
-        for i, (_, step) in enumerate(STEPS):
+        for i, (name, step) in enumerate(STEPS):
             t0 = time.perf_counter()
             if i == 2 and hit.raw and self.ctx.sites.get(str(hit.beacons[0]["site"])) is None:
                 self._refresh_sites()
+            if name == "token_check":
+                # Refuse before a token is recorded as used, so that a retry is not a "replay";
+                # nothing else runs on the loop until `write` queues the rows.
+                self._make_room(len(hit.beacons) or 1)
             hit = step(hit, self.ctx)
             timers[i].observe(time.perf_counter() - t0)
         t0 = time.perf_counter()
@@ -292,6 +296,10 @@ class Collector:
             await _respond(send, 200, GIF, "image/gif", cors + [(b"cache-control", b"no-store")])
         else:
             await _respond(send, 204, b"", None, cors)
+
+    def _make_room(self, n: int) -> None:
+        if self.queue.maxsize - self.queue.qsize() < n:
+            raise Drop(DropReason.OVERLOADED, "collector overloaded: retry later")
 
     async def _write(self, rows: list[dict]) -> None:
         loop = asyncio.get_running_loop()
