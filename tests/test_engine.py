@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from qinglang.detect.pipeline import run_pipeline
@@ -68,4 +70,9 @@ def test_duckdb_spills_beyond_its_memory_limit(monkeypatch):
     )
     got = engine.query("SELECT count(*) AS n, max(i) AS m FROM big").to_pylist()[0]
     assert got == {"n": 6_000_000, "m": 5_999_999}
+    spilled = engine.query("SELECT count(*) AS n FROM duckdb_temporary_files()").to_pylist()
+    assert spilled[0]["n"] > 0  # it went to disk, not past the cap
+    spill_dir = Path(engine._spill.name)
+    assert spill_dir.exists()
     engine.close()
+    assert not spill_dir.exists()
