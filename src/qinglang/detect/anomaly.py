@@ -93,7 +93,6 @@ def _identity_churn(ctx: Context) -> str:
 def _visitor_ip_rotation(ctx: Context) -> str:
     max_ips = int(ctx.setting("visitor_max_ips"))
     day = "CAST(ts AS DATE)"
-    # Only visitor-days with more hits than the IP limit can have more IPs than it.
     # Only the visitor's hits without interaction count, and only visitor-days with more of them
     # than the IP limit can have more IPs than it.
     quiet = f"visitor_id IS NOT NULL AND {_no_input(ctx)}"

@@ -109,6 +109,12 @@ class Context:
         return setting_value(self.settings, name)
 
 
+def window_sql(window_ms: int, shift_ms: int = 0, alias: str = "") -> str:
+    """The fixed time window (of `window_ms`, shifted by `shift_ms`) an event falls in."""
+    shifted = f"ts_ms({alias}ts) + {shift_ms}" if shift_ms else f"ts_ms({alias}ts)"
+    return f"CAST(floor(({shifted}) / {window_ms}) AS BIGINT)"
+
+
 def finding_sql(reason: str, score: float | str, source: str, where: str) -> str:
     """One (event, reason) selection. `score` may be a SQL expression."""
     return f"SELECT rid, '{reason}' AS reason, {score} AS score FROM {source} WHERE {where}"

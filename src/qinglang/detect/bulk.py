@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from qinglang.detect.base import Check, Context, Findings
+from qinglang.detect.base import Check, Context, Findings, window_sql
 
 NAME = "bulk"
 CATEGORY = "sivt.bulk"
@@ -86,7 +86,7 @@ def _cascade(ctx: Context) -> str:
     # two offset windows, so a burst straddling a window edge is still seen whole
     parts = []
     for shift in (0, window_ms // 2):
-        w = f"CAST(floor((ts_ms(ts) + {shift}) / {window_ms}) AS BIGINT)"
+        w = window_sql(window_ms, shift)
         acts = (
             f"SELECT rid, ip, target, account_id, {w} AS w FROM events WHERE {ACTION} "
             f"AND ip IS NOT NULL AND target IS NOT NULL AND account_id IS NOT NULL"

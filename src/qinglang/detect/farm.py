@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from qinglang.detect.base import Check, Context, Findings
+from qinglang.detect.base import Check, Context, Findings, window_sql
 
 NAME = "farm"
 CATEGORY = "sivt.farm"
@@ -30,7 +30,7 @@ def detect(ctx: Context) -> Findings:
     min_steps = int(ctx.setting("farm_min_steps"))
     acts = (
         f"SELECT rid, ip, device_id, target, user_agent, "
-        f"CAST(floor(ts_ms(ts) / {window_ms}) AS BIGINT) AS w FROM events "
+        f"{window_sql(window_ms)} AS w FROM events "
         f"WHERE event = 'action' AND ip IS NOT NULL AND device_id IS NOT NULL "
         f"AND target IS NOT NULL"
     )

@@ -29,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from qinglang.detect import dcube, greedy
-from qinglang.detect.base import Check, Context, Findings
+from qinglang.detect.base import Check, Context, Findings, window_sql
 
 NAME = "lockstep"
 CATEGORY = "sivt.lockstep"
@@ -40,7 +40,7 @@ ACTIONS = "event = 'action' AND account_id IS NOT NULL AND target IS NOT NULL AN
 
 def bucket_sql(ctx: Context, alias: str = "") -> str:
     window_ms = int(ctx.setting("lockstep_window_minutes") * 60_000)
-    return f"CAST(floor(ts_ms({alias}ts) / {window_ms}) AS BIGINT)"
+    return window_sql(window_ms, alias=alias)
 
 
 def detect(ctx: Context) -> Findings:
