@@ -125,11 +125,22 @@ def _peel(n_rows, n_cols, row_ptr, row_adj, col_ptr, col_adj, w):  # type: ignor
     return order, best_k, best
 
 
+@numba.njit(cache=True)
+def _scatter(keys, other, ptr):  # type: ignore[no-untyped-def]
+    """Counting sort: each key's `other` values in input order, in one pass (no O(E log E) sort)."""
+    at = ptr[:-1].copy()
+    out = np.empty(len(keys), dtype=np.int64)
+    for i in range(len(keys)):
+        k = keys[i]
+        out[at[k]] = other[i]
+        at[k] += 1
+    return out
+
+
 def _csr(keys: np.ndarray, other: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
-    order = np.argsort(keys, kind="stable")
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(keys, minlength=n), out=ptr[1:])
-    return ptr, other[order].astype(np.int64)
+    return ptr, _scatter(keys.astype(np.int64), other.astype(np.int64), ptr)
 
 
 def densest(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> Block | None:
