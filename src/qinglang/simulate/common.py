@@ -383,3 +383,34 @@ def nan_where(cond: np.ndarray, values: Any) -> np.ndarray:
     v = np.array(values, dtype=np.float64, copy=True)
     v[np.asarray(cond, dtype=bool)] = np.nan
     return v
+
+
+def page_client(ev: dict, framed: np.ndarray, fw: np.ndarray, fh: np.ndarray, origins: Any,
+                visible: np.ndarray, dwell: np.ndarray, interactions: np.ndarray, first: Any,
+                pv_ids: np.ndarray) -> dict:  # fmt: skip
+    """What the tracker reports of one page view (the `client` struct's columns): frame and
+    screen sizes, times and input, the device's settings and the framing page's origin."""
+    m = len(framed)
+    anc_valid = framed & ev["anc_ok"]
+    ancestors = pa.ListArray.from_arrays(pa.array(np.arange(m + 1, dtype=np.int32)), origins,
+                                         mask=pa.array(~anc_valid))  # fmt: skip
+    return {
+        "framed": framed.astype(np.float64),
+        "frame_w": nan_where(~framed, fw),
+        "frame_h": nan_where(~framed, fh),
+        "viewport_w": np.where(framed, fw, ev["viewport_w"]),
+        "viewport_h": np.where(framed, fh, ev["viewport_h"]),
+        "screen_w": ev["screen_w"],
+        "screen_h": ev["screen_h"],
+        "visible_ms": np.round(visible),
+        "dwell_ms": np.round(dwell),
+        "interactions": interactions.astype(np.float64),
+        "first_interaction_ms": first,
+        "webdriver": ev["webdriver"],
+        "tz": ev["tz"],
+        "lang": ev["lang"],
+        "platform": ev["platform"],
+        "ch_ua": ev["ch_ua"],
+        "ancestor_origins": ancestors,
+        "pv_id": hex_strings(pv_ids, 12),
+    }

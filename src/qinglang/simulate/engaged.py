@@ -49,6 +49,24 @@ def _week_start(rng: np.random.Generator, slack_ms: int) -> int:
     return START_MS + int(rng.integers(0, DAYS * DAY_MS - slack_ms))
 
 
+def _task_actions(world: World, pool: np.ndarray, phones: Phones, parts: list, ip: np.ndarray,
+                  signature_ok: np.ndarray) -> pa.Table:  # fmt: skip
+    """The actions of task parts (accounts, times, targets, actions), from the accounts' phones."""
+    who = np.concatenate([x[0] for x in parts])
+    return actions_table(
+        world,
+        ts=np.concatenate([x[1] for x in parts]),
+        account=pool[who],
+        device=phones.device[who],
+        target=np.concatenate([x[2] for x in parts]),
+        action=np.concatenate([x[3] for x in parts]),
+        ip=ip,
+        ua=APP_UAS.take(pa.array(phones.ua[who])),
+        signature_ok=signature_ok,
+        truth="sivt.lockstep",
+    )
+
+
 def hosting(world: World, rng: np.random.Generator) -> pa.Table:
     p = world.params
     pool = world.accounts(max(60, int(p["hosting_accounts"] * world.scale)))
@@ -73,19 +91,8 @@ def hosting(world: World, rng: np.random.Generator) -> pa.Table:
         parts.append((camo, cts, world.popular_targets(rng, len(camo)),
                       np.full(len(camo), "read", dtype=object)))  # fmt: skip
     who = np.concatenate([x[0] for x in parts])
-    ts = np.concatenate([x[1] for x in parts])
-    bought = actions_table(
-        world,
-        ts=ts,
-        account=pool[who],
-        device=phones.device[who],
-        target=np.concatenate([x[2] for x in parts]),
-        action=np.concatenate([x[3] for x in parts]),
-        ip=proxies[rng.integers(0, len(proxies), len(who))],
-        ua=APP_UAS.take(pa.array(phones.ua[who])),
-        signature_ok=np.ones(len(who), dtype=bool),
-        truth="sivt.lockstep",
-    )
+    ip = proxies[rng.integers(0, len(proxies), len(who))]
+    bought = _task_actions(world, pool, phones, parts, ip, np.ones(len(who), dtype=bool))
     own = ordinary_life(world, rng, pool, mean_actions=6.0)  # the owners' own lives
     return pa.concat_tables([bought, own])
 
@@ -112,19 +119,8 @@ def crowd(world: World, rng: np.random.Generator) -> pa.Table:
         parts.append((camo, cts, world.popular_targets(rng, len(camo)),
                       np.full(len(camo), "read", dtype=object)))  # fmt: skip
     who = np.concatenate([x[0] for x in parts])
-    ts = np.concatenate([x[1] for x in parts])
-    bought = actions_table(
-        world,
-        ts=ts,
-        account=pool[who],
-        device=phones.device[who],
-        target=np.concatenate([x[2] for x in parts]),
-        action=np.concatenate([x[3] for x in parts]),
-        ip=person_ips(world, rng, phones, who, ts),
-        ua=APP_UAS.take(pa.array(phones.ua[who])),
-        signature_ok=rng.random(len(who)) > 0.002,
-        truth="sivt.lockstep",
-    )
+    ip = person_ips(world, rng, phones, who, np.concatenate([x[1] for x in parts]))
+    bought = _task_actions(world, pool, phones, parts, ip, rng.random(len(who)) > 0.002)
     own = ordinary_life(world, rng, pool, mean_actions=8.0)
     return pa.concat_tables([bought, own])
 

@@ -29,8 +29,8 @@ from .common import (
     hex_strings,
     minute_cdf,
     mix64,
-    nan_where,
     null_str,
+    page_client,
     pick,
     sample_ms_of_day,
     sample_pages,
@@ -215,30 +215,8 @@ def _events(ctx: DayContext, rng: np.random.Generator, ev: dict, rank: np.ndarra
     offset = np.cumsum(dwell) - dwell
     offset = offset - (offset[rank == 0])[np.cumsum(rank == 0) - 1]
     ts = ctx.start_ms + np.mod(ev["start"] + offset, DAY_MS).astype(np.int64)
-    anc_valid = framed & ev["anc_ok"]
-    anc = pa.ListArray.from_arrays(pa.array(np.arange(m + 1, dtype=np.int32)), ev["origin"],
-                                   mask=pa.array(~anc_valid))  # fmt: skip
     pvid = mix64(np.arange(m, dtype=np.uint64) + np.uint64(ctx.day << 36), ctx.seed * 37 + 9)
-    client = {
-        "framed": framed.astype(np.float64),
-        "frame_w": nan_where(~framed, fw),
-        "frame_h": nan_where(~framed, fh),
-        "viewport_w": np.where(framed, fw, ev["viewport_w"]),
-        "viewport_h": np.where(framed, fh, ev["viewport_h"]),
-        "screen_w": ev["screen_w"],
-        "screen_h": ev["screen_h"],
-        "visible_ms": np.round(visible),
-        "dwell_ms": np.round(dwell),
-        "interactions": np.zeros(m),
-        "first_interaction_ms": None,
-        "webdriver": ev["webdriver"],
-        "tz": ev["tz"],
-        "lang": ev["lang"],
-        "platform": ev["platform"],
-        "ch_ua": ev["ch_ua"],
-        "ancestor_origins": anc,
-        "pv_id": hex_strings(pvid, 12),
-    }
+    client = page_client(ev, framed, fw, fh, ev["origin"], visible, dwell, np.zeros(m), None, pvid)
     token = where_str(rng.random(m) < 0.001, pa.scalar("expired"), pa.scalar("valid"))
     cols = {"ts": ts, "event": pa.array(np.full(m, "pageview", dtype=object), pa.string()),
             "visitor_id": ev["visitor_id"], "device_id": ev["device_id"], "ip": ev["ip"],

@@ -24,6 +24,7 @@ from .common import (
     mix64,
     nan_where,
     null_str,
+    page_client,
     pick,
     sample_ms_of_day,
     sample_pages,
@@ -163,29 +164,8 @@ def _events(ctx: DayContext, rng: np.random.Generator, ev: dict, idx: np.ndarray
         ev["desktop"], rng.integers(560, 900, m), ev["viewport_h"] - rng.integers(0, 60, m)
     )
     portal_origin = pa.compute.utf8_slice_codeunits(ev["first_ref"], 0, -1)
-    anc_valid = framed & ev["anc_ok"]
-    anc = pa.ListArray.from_arrays(pa.array(np.arange(m + 1, dtype=np.int32)), portal_origin,
-                                   mask=pa.array(~anc_valid))  # fmt: skip
-    client = {
-        "framed": framed.astype(np.float64),
-        "frame_w": nan_where(~framed, fw),
-        "frame_h": nan_where(~framed, fh),
-        "viewport_w": np.where(framed, fw, ev["viewport_w"]),
-        "viewport_h": np.where(framed, fh, ev["viewport_h"]),
-        "screen_w": ev["screen_w"],
-        "screen_h": ev["screen_h"],
-        "visible_ms": np.round(visible),
-        "dwell_ms": np.round(dwell),
-        "interactions": inter.astype(np.float64),
-        "first_interaction_ms": np.round(first),
-        "webdriver": ev["webdriver"],
-        "tz": ev["tz"],
-        "lang": ev["lang"],
-        "platform": ev["platform"],
-        "ch_ua": ev["ch_ua"],
-        "ancestor_origins": anc,
-        "pv_id": hex_strings(pvid, 12),
-    }
+    client = page_client(ev, framed, fw, fh, portal_origin, visible, dwell, inter,
+                         np.round(first), pvid)  # fmt: skip
     event = take(str_pool(["pageview", "click", "conversion"]), kind)
     token = where_str(expired, pa.scalar("expired"), pa.scalar("valid"))
     cols = {"ts": ts, "event": event, "visitor_id": ev["visitor_id"], "device_id": ev["device_id"],
