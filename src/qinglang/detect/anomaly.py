@@ -13,7 +13,7 @@
 
 from __future__ import annotations
 
-from qinglang.detect.base import Check, Context, Findings
+from qinglang.detect.base import Check, Context, Findings, acted_sql, no_input_sql
 
 NAME = "anomaly"
 CATEGORY = "sivt.anomaly"
@@ -23,12 +23,6 @@ CHECKS = (
     Check("visitor.ip_rotation", ("ip", "visitor_id")),
     Check("source.low_conversion", ("source",)),
 )
-
-
-def _no_input(ctx: Context, alias: str = "") -> str:
-    if ctx.has("client.interactions"):
-        return f"coalesce({alias}client.interactions, 0) = 0"
-    return "TRUE"
 
 
 def detect(ctx: Context) -> Findings:
@@ -50,7 +44,7 @@ def _regular_timing(ctx: Context) -> str:
     max_cv = ctx.setting("regular_max_cv")
     hits = (
         f"SELECT rid, ip, ts FROM events WHERE ip IS NOT NULL AND event = 'pageview' "
-        f"AND {_no_input(ctx)}"
+        f"AND {no_input_sql()}"
     )
     busy = f"SELECT ip FROM ({hits}) GROUP BY ip HAVING count(*) >= {min_hits}"
     # The busy IPs' hits, read once: their gaps are measured and then flagged.
@@ -74,7 +68,7 @@ def _regular_timing(ctx: Context) -> str:
 def _identity_churn(ctx: Context) -> str:
     min_visitors = int(ctx.setting("churn_min_visitors"))
     max_engaged = ctx.setting("churn_max_engaged")
-    engaged = "CASE WHEN coalesce(client.interactions, 0) > 0 THEN 1.0 ELSE 0.0 END"
+    engaged = f"CASE WHEN {acted_sql()} THEN 1.0 ELSE 0.0 END"
     # Counting distinct visitors is the costly part: only for IPs with enough hits to qualify.
     candidates = (
         f"SELECT ip FROM events WHERE ip IS NOT NULL GROUP BY ip "
@@ -86,7 +80,7 @@ def _identity_churn(ctx: Context) -> str:
     )
     return (
         f"SELECT e.rid, 'ip.identity_churn' AS reason, 0.8 AS score FROM events e "
-        f"JOIN ({pools}) p ON e.ip = p.ip WHERE {_no_input(ctx, 'e.')}"
+        f"JOIN ({pools}) p ON e.ip = p.ip WHERE {no_input_sql('e.')}"
     )
 
 
@@ -95,7 +89,7 @@ def _visitor_ip_rotation(ctx: Context) -> str:
     day = "CAST(ts AS DATE)"
     # Only the visitor's hits without interaction count, and only visitor-days with more of them
     # than the IP limit can have more IPs than it.
-    quiet = f"visitor_id IS NOT NULL AND {_no_input(ctx)}"
+    quiet = f"visitor_id IS NOT NULL AND {no_input_sql()}"
     candidates = (
         f"SELECT visitor_id, {day} AS day FROM events WHERE {quiet} "
         f"GROUP BY 1, 2 HAVING count(*) > {max_ips}"
@@ -103,12 +97,12 @@ def _visitor_ip_rotation(ctx: Context) -> str:
     rotating = (
         f"SELECT e.visitor_id, c.day FROM events e JOIN ({candidates}) c "
         f"ON e.visitor_id = c.visitor_id AND CAST(e.ts AS DATE) = c.day "
-        f"WHERE {_no_input(ctx, 'e.')} GROUP BY 1, 2 HAVING count(DISTINCT e.ip) > {max_ips}"
+        f"WHERE {no_input_sql('e.')} GROUP BY 1, 2 HAVING count(DISTINCT e.ip) > {max_ips}"
     )
     return (
         f"SELECT e.rid, 'visitor.ip_rotation' AS reason, 0.8 AS score FROM events e "
         f"JOIN ({rotating}) r ON e.visitor_id = r.visitor_id AND CAST(e.ts AS DATE) = r.day "
-        f"WHERE {_no_input(ctx, 'e.')}"
+        f"WHERE {no_input_sql('e.')}"
     )
 
 
@@ -131,5 +125,5 @@ def _low_conversion(ctx: Context) -> str:
     )
     return (
         f"SELECT e.rid, 'source.low_conversion' AS reason, 0.2 AS score FROM events e "
-        f"JOIN ({low}) l ON e.source = l.source WHERE {_no_input(ctx, 'e.')}"
+        f"JOIN ({low}) l ON e.source = l.source WHERE {no_input_sql('e.')}"
     )

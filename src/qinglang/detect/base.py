@@ -109,6 +109,16 @@ class Context:
         return setting_value(self.settings, name)
 
 
+def acted_sql(alias: str = "") -> str:
+    """True when the hit carries a trusted interaction (no tracker signal counts as none)."""
+    return f"coalesce({alias}client.interactions, 0) > 0"
+
+
+def no_input_sql(alias: str = "") -> str:
+    """True when the hit carries no trusted interaction."""
+    return f"coalesce({alias}client.interactions, 0) = 0"
+
+
 def window_sql(window_ms: int, shift_ms: int = 0, alias: str = "") -> str:
     """The fixed time window (of `window_ms`, shifted by `shift_ms`) an event falls in."""
     shifted = f"ts_ms({alias}ts) + {shift_ms}" if shift_ms else f"ts_ms({alias}ts)"

@@ -13,7 +13,7 @@ data-center hit is invalid, as the MRC GIVT guideline has it.
 
 from __future__ import annotations
 
-from qinglang.detect.base import Check, Context, Findings
+from qinglang.detect.base import Check, Context, Findings, acted_sql
 from qinglang.detect.ipranges import ipv4_ranges, lookup_ipv6
 
 NAME = "datacenter"
@@ -53,7 +53,7 @@ def detect(ctx: Context) -> Findings:
     ctx.engine.materialize("dc_ips", f"{v4} UNION ALL SELECT ip, origin FROM dc_ipv6")
     ctx.engine.materialize(
         "dc_hits",
-        "SELECT e.rid, e.visitor_id, coalesce(e.client.interactions, 0) > 0 AS acted, d.origin, "
+        f"SELECT e.rid, e.visitor_id, {acted_sql('e.')} AS acted, d.origin, "
         "count(*) OVER (PARTITION BY e.ip) AS ip_hits FROM events e JOIN dc_ips d ON e.ip = d.ip",
     )
     min_hits = int(ctx.setting("dc_min_hits"))

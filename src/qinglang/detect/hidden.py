@@ -14,7 +14,7 @@ real IPs, a real tracker run - but the page is never visible and nobody touches 
 
 from __future__ import annotations
 
-from qinglang.detect.base import Check, Context, Findings, finding_sql
+from qinglang.detect.base import Check, Context, Findings, acted_sql, finding_sql, no_input_sql
 
 NAME = "hidden"
 CATEGORY = "sivt.hidden"
@@ -25,7 +25,7 @@ CHECKS = (
     Check("frame.inert_host", ("client.framed", "client.interactions")),
 )
 
-NO_INPUT = "coalesce(client.interactions, 0) = 0"
+NO_INPUT = no_input_sql()
 # Where the frame sits: the first ancestor origin if the browser gives it, else the referrer host.
 HOST = (
     "coalesce(regexp_extract(client.ancestor_origins[1], '^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#]+)', 1),"
@@ -59,7 +59,7 @@ def _inert_hosts(ctx: Context) -> str:
     max_engaged = ctx.setting("inert_host_max_engaged")
     hosts = (
         f"SELECT {HOST} AS host, count(*) AS visits, "
-        f"avg(CASE WHEN coalesce(client.interactions, 0) > 0 THEN 1.0 ELSE 0.0 END) AS engaged "
+        f"avg(CASE WHEN {acted_sql()} THEN 1.0 ELSE 0.0 END) AS engaged "
         f"FROM events WHERE client.framed GROUP BY 1"
     )
     return (
