@@ -267,7 +267,7 @@ class Collector:
         timers = self.step_timers
         for i, (name, step) in enumerate(STEPS):
             t0 = time.perf_counter()
-            if i == 2 and hit.raw and self.ctx.sites.get(str(hit.beacons[0]["site"])) is None:
+            if i == 2 and hit.beacons and self.ctx.sites.get(hit.beacons[0]["site"]) is None:
                 self._refresh_sites()
             if name == "token_check":
                 # Refuse before a token is recorded as used, so that a retry is not a "replay";

@@ -21,16 +21,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from qinglang.events import EVENT_SCHEMA
 
+_ENCODE = msgspec.json.Encoder().encode  # compact UTF-8 JSON, as json.dumps would write it
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def encode(row: dict[str, Any]) -> bytes:
-    body = json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode()
+    body = _ENCODE(row)
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 

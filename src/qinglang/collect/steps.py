@@ -9,6 +9,7 @@ beacon is acknowledged only after its group of records is fsync'd.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -17,9 +18,10 @@ import os
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
 
+import msgspec
 import pyarrow as pa
 
 from qinglang.collect import tokens
@@ -118,6 +120,10 @@ def parse(hit: Hit, ctx: Context) -> Hit:
             DropReason.BAD_CONTENT_TYPE,
             f"content-type {ctype or '(none)'!r}: expected application/json or text/plain (JSON)",
         )
+    fast = _typed(hit.body)
+    if fast is not None:
+        hit.beacons = fast  # already checked: `validate` has nothing left to do
+        return hit
     data = _loads(hit.body, None)
     items = data if isinstance(data, list) else [data]
     if not items:
@@ -164,6 +170,8 @@ CLIENT_KINDS = tuple((key, _kind(typ)) for key, typ in CLIENT_FIELDS)  # worked 
 
 
 def validate(hit: Hit, ctx: Context) -> Hit:
+    if hit.beacons:  # the typed decoder in `parse` took the body
+        return hit
     hit.beacons = [_beacon(raw, i if len(hit.raw) > 1 else None) for i, raw in enumerate(hit.raw)]
     return hit
 
@@ -255,6 +263,86 @@ def _client(value: Any, name: str) -> dict[str, Any] | None:
     return out
 
 
+def _typed_decoder() -> msgspec.json.Decoder:
+    """A compiled decoder for the beacons that `validate` accepts in their plain form.
+
+    It checks types, lengths and ranges while it decodes. Every body it accepts gives the same
+    beacons as `_loads` + `validate`; a body it refuses goes that slower way, which then accepts
+    it (`"seq": "3"`, `5.0`, a null in `tells`) or says precisely what is wrong. A test compares
+    the two ways on generated beacons.
+    """
+
+    def text(n: int) -> Any:
+        return Annotated[str, msgspec.Meta(max_length=n)] | None
+
+    def kind_type(kind: str | tuple[int, int]) -> Any:
+        if kind == "bool":
+            return bool | None
+        if kind == "str":
+            return text(MAX_TEXT)
+        if kind == "list":
+            item = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
+            return Annotated[list[item], msgspec.Meta(max_length=MAX_LIST)] | None  # type: ignore[valid-type]
+        lo, hi = kind
+        return Annotated[int, msgspec.Meta(ge=lo, le=hi)] | None
+
+    client = msgspec.defstruct("Client", [(k, kind_type(kind), None) for k, kind in CLIENT_KINDS])
+    beacon = msgspec.defstruct(
+        "Beacon",
+        [
+            ("site", text(64), None),
+            ("event", text(16), None),
+            ("url", text(MAX_URL), None),
+            ("referrer", text(MAX_URL), None),
+            ("token", text(tokens.TOKEN_MAX_LEN), None),
+            ("vid", text(64), None),
+            ("seq", kind_type((0, 1_000_000)), None),
+            ("client", client | None, None),
+        ],
+    )
+    return msgspec.json.Decoder(beacon | list[beacon])  # type: ignore[valid-type]
+
+
+_TYPED = _typed_decoder()
+_TEXT_KEYS = tuple(k for k, kind in CLIENT_KINDS if kind == "str")
+
+
+def _typed(body: bytes) -> list[dict[str, Any]] | None:
+    """The body's beacons if the typed decoder takes it and it needs no error; else None."""
+    try:
+        data = _TYPED.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    items = data if isinstance(data, list) else [data]
+    if not 0 < len(items) <= MAX_EVENTS:
+        return None
+    out = []
+    for b in items:
+        event = b.event or "pageview"
+        if not b.site or event not in EVENT_KINDS:
+            return None
+        client = None
+        if b.client is not None:
+            client = msgspec.structs.asdict(b.client)
+            for k in _TEXT_KEYS:
+                client[k] = client[k] or None
+            if all(v is None for v in client.values()):
+                client = None
+        out.append(
+            {
+                "site": b.site,
+                "event": event,
+                "url": b.url or None,
+                "referrer": b.referrer or None,
+                "token": b.token or None,
+                "vid": b.vid or None,
+                "seq": b.seq,
+                "client": client,
+            }
+        )
+    return out
+
+
 # ------------------------------------------------------------------------------------- site_check
 def site_check(hit: Hit, ctx: Context) -> Hit:
     names = {b["site"] for b in hit.beacons}
@@ -313,10 +401,15 @@ def _hash(secret: bytes, *parts: object) -> str:
     return h.hexdigest()[:16]
 
 
+@functools.lru_cache(maxsize=4)
+def _utc_day(days: int) -> str:
+    return time.strftime("%Y-%m-%d", time.gmtime(days * 86_400))
+
+
 def enrich(hit: Hit, ctx: Context) -> Hit:
     assert hit.site is not None
     secret = hit.site.secret
-    day = time.strftime("%Y-%m-%d", time.gmtime(hit.now_ms / 1000))
+    day = _utc_day(hit.now_ms // 86_400_000)
     for b in hit.beacons:
         c = b["client"]
         visitor = b["vid"] or "h" + _hash(secret, day, hit.ip, hit.user_agent)
