@@ -283,8 +283,8 @@ def _typed_decoder() -> msgspec.json.Decoder:
         if kind == "list":
             item = Annotated[str, msgspec.Meta(max_length=MAX_TEXT)]
             return Annotated[list[item], msgspec.Meta(max_length=MAX_LIST)] | None  # type: ignore[valid-type]
-        lo, hi = kind
-        return Annotated[int, msgspec.Meta(ge=lo, le=hi)] | None
+        assert isinstance(kind, tuple)
+        return Annotated[int, msgspec.Meta(ge=kind[0], le=kind[1])] | None
 
     client = msgspec.defstruct("Client", [(k, kind_type(kind), None) for k, kind in CLIENT_KINDS])
     beacon = msgspec.defstruct(
