@@ -47,3 +47,14 @@ def test_replay_guard_counts_beacon_numbers_past_its_bit_mask():
     for seq in (None, 0, 60, 61, 62, 500):
         assert g.verdict("n", "pv", seq, 2) == "replayed", seq
     assert g.verdict("n", "pv", 7, 3) is None
+
+
+def test_a_mac_with_non_ascii_text_is_invalid_not_an_error():
+    secret, ua = b"s" * 32, "UA"
+    good = tokens.issue(secret, "shop", 1000, ua)
+    iat, nonce, _ = good.split(".")
+    for mac in ("é", "\udcff", "中文"):
+        assert tokens.check(secret, "shop", f"{iat}.{nonce}.{mac}", 1000, 1800, ua) == (
+            "invalid",
+            None,
+        )

@@ -54,7 +54,8 @@ def check(
         iat = int(iat_hex, 16)
     except ValueError:
         return "invalid", None
-    if not hmac.compare_digest(mac, _mac(secret, site, iat, nonce, user_agent)):
+    expected = _mac(secret, site, iat, nonce, user_agent).encode()
+    if not hmac.compare_digest(mac.encode("utf-8", "replace"), expected):  # str needs ASCII
         return "invalid", None
     if iat > now_s + 60:
         return "invalid", None  # issued in the future: not by this collector's clock
