@@ -16,7 +16,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from qinglang import __version__
-from qinglang.errors import QinglangError
+from qinglang.errors import ConfigError, QinglangError
 
 app = typer.Typer(
     help="qinglang (清朗): audit web traffic and engagement for fraud, and settle campaigns.",
@@ -467,15 +467,35 @@ def serve(
     setting: Annotated[
         list[str], typer.Option(help="NAME=VALUE; the collector reads token_ttl_minutes")
     ] = [],  # noqa: B006
+    engine: Annotated[
+        str,
+        typer.Option(
+            envvar="QINGLANG_ENGINE",
+            help="rust: the qinglang-front binary (fast; built from front/); python: the ASGI "
+            "app under uvicorn; auto: rust if the binary is found",
+        ),
+    ] = "auto",
 ) -> None:
-    """Run the collector: /t.js, /b, /b.gif, /healthz and /metrics (uvicorn)."""
+    """Run the collector: /t.js, /b, /b.gif, /healthz and /metrics."""
+    from qinglang.collect.front import find_front, serve_front
     from qinglang.collect.server import serve as run_server
     from qinglang.settings import SETTINGS, parse_settings
 
     try:
+        if engine not in ("auto", "rust", "python"):
+            raise ConfigError(f"--engine {engine!r}: expected auto, rust or python")
         chosen = parse_settings(setting).get("token_ttl_minutes")
         ttl = float(str(chosen)) if chosen is not None else SETTINGS["token_ttl_minutes"].default
-        run_server(db, host, port, queue_size=queue, ttl_s=int(ttl * 60))
+        front = find_front() if engine != "python" else None
+        if engine == "rust" and front is None:
+            raise ConfigError(
+                "--engine rust: no qinglang-front binary (build it: see README, "
+                "'Collector engines'; or set QINGLANG_FRONT to its path)"
+            )
+        if front is not None:
+            serve_front(front, db, host, port, queue, 2048, int(ttl * 60))
+        else:
+            run_server(db, host, port, queue_size=queue, ttl_s=int(ttl * 60))
     except QinglangError as exc:
         _fail(exc)
 

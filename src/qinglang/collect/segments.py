@@ -67,35 +67,39 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def recover(directory: Path) -> list[Path]:
+    """Truncate every segment to its last whole record; all of them are closed now."""
+    found = sorted(Path(directory).glob("seg-*.log"))
+    for path in found:
+        _, end = scan(path)
+        if end != path.stat().st_size:
+            with open(path, "r+b") as f:
+                f.truncate(end)
+                f.flush()
+                os.fsync(f.fileno())
+    return found
+
+
+def next_run(closed: list[Path]) -> str:
+    """This start's name part: its clock, past any earlier run's. Names stay unique across restarts,
+    so a segment's Parquet files in the lake never replace those of an earlier run; re-rolling the
+    same segment after a crash writes the same names again (exactly once)."""
+    newest = max((p.stem.split("-")[1] for p in closed), default="")
+    run = max(f"{time.time_ns() // 1_000_000:013d}", newest)
+    return f"{int(newest) + 1:013d}" if run == newest else run
+
+
 class SegmentLog:
     def __init__(self, directory: Path, roll_bytes: int = 8 << 20, roll_seconds: float = 5.0):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.roll_bytes = roll_bytes
         self.roll_seconds = roll_seconds
-        self.closed: list[Path] = self.recover()
-        # Names are unique across restarts (this start's clock, then a counter), so a segment's
-        # Parquet files in the lake never replace those of an earlier run; re-rolling the same
-        # segment after a crash writes the same names again (exactly once).
-        newest = max((p.stem.split("-")[1] for p in self.closed), default="")
-        self._run = max(f"{time.time_ns() // 1_000_000:013d}", newest)
-        if self._run == newest:
-            self._run = f"{int(newest) + 1:013d}"
+        self.closed: list[Path] = recover(self.dir)
+        self._run = next_run(self.closed)
         self._n = 0
         self._fd = -1
         self._open_next()
-
-    def recover(self) -> list[Path]:
-        """Truncate every segment to its last whole record; all of them are closed now."""
-        found = sorted(self.dir.glob("seg-*.log"))
-        for path in found:
-            _, end = scan(path)
-            if end != path.stat().st_size:
-                with open(path, "r+b") as f:
-                    f.truncate(end)
-                    f.flush()
-                    os.fsync(f.fileno())
-        return found
 
     def _open_next(self) -> None:
         self._n += 1

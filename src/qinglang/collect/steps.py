@@ -371,7 +371,10 @@ def origin_of(origin: str | None, referer: str | None) -> str | None:
     if origin and origin != "null":
         return origin.lower()
     if referer:
-        p = urlsplit(referer)
+        try:
+            p = urlsplit(referer)
+        except ValueError:  # "http://[::1": a broken IPv6 host is no origin
+            return None
         if p.scheme and p.netloc:
             return f"{p.scheme}://{p.netloc}".lower()
     return None

@@ -1,0 +1,171 @@
+//! The durable log, as in `qinglang/collect/segments.py`: records appended to a segment and
+//! fsync'd in groups (group commit) by one writer thread; a request is acknowledged only after its
+//! group is on disk. A closed segment's path goes to stdout ("closed PATH"), where `qinglang
+//! serve` picks it up and rolls it into the Parquet lake.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::oneshot;
+
+use crate::metrics::Metrics;
+
+pub struct Job {
+    pub data: Vec<u8>,
+    pub rows: usize,
+    pub done: oneshot::Sender<Result<(), String>>,
+}
+
+pub struct Shared {
+    pub queued: AtomicUsize, // rows waiting for their fsync
+    pub fault: Mutex<Option<String>>,
+}
+
+pub struct SegmentLog {
+    dir: PathBuf,
+    run: String,
+    n: u32,
+    file: Option<File>,
+    path: PathBuf,
+    size: u64,
+    opened: Instant,
+    roll_bytes: u64,
+    roll_after: Duration,
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+impl SegmentLog {
+    pub fn open(dir: &Path, run: &str, roll_bytes: u64, roll_seconds: f64) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let mut log = SegmentLog {
+            dir: dir.to_path_buf(),
+            run: run.to_string(),
+            n: 0,
+            file: None,
+            path: PathBuf::new(),
+            size: 0,
+            opened: Instant::now(),
+            roll_bytes,
+            roll_after: Duration::from_secs_f64(roll_seconds),
+        };
+        log.open_next()?;
+        Ok(log)
+    }
+
+    fn open_next(&mut self) -> std::io::Result<()> {
+        self.n += 1;
+        let path = self.dir.join(format!("seg-{}-{:06}.log", self.run, self.n));
+        let file =
+            OpenOptions::new().create(true).append(true).mode(0o600).open(&path)?;
+        sync_dir(&self.dir)?;
+        self.file = Some(file);
+        self.path = path;
+        self.size = 0;
+        self.opened = Instant::now();
+        Ok(())
+    }
+
+    /// Write and fsync one group; on failure cut the segment back to its last committed byte.
+    fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
+        let file = self.file.as_mut().ok_or_else(|| std::io::Error::other("no open segment"))?;
+        let res = file.write_all(data).and_then(|_| file.sync_data());
+        if res.is_err() {
+            let _ = file.set_len(self.size);
+        } else {
+            self.size += data.len() as u64;
+        }
+        res
+    }
+
+    fn due(&self) -> bool {
+        self.size >= self.roll_bytes || (self.size > 0 && self.opened.elapsed() >= self.roll_after)
+    }
+
+    fn rotate(&mut self) -> std::io::Result<PathBuf> {
+        let closed = self.path.clone();
+        self.file = None;
+        self.open_next()?;
+        Ok(closed)
+    }
+
+    fn close(&mut self) -> Option<PathBuf> {
+        self.file.take()?;
+        if self.size == 0 {
+            let _ = std::fs::remove_file(&self.path);
+            return None;
+        }
+        Some(self.path.clone())
+    }
+}
+
+fn announce(path: &Path) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "closed {}", path.display());
+    let _ = out.flush();
+}
+
+/// The writer thread: gathers jobs into groups of at most `group_max` rows, one write and one
+/// fsync per group, then answers every job of the group.
+pub fn run_writer(
+    mut log: SegmentLog,
+    rx: Receiver<Job>,
+    group_max: usize,
+    shared: Arc<Shared>,
+    metrics: Arc<Metrics>,
+) {
+    let tick = Duration::from_millis(200);
+    loop {
+        let first = match rx.recv_timeout(tick) {
+            Ok(job) => Some(job),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        if let Some(first) = first {
+            let mut rows = first.rows;
+            let mut batch = vec![first];
+            while rows < group_max {
+                match rx.try_recv() {
+                    Ok(job) => {
+                        rows += job.rows;
+                        batch.push(job);
+                    }
+                    Err(_) => break,
+                }
+            }
+            let data: Vec<u8> = batch.iter().flat_map(|j| j.data.iter().copied()).collect();
+            let res = log.append(&data).map_err(|e| e.to_string());
+            if res.is_ok() {
+                metrics.group_commit();
+            }
+            shared.queued.fetch_sub(rows, Ordering::SeqCst);
+            for job in batch {
+                let _ = job.done.send(res.clone());
+            }
+        }
+        if log.due() {
+            match log.rotate() {
+                Ok(closed) => {
+                    *shared.fault.lock().expect("fault lock") = None;
+                    announce(&closed);
+                }
+                Err(e) => {
+                    let msg = format!("cannot start a new segment: {e}");
+                    eprintln!("qinglang-front: {msg}");
+                    *shared.fault.lock().expect("fault lock") = Some(msg);
+                }
+            }
+        }
+    }
+    if let Some(last) = log.close() {
+        announce(&last);
+    }
+}

@@ -1,0 +1,457 @@
+//! qinglang-front: the collector's HTTP side in Rust (hyper on one tokio thread, one writer
+//! thread for the fsync'd segments). `qinglang serve` starts it with `--config FILE` and stops it by
+//! closing its stdin; it prints "listening ADDR" once bound and "closed PATH" for every segment
+//! ready to roll into the lake. The Python collector (qinglang/collect/app.py) is the reference
+//! for every answer; see README "Collector engines".
+
+mod config;
+mod log;
+mod metrics;
+mod steps;
+mod tokens;
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::io::{BufRead, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use hyper::body::HttpBody;
+use hyper::header::{HeaderName, HeaderValue};
+use hyper::server::conn::Http;
+use hyper::service::service_fn;
+use hyper::{Body, Method, Request, Response, StatusCode};
+use serde_json::json;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::{oneshot, watch};
+
+use config::{Limits, Site};
+use metrics::Metrics;
+use steps::{Drop, Hit, Reason};
+
+const GIF: &[u8] = &[
+    0x47, 0x49, 0x46, 0x38, 0x39, 0x61, 0x01, 0x00, 0x01, 0x00, 0x80, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0xff, 0xff, 0xff, 0x21, 0xf9, 0x04, 0x01, 0x00, 0x00, 0x00, 0x00, 0x2c, 0x00, 0x00, 0x00, 0x00,
+    0x01, 0x00, 0x01, 0x00, 0x00, 0x02, 0x02, 0x44, 0x01, 0x00, 0x3b,
+];
+const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+struct State {
+    limits: Limits,
+    tracker: String,
+    ttl_s: u64,
+    queue: usize,
+    trusted: Vec<String>,
+    sites_file: PathBuf,
+    sites: RefCell<HashMap<String, Site>>,
+    sites_mtime: Cell<Option<SystemTime>>,
+    sites_read: Cell<Instant>,
+    guard: RefCell<tokens::ReplayGuard>,
+    boot: String,
+    counter: Cell<u64>,
+    tx: mpsc::Sender<log::Job>,
+    shared: Arc<log::Shared>,
+    metrics: Arc<Metrics>,
+}
+
+type Extra = Vec<(&'static str, String)>;
+
+fn respond(status: u16, body: Vec<u8>, ctype: Option<&str>, extra: Extra) -> Response<Body> {
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = StatusCode::from_u16(status).expect("a known status");
+    let h = r.headers_mut();
+    if let Some(c) = ctype {
+        h.insert("content-type", HeaderValue::from_str(c).expect("ASCII content type"));
+    }
+    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    for (k, v) in extra {
+        // an origin the client sent comes back only if it is a valid header value
+        if let Ok(v) = HeaderValue::from_bytes(&latin1_bytes(&v)) {
+            h.append(HeaderName::from_static(k), v);
+        }
+    }
+    r
+}
+
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| b as char).collect()
+}
+
+fn latin1_bytes(s: &str) -> Vec<u8> {
+    s.chars().map(|c| c as u32 as u8).collect()
+}
+
+fn header(req: &Request<Body>, name: &str) -> Option<String> {
+    req.headers().get(name).map(|v| latin1(v.as_bytes()))
+}
+
+fn cors(origin: &Option<String>) -> Extra {
+    match origin {
+        Some(o) if !o.is_empty() => vec![("access-control-allow-origin", o.clone()), ("vary", "origin".into())],
+        _ => vec![],
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+impl State {
+    /// Pick up sites added while serving (at most once a second).
+    fn refresh_sites(&self) {
+        if self.sites_read.get().elapsed().as_secs_f64() < 1.0 {
+            return;
+        }
+        self.sites_read.set(Instant::now());
+        let mtime = std::fs::metadata(&self.sites_file).and_then(|m| m.modified()).ok();
+        if mtime.is_some() && mtime == self.sites_mtime.get() {
+            return;
+        }
+        match config::read_sites(&self.sites_file) {
+            Ok((sites, m)) => {
+                *self.sites.borrow_mut() = sites;
+                self.sites_mtime.set(m);
+            }
+            Err(e) => eprintln!("qinglang-front: {e}"),
+        }
+    }
+
+    fn allowed(&self, origin: &Option<String>) -> bool {
+        match origin {
+            Some(o) if !o.is_empty() => self.sites.borrow().values().any(|s| s.origins.contains(o)),
+            _ => false,
+        }
+    }
+
+    fn client_ip(&self, peer: &SocketAddr, req: &Request<Body>) -> String {
+        let direct = peer.ip().to_string();
+        if !self.trusted.contains(&direct) {
+            return direct;
+        }
+        let values: Vec<String> =
+            req.headers().get_all("x-forwarded-for").iter().map(|v| latin1(v.as_bytes())).collect();
+        if values.is_empty() {
+            return direct;
+        }
+        let joined = values.join(", ");
+        let hosts: Vec<&str> = joined.split(',').map(str::trim).collect();
+        let pick = hosts.iter().rev().find(|h| !self.trusted.iter().any(|t| t == *h)).or(hosts.first());
+        let host = pick.copied().unwrap_or("");
+        let host = if let Some(rest) = host.strip_prefix('[') {
+            rest.split(']').next().unwrap_or("")
+        } else if host.matches(':').count() == 1 {
+            host.split(':').next().unwrap_or("")
+        } else {
+            host
+        };
+        if host.is_empty() { direct } else { host.to_string() }
+    }
+}
+
+async fn read_body(body: &mut Body, length: Option<String>, max: usize) -> Result<Vec<u8>, Drop> {
+    if let Some(len) = length {
+        let ok = !len.is_empty() && len.bytes().all(|b| b.is_ascii_digit());
+        if !ok || len.parse::<u128>().map_or(true, |n| n > max as u128) {
+            return Err(Drop::new(
+                Reason::BodyTooLarge,
+                format!("body of {len} bytes: expected at most {max}"),
+                None,
+            ));
+        }
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let Ok(chunk) = chunk else { break };
+        if out.len() + chunk.len() > max {
+            return Err(Drop::new(Reason::BodyTooLarge, format!("body over {max} bytes"), None));
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(out)
+}
+
+async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: bool) -> Result<Response<Body>, Drop> {
+    let origin_header = header(&req, "origin");
+    let body = if pixel {
+        None
+    } else {
+        let length = header(&req, "content-length");
+        Some(read_body(req.body_mut(), length, st.limits.max_body).await?)
+    };
+    let ua: String = header(&req, "user-agent").unwrap_or_default().chars().take(st.limits.max_ua).collect();
+    let mut hit = Hit {
+        body,
+        query: req.uri().query().unwrap_or("").to_string(),
+        content_type: header(&req, "content-type").unwrap_or_default(),
+        origin: steps::origin_of(origin_header.as_deref(), header(&req, "referer").as_deref()),
+        user_agent: ua,
+        ip: Some(st.client_ip(&peer, &req)),
+        now_ms: now_ms(),
+        raw: vec![],
+        beacons: vec![],
+        site: None,
+        rows: vec![],
+        verdicts: vec![],
+    };
+    let m = &st.metrics;
+    let t = Instant::now();
+    steps::parse(&mut hit, &st.limits)?;
+    m.observe(0, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    steps::validate(&mut hit, &st.limits)?;
+    m.observe(1, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    if !st.sites.borrow().contains_key(&hit.beacons[0].site) {
+        st.refresh_sites();
+    }
+    steps::site_check(&mut hit, &st.sites.borrow())?;
+    m.observe(2, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    // Refuse before a token is recorded as used, so that a retry is not a "replay".
+    let n = hit.beacons.len().max(1);
+    if st.queue.saturating_sub(st.shared.queued.load(Ordering::SeqCst)) < n {
+        return Err(Drop::new(Reason::Overloaded, "collector overloaded: retry later".into(), None));
+    }
+    steps::token_check(&mut hit, st.ttl_s, &mut st.guard.borrow_mut());
+    m.observe(3, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let mut counter = st.counter.get();
+    steps::enrich(&mut hit, &st.boot, &mut counter);
+    st.counter.set(counter);
+    m.observe(4, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let (done, wait) = oneshot::channel();
+    st.shared.queued.fetch_add(hit.rows.len(), Ordering::SeqCst);
+    let job = log::Job { data: hit.rows.concat(), rows: hit.rows.len(), done };
+    if st.tx.send(job).is_err() {
+        return Err(Drop::new(Reason::Overloaded, "collector is stopping: retry later".into(), None));
+    }
+    match wait.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => {
+            return Err(Drop::new(Reason::Overloaded, format!("could not store the beacon ({e})"), None))
+        }
+        Err(_) => return Err(Drop::new(Reason::Overloaded, "collector is stopping: retry later".into(), None)),
+    }
+    m.observe(5, t.elapsed().as_secs_f64());
+    for v in &hit.verdicts {
+        m.row(v);
+    }
+    let extra = cors(&origin_header);
+    let bad = ["replayed", "invalid"].into_iter().find(|b| hit.verdicts.contains(b));
+    Ok(if let Some(bad) = bad {
+        let msg = json!({"error": format!("token {bad}: recorded as token={bad}"), "reason": format!("token_{bad}")});
+        let status = if bad == "replayed" { 409 } else { 403 };
+        respond(status, msg.to_string().into_bytes(), Some("application/json"), extra)
+    } else if pixel {
+        let mut extra = extra;
+        extra.push(("cache-control", "no-store".into()));
+        respond(200, GIF.to_vec(), Some("image/gif"), extra)
+    } else {
+        respond(204, vec![], None, extra)
+    })
+}
+
+fn preflight(st: &State, origin: &Option<String>) -> Result<Response<Body>, Drop> {
+    if !st.allowed(origin) {
+        st.refresh_sites();
+    }
+    if !st.allowed(origin) {
+        let shown = origin.clone().map_or("None".into(), |o| format!("'{o}'"));
+        return Err(Drop::new(Reason::OriginRefused, format!("origin {shown} is not registered"), Some("origin".into())));
+    }
+    let mut extra = cors(origin);
+    extra.push(("access-control-allow-methods", "POST".into()));
+    extra.push(("access-control-allow-headers", "content-type".into()));
+    extra.push(("access-control-max-age", "86400".into()));
+    Ok(respond(204, vec![], None, extra))
+}
+
+fn tracker(st: &State, req: &Request<Body>) -> Result<Response<Body>, Drop> {
+    let query = req.uri().query().unwrap_or("");
+    let name = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, v)| k == "site" && !v.is_empty())
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default();
+    if !st.sites.borrow().contains_key(&name) {
+        st.refresh_sites();
+    }
+    let sites = st.sites.borrow();
+    let Some(site) = sites.get(&name) else {
+        return Err(Drop::new(Reason::UnknownSite, format!("unknown site '{name}'"), Some("site".into())));
+    };
+    let ua: String = header(req, "user-agent").unwrap_or_default().chars().take(st.limits.max_ua).collect();
+    let token = tokens::issue(&site.token_key, &site.name, now_ms() / 1000, &ua);
+    let config = json!({"site": site.name, "token": token}).to_string();
+    let body = st.tracker.replacen("__QL_CONFIG__", &config, 1);
+    Ok(respond(200, body.into_bytes(), Some("text/javascript; charset=utf-8"), vec![("cache-control", "no-store".into())]))
+}
+
+async fn handle(st: Rc<State>, peer: SocketAddr, req: Request<Body>) -> Result<Response<Body>, Infallible> {
+    let path = req.uri().path().to_string();
+    let method = req.method().clone();
+    let origin = header(&req, "origin");
+    let res = match (path.as_str(), &method) {
+        ("/b", &Method::POST) => beacon(&st, peer, req, false).await,
+        ("/b.gif", &Method::GET) => beacon(&st, peer, req, true).await,
+        ("/b", &Method::OPTIONS) => preflight(&st, &origin),
+        ("/t.js", &Method::GET | &Method::HEAD) => tracker(&st, &req),
+        ("/healthz", _) => {
+            let fault = st.shared.fault.lock().expect("fault lock").clone();
+            let body = json!({"ok": fault.is_none(), "queue": st.shared.queued.load(Ordering::SeqCst),
+                              "sites": st.sites.borrow().len(), "fault": fault});
+            let status = if fault.is_none() { 200 } else { 503 };
+            Ok(respond(status, body.to_string().into_bytes(), Some("application/json"), vec![]))
+        }
+        ("/metrics", _) => {
+            let text = st.metrics.render(st.shared.queued.load(Ordering::SeqCst));
+            Ok(respond(200, text.into_bytes(), Some(PROMETHEUS), vec![]))
+        }
+        ("/b" | "/b.gif" | "/t.js", m) => {
+            Err(Drop::new(Reason::MethodNotAllowed, format!("{m} {path}: method not allowed"), None))
+        }
+        _ => Err(Drop::new(
+            Reason::NotFound,
+            "no such path: try /t.js, /b, /b.gif, /healthz, /metrics".into(),
+            None,
+        )),
+    };
+    Ok(res.unwrap_or_else(|d| {
+        st.metrics.dropped(d.reason);
+        let mut extra: Extra = if d.reason.status() == 503 { vec![("retry-after", "1".into())] } else { vec![] };
+        if st.allowed(&origin) {
+            extra.extend(cors(&origin));
+        }
+        respond(d.reason.status(), d.body(), Some("application/json"), extra)
+    }))
+}
+
+/// Runs hyper's tasks on this thread: the state is shared without locks.
+#[derive(Clone, Copy)]
+struct LocalExec;
+
+impl<F: std::future::Future + 'static> hyper::rt::Executor<F> for LocalExec {
+    fn execute(&self, fut: F) {
+        tokio::task::spawn_local(fut);
+    }
+}
+
+fn fail(msg: String) -> ! {
+    eprintln!("qinglang-front: {msg}");
+    std::process::exit(2);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let path = match args.as_slice() {
+        [_, flag, p] if flag == "--config" => PathBuf::from(p),
+        _ => fail("usage: qinglang-front --config FILE (written by `qinglang serve`)".into()),
+    };
+    let cfg = config::read_config(&path).unwrap_or_else(|e| fail(e));
+    let limits = cfg.limits.limits().unwrap_or_else(|e| fail(e));
+    let (sites, mtime) = config::read_sites(&cfg.sites_file).unwrap_or_else(|e| fail(e));
+    let mut guard = tokens::ReplayGuard::new(cfg.ttl_s);
+    for (nonce, pv_id, seq, ts) in &cfg.used {
+        guard.verdict(nonce, pv_id.as_deref(), *seq, ts / 1000);
+    }
+    let segment_log = log::SegmentLog::open(&cfg.segments, &cfg.run, cfg.roll_bytes, cfg.roll_seconds)
+        .unwrap_or_else(|e| fail(format!("{}: {e}", cfg.segments.display())));
+    let shared = Arc::new(log::Shared { queued: AtomicUsize::new(0), fault: Mutex::new(None) });
+    let metrics = Arc::new(Metrics::new());
+    let (tx, rx) = mpsc::channel();
+    let writer = {
+        let (shared, metrics, group_max) = (shared.clone(), metrics.clone(), cfg.group_max);
+        std::thread::spawn(move || log::run_writer(segment_log, rx, group_max, shared, metrics))
+    };
+    let mut boot = [0u8; 4];
+    getrandom::getrandom(&mut boot).expect("the OS has randomness");
+    let state = Rc::new(State {
+        limits,
+        tracker: cfg.tracker,
+        ttl_s: cfg.ttl_s,
+        queue: cfg.queue,
+        trusted: cfg.trusted_proxies,
+        sites_file: cfg.sites_file,
+        sites: RefCell::new(sites),
+        sites_mtime: Cell::new(mtime),
+        sites_read: Cell::new(Instant::now()),
+        guard: RefCell::new(guard),
+        boot: hex::encode(boot),
+        counter: Cell::new(0),
+        tx,
+        shared,
+        metrics,
+    });
+
+    // Stop when stdin closes or says "stop": `qinglang serve` ended, however it ended.
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    std::thread::spawn(move || {
+        let stdin = std::io::stdin();
+        for line in stdin.lock().lines() {
+            match line {
+                Ok(l) if l.trim() == "stop" => break,
+                Ok(_) => continue,
+                Err(_) => break,
+            }
+        }
+        let _ = stop_tx.send(true);
+    });
+
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let local = tokio::task::LocalSet::new();
+    let max_connections = cfg.max_connections;
+    let listen = cfg.listen.clone();
+    local.block_on(&rt, async move {
+        let addr: SocketAddr = listen.parse().unwrap_or_else(|e| fail(format!("listen {listen}: {e}")));
+        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
+            .unwrap_or_else(|e| fail(format!("socket: {e}")));
+        let _ = socket.set_reuseaddr(true);
+        socket.bind(addr).unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}")));
+        let listener = socket.listen(2048).unwrap_or_else(|e| fail(format!("listen {addr}: {e}")));
+        {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "listening {addr}");
+            let _ = out.flush();
+        }
+        let open = Rc::new(Cell::new(0usize));
+        loop {
+            tokio::select! {
+                _ = stop_rx.changed() => break,
+                accepted = listener.accept() => {
+                    let Ok((mut stream, peer)) = accepted else { continue };
+                    let _ = stream.set_nodelay(true);
+                    if open.get() >= max_connections {
+                        // past the limit: a short 503 instead of a growing backlog of work
+                        tokio::task::spawn_local(async move {
+                            let _ = stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
+                        });
+                        continue;
+                    }
+                    open.set(open.get() + 1);
+                    let (st, open) = (state.clone(), open.clone());
+                    tokio::task::spawn_local(async move {
+                        let svc = service_fn(move |req| handle(st.clone(), peer, req));
+                        let mut http = Http::new().with_executor(LocalExec);
+                        let _ = http.http1_only(true).serve_connection(stream, svc).await;
+                        open.set(open.get() - 1);
+                    });
+                }
+            }
+        }
+        drop(listener);
+        // let requests in flight finish (at most 5 s), then stop the writer
+        let deadline = Instant::now() + std::time::Duration::from_secs(5);
+        while state.shared.queued.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    });
+    // Dropping the tasks drops the last senders: the writer closes the segment and ends.
+    drop(local);
+    drop(rt);
+    let _ = writer.join();
+}

@@ -1,0 +1,172 @@
+"""`qinglang serve --engine rust`: the HTTP side in Rust (`front/`, the `qinglang-front` binary),
+the lake in Python.
+
+The Rust front answers every request exactly as the Python collector (app.py + steps.py) would:
+the same steps, statuses, reasons, records and metrics. The limits and the client-field contract
+are handed to it from steps.py, so both engines share one definition. This process:
+
+1. recovers the segments an earlier run left (torn tails cut), remembers their used tokens for the
+   replay check, and rolls them into the lake;
+2. writes the front's config and the sites file (rewritten when `qinglang site add` adds one);
+3. starts the front, and rolls each segment it reports closed into the Parquet lake;
+4. stops it by closing its stdin (on SIGTERM or Ctrl-C); if this process dies, even by SIGKILL,
+   the front sees its stdin close and stops too. Acknowledged beacons are already fsync'd.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from qinglang.collect import segments, steps
+from qinglang.collect.sites import SiteRegistry, lake_dir, segments_dir
+from qinglang.errors import ConfigError
+
+log = logging.getLogger("qinglang.collect")
+FRONT_ENV = "QINGLANG_FRONT"
+
+
+def find_front() -> str | None:
+    """The `qinglang-front` binary: $QINGLANG_FRONT, else on PATH (the venv's bin after
+    `cargo install --path front --root "$VIRTUAL_ENV"`)."""
+    path = os.environ.get(FRONT_ENV) or shutil.which("qinglang-front")
+    return path if path and os.access(path, os.X_OK) else None
+
+
+def limits() -> dict[str, Any]:
+    return {
+        "max_body": steps.MAX_BODY,
+        "max_events": steps.MAX_EVENTS,
+        "max_url": steps.MAX_URL,
+        "max_text": steps.MAX_TEXT,
+        "max_list": steps.MAX_LIST,
+        "max_ua": steps.MAX_UA,
+        "event_kinds": list(steps.EVENT_KINDS),
+        "client_kinds": [[k, list(kind) if isinstance(kind, tuple) else kind]
+                         for k, kind in steps.CLIENT_KINDS],
+    }  # fmt: skip
+
+
+def _write_private(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f)
+    os.replace(tmp, path)
+
+
+def _sites(registry: SiteRegistry) -> dict[str, Any]:
+    return {
+        s.name: {"origins": list(s.origins), "secret": s.secret.hex()}
+        for s in registry.all().values()
+    }
+
+
+def serve_front(
+    binary: str,
+    db: Path,
+    host: str,
+    port: int,
+    queue_size: int,
+    max_connections: int,
+    ttl_s: int,
+    roll_seconds: float = 5.0,
+) -> None:
+    db = Path(db)
+    registry = SiteRegistry(db)
+    seg_dir, lake = segments_dir(db), lake_dir(db)
+    seg_dir.mkdir(parents=True, exist_ok=True)
+    closed = segments.recover(seg_dir)
+    since = time.time_ns() // 1_000_000 - 2_000 * ttl_s
+    used = segments.recent_tokens(lake, closed, since)
+    for seg in closed:
+        segments.roll(seg, lake)
+    sites_file, config_file = seg_dir / "front-sites.json", seg_dir / "front-config.json"
+    sites = _sites(registry)
+    _write_private(sites_file, sites)
+    from qinglang.collect.app import TRACKER
+
+    _write_private(
+        config_file,
+        {
+            "listen": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "segments": str(seg_dir),
+            "run": segments.next_run(closed),
+            "sites_file": str(sites_file),
+            "tracker": TRACKER,
+            "ttl_s": ttl_s,
+            "queue": queue_size,
+            "group_max": 512,
+            "roll_bytes": 8 << 20,
+            "roll_seconds": roll_seconds,
+            "max_connections": max_connections,
+            "trusted_proxies": ["127.0.0.1"],  # X-Forwarded-For is believed only from here
+            "used": [[r["nonce"], r["pv_id"], r["seq"], r["ts"]] for r in used],
+            "limits": limits(),
+        },
+    )
+    proc = subprocess.Popen(
+        [binary, "--config", str(config_file)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        bufsize=1,
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    first = proc.stdout.readline()
+    if not first.startswith("listening"):
+        proc.wait(30)
+        raise ConfigError(f"the Rust front ({binary}) did not start (exit code {proc.returncode})")
+    print(f"collector (Rust front) listening on http://{first.split()[1]}", file=sys.stderr)
+
+    ready: queue.Queue[Path | None] = queue.Queue()
+
+    def read_front() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if line.startswith("closed "):
+                ready.put(Path(line[len("closed ") :].strip()))
+        ready.put(None)
+
+    threading.Thread(target=read_front, daemon=True).start()
+
+    def stop(*_: Any) -> None:
+        try:
+            proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, stop)
+    checked = time.monotonic()
+    while True:
+        try:
+            seg = ready.get(timeout=1.0)
+        except queue.Empty:
+            seg = ...  # type: ignore[assignment]
+        if seg is None:
+            break
+        if isinstance(seg, Path):
+            try:
+                segments.roll(seg, lake)
+            except Exception as e:  # the segment stays; the next start rolls it
+                log.error("rolling %s into the lake failed: %s", seg, e)
+        if time.monotonic() - checked >= 1.0:
+            checked = time.monotonic()
+            now = _sites(registry)
+            if now != sites:
+                sites = now
+                _write_private(sites_file, sites)
+    code = proc.wait()
+    if code != 0:
+        raise ConfigError(f"the Rust front stopped with exit code {code}")
