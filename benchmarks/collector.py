@@ -62,6 +62,15 @@ EMPTY_APP = """async def app(scope, receive, send):
         pass
     await send({"type": "http.response.start", "status": 204, "headers": []})
     await send({"type": "http.response.body", "body": b""})
+
+
+class Rsgi:
+    async def __rsgi__(self, scope, proto):
+        await proto()
+        proto.response_empty(204, [])
+
+
+rsgi = Rsgi()
 """
 NGINX_CONF = """worker_processes 1;
 daemon off;
@@ -83,6 +92,27 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def empty_servers() -> list[tuple[str, list[str]]]:
+    """Python servers answering 204 with an empty handler: what any Python collector could reach."""
+    bindir = Path(sys.executable).parent
+    out = [
+        (
+            "empty ASGI app (uvicorn)",
+            [str(bindir / "uvicorn"), "empty_app:app", "--loop", "uvloop", "--http", "httptools",
+             "--log-level", "warning", "--no-access-log"],
+        )
+    ]  # fmt: skip
+    if (bindir / "granian").exists():  # pip install -e ".[bench]"
+        out.append(
+            (
+                "empty RSGI app (granian)",
+                [str(bindir / "granian"), "--interface", "rsgi", "--workers", "1", "--no-ws",
+                 "--log-level", "warning", "empty_app:rsgi"],
+            )
+        )  # fmt: skip
+    return out
 
 
 def wait_up(url: str) -> None:
@@ -196,29 +226,16 @@ def main() -> None:
             c = args.connections
             base = wrk(f"http://127.0.0.1:{nport}/b", seconds, c, script)
             (t / "empty_app.py").write_text(EMPTY_APP)
-            eport = free_port()
-            empty = subprocess.Popen(
-                [
-                    str(Path(sys.executable).with_name("uvicorn")),
-                    "empty_app:app",
-                    "--port",
-                    str(eport),
-                    "--loop",
-                    "uvloop",
-                    "--http",
-                    "httptools",
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ],
-                cwd=t,
-            )
-            try:
-                wait_up(f"http://127.0.0.1:{eport}/")
-                ceiling = wrk(f"http://127.0.0.1:{eport}/b", seconds, c, script)
-            finally:
-                empty.terminate()
-                empty.wait(30)
+            ceilings = {}
+            for name, cmd in empty_servers():
+                eport = free_port()
+                empty = subprocess.Popen(cmd + ["--port", str(eport)], cwd=t)
+                try:
+                    wait_up(f"http://127.0.0.1:{eport}/")
+                    ceilings[name] = wrk(f"http://127.0.0.1:{eport}/b", seconds, c, script)
+                finally:
+                    empty.terminate()
+                    empty.wait(30)
             rss = RssSampler(collector.pid)
             rss.start()
             ours = wrk(f"http://127.0.0.1:{cport}/b", seconds, c, script)
@@ -244,7 +261,7 @@ def main() -> None:
     print(f"{'':28}{'beacons/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
     table = (
         ("nginx (return 204 + log)", base),
-        ("empty ASGI app (uvicorn)", ceiling),
+        *ceilings.items(),
         ("collector", ours),
         (f"collector, {10 * c} conns", over),
     )
@@ -253,9 +270,8 @@ def main() -> None:
             f"{name:28}{r['rps']:>11,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non_2xx']:>9,}"
         )
     print(f"ratio collector/nginx beacons/s: {ours['rps'] / base['rps']:.2f}  (target >= 0.5)")
-    print(
-        f"ratio empty ASGI app/nginx: {ceiling['rps'] / base['rps']:.2f}  (the Python server's ceiling)"
-    )
+    for name, r in ceilings.items():
+        print(f"ratio {name}/nginx: {r['rps'] / base['rps']:.2f}  (a Python server's ceiling)")
     print(
         f"nginx access-log lines: {logged:,}; collector rows fsync'd: {rows:,.0f} in {groups:,.0f} group commits"
     )

@@ -383,7 +383,8 @@ pub fn origin_of(origin: Option<&str>, referer: Option<&str>) -> Option<String> 
         && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     let rest = rest.strip_prefix("//")?;
     let netloc = rest.split(['/', '?', '#']).next().unwrap_or("");
-    if !scheme_ok || netloc.is_empty() {
+    let broken_ipv6 = netloc.contains('[') != netloc.contains(']'); // the reference finds no origin
+    if !scheme_ok || netloc.is_empty() || broken_ipv6 {
         return None;
     }
     Some(format!("{scheme}://{netloc}").to_lowercase())

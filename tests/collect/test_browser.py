@@ -28,7 +28,7 @@ import pytest
 from qinglang.collect.lake import site_files
 from tests.collect.helpers import QINGLANG, Server, add_site, free_port
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("engine")]
 playwright_api = pytest.importorskip("playwright.sync_api")
 
 CHROMIUM = "/usr/bin/chromium"
@@ -228,7 +228,7 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory):
+def world(engine, tmp_path_factory):
     w = World(tmp_path_factory.mktemp("browser"))
     try:
         w.browse()

@@ -7,11 +7,14 @@ import time
 
 import httpx
 import pyarrow.parquet as pq
+import pytest
 from typer.testing import CliRunner
 
 from qinglang.cli import app
 from qinglang.collect.lake import site_files
 from tests.collect.helpers import BROWSER_UA, Server
+
+pytestmark = pytest.mark.usefixtures("engine")
 
 runner = CliRunner()
 

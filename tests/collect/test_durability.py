@@ -8,11 +8,14 @@ import json
 import time
 
 import httpx
+import pytest
 import pyarrow.parquet as pq
 
 from qinglang.collect.lake import site_files
 from qinglang.collect.sites import segments_dir
 from tests.collect.helpers import BROWSER_UA, Server, add_site, alive, children
+
+pytestmark = pytest.mark.usefixtures("engine")
 
 ORIGIN = "http://shop.test"
 

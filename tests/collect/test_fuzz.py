@@ -55,7 +55,7 @@ origins = st.sampled_from([ORIGIN, "http://evil.test", None, "null"])
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(engine, tmp_path_factory):
     db = tmp_path_factory.mktemp("fuzz") / "c.db"
     add_site(db, "shop", ORIGIN)
     srv = Server(db)
