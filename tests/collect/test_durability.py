@@ -8,8 +8,8 @@ import json
 import time
 
 import httpx
-import pytest
 import pyarrow.parquet as pq
+import pytest
 
 from qinglang.collect.lake import site_files
 from qinglang.collect.sites import segments_dir

@@ -150,10 +150,11 @@ def serve_front(
         signal.signal(sig, stop)
     checked = time.monotonic()
     while True:
+        seg: Path | None | bool
         try:
             seg = ready.get(timeout=1.0)
         except queue.Empty:
-            seg = ...  # type: ignore[assignment]
+            seg = False  # nothing closed this second
         if seg is None:
             break
         if isinstance(seg, Path):
