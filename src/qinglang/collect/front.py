@@ -89,8 +89,8 @@ def serve_front(
     closed = segments.recover(seg_dir)
     since = time.time_ns() // 1_000_000 - 2_000 * ttl_s
     used = segments.recent_tokens(lake, closed, since)
-    for seg in closed:
-        segments.roll(seg, lake)
+    for old in closed:
+        segments.roll(old, lake)
     sites_file, config_file = seg_dir / "front-sites.json", seg_dir / "front-config.json"
     sites = _sites(registry)
     _write_private(sites_file, sites)
