@@ -180,6 +180,46 @@ class RssSampler(threading.Thread):
             time.sleep(0.1)
 
 
+def engine_run(engine: str, t: Path, qinglang: str, seconds: int, c: int, script: Path) -> dict:
+    """One engine of `qinglang serve`: c connections, then 10x c, its memory, its metrics."""
+    db = t / engine / "c.db"
+    db.parent.mkdir()
+    subprocess.run(
+        [qinglang, "site", "add", "shop", "--origin", ORIGIN, "--db", str(db)],
+        check=True,
+        capture_output=True,
+    )
+    port = free_port()
+    collector = subprocess.Popen(
+        [qinglang, "serve", "--db", str(db), "--port", str(port), "--queue", "256",
+         "--engine", engine],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_up(f"http://127.0.0.1:{port}/healthz")
+        rss = RssSampler(collector.pid)
+        rss.start()
+        normal = wrk(f"http://127.0.0.1:{port}/b", seconds, c, script)
+        normal_rss = max(rss.samples)
+        over = wrk(f"http://127.0.0.1:{port}/b", seconds, 10 * c, script)
+        rss.stop.set()
+        rss.join()
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
+    finally:
+        collector.send_signal(signal.SIGTERM)
+        collector.wait(60)
+    rows = sum(
+        float(v)
+        for v in re.findall(r'qinglang_collector_rows_total\{token="\w+"\} ([\d.e+]+)', metrics)
+    )
+    groups = float(
+        re.search(r"qinglang_collector_group_commits_total ([\d.e+]+)", metrics).group(1)
+    )
+    return {"normal": normal, "over": over, "rss": normal_rss, "peak": max(rss.samples),
+            "rows": rows, "groups": groups}  # fmt: skip
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=int, default=10, help="duration of each phase (max 60)")
@@ -191,6 +231,14 @@ def main() -> None:
             sys.exit(f"{tool} not found: apt-get install nginx-light wrk")
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     qinglang = str(Path(sys.executable).with_name("qinglang"))
+    from qinglang.collect.front import find_front
+
+    engines = ["rust", "python"] if find_front() else ["python"]
+    if len(engines) == 1:
+        print(
+            "qinglang-front not built: measuring the Python engine only (README, 'Collector engines')"
+        )
+    c = args.connections
     with tempfile.TemporaryDirectory(prefix="ql-bench-") as tmp:
         t = Path(tmp)
         script = t / "post.lua"
@@ -203,86 +251,58 @@ def main() -> None:
             'AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"\n'
         )
         (t / "nginx").mkdir()
-        nport, cport = free_port(), free_port()
+        nport = free_port()
         (t / "nginx" / "nginx.conf").write_text(NGINX_CONF.format(p=t / "nginx", port=nport))
         nginx = subprocess.Popen(
             [nginx_bin, "-p", str(t / "nginx"), "-c", str(t / "nginx" / "nginx.conf")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        db = t / "c.db"
-        subprocess.run(
-            [qinglang, "site", "add", "shop", "--origin", ORIGIN, "--db", str(db)],
-            check=True,
-            capture_output=True,
-        )
-        collector = subprocess.Popen(
-            [qinglang, "serve", "--db", str(db), "--port", str(cport), "--queue", "256"],
-            stdout=subprocess.DEVNULL,
-        )
         try:
             wait_up(f"http://127.0.0.1:{nport}/")
-            wait_up(f"http://127.0.0.1:{cport}/healthz")
-            c = args.connections
             base = wrk(f"http://127.0.0.1:{nport}/b", seconds, c, script)
-            (t / "empty_app.py").write_text(EMPTY_APP)
-            ceilings = {}
-            for name, cmd in empty_servers():
-                eport = free_port()
-                empty = subprocess.Popen(cmd + ["--port", str(eport)], cwd=t)
-                try:
-                    wait_up(f"http://127.0.0.1:{eport}/")
-                    ceilings[name] = wrk(f"http://127.0.0.1:{eport}/b", seconds, c, script)
-                finally:
-                    empty.terminate()
-                    empty.wait(30)
-            rss = RssSampler(collector.pid)
-            rss.start()
-            ours = wrk(f"http://127.0.0.1:{cport}/b", seconds, c, script)
-            normal_rss = max(rss.samples)
-            over = wrk(f"http://127.0.0.1:{cport}/b", seconds, 10 * c, script)
-            rss.stop.set()
-            rss.join()
-            peak = max(rss.samples)
-            logged = sum(1 for _ in open(t / "nginx" / "access.log", "rb"))
-            metrics = httpx.get(f"http://127.0.0.1:{cport}/metrics").text
         finally:
-            collector.send_signal(signal.SIGTERM)
             nginx.send_signal(signal.SIGQUIT)
-            collector.wait(60)
             nginx.wait(30)
-    rows = sum(
-        float(v)
-        for v in re.findall(r'qinglang_collector_rows_total\{token="\w+"\} ([\d.e+]+)', metrics)
-    )
-    groups = float(
-        re.search(r"qinglang_collector_group_commits_total ([\d.e+]+)", metrics).group(1)
-    )
-    print(f"{'':28}{'beacons/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
-    table = (
-        ("nginx (return 204 + log)", base),
-        *ceilings.items(),
-        ("collector", ours),
-        (f"collector, {10 * c} conns", over),
-    )
+        logged = sum(1 for _ in open(t / "nginx" / "access.log", "rb"))
+        (t / "empty_app.py").write_text(EMPTY_APP)
+        ceilings = {}
+        for name, cmd in empty_servers():
+            eport = free_port()
+            empty = subprocess.Popen(cmd + ["--port", str(eport)], cwd=t)
+            try:
+                wait_up(f"http://127.0.0.1:{eport}/")
+                ceilings[name] = wrk(f"http://127.0.0.1:{eport}/b", seconds, c, script)
+            finally:
+                empty.terminate()
+                empty.wait(30)
+        runs = {e: engine_run(e, t, qinglang, seconds, c, script) for e in engines}
+    print(f"{'':36}{'beacons/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    table = [("nginx (return 204 + log)", base), *ceilings.items()]
+    for e, r in runs.items():
+        table += [
+            (f"collector ({e})", r["normal"]),
+            (f"collector ({e}), {10 * c} conns", r["over"]),
+        ]
     for name, r in table:
         print(
-            f"{name:28}{r['rps']:>11,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non_2xx']:>9,}"
+            f"{name:36}{r['rps']:>11,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non_2xx']:>9,}"
         )
-    print(f"ratio collector/nginx beacons/s: {ours['rps'] / base['rps']:.2f}  (target >= 0.5)")
+    for e, r in runs.items():
+        ratio = r["normal"]["rps"] / base["rps"]
+        print(f"ratio collector ({e})/nginx beacons/s: {ratio:.2f}  (target >= 0.5)")
     for name, r in ceilings.items():
         print(f"ratio {name}/nginx: {r['rps'] / base['rps']:.2f}  (a Python server's ceiling)")
-    print(
-        f"nginx access-log lines: {logged:,}; collector rows fsync'd: {rows:,.0f} in {groups:,.0f} group commits"
-    )
-    share = over["non_2xx"] / max(1, over["requests"])
-    print(
-        f"overload ({10 * c} connections): {over['rps']:,.0f} answers/s, {100 * share:.1f}% refused "
-        f"(503 + Retry-After), socket errors: {over['socket_errors'] or 'none'}"
-    )
-    print(
-        f"collector RSS (its processes together): {normal_rss:.0f} MiB at {c} connections, peak {peak:.0f} MiB under overload"
-    )
+    print(f"nginx access-log lines: {logged:,}")
+    for e, r in runs.items():
+        over = r["over"]
+        share = over["non_2xx"] / max(1, over["requests"])
+        print(
+            f"collector ({e}): {r['rows']:,.0f} rows fsync'd in {r['groups']:,.0f} group commits; "
+            f"at {10 * c} connections {over['rps']:,.0f} answers/s, {100 * share:.1f}% refused "
+            f"(503 + Retry-After), socket errors: {over['socket_errors'] or 'none'}; "
+            f"RSS {r['rss']:.0f} MiB at {c} connections, peak {r['peak']:.0f} MiB under overload"
+        )
 
 
 if __name__ == "__main__":

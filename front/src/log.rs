@@ -76,7 +76,7 @@ impl SegmentLog {
 
     /// Write and fsync one group; on failure cut the segment back to its last committed byte.
     fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
-        let file = self.file.as_mut().ok_or_else(|| std::io::Error::other("no open segment"))?;
+        let file = self.file.as_mut().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::Other, "no open segment"))?;
         let res = file.write_all(data).and_then(|_| file.sync_data());
         if res.is_err() {
             let _ = file.set_len(self.size);
@@ -141,7 +141,10 @@ pub fn run_writer(
                     Err(_) => break,
                 }
             }
-            let data: Vec<u8> = batch.iter().flat_map(|j| j.data.iter().copied()).collect();
+            let mut data = Vec::with_capacity(batch.iter().map(|j| j.data.len()).sum());
+            for job in &batch {
+                data.extend_from_slice(&job.data);
+            }
             let res = log.append(&data).map_err(|e| e.to_string());
             if res.is_ok() {
                 metrics.group_commit();

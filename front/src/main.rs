@@ -5,6 +5,7 @@
 //! for every answer; see README "Collector engines".
 
 mod config;
+mod fast;
 mod log;
 mod metrics;
 mod steps;
@@ -43,6 +44,7 @@ const PROMETHEUS: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 struct State {
     limits: Limits,
+    fast: bool, // the fast path's client fields are the contract's
     tracker: String,
     ttl_s: u64,
     queue: usize,
@@ -166,7 +168,10 @@ async fn read_body(body: &mut Body, length: Option<String>, max: usize) -> Resul
     }
     let mut out = Vec::new();
     while let Some(chunk) = body.data().await {
-        let Ok(chunk) = chunk else { break };
+        let chunk = match chunk {
+            Ok(chunk) => chunk,
+            Err(_) => break,
+        };
         if out.len() + chunk.len() > max {
             return Err(Drop::new(Reason::BodyTooLarge, format!("body over {max} bytes"), None));
         }
@@ -184,50 +189,88 @@ async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: boo
         Some(read_body(req.body_mut(), length, st.limits.max_body).await?)
     };
     let ua: String = header(&req, "user-agent").unwrap_or_default().chars().take(st.limits.max_ua).collect();
-    let mut hit = Hit {
-        body,
-        query: req.uri().query().unwrap_or("").to_string(),
-        content_type: header(&req, "content-type").unwrap_or_default(),
-        origin: steps::origin_of(origin_header.as_deref(), header(&req, "referer").as_deref()),
-        user_agent: ua,
-        ip: Some(st.client_ip(&peer, &req)),
-        now_ms: now_ms(),
-        raw: vec![],
-        beacons: vec![],
-        site: None,
-        rows: vec![],
-        verdicts: vec![],
-    };
+    let query = req.uri().query().unwrap_or("").to_string();
+    let content_type = header(&req, "content-type").unwrap_or_default();
+    let origin = steps::origin_of(origin_header.as_deref(), header(&req, "referer").as_deref());
+    let ip = st.client_ip(&peer, &req);
+    let now = now_ms();
+    let room = |n: usize| st.queue.saturating_sub(st.shared.queued.load(Ordering::SeqCst)) >= n;
+    let overloaded = || Drop::new(Reason::Overloaded, "collector overloaded: retry later".into(), None);
     let m = &st.metrics;
-    let t = Instant::now();
-    steps::parse(&mut hit, &st.limits)?;
-    m.observe(0, t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    steps::validate(&mut hit, &st.limits)?;
-    m.observe(1, t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    if !st.sites.borrow().contains_key(&hit.beacons[0].site) {
-        st.refresh_sites();
+    let json_type = {
+        let c = content_type.split(';').next().unwrap_or("").trim().to_lowercase();
+        c == "application/json" || c == "text/plain"
+    };
+    let mut fast_done = None;
+    if let (Some(body), true, true) = (&body, json_type, st.fast) {
+        let sites = st.sites.borrow();
+        let env = fast::Env {
+            limits: &st.limits,
+            sites: &sites,
+            origin: origin.as_deref(),
+            ip: Some(&ip),
+            user_agent: &ua,
+            now_ms: now,
+            ttl_s: st.ttl_s,
+            metrics: m,
+        };
+        let mut counter = st.counter.get();
+        let res = fast::run(body, &env, room, &mut st.guard.borrow_mut(), &st.boot, &mut counter);
+        st.counter.set(counter);
+        match res {
+            Some(Ok(done)) => fast_done = Some((done.rows, done.verdicts)),
+            Some(Err(())) => return Err(overloaded()),
+            None => {}
+        }
     }
-    steps::site_check(&mut hit, &st.sites.borrow())?;
-    m.observe(2, t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    // Refuse before a token is recorded as used, so that a retry is not a "replay".
-    let n = hit.beacons.len().max(1);
-    if st.queue.saturating_sub(st.shared.queued.load(Ordering::SeqCst)) < n {
-        return Err(Drop::new(Reason::Overloaded, "collector overloaded: retry later".into(), None));
-    }
-    steps::token_check(&mut hit, st.ttl_s, &mut st.guard.borrow_mut());
-    m.observe(3, t.elapsed().as_secs_f64());
-    let t = Instant::now();
-    let mut counter = st.counter.get();
-    steps::enrich(&mut hit, &st.boot, &mut counter);
-    st.counter.set(counter);
-    m.observe(4, t.elapsed().as_secs_f64());
+    let (rows, verdicts) = match fast_done {
+        Some(done) => done,
+        None => {
+            let mut hit = Hit {
+                body,
+                query,
+                content_type,
+                origin,
+                user_agent: ua,
+                ip: Some(ip),
+                now_ms: now,
+                raw: vec![],
+                beacons: vec![],
+                site: None,
+                rows: vec![],
+                verdicts: vec![],
+            };
+            let t = Instant::now();
+            steps::parse(&mut hit, &st.limits)?;
+            m.observe(0, t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            steps::validate(&mut hit, &st.limits)?;
+            m.observe(1, t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            if !st.sites.borrow().contains_key(&hit.beacons[0].site) {
+                st.refresh_sites();
+            }
+            steps::site_check(&mut hit, &st.sites.borrow())?;
+            m.observe(2, t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            // Refuse before a token is recorded as used, so that a retry is not a "replay".
+            if !room(hit.beacons.len().max(1)) {
+                return Err(overloaded());
+            }
+            steps::token_check(&mut hit, st.ttl_s, &mut st.guard.borrow_mut());
+            m.observe(3, t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            let mut counter = st.counter.get();
+            steps::enrich(&mut hit, &st.boot, &mut counter);
+            st.counter.set(counter);
+            m.observe(4, t.elapsed().as_secs_f64());
+            (hit.rows, hit.verdicts)
+        }
+    };
     let t = Instant::now();
     let (done, wait) = oneshot::channel();
-    st.shared.queued.fetch_add(hit.rows.len(), Ordering::SeqCst);
-    let job = log::Job { data: hit.rows.concat(), rows: hit.rows.len(), done };
+    st.shared.queued.fetch_add(rows.len(), Ordering::SeqCst);
+    let job = log::Job { data: rows.concat(), rows: rows.len(), done };
     if st.tx.send(job).is_err() {
         return Err(Drop::new(Reason::Overloaded, "collector is stopping: retry later".into(), None));
     }
@@ -239,11 +282,11 @@ async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: boo
         Err(_) => return Err(Drop::new(Reason::Overloaded, "collector is stopping: retry later".into(), None)),
     }
     m.observe(5, t.elapsed().as_secs_f64());
-    for v in &hit.verdicts {
+    for v in &verdicts {
         m.row(v);
     }
     let extra = cors(&origin_header);
-    let bad = ["replayed", "invalid"].into_iter().find(|b| hit.verdicts.contains(b));
+    let bad = ["replayed", "invalid"].into_iter().find(|b| verdicts.contains(b));
     Ok(if let Some(bad) = bad {
         let msg = json!({"error": format!("token {bad}: recorded as token={bad}"), "reason": format!("token_{bad}")});
         let status = if bad == "replayed" { 409 } else { 403 };
@@ -282,8 +325,9 @@ fn tracker(st: &State, req: &Request<Body>) -> Result<Response<Body>, Drop> {
         st.refresh_sites();
     }
     let sites = st.sites.borrow();
-    let Some(site) = sites.get(&name) else {
-        return Err(Drop::new(Reason::UnknownSite, format!("unknown site '{name}'"), Some("site".into())));
+    let site = match sites.get(&name) {
+        Some(site) => site,
+        None => return Err(Drop::new(Reason::UnknownSite, format!("unknown site '{name}'"), Some("site".into()))),
     };
     let ua: String = header(req, "user-agent").unwrap_or_default().chars().take(st.limits.max_ua).collect();
     let token = tokens::issue(&site.token_key, &site.name, now_ms() / 1000, &ua);
@@ -370,8 +414,13 @@ fn main() {
     };
     let mut boot = [0u8; 4];
     getrandom::getrandom(&mut boot).expect("the OS has randomness");
+    let fast = fast::matches(&limits);
+    if !fast {
+        eprintln!("qinglang-front: the client contract changed; every request takes the general steps");
+    }
     let state = Rc::new(State {
         limits,
+        fast,
         tracker: cfg.tracker,
         ttl_s: cfg.ttl_s,
         queue: cfg.queue,
@@ -423,7 +472,10 @@ fn main() {
             tokio::select! {
                 _ = stop_rx.changed() => break,
                 accepted = listener.accept() => {
-                    let Ok((mut stream, peer)) = accepted else { continue };
+                    let (mut stream, peer) = match accepted {
+                        Ok(a) => a,
+                        Err(_) => continue,
+                    };
                     let _ = stream.set_nodelay(true);
                     if open.get() >= max_connections {
                         // past the limit: a short 503 instead of a growing backlog of work

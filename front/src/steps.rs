@@ -148,19 +148,22 @@ fn loads(data: &[u8], field: Option<&str>) -> Result<Value, Drop> {
 
 // ------------------------------------------------------------------------------------ parse
 pub fn parse(hit: &mut Hit, limits: &Limits) -> Result<(), Drop> {
-    let Some(body) = &hit.body else {
-        let mut raw = Map::new();
-        for (k, v) in form_urlencoded::parse(hit.query.as_bytes()) {
-            if !v.is_empty() {
-                raw.insert(k.into_owned(), Value::String(v.into_owned()));
+    let body = match &hit.body {
+        Some(body) => body,
+        None => {
+            let mut raw = Map::new();
+            for (k, v) in form_urlencoded::parse(hit.query.as_bytes()) {
+                if !v.is_empty() {
+                    raw.insert(k.into_owned(), Value::String(v.into_owned()));
+                }
             }
+            if let Some(Value::String(c)) = raw.get("client") {
+                let client = loads(c.as_bytes(), Some("client"))?;
+                raw.insert("client".into(), client);
+            }
+            hit.raw = vec![raw];
+            return Ok(());
         }
-        if let Some(Value::String(c)) = raw.get("client") {
-            let client = loads(c.as_bytes(), Some("client"))?;
-            raw.insert("client".into(), client);
-        }
-        hit.raw = vec![raw];
-        return Ok(());
     };
     let ctype = hit.content_type.split(';').next().unwrap_or("").trim().to_lowercase();
     if ctype != "application/json" && ctype != "text/plain" {
@@ -350,12 +353,15 @@ pub fn site_check(hit: &mut Hit, sites: &std::collections::HashMap<String, Site>
     if hit.beacons.iter().any(|b| &b.site != name) {
         return Err(bad("site", "one site per request"));
     }
-    let Some(site) = sites.get(name) else {
-        return Err(Drop::new(
-            Reason::UnknownSite,
-            format!("unknown site '{name}': register it with `qinglang site add`"),
-            Some("site".into()),
-        ));
+    let site = match sites.get(name) {
+        Some(site) => site,
+        None => {
+            return Err(Drop::new(
+                Reason::UnknownSite,
+                format!("unknown site '{name}': register it with `qinglang site add`"),
+                Some("site".into()),
+            ))
+        }
     };
     if let Some(origin) = &hit.origin {
         if !site.origins.iter().any(|o| o == origin) {
@@ -379,7 +385,7 @@ pub fn origin_of(origin: Option<&str>, referer: Option<&str>) -> Option<String> 
     }
     let r = referer?;
     let (scheme, rest) = r.split_once(':')?;
-    let scheme_ok = scheme.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+    let scheme_ok = scheme.chars().next().map_or(false, |c| c.is_ascii_alphabetic())
         && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     let rest = rest.strip_prefix("//")?;
     let netloc = rest.split(['/', '?', '#']).next().unwrap_or("");
@@ -451,7 +457,7 @@ pub fn utc_day(days: i64) -> String {
 
 /// One record of the segment log: the event contract's columns, plus the used token.
 #[derive(Serialize)]
-struct Row<'a> {
+struct Row<'a, C: Serialize, S: Serialize> {
     event_id: String,
     ts: u64,
     site: &'a str,
@@ -466,58 +472,110 @@ struct Row<'a> {
     source: Option<&'a str>,
     target: Option<&'a str>,
     action: Option<&'a str>,
-    client: Option<&'a Map<String, Value>>,
+    client: Option<&'a C>,
     token: &'a str,
     signature_ok: Option<bool>,
     truth: Option<&'a str>,
     #[serde(rename = "_token", skip_serializing_if = "Option::is_none")]
-    seen: Option<&'a Value>,
+    seen: Option<&'a S>,
+}
+
+/// What every beacon of one request shares when its record is made.
+pub struct Request<'a> {
+    pub site: &'a Site,
+    pub now_ms: u64,
+    pub ip: Option<&'a str>,
+    pub user_agent: &'a str,
+    pub day: String,
+}
+
+/// One beacon's part of its record; `device` holds Python's str() of the device-hash fields.
+pub struct Fields<'a, C, S> {
+    pub event: &'a str,
+    pub vid: Option<&'a str>,
+    pub url: Option<&'a str>,
+    pub referrer: Option<&'a str>,
+    pub client: Option<&'a C>,
+    pub device: Option<[String; 6]>,
+    pub verdict: &'static str,
+    pub seen: Option<&'a S>,
+}
+
+pub const DEVICE_KEYS: [&str; 6] = ["screen_w", "screen_h", "tz", "lang", "platform", "ch_ua"];
+
+/// The checksummed segment line of one beacon (enrich: visitor and device hashes, the row).
+pub fn record<C: Serialize, S: Serialize>(
+    req: &Request,
+    f: Fields<C, S>,
+    boot: &str,
+    counter: &mut u64,
+) -> Vec<u8> {
+    let secret = &req.site.secret;
+    let visitor = match f.vid {
+        Some(v) => v.to_string(),
+        None => {
+            let ip = req.ip.unwrap_or("None");
+            format!("h{}", hash(secret, &[&req.day, ip, req.user_agent]))
+        }
+    };
+    let device = f.device.map(|vals| {
+        let mut parts: Vec<&str> = vec![req.user_agent];
+        parts.extend(vals.iter().map(String::as_str));
+        format!("d{}", hash(secret, &parts))
+    });
+    let row = Row {
+        event_id: format!("{boot}-{counter}"),
+        ts: req.now_ms,
+        site: &req.site.name,
+        event: f.event,
+        visitor_id: &visitor,
+        account_id: None,
+        device_id: device.as_deref(),
+        ip: req.ip,
+        user_agent: (!req.user_agent.is_empty()).then_some(req.user_agent),
+        url: f.url,
+        referrer: f.referrer,
+        source: None,
+        target: None,
+        action: None,
+        client: f.client,
+        token: f.verdict,
+        signature_ok: None,
+        truth: None,
+        seen: f.seen,
+    };
+    *counter += 1;
+    let mut line = Vec::with_capacity(1024);
+    line.extend_from_slice(b"00000000 ");
+    serde_json::to_writer(&mut line, &row).expect("JSON values serialize");
+    let crc = format!("{:08x}", crc32fast::hash(&line[9..]));
+    line[..8].copy_from_slice(crc.as_bytes());
+    line.push(b'\n');
+    line
 }
 
 pub fn enrich(hit: &mut Hit, boot: &str, counter: &mut u64) {
     let site = hit.site.as_ref().expect("site_check ran");
-    let day = utc_day((hit.now_ms / 86_400_000) as i64);
-    let ip = hit.ip.clone().unwrap_or_else(|| "None".into());
-    for b in hit.beacons.iter_mut() {
-        let visitor = match &b.vid {
-            Some(v) => v.clone(),
-            None => format!("h{}", hash(&site.secret, &[&day, &ip, &hit.user_agent])),
-        };
-        let device = b.client.as_ref().map(|c| {
-            let keys = ["screen_w", "screen_h", "tz", "lang", "platform", "ch_ua"];
-            let vals: Vec<String> = keys.iter().map(|k| py_str(c.get(*k))).collect();
-            let mut parts: Vec<&str> = vec![&hit.user_agent];
-            parts.extend(vals.iter().map(String::as_str));
-            format!("d{}", hash(&site.secret, &parts))
-        });
-        let ua = (!hit.user_agent.is_empty()).then_some(hit.user_agent.as_str());
-        let row = Row {
-            event_id: format!("{boot}-{counter}"),
-            ts: hit.now_ms,
-            site: &site.name,
+    let req = Request {
+        site,
+        now_ms: hit.now_ms,
+        ip: hit.ip.as_deref(),
+        user_agent: &hit.user_agent,
+        day: utc_day((hit.now_ms / 86_400_000) as i64),
+    };
+    for b in hit.beacons.iter() {
+        let device = b.client.as_ref().map(|c| DEVICE_KEYS.map(|k| py_str(c.get(k))));
+        let fields = Fields {
             event: &b.event,
-            visitor_id: &visitor,
-            account_id: None,
-            device_id: device.as_deref(),
-            ip: hit.ip.as_deref(),
-            user_agent: ua,
+            vid: b.vid.as_deref(),
             url: b.url.as_deref(),
             referrer: b.referrer.as_deref(),
-            source: None,
-            target: None,
-            action: None,
             client: b.client.as_ref(),
-            token: b.verdict,
-            signature_ok: None,
-            truth: None,
+            device,
+            verdict: b.verdict,
             seen: b.seen.as_ref(),
         };
-        *counter += 1;
-        let body = serde_json::to_vec(&row).expect("JSON values serialize");
-        let mut line = format!("{:08x} ", crc32fast::hash(&body)).into_bytes();
-        line.extend_from_slice(&body);
-        line.push(b'\n');
-        hit.rows.push(line);
+        hit.rows.push(record(&req, fields, boot, counter));
         hit.verdicts.push(b.verdict);
     }
 }

@@ -37,10 +37,13 @@ FRONT_ENV = "QINGLANG_FRONT"
 
 
 def find_front() -> str | None:
-    """The `qinglang-front` binary: $QINGLANG_FRONT, else on PATH (the venv's bin after
-    `cargo install --path front --root "$VIRTUAL_ENV"`)."""
-    path = os.environ.get(FRONT_ENV) or shutil.which("qinglang-front")
-    return path if path and os.access(path, os.X_OK) else None
+    """The `qinglang-front` binary: $QINGLANG_FRONT, else beside this Python (the venv's bin, where
+    `cargo install --path . --root ../.venv` run in front/ puts it), else on PATH."""
+    beside = Path(sys.executable).with_name("qinglang-front")
+    for path in (os.environ.get(FRONT_ENV), str(beside), shutil.which("qinglang-front")):
+        if path and os.path.isfile(path) and os.access(path, os.X_OK):
+            return path
+    return None
 
 
 def limits() -> dict[str, Any]:

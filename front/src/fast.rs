@@ -1,0 +1,310 @@
+//! The common case without allocations to spare: a POST body of well-typed beacons decoded into
+//! borrowed structs. Anything unusual (a number as text, `5.0`, a null in a list, a duplicate key,
+//! a value out of range, an unknown site) returns None before any state changes, and the request
+//! takes the general steps (steps.rs), which accept it or say precisely what is wrong. Like
+//! steps.rs, the result must match the Python reference; the engines test checks both ways.
+
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::time::Instant;
+
+use crate::config::{Kind, Limits, Site};
+use crate::metrics::Metrics;
+use crate::steps::{self, Fields, Request};
+use crate::tokens;
+
+type Text<'a> = Option<Cow<'a, str>>;
+type List<'a> = Option<Vec<Cow<'a, str>>>;
+
+#[derive(Deserialize)]
+struct Beacon<'a> {
+    #[serde(borrow, default)]
+    site: Text<'a>,
+    #[serde(borrow, default)]
+    event: Text<'a>,
+    #[serde(borrow, default)]
+    url: Text<'a>,
+    #[serde(borrow, default)]
+    referrer: Text<'a>,
+    #[serde(borrow, default)]
+    token: Text<'a>,
+    #[serde(borrow, default)]
+    vid: Text<'a>,
+    #[serde(default)]
+    seq: Option<i64>,
+    #[serde(borrow, default)]
+    client: Option<Client<'a>>,
+}
+
+/// The contract's client fields; `matches` checks them against the contract handed over by
+/// the Python side at start-up, and the fast path is off if they ever differ.
+#[derive(Deserialize, Serialize)]
+struct Client<'a> {
+    #[serde(default)]
+    framed: Option<bool>,
+    #[serde(default)]
+    frame_w: Option<i64>,
+    #[serde(default)]
+    frame_h: Option<i64>,
+    #[serde(default)]
+    viewport_w: Option<i64>,
+    #[serde(default)]
+    viewport_h: Option<i64>,
+    #[serde(default)]
+    screen_w: Option<i64>,
+    #[serde(default)]
+    screen_h: Option<i64>,
+    #[serde(default)]
+    visible_ms: Option<i64>,
+    #[serde(default)]
+    dwell_ms: Option<i64>,
+    #[serde(default)]
+    interactions: Option<i64>,
+    #[serde(default)]
+    first_interaction_ms: Option<i64>,
+    #[serde(default)]
+    webdriver: Option<bool>,
+    #[serde(borrow, default)]
+    tells: List<'a>,
+    #[serde(borrow, default)]
+    tz: Text<'a>,
+    #[serde(borrow, default)]
+    lang: Text<'a>,
+    #[serde(borrow, default)]
+    platform: Text<'a>,
+    #[serde(borrow, default)]
+    ch_ua: Text<'a>,
+    #[serde(borrow, default)]
+    ancestor_origins: List<'a>,
+    #[serde(borrow, default)]
+    pv_id: Text<'a>,
+}
+
+const I32: (i64, i64) = (0, 2_147_483_647);
+const I53: (i64, i64) = (0, 1 << 53);
+const CLIENT: [(&str, char, (i64, i64)); 19] = [
+    ("framed", 'b', (0, 0)),
+    ("frame_w", 'i', I32),
+    ("frame_h", 'i', I32),
+    ("viewport_w", 'i', I32),
+    ("viewport_h", 'i', I32),
+    ("screen_w", 'i', I32),
+    ("screen_h", 'i', I32),
+    ("visible_ms", 'i', I53),
+    ("dwell_ms", 'i', I53),
+    ("interactions", 'i', I32),
+    ("first_interaction_ms", 'i', I53),
+    ("webdriver", 'b', (0, 0)),
+    ("tells", 'l', (0, 0)),
+    ("tz", 's', (0, 0)),
+    ("lang", 's', (0, 0)),
+    ("platform", 's', (0, 0)),
+    ("ch_ua", 's', (0, 0)),
+    ("ancestor_origins", 'l', (0, 0)),
+    ("pv_id", 's', (0, 0)),
+];
+
+/// Whether this module's client fields are the contract's, in order and kind.
+pub fn matches(limits: &Limits) -> bool {
+    limits.client_kinds.len() == CLIENT.len()
+        && limits.client_kinds.iter().zip(CLIENT.iter()).all(|((k, kind), (name, c, b))| {
+            k == name
+                && match kind {
+                    Kind::Bool => *c == 'b',
+                    Kind::Str => *c == 's',
+                    Kind::List => *c == 'l',
+                    Kind::Int(lo, hi) => *c == 'i' && (*lo, *hi) == *b,
+                }
+        })
+}
+
+fn fits(t: &Text, max: usize) -> bool {
+    t.as_ref().map_or(true, |s| s.len() <= max || s.chars().count() <= max)
+}
+
+fn in_range(v: Option<i64>, (lo, hi): (i64, i64)) -> bool {
+    v.map_or(true, |v| lo <= v && v <= hi)
+}
+
+fn blank_to_none(t: &mut Text) {
+    if t.as_deref() == Some("") {
+        *t = None;
+    }
+}
+
+impl<'a> Client<'a> {
+    /// Checked and normalized as the reference does; false if the general steps must decide.
+    fn check(&mut self, l: &Limits) -> bool {
+        let ints = [
+            (self.frame_w, I32),
+            (self.frame_h, I32),
+            (self.viewport_w, I32),
+            (self.viewport_h, I32),
+            (self.screen_w, I32),
+            (self.screen_h, I32),
+            (self.visible_ms, I53),
+            (self.dwell_ms, I53),
+            (self.interactions, I32),
+            (self.first_interaction_ms, I53),
+        ];
+        let lists_ok = [&self.tells, &self.ancestor_origins].iter().all(|list| {
+            list.as_ref().map_or(true, |items| {
+                items.len() <= l.max_list && items.iter().all(|s| s.chars().count() <= l.max_text)
+            })
+        });
+        let texts_ok = [&self.tz, &self.lang, &self.platform, &self.ch_ua, &self.pv_id]
+            .iter()
+            .all(|t| fits(t, l.max_text));
+        if !(lists_ok && texts_ok && ints.iter().all(|(v, b)| in_range(*v, *b))) {
+            return false;
+        }
+        for t in [&mut self.tz, &mut self.lang, &mut self.platform, &mut self.ch_ua, &mut self.pv_id] {
+            blank_to_none(t);
+        }
+        true
+    }
+
+    fn is_empty(&self) -> bool {
+        ints_none(&[
+            self.frame_w, self.frame_h, self.viewport_w, self.viewport_h, self.screen_w,
+            self.screen_h, self.visible_ms, self.dwell_ms, self.interactions,
+            self.first_interaction_ms,
+        ]) && self.framed.is_none()
+            && self.webdriver.is_none()
+            && self.tells.is_none()
+            && self.ancestor_origins.is_none()
+            && [&self.tz, &self.lang, &self.platform, &self.ch_ua, &self.pv_id].iter().all(|t| t.is_none())
+    }
+
+    fn device(&self) -> [String; 6] {
+        let int = |v: Option<i64>| v.map_or_else(|| "None".to_string(), |v| v.to_string());
+        let text = |t: &Text| t.as_deref().unwrap_or("None").to_string();
+        [int(self.screen_w), int(self.screen_h), text(&self.tz), text(&self.lang),
+         text(&self.platform), text(&self.ch_ua)]
+    }
+}
+
+fn ints_none(v: &[Option<i64>]) -> bool {
+    v.iter().all(Option::is_none)
+}
+
+/// What the request needs from the server to run the steps here.
+pub struct Env<'a> {
+    pub limits: &'a Limits,
+    pub sites: &'a HashMap<String, Site>,
+    pub origin: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub user_agent: &'a str,
+    pub now_ms: u64,
+    pub ttl_s: u64,
+    pub metrics: &'a Metrics,
+}
+
+pub struct Done {
+    pub rows: Vec<Vec<u8>>,
+    pub verdicts: Vec<&'static str>,
+}
+
+/// The steps up to the write for a well-formed body, or None for the general path. `room`
+/// is asked before any token is recorded as used; Err means: refuse, overloaded.
+pub fn run(
+    body: &[u8],
+    env: &Env,
+    room: impl Fn(usize) -> bool,
+    guard: &mut tokens::ReplayGuard,
+    boot: &str,
+    counter: &mut u64,
+) -> Option<Result<Done, ()>> {
+    let l = env.limits;
+    let t = Instant::now();
+    let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
+    let mut beacons: Vec<Beacon> = if *first == b'[' {
+        serde_json::from_slice(body).ok()?
+    } else {
+        vec![serde_json::from_slice(body).ok()?]
+    };
+    env.metrics.observe(0, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    if beacons.is_empty() || beacons.len() > l.max_events {
+        return None;
+    }
+    for b in beacons.iter_mut() {
+        blank_to_none(&mut b.event);
+        let event_ok = b.event.as_deref().map_or(true, |e| l.event_kinds.iter().any(|k| k == e));
+        let ok = b.site.as_deref().map_or(false, |s| !s.is_empty() && s.chars().count() <= 64)
+            && event_ok
+            && fits(&b.url, l.max_url)
+            && fits(&b.referrer, l.max_url)
+            && fits(&b.token, tokens::TOKEN_MAX_LEN)
+            && fits(&b.vid, 64)
+            && in_range(b.seq, (0, 1_000_000))
+            && b.client.as_mut().map_or(true, |c| c.check(l));
+        if !ok {
+            return None;
+        }
+        for t in [&mut b.url, &mut b.referrer, &mut b.token, &mut b.vid] {
+            blank_to_none(t);
+        }
+        if b.client.as_ref().map_or(false, Client::is_empty) {
+            b.client = None;
+        }
+    }
+    env.metrics.observe(1, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let name = beacons[0].site.as_deref()?;
+    if beacons.iter().any(|b| b.site.as_deref() != Some(name)) {
+        return None;
+    }
+    let site = env.sites.get(name)?;
+    if let Some(origin) = env.origin {
+        if !site.origins.iter().any(|o| o == origin) {
+            return None;
+        }
+    }
+    env.metrics.observe(2, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    if !room(beacons.len()) {
+        return Some(Err(()));
+    }
+    let now_s = env.now_ms / 1000;
+    let mut checked = Vec::with_capacity(beacons.len());
+    for b in &beacons {
+        let (mut verdict, nonce) =
+            tokens::check(&site.token_key, &site.name, b.token.as_deref(), now_s, env.ttl_s, env.user_agent);
+        let pv_id = b.client.as_ref().and_then(|c| c.pv_id.as_deref());
+        let seen = nonce.map(|nonce| {
+            if let Some(r) = guard.verdict(&nonce, pv_id, b.seq, now_s) {
+                verdict = r;
+            }
+            (nonce, pv_id, b.seq)
+        });
+        checked.push((verdict, seen));
+    }
+    env.metrics.observe(3, t.elapsed().as_secs_f64());
+    let t = Instant::now();
+    let req = Request {
+        site,
+        now_ms: env.now_ms,
+        ip: env.ip,
+        user_agent: env.user_agent,
+        day: steps::utc_day((env.now_ms / 86_400_000) as i64),
+    };
+    let mut done = Done { rows: Vec::with_capacity(beacons.len()), verdicts: vec![] };
+    for (b, (verdict, seen)) in beacons.iter().zip(checked.iter()) {
+        let fields = Fields {
+            event: b.event.as_deref().unwrap_or("pageview"),
+            vid: b.vid.as_deref(),
+            url: b.url.as_deref(),
+            referrer: b.referrer.as_deref(),
+            client: b.client.as_ref(),
+            device: b.client.as_ref().map(Client::device),
+            verdict,
+            seen: seen.as_ref(),
+        };
+        done.rows.push(steps::record(&req, fields, boot, counter));
+        done.verdicts.push(verdict);
+    }
+    env.metrics.observe(4, t.elapsed().as_secs_f64());
+    Some(Ok(done))
+}
