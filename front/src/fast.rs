@@ -308,3 +308,91 @@ pub fn run(
     env.metrics.observe(4, t.elapsed().as_secs_f64());
     Some(Ok(done))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn limits() -> Limits {
+        let kinds = CLIENT
+            .iter()
+            .map(|(k, c, b)| {
+                let kind = match c {
+                    'b' => Kind::Bool,
+                    's' => Kind::Str,
+                    'l' => Kind::List,
+                    _ => Kind::Int(b.0, b.1),
+                };
+                (k.to_string(), kind)
+            })
+            .collect();
+        Limits {
+            max_body: 16384,
+            max_events: 10,
+            max_url: 2048,
+            max_text: 256,
+            max_list: 32,
+            max_ua: 512,
+            event_kinds: ["pageview", "click", "heartbeat", "conversion", "action"].map(String::from).to_vec(),
+            client_kinds: kinds,
+        }
+    }
+
+    fn attempt(body: serde_json::Value) -> Option<Result<Done, ()>> {
+        let l = limits();
+        let secret = vec![7u8; 32];
+        let site = Site {
+            name: "shop".into(),
+            origins: vec!["http://shop.test".into()],
+            token_key: tokens::token_key(&secret),
+            secret,
+        };
+        let sites = HashMap::from([("shop".to_string(), site)]);
+        let m = Metrics::new();
+        let env = Env {
+            limits: &l,
+            sites: &sites,
+            origin: Some("http://shop.test"),
+            ip: Some("127.0.0.1"),
+            user_agent: "UA",
+            now_ms: 1_700_000_000_000,
+            ttl_s: 1800,
+            metrics: &m,
+        };
+        let mut guard = tokens::ReplayGuard::new(1800);
+        let mut counter = 0;
+        run(body.to_string().as_bytes(), &env, |_| true, &mut guard, "b00t", &mut counter)
+    }
+
+    #[test]
+    fn the_tracker_beacon_takes_the_fast_path() {
+        let beacon = json!({"site": "shop", "event": "heartbeat", "seq": 2, "vid": "",
+            "client": {"framed": true, "visible_ms": 1200, "tells": ["cdp", ""], "tz": "", "pv_id": "p"}});
+        let done = attempt(beacon.clone()).expect("fast").expect("room");
+        assert_eq!(done.verdicts, vec!["missing"]);
+        let line = String::from_utf8(done.rows[0].clone()).unwrap();
+        let row: serde_json::Value = serde_json::from_str(&line[9..]).unwrap();
+        assert_eq!(row["client"]["tz"], serde_json::Value::Null);
+        assert_eq!(row["client"]["tells"], json!(["cdp", ""]));
+        assert!(row["visitor_id"].as_str().unwrap().starts_with('h'));
+        assert!(attempt(json!([beacon.clone(), beacon])).is_some());
+    }
+
+    #[test]
+    fn anything_unusual_goes_to_the_general_steps() {
+        for body in [
+            json!({"site": "shop", "seq": "3"}),
+            json!({"site": "shop", "client": {"visible_ms": 5.0}}),
+            json!({"site": "shop", "client": {"tells": [null]}}),
+            json!({"site": "shop", "seq": -1}),
+            json!({"site": "nope"}),
+            json!({"site": ""}),
+            json!({"site": "shop", "event": "unload"}),
+            json!({"site": "shop", "client": {"frame_w": 2_147_483_648i64}}),
+            json!([]),
+        ] {
+            assert!(attempt(body.clone()).is_none(), "{body}");
+        }
+    }
+}

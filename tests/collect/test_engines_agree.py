@@ -85,6 +85,9 @@ def test_fixed_requests_are_answered_alike(pair):
         ("POST", "/b", {"content": json.dumps(beacon | {"seq": 2, "client": {"pv_id": "x"}}), **post}),
         ("POST", "/b", {"content": json.dumps([beacon | {"seq": 3}, beacon | {"seq": 4}]), **post}),
         ("POST", "/b", {"content": json.dumps({"site": "shop", "seq": "5", "vid": ""}), **post}),
+        ("POST", "/b", {"content": json.dumps({"site": "shop", "seq": 5, "vid": "", "url": "",
+                        "client": {"tz": "", "tells": ["", "x"], "screen_w": 390}}), **post}),
+        ("POST", "/b", {"content": json.dumps({"site": "shop", "client": {"tz": ""}}), **post}),
         ("POST", "/b", {"content": json.dumps({"site": "other"}), **post}),  # wrong origin
         ("POST", "/b", {"content": json.dumps({"site": "nope"}), **post}),
         ("POST", "/b", {"content": "{", **post}),
@@ -124,6 +127,14 @@ def test_generated_beacons_are_answered_alike(pair, data, pixel):
         body = json.dumps(data)
         headers = HEADERS | {"content-type": "application/json"}
         assert_alike(send_both(pair, "POST", "/b", content=body, headers=headers))
+
+
+def test_the_rust_fast_path_knows_the_client_contract(pair):
+    # the front compares its compiled client fields with steps.CLIENT_KINDS at start-up and
+    # says so on stderr when they differ (then every request takes the general steps)
+    rust = pair["rust"]
+    log = rust.db.with_name(f"serve-{rust.port}.log").read_text()
+    assert "listening" in log and "client contract changed" not in log
 
 
 def test_both_lakes_hold_the_same_rows(pair, tmp_path):
