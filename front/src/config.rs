@@ -25,7 +25,6 @@ pub struct Config {
     pub tracker: String,
     pub ttl_s: u64,
     pub queue: usize,
-    pub group_max: usize,
     pub roll_bytes: u64,
     pub roll_seconds: f64,
     pub max_connections: usize,

@@ -1,6 +1,7 @@
 //! The durable log, as in `qinglang/collect/segments.py`: records appended to a segment and
-//! fsync'd in groups (group commit) by one writer thread; a request is acknowledged only after its
-//! group is on disk. A closed segment's path goes to stdout ("closed PATH"), where `qinglang
+//! fsync'd in groups (group commit); a request is acknowledged only after its group is on disk.
+//! The server's thread hands one group at a time to a blocking thread for the write and the sync,
+//! and goes on with requests meanwhile: they form the next group (one hand-off per group). A closed segment's path goes to stdout ("closed PATH"), where `qinglang
 //! serve` picks it up and rolls it into the Parquet lake.
 
 use std::fs::{File, OpenOptions};
@@ -8,8 +9,7 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
@@ -75,7 +75,7 @@ impl SegmentLog {
     }
 
     /// Write and fsync one group; on failure cut the segment back to its last committed byte.
-    fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
+    pub fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
         let file = self.file.as_mut().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::Other, "no open segment"))?;
         let res = file.write_all(data).and_then(|_| file.sync_data());
         if res.is_err() {
@@ -113,62 +113,48 @@ fn announce(path: &Path) {
     let _ = out.flush();
 }
 
-/// The writer thread: gathers jobs into groups of at most `group_max` rows, one write and one
-/// fsync per group, then answers every job of the group.
-pub fn run_writer(
-    mut log: SegmentLog,
-    rx: Receiver<Job>,
-    group_max: usize,
-    shared: Arc<Shared>,
-    metrics: Arc<Metrics>,
-) {
-    let tick = Duration::from_millis(200);
-    loop {
-        let first = match rx.recv_timeout(tick) {
-            Ok(job) => Some(job),
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => break,
-        };
-        if let Some(first) = first {
-            let mut rows = first.rows;
-            let mut batch = vec![first];
-            while rows < group_max {
-                match rx.try_recv() {
-                    Ok(job) => {
-                        rows += job.rows;
-                        batch.push(job);
-                    }
-                    Err(_) => break,
-                }
-            }
-            let mut data = Vec::with_capacity(batch.iter().map(|j| j.data.len()).sum());
-            for job in &batch {
-                data.extend_from_slice(&job.data);
-            }
-            let res = log.append(&data).map_err(|e| e.to_string());
-            if res.is_ok() {
-                metrics.group_commit();
-            }
-            shared.queued.fetch_sub(rows, Ordering::SeqCst);
-            for job in batch {
-                let _ = job.done.send(res.clone());
-            }
+impl SegmentLog {
+    /// Start the next segment if this one is due (size or age); announce the closed one.
+    pub fn rotate_if_due(&mut self, shared: &Shared) {
+        if !self.due() {
+            return;
         }
-        if log.due() {
-            match log.rotate() {
-                Ok(closed) => {
-                    *shared.fault.lock().expect("fault lock") = None;
-                    announce(&closed);
-                }
-                Err(e) => {
-                    let msg = format!("cannot start a new segment: {e}");
-                    eprintln!("qinglang-front: {msg}");
-                    *shared.fault.lock().expect("fault lock") = Some(msg);
-                }
+        match self.rotate() {
+            Ok(closed) => {
+                *shared.fault.lock().expect("fault lock") = None;
+                announce(&closed);
+            }
+            Err(e) => {
+                let msg = format!("cannot start a new segment: {e}");
+                eprintln!("qinglang-front: {msg}");
+                *shared.fault.lock().expect("fault lock") = Some(msg);
             }
         }
     }
-    if let Some(last) = log.close() {
-        announce(&last);
+
+    pub fn finish(mut self) {
+        if let Some(last) = self.close() {
+            announce(&last);
+        }
+    }
+}
+
+/// One group: the jobs' records as one write.
+pub fn group(batch: &[Job]) -> (Vec<u8>, usize) {
+    let mut data = Vec::with_capacity(batch.iter().map(|j| j.data.len()).sum());
+    for job in batch {
+        data.extend_from_slice(&job.data);
+    }
+    (data, batch.iter().map(|j| j.rows).sum())
+}
+
+/// Answer every job of a group once its write is synced (or failed).
+pub fn answer(batch: Vec<Job>, rows: usize, res: Result<(), String>, shared: &Shared, metrics: &Metrics) {
+    if res.is_ok() {
+        metrics.group_commit();
+    }
+    shared.queued.fetch_sub(rows, Ordering::SeqCst);
+    for job in batch {
+        let _ = job.done.send(res.clone());
     }
 }

@@ -1,6 +1,6 @@
-//! qinglang-front: the collector's HTTP side in Rust (hyper on one tokio thread, one writer
-//! thread for the fsync'd segments). `qinglang serve` starts it with `--config FILE` and stops it by
-//! closing its stdin; it prints "listening ADDR" once bound and "closed PATH" for every segment
+//! qinglang-front: the collector's HTTP side in Rust (hyper on one tokio thread, which also
+//! makes the group commits to the fsync'd segments). `qinglang serve` starts it with
+//! `--config FILE` and stops it by closing its stdin; it prints "listening ADDR" once bound and "closed PATH" for every segment
 //! ready to roll into the lake. The Python collector (qinglang/collect/app.py) is the reference
 //! for every answer; see README "Collector engines".
 
@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::body::HttpBody;
@@ -56,7 +56,9 @@ struct State {
     guard: RefCell<tokens::ReplayGuard>,
     boot: String,
     counter: Cell<u64>,
-    tx: mpsc::Sender<log::Job>,
+    pending: RefCell<Vec<log::Job>>, // rows waiting for the next group commit
+    wake: tokio::sync::Notify,
+    stopping: Cell<bool>,
     shared: Arc<log::Shared>,
     metrics: Arc<Metrics>,
 }
@@ -270,10 +272,8 @@ async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: boo
     let t = Instant::now();
     let (done, wait) = oneshot::channel();
     st.shared.queued.fetch_add(rows.len(), Ordering::SeqCst);
-    let job = log::Job { data: rows.concat(), rows: rows.len(), done };
-    if st.tx.send(job).is_err() {
-        return Err(Drop::new(Reason::Overloaded, "collector is stopping: retry later".into(), None));
-    }
+    st.pending.borrow_mut().push(log::Job { data: rows.concat(), rows: rows.len(), done });
+    st.wake.notify_one();
     match wait.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
@@ -407,11 +407,6 @@ fn main() {
         .unwrap_or_else(|e| fail(format!("{}: {e}", cfg.segments.display())));
     let shared = Arc::new(log::Shared { queued: AtomicUsize::new(0), fault: Mutex::new(None) });
     let metrics = Arc::new(Metrics::new());
-    let (tx, rx) = mpsc::channel();
-    let writer = {
-        let (shared, metrics, group_max) = (shared.clone(), metrics.clone(), cfg.group_max);
-        std::thread::spawn(move || log::run_writer(segment_log, rx, group_max, shared, metrics))
-    };
     let mut boot = [0u8; 4];
     getrandom::getrandom(&mut boot).expect("the OS has randomness");
     let fast = fast::matches(&limits);
@@ -432,7 +427,9 @@ fn main() {
         guard: RefCell::new(guard),
         boot: hex::encode(boot),
         counter: Cell::new(0),
-        tx,
+        pending: RefCell::new(Vec::new()),
+        wake: tokio::sync::Notify::new(),
+        stopping: Cell::new(false),
         shared,
         metrics,
     });
@@ -467,6 +464,7 @@ fn main() {
             let _ = writeln!(out, "listening {addr}");
             let _ = out.flush();
         }
+        let writer = tokio::task::spawn_local(flusher(state.clone(), segment_log));
         let open = Rc::new(Cell::new(0usize));
         loop {
             tokio::select! {
@@ -501,9 +499,38 @@ fn main() {
         while state.shared.queued.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
+        state.stopping.set(true);
+        state.wake.notify_one();
+        let _ = writer.await;
     });
-    // Dropping the tasks drops the last senders: the writer closes the segment and ends.
-    drop(local);
-    drop(rt);
-    let _ = writer.join();
+}
+
+/// The group commit: take what the requests queued, write and sync it on a blocking thread while
+/// the server goes on (the next group gathers meanwhile), then answer; every 200 ms, roll the
+/// segment if it is due.
+async fn flusher(st: Rc<State>, mut log: log::SegmentLog) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+    loop {
+        tokio::select! {
+            _ = st.wake.notified() => {}
+            _ = tick.tick() => {}
+        }
+        let batch = std::mem::take(&mut *st.pending.borrow_mut());
+        if !batch.is_empty() {
+            let (data, rows) = log::group(&batch);
+            let (back, res) = tokio::task::spawn_blocking(move || {
+                let res = log.append(&data).map_err(|e| e.to_string());
+                (log, res)
+            })
+            .await
+            .expect("the commit thread does not panic");
+            log = back;
+            log::answer(batch, rows, res, &st.shared, &st.metrics);
+        }
+        log.rotate_if_due(&st.shared);
+        if st.stopping.get() && st.pending.borrow().is_empty() {
+            break;
+        }
+    }
+    log.finish();
 }

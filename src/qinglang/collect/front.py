@@ -109,7 +109,6 @@ def serve_front(
             "tracker": TRACKER,
             "ttl_s": ttl_s,
             "queue": queue_size,
-            "group_max": 512,
             "roll_bytes": 8 << 20,
             "roll_seconds": roll_seconds,
             "max_connections": max_connections,
