@@ -1,16 +1,18 @@
 """Beacons per second and p50/p99 latency of the collector against nginx, same machine, same run.
 
-    python benchmarks/collector.py                 # 10 s per phase, 64 connections
+    python benchmarks/collector.py                    # 10 s per phase, 64 and 256 connections
     python benchmarks/collector.py --seconds 5 --connections 32
 
-Needs Debian's `nginx` (or nginx-light) and `wrk` (`apt-get install nginx-light wrk`). Both servers
-run one process on loopback: nginx (1 worker) answers `return 204` and writes an access log; the
-collector (`qinglang serve`, uvicorn, one process) validates, checks the site and token, and
-acknowledges each beacon only after it is fsync'd (group commit). wrk POSTs the same tracker-like
-beacon to both. Then a 10x overload phase (10x the connections) shows what the collector answers
-and how its memory (RSS, sampled every 100 ms) behaves. The collector runs with `--queue 256`, so
-the overload (640 connections) can fill its queue: past that it answers 503 + Retry-After. Prints the ratio collector/nginx; the
-ratio is what to compare across machines.
+Needs Debian's `nginx` (or nginx-light) and `wrk` (`apt-get install nginx-light wrk`). nginx runs
+one worker that answers `return 204` and writes an access log. The collector (`qinglang serve`)
+runs once per engine it has: the Rust front (if built) and the Python ASGI app. Each validates,
+checks the site and the token, and acknowledges a beacon only once it is fsync'd (group commit).
+wrk (one thread) POSTs the same tracker-like beacon to every server, at each count of
+connections. Two empty handlers on Python servers show what any Python collector could reach.
+Then a 10x overload phase (10x the first count) shows what the collector answers and how the
+memory of its processes (RSS, sampled every 100 ms) behaves; its queue (256 rows, or twice the
+most connections) fills, and past that it answers 503 + Retry-After. Prints the ratios
+collector/nginx: the ratios are what to compare across machines.
 """
 
 from __future__ import annotations
@@ -180,8 +182,14 @@ class RssSampler(threading.Thread):
             time.sleep(0.1)
 
 
-def engine_run(engine: str, t: Path, qinglang: str, seconds: int, c: int, script: Path) -> dict:
-    """One engine of `qinglang serve`: c connections, then 10x c, its memory, its metrics."""
+def engine_run(
+    engine: str, t: Path, qinglang: str, seconds: int, conns: list[int], script: Path
+) -> dict:
+    """One engine of `qinglang serve`: each count of connections, then 10x the first, its memory
+    and its metrics. The queue holds 256 rows, or twice the most connections, so that the
+    overload can fill it."""
+    c = conns[0]
+    queue = str(max(256, 2 * max(conns)))
     db = t / engine / "c.db"
     db.parent.mkdir()
     subprocess.run(
@@ -191,7 +199,7 @@ def engine_run(engine: str, t: Path, qinglang: str, seconds: int, c: int, script
     )
     port = free_port()
     collector = subprocess.Popen(
-        [qinglang, "serve", "--db", str(db), "--port", str(port), "--queue", "256",
+        [qinglang, "serve", "--db", str(db), "--port", str(port), "--queue", queue,
          "--engine", engine],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -200,7 +208,7 @@ def engine_run(engine: str, t: Path, qinglang: str, seconds: int, c: int, script
         wait_up(f"http://127.0.0.1:{port}/healthz")
         rss = RssSampler(collector.pid)
         rss.start()
-        normal = wrk(f"http://127.0.0.1:{port}/b", seconds, c, script)
+        normal = {n: wrk(f"http://127.0.0.1:{port}/b", seconds, n, script) for n in conns}
         normal_rss = max(rss.samples)
         over = wrk(f"http://127.0.0.1:{port}/b", seconds, 10 * c, script)
         rss.stop.set()
@@ -223,7 +231,9 @@ def engine_run(engine: str, t: Path, qinglang: str, seconds: int, c: int, script
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seconds", type=int, default=10, help="duration of each phase (max 60)")
-    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument(
+        "--connections", default="64,256", help="comma-separated counts; overload is 10x the first"
+    )
     args = ap.parse_args()
     seconds = max(1, min(args.seconds, 60))
     for tool in ("nginx", "wrk"):
@@ -238,7 +248,8 @@ def main() -> None:
         print(
             "qinglang-front not built: measuring the Python engine only (README, 'Collector engines')"
         )
-    c = args.connections
+    conns = [int(x) for x in args.connections.split(",")]
+    c = conns[0]
     with tempfile.TemporaryDirectory(prefix="ql-bench-") as tmp:
         t = Path(tmp)
         script = t / "post.lua"
@@ -260,7 +271,7 @@ def main() -> None:
         )
         try:
             wait_up(f"http://127.0.0.1:{nport}/")
-            base = wrk(f"http://127.0.0.1:{nport}/b", seconds, c, script)
+            base = {n: wrk(f"http://127.0.0.1:{nport}/b", seconds, n, script) for n in conns}
         finally:
             nginx.send_signal(signal.SIGQUIT)
             nginx.wait(30)
@@ -276,23 +287,23 @@ def main() -> None:
             finally:
                 empty.terminate()
                 empty.wait(30)
-        runs = {e: engine_run(e, t, qinglang, seconds, c, script) for e in engines}
-    print(f"{'':36}{'beacons/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
-    table = [("nginx (return 204 + log)", base), *ceilings.items()]
+        runs = {e: engine_run(e, t, qinglang, seconds, conns, script) for e in engines}
+    print(f"{'':40}{'beacons/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    table = [(f"nginx (return 204 + log), {n} conns", base[n]) for n in conns]
+    table += [(f"{name}, {c} conns", r) for name, r in ceilings.items()]
     for e, r in runs.items():
-        table += [
-            (f"collector ({e})", r["normal"]),
-            (f"collector ({e}), {10 * c} conns", r["over"]),
-        ]
+        table += [(f"collector ({e}), {n} conns", r["normal"][n]) for n in conns]
+        table.append((f"collector ({e}), {10 * c} conns", r["over"]))
     for name, r in table:
         print(
-            f"{name:36}{r['rps']:>11,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non_2xx']:>9,}"
+            f"{name:40}{r['rps']:>11,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non_2xx']:>9,}"
         )
     for e, r in runs.items():
-        ratio = r["normal"]["rps"] / base["rps"]
-        print(f"ratio collector ({e})/nginx beacons/s: {ratio:.2f}  (target >= 0.5)")
+        for n in conns:
+            ratio = r["normal"][n]["rps"] / base[n]["rps"]
+            print(f"ratio collector ({e})/nginx at {n} connections: {ratio:.2f}  (target >= 0.5)")
     for name, r in ceilings.items():
-        print(f"ratio {name}/nginx: {r['rps'] / base['rps']:.2f}  (a Python server's ceiling)")
+        print(f"ratio {name}/nginx: {r['rps'] / base[c]['rps']:.2f}  (a Python server's ceiling)")
     print(f"nginx access-log lines: {logged:,}")
     for e, r in runs.items():
         over = r["over"]
