@@ -142,3 +142,14 @@ def test_serve_takes_the_token_ttl_setting_and_refuses_unknown_ones(tmp_path):
         server.stop()
     rows = pq.read_table(site_files(db, "shop", tmp_path / "s")[0]).to_pylist()
     assert [r["token"] for r in rows] == ["expired"]
+
+
+def test_serve_names_a_missing_rust_front_and_a_wrong_engine(tmp_path, monkeypatch):
+    import qinglang.collect.front as front
+
+    monkeypatch.setattr(front, "find_front", lambda: None)
+    db = str(tmp_path / "c.db")
+    res = CliRunner().invoke(app, ["serve", "--db", db, "--engine", "rust"])
+    assert res.exit_code != 0 and "qinglang-front" in res.output
+    res = CliRunner().invoke(app, ["serve", "--db", db, "--engine", "java"])
+    assert res.exit_code != 0 and "expected auto, rust or python" in res.output
