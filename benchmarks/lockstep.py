@@ -77,8 +77,8 @@ def run_one(method: str, path: Path) -> dict:
         con = duckdb.connect()
         t0 = time.perf_counter()
         t = con.sql(f"SELECT account, target FROM read_parquet('{src}')").to_arrow_table()
-        accounts, rows = np.unique(t["account"].to_numpy(), return_inverse=True)
-        targets, cols = np.unique(t["target"].to_numpy(), return_inverse=True)
+        accounts, rows = greedy.codes(t["account"].to_numpy())
+        targets, cols = greedy.codes(t["target"].to_numpy())
         b = greedy.densest(rows, cols, len(accounts), len(targets))
         secs = time.perf_counter() - t0
         assert b is not None

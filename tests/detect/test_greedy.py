@@ -138,3 +138,21 @@ def test_tie_order_puts_lighter_nodes_first():
     row_w = np.bincount(rows, weights=w[cols], minlength=200)[by_r]
     step = row_w.mean() / 64
     assert np.all(np.diff(np.floor(row_w / step)) >= 0)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([5, 3, 5, 9, 3, 3, 12]),
+        np.array([-4, 7, -4, 0], dtype=np.int32),
+        np.array([0, 10**15, 7, 10**15]),  # too wide a range for the table: sorted
+        np.array([2.5, -1.0, 2.5]),
+        np.array([], dtype=np.int64),
+    ],
+)
+def test_codes_are_those_of_np_unique(values):
+    distinct, inverse = greedy.codes(values)
+    want_distinct, want_inverse = np.unique(values, return_inverse=True)
+    assert distinct.dtype == values.dtype
+    assert distinct.tolist() == want_distinct.tolist()
+    assert inverse.tolist() == want_inverse.tolist()

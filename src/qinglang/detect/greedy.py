@@ -36,6 +36,23 @@ def log_weights(col_degree: np.ndarray) -> np.ndarray:
     return 1.0 / np.log(col_degree.astype(np.float64) + 5.0)
 
 
+def codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted distinct values and each value's index into them, as ``np.unique(values,
+    return_inverse=True)``. Integers spanning at most a few times their count are ranked through a
+    table over their range, which is linear; anything else is sorted (O(n log n))."""
+    values = np.asarray(values)
+    if values.dtype.kind in "iu" and len(values):
+        lo, hi = int(values.min()), int(values.max())
+        if hi - lo < 4 * len(values) + 1024:
+            seen = np.zeros(hi - lo + 1, dtype=bool)
+            at = values - lo
+            seen[at] = True
+            rank = np.cumsum(seen, dtype=np.int64) - 1
+            return (np.flatnonzero(seen) + lo).astype(values.dtype), rank[at]
+    distinct, inverse = np.unique(values, return_inverse=True)
+    return distinct, inverse.astype(np.int64)
+
+
 @numba.njit(cache=True)
 def _pull(tree, arg, i):  # type: ignore[no-untyped-def]
     """Node i takes the smaller of its two children (value and argmin)."""
