@@ -44,13 +44,28 @@ def codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     if values.dtype.kind in "iu" and len(values):
         lo, hi = int(values.min()), int(values.max())
         if hi - lo < 4 * len(values) + 1024:
-            seen = np.zeros(hi - lo + 1, dtype=bool)
-            at = values - lo
-            seen[at] = True
-            rank = np.cumsum(seen, dtype=np.int64) - 1
-            return (np.flatnonzero(seen) + lo).astype(values.dtype), rank[at]
+            rank, inverse = _dense_rank(values, lo, hi - lo + 1)
+            return (np.flatnonzero(rank >= 0) + lo).astype(values.dtype), inverse
     distinct, inverse = np.unique(values, return_inverse=True)
     return distinct, inverse.astype(np.int64)
+
+
+@numba.njit(cache=True)
+def _dense_rank(values, lo, span):  # type: ignore[no-untyped-def]
+    """Over the range lo..lo+span-1: each present value's rank among those present (-1 if absent);
+    and each value's rank."""
+    rank = np.full(span, -1, dtype=np.int64)
+    for i in range(len(values)):
+        rank[values[i] - lo] = 0
+    k = 0
+    for j in range(span):
+        if rank[j] == 0:
+            rank[j] = k
+            k += 1
+    out = np.empty(len(values), dtype=np.int64)
+    for i in range(len(values)):
+        out[i] = rank[values[i] - lo]
+    return rank, out
 
 
 @numba.njit(cache=True)
