@@ -10,7 +10,9 @@ is the block. Every node of that block has weighted degree at least the block's 
 A segment tree over the nodes is the priority structure: each edge is visited once when its first
 end is peeled, each visit one update of at most O(log V), so a pass is O(E log V). Updates only
 lower a node's weight, and the climb stops at the first ancestor that is still smaller, so most
-touch a few nodes near the leaf. The peel works in a numbering of the nodes by initial weighted
+touch a few nodes near the leaf. The tree's leaves are blocks of 16 adjacent nodes (a scan of
+two cache lines instead of four levels): with the nodes' values it takes 60 MB at ~6M nodes, not
+200 MB, so more of it stays in cache. The peel works in a numbering of the nodes by initial weighted
 degree (`tie_order`), so that nodes peeled close in time sit close in memory: past ~10^6 edges
 the per-node arrays outgrow the cache, and this locality is most of the speed. The same numbering
 breaks ties. The rest is linear: the numbering and the adjacency lists are counting sorts, and
@@ -84,23 +86,29 @@ def _pull(tree, arg, i):  # type: ignore[no-untyped-def]
         arg[i] = arg[a]
 
 
+# Nodes per block at the bottom of the tree: the tree's leaves are blocks of this many adjacent
+# weighted degrees, and a scan of one block (two cache lines) replaces the four lowest levels.
+BLOCK = 16
+
+
 @numba.njit(cache=True)
-def _tree_set(tree, arg, size, pos, val):  # type: ignore[no-untyped-def]
-    i = size + pos
-    tree[i] = val
-    i //= 2
-    while i >= 1:
-        _pull(tree, arg, i)
-        i //= 2
+def _block_min(val, tree, arg, size, b):  # type: ignore[no-untyped-def]
+    """The tree's leaf for block b takes the block's least (value, lowest index)."""
+    lo = b * BLOCK
+    least, at = val[lo], lo
+    for t in range(lo + 1, lo + BLOCK):
+        if val[t] < least:
+            least, at = val[t], t
+    tree[size + b] = least
+    arg[size + b] = at
 
 
 @numba.njit(cache=True)
 def _tree_decrease(tree, arg, size, pos, val):  # type: ignore[no-untyped-def]
-    """Lower one leaf. A node holds its subtree's least (value, index), so the climb stops at the
-    first ancestor whose pair is still less: most updates touch a few nodes, not the whole path."""
-    i = size + pos
-    tree[i] = val
-    i //= 2
+    """Node pos's value was lowered to val. A tree node holds its subtree's least (value, index),
+    so the climb stops at the first one whose pair is still less: most updates touch a few nodes,
+    not the whole path."""
+    i = size + pos // BLOCK
     while i >= 1 and (val < tree[i] or (val == tree[i] and pos < arg[i])):
         tree[i] = val
         arg[i] = pos
@@ -111,22 +119,24 @@ def _tree_decrease(tree, arg, size, pos, val):  # type: ignore[no-untyped-def]
 def _peel(n_rows, n_cols, row_ptr, row_adj, col_ptr, col_adj, w, row_w):  # type: ignore[no-untyped-def]
     """Peel every node, least weighted degree first (lowest index on ties); `row_w` holds the rows'
     weighted degrees. Returns the order, how many nodes were peeled before the densest state, its
-    density and its edges. A node's weighted degree lives in its leaf of the tree only, which is
-    +inf once the node is peeled: one memory access per neighbour visited, not three."""
+    density and its edges. A node's weighted degree is kept in `val` only, +inf once the node is
+    peeled: one memory access per neighbour visited."""
     n = n_rows + n_cols
+    n_blocks = (n + BLOCK - 1) // BLOCK
     size = 1
-    while size < n:
+    while size < n_blocks:
         size *= 2
+    val = np.full(n_blocks * BLOCK, np.inf)
     tree = np.full(2 * size, np.inf)
     arg = np.zeros(2 * size, dtype=row_adj.dtype)
     total = 0.0
     for r in range(n_rows):
-        tree[size + r] = row_w[r]
+        val[r] = row_w[r]
         total += row_w[r]
     for c in range(n_cols):
-        tree[size + n_rows + c] = (col_ptr[c + 1] - col_ptr[c]) * w[c]
-    for v in range(n):
-        arg[size + v] = v
+        val[n_rows + c] = (col_ptr[c + 1] - col_ptr[c]) * w[c]
+    for b in range(n_blocks):
+        _block_min(val, tree, arg, size, b)
     for i in range(size - 1, 0, -1):
         _pull(tree, arg, i)
     order = np.empty(n, dtype=row_adj.dtype)
@@ -139,24 +149,31 @@ def _peel(n_rows, n_cols, row_ptr, row_adj, col_ptr, col_adj, w, row_w):  # type
         v = arg[1]
         order[k] = v
         total -= tree[1]
-        _tree_set(tree, arg, size, v, np.inf)
+        val[v] = np.inf
+        _block_min(val, tree, arg, size, v // BLOCK)
+        i = (size + v // BLOCK) // 2
+        while i >= 1:
+            _pull(tree, arg, i)
+            i //= 2
         if v < n_rows:
             for e in range(row_ptr[v], row_ptr[v + 1]):
                 c = row_adj[e]
                 u = n_rows + c
-                d = tree[size + u]
+                d = val[u]
                 if d != np.inf:  # not peeled yet
                     edges -= 1
-                    _tree_decrease(tree, arg, size, u, d - w[c])
+                    val[u] = d - w[c]
+                    _tree_decrease(tree, arg, size, u, val[u])
         else:
             c = v - n_rows
             wc = w[c]
             for e in range(col_ptr[c], col_ptr[c + 1]):
                 u = col_adj[e]
-                d = tree[size + u]
+                d = val[u]
                 if d != np.inf:
                     edges -= 1
-                    _tree_decrease(tree, arg, size, u, d - wc)
+                    val[u] = d - wc
+                    _tree_decrease(tree, arg, size, u, val[u])
         alive -= 1
         if alive > 0 and total / alive > best * (1 + 1e-12):
             best = total / alive
