@@ -75,7 +75,9 @@ def run_one(method: str, path: Path) -> dict:
         return {"seconds": secs, "peak_mb": peak_mb()}
     if method == "greedy":
         greedy.densest(np.array([0, 1]), np.array([0, 0]), 2, 1)  # compiled (cached) beforehand
-        greedy.codes(np.array([0, 1]))
+        ids = np.array([0, 1])
+        ids.flags.writeable = False  # as Arrow's arrays are (Numba compiles read-only apart)
+        greedy.codes(ids)
         con = duckdb.connect()
         t0 = time.perf_counter()
         t = con.sql(f"SELECT account, target FROM read_parquet('{src}')").to_arrow_table()
