@@ -88,20 +88,26 @@ def test_equally_dense_groups_that_share_nothing_are_separate_blocks():
     assert found[0].score == pytest.approx(found[1].score)
 
 
-@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("seed", [1, 2, 3, 4])
 def test_peel_order_is_exactly_the_textbook_greedy(seed):
-    """Always remove the node of least weighted degree (lowest index on ties), as a plain loop."""
+    """Always remove the node of least weighted degree, as a plain loop. Ties go by the tie order
+    the peeling numbers the nodes in (any numbering would do for the loop, as long as it is one)."""
     n_rows, n_cols = 60, 25
     rows, cols = random_graph(seed, n_rows, n_cols, 300)
+    # some rows and columns with equal weighted degrees, so that ties happen
+    rows = np.concatenate([rows, np.arange(40, 50)])
+    cols = np.concatenate([cols, np.full(10, n_cols - 1)])
+    key = np.unique(rows * n_cols + cols)
+    rows, cols = key // n_cols, key % n_cols
     w = greedy.log_weights(np.bincount(cols, minlength=n_cols))
-    row_ptr, row_adj = greedy._csr(rows, cols, n_rows)
-    col_ptr, col_adj = greedy._csr(cols, rows, n_cols)
-    order, _, _ = greedy._peel(n_rows, n_cols, row_ptr, row_adj, col_ptr, col_adj, w)
+    order, best_k, best, edges, rank = greedy.peel(rows, cols, n_rows, n_cols)
+    assert sorted(rank.tolist()) == list(range(n_rows + n_cols))
     delta = [sum(w[c] for c in cols[rows == r]) for r in range(n_rows)]
     delta += [float(np.sum(cols == c)) * w[c] for c in range(n_cols)]
     alive, expected = set(range(n_rows + n_cols)), []
-    for _ in range(n_rows + n_cols):
-        v = min(alive, key=lambda u: (delta[u], u))
+    states = [(sum(delta[:n_rows]) / len(alive), len(rows))]
+    while alive:
+        v = min(alive, key=lambda u: (delta[u], rank[u]))
         expected.append(v)
         alive.remove(v)
         if v < n_rows:
@@ -110,4 +116,43 @@ def test_peel_order_is_exactly_the_textbook_greedy(seed):
         else:
             for r in rows[cols == v - n_rows]:
                 delta[r] -= w[v - n_rows]
+        inside = np.isin(rows, list(alive)) & np.isin(n_rows + cols, list(alive))
+        if alive:
+            states.append((w[cols[inside]].sum() / len(alive), int(inside.sum())))
     assert order.tolist() == expected
+    k = max(range(len(states)), key=lambda i: (states[i][0], -i))
+    assert best_k == k
+    assert best == pytest.approx(states[k][0])
+    assert edges == states[k][1]
+
+
+def test_tie_order_puts_lighter_nodes_first():
+    rows, cols = random_graph(5, 200, 80, 1500)
+    w = greedy.log_weights(np.bincount(cols, minlength=80))
+    by_r, by_c = greedy.tie_order(
+        np.bincount(rows, weights=w[cols], minlength=200), np.bincount(cols, minlength=80)
+    )
+    assert sorted(by_r.tolist()) == list(range(200)) and sorted(by_c.tolist()) == list(range(80))
+    col_deg = np.bincount(cols, minlength=80)[by_c]
+    assert np.all(np.diff(col_deg) >= 0)
+    row_w = np.bincount(rows, weights=w[cols], minlength=200)[by_r]
+    step = row_w.mean() / 64
+    assert np.all(np.diff(np.floor(row_w / step)) >= 0)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.array([5, 3, 5, 9, 3, 3, 12]),
+        np.array([-4, 7, -4, 0], dtype=np.int32),
+        np.array([0, 10**15, 7, 10**15]),  # too wide a range for the table: sorted
+        np.array([2.5, -1.0, 2.5]),
+        np.array([], dtype=np.int64),
+    ],
+)
+def test_codes_are_those_of_np_unique(values):
+    distinct, inverse = greedy.codes(values)
+    want_distinct, want_inverse = np.unique(values, return_inverse=True)
+    assert distinct.dtype == values.dtype
+    assert distinct.tolist() == want_distinct.tolist()
+    assert inverse.tolist() == want_inverse.tolist()
