@@ -130,6 +130,9 @@ def serve_front(
         proc.wait(30)
         raise ConfigError(f"the Rust front ({binary}) did not start (exit code {proc.returncode})")
     print(f"collector (Rust front) listening on http://{first.split()[1]}", file=sys.stderr)
+    # From here this process only rolls segments into Parquet: let the front have the CPU first
+    # (a backlog of closed segments waits on disk, already durable, until a quieter moment).
+    os.nice(10)
 
     ready: queue.Queue[Path | None] = queue.Queue()
 

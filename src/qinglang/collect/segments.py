@@ -15,7 +15,6 @@ import json
 import os
 import time
 import zlib
-from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -23,6 +22,8 @@ from typing import Any
 
 import msgspec
 import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
 from qinglang.events import EVENT_SCHEMA
@@ -147,8 +148,11 @@ class SegmentLog:
 
 
 def die_with(parent: int) -> None:
-    """Initializer of the rolling process: exit when the collector is gone (even by SIGKILL)."""
+    """Initializer of the rolling process: exit when the collector is gone (even by SIGKILL).
+    It runs at a lower priority: serving comes first, closed segments can wait on disk."""
     import threading
+
+    os.nice(10)
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -193,18 +197,53 @@ def _write_durably(table: pa.Table, final: Path) -> Path:
     return final
 
 
+class _Used(msgspec.Struct):
+    ts: int
+    token: tuple[str, str | None, int | None] | None = msgspec.field(default=None, name="_token")
+
+
+_USED = msgspec.json.Decoder(_Used)
+_READ_SCHEMA = pa.schema(
+    [pa.field("ts", pa.int64()) if f.name == "ts" else f for f in EVENT_SCHEMA]
+)
+
+
+def read_segment(segment: Path) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """A closed segment as an event table, and its used tokens: the same rows as `scan` and
+    `to_table`, decoded by Arrow's JSON reader (C++) instead of row by row in Python."""
+    data = segment.read_bytes()
+    bodies, used = [], []
+    for line in data.split(b"\n"):
+        if len(line) < 10 or line[8:9] != b" ":
+            break
+        body = line[9:]
+        try:
+            if int(line[:8], 16) != zlib.crc32(body):
+                break
+        except ValueError:
+            break
+        bodies.append(body)
+        u = _USED.decode(body)
+        if u.token is not None:
+            nonce, pv_id, seq = u.token
+            used.append({"ts": u.ts, "nonce": nonce, "pv_id": pv_id, "seq": seq})
+    if not bodies:
+        return EVENT_SCHEMA.empty_table(), used
+    options = pa_json.ParseOptions(explicit_schema=_READ_SCHEMA, unexpected_field_behavior="ignore")
+    table = pa_json.read_json(pa.py_buffer(b"\n".join(bodies)), parse_options=options)
+    table = table.select(EVENT_SCHEMA.names)
+    ts = table.column("ts").cast(EVENT_SCHEMA.field("ts").type)
+    return table.set_column(table.schema.get_field_index("ts"), "ts", ts).cast(EVENT_SCHEMA), used
+
+
 def roll(segment: Path, lake: Path) -> list[Path]:
     """Turn one closed segment into Parquet files of the lake (one per site), then delete it."""
-    rows, _ = scan(segment)
-    by_site: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_site[row["site"]].append(row)
+    table, used = read_segment(segment)
     name = f"part-{segment.stem}.parquet"
-    written = [
-        _write_durably(to_table(site_rows), lake / f"site={site}" / name)
-        for site, site_rows in by_site.items()
-    ]
-    used = token_rows(rows)
+    written = []
+    for site in pc.unique(table.column("site")).to_pylist():
+        part = table.filter(pc.equal(table.column("site"), site))
+        written.append(_write_durably(part, lake / f"site={site}" / name))
     if used:
         _write_durably(pa.Table.from_pylist(used, schema=TOKENS_SCHEMA), lake / TOKENS_DIR / name)
     segment.unlink()
