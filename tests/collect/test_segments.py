@@ -94,3 +94,26 @@ def test_a_failed_write_is_cut_back_so_later_groups_stay_readable(tmp_path, monk
     log.append(segments.encode(row(3)))
     rows, _ = segments.scan(log.path)
     assert [r["event_id"] for r in rows] == ["e1", "e3"]
+
+
+def test_reading_a_segment_with_arrow_gives_the_rows_python_reads(tmp_path):
+    rows = []
+    for i in range(300):
+        client = {"framed": bool(i % 2), "frame_w": i, "tells": ["a", ""] if i % 2 else [],
+                  "tz": "Asia/Shanghai", "pv_id": "p", "ancestor_origins": None,
+                  "visible_ms": 2**40}  # fmt: skip
+        rows.append(
+            {"event_id": f"b-{i}", "ts": 1_700_000_000_000 + i, "site": "shop" if i % 3 else "o",
+             "event": "pageview", "visitor_id": "v", "account_id": None,
+             "device_id": None if i % 5 else "d1", "ip": "1.2.3.4", "user_agent": "UA é",
+             "url": "http://x/é?a=1", "referrer": None, "source": None, "target": None,
+             "action": None, "client": None if i % 4 == 0 else client, "token": "valid",
+             "signature_ok": None, "truth": None,
+             **({"_token": [f"n{i}", None if i % 2 else "pv", i % 7 or None]} if i % 3 == 0 else {})}
+        )  # fmt: skip
+    path = tmp_path / "seg-0000000000001-000001.log"
+    path.write_bytes(b"".join(segments.encode(r) for r in rows) + b"0000 torn")
+    table, used = segments.read_segment(path)
+    whole, _ = segments.scan(path)
+    assert table.equals(segments.to_table(whole))
+    assert used == segments.token_rows(whole) and len(used) == 100
