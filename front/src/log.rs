@@ -139,13 +139,13 @@ impl SegmentLog {
     }
 }
 
-/// One group: the jobs' records as one write.
-pub fn group(batch: &[Job]) -> (Vec<u8>, usize) {
-    let mut data = Vec::with_capacity(batch.iter().map(|j| j.data.len()).sum());
+/// One group: the jobs' records as one write, into a buffer kept from group to group.
+pub fn group(batch: &[Job], data: &mut Vec<u8>) -> usize {
+    data.clear();
     for job in batch {
         data.extend_from_slice(&job.data);
     }
-    (data, batch.iter().map(|j| j.rows).sum())
+    batch.iter().map(|j| j.rows).sum()
 }
 
 /// Answer every job of a group once its write is synced (or failed).

@@ -272,7 +272,9 @@ async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: boo
     let t = Instant::now();
     let (done, wait) = oneshot::channel();
     st.shared.queued.fetch_add(rows.len(), Ordering::SeqCst);
-    st.pending.borrow_mut().push(log::Job { data: rows.concat(), rows: rows.len(), done });
+    let n = rows.len();
+    let data = if n == 1 { rows.into_iter().next().unwrap_or_default() } else { rows.concat() };
+    st.pending.borrow_mut().push(log::Job { data, rows: n, done });
     st.wake.notify_one();
     match wait.await {
         Ok(Ok(())) => {}
@@ -510,6 +512,7 @@ fn main() {
 /// segment if it is due.
 async fn flusher(st: Rc<State>, mut log: log::SegmentLog) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
+    let mut data: Vec<u8> = Vec::with_capacity(1 << 20);
     loop {
         tokio::select! {
             _ = st.wake.notified() => {}
@@ -517,14 +520,14 @@ async fn flusher(st: Rc<State>, mut log: log::SegmentLog) {
         }
         let batch = std::mem::take(&mut *st.pending.borrow_mut());
         if !batch.is_empty() {
-            let (data, rows) = log::group(&batch);
-            let (back, res) = tokio::task::spawn_blocking(move || {
+            let rows = log::group(&batch, &mut data);
+            let (back, buf, res) = tokio::task::spawn_blocking(move || {
                 let res = log.append(&data).map_err(|e| e.to_string());
-                (log, res)
+                (log, data, res)
             })
             .await
             .expect("the commit thread does not panic");
-            log = back;
+            (log, data) = (back, buf);
             log::answer(batch, rows, res, &st.shared, &st.metrics);
         }
         log.rotate_if_due(&st.shared);
