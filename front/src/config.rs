@@ -31,21 +31,10 @@ pub struct Config {
     pub trusted_proxies: Vec<String>,
     /// (nonce, page view id, seq, ts in ms) already used, oldest first: the replay guard's memory
     pub used: Vec<(String, Option<String>, Option<i64>, u64)>,
-    pub limits: RawLimits,
+    pub limits: Limits,
 }
 
 #[derive(Deserialize)]
-pub struct RawLimits {
-    pub max_body: usize,
-    pub max_events: usize,
-    pub max_url: usize,
-    pub max_text: usize,
-    pub max_list: usize,
-    pub max_ua: usize,
-    pub event_kinds: Vec<String>,
-    pub client_kinds: Vec<(String, Value)>,
-}
-
 pub struct Limits {
     pub max_body: usize,
     pub max_events: usize,
@@ -57,32 +46,20 @@ pub struct Limits {
     pub client_kinds: Vec<(String, Kind)>,
 }
 
-impl RawLimits {
-    pub fn limits(&self) -> Result<Limits, String> {
-        let mut kinds = Vec::new();
-        for (key, kind) in &self.client_kinds {
-            let k = match kind {
-                Value::String(s) if s == "bool" => Kind::Bool,
-                Value::String(s) if s == "str" => Kind::Str,
-                Value::String(s) if s == "list" => Kind::List,
-                Value::Array(b) if b.len() == 2 => Kind::Int(
-                    b[0].as_i64().ok_or("client kind: bad lower bound")?,
-                    b[1].as_i64().ok_or("client kind: bad upper bound")?,
-                ),
-                other => return Err(format!("client kind of {key}: unknown {other}")),
-            };
-            kinds.push((key.clone(), k));
+impl<'de> Deserialize<'de> for Kind {
+    /// "bool", "str", "list", or [low, high] for an integer column, as front.py writes them.
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        match Value::deserialize(d)? {
+            Value::String(s) if s == "bool" => Ok(Kind::Bool),
+            Value::String(s) if s == "str" => Ok(Kind::Str),
+            Value::String(s) if s == "list" => Ok(Kind::List),
+            Value::Array(b) if b.len() == 2 => match (b[0].as_i64(), b[1].as_i64()) {
+                (Some(lo), Some(hi)) => Ok(Kind::Int(lo, hi)),
+                _ => Err(D::Error::custom("an integer kind needs two integer bounds")),
+            },
+            other => Err(D::Error::custom(format!("unknown client field kind {other}"))),
         }
-        Ok(Limits {
-            max_body: self.max_body,
-            max_events: self.max_events,
-            max_url: self.max_url,
-            max_text: self.max_text,
-            max_list: self.max_list,
-            max_ua: self.max_ua,
-            event_kinds: self.event_kinds.clone(),
-            client_kinds: kinds,
-        })
     }
 }
 

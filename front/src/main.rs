@@ -399,7 +399,6 @@ fn main() {
         _ => fail("usage: qinglang-front --config FILE (written by `qinglang serve`)".into()),
     };
     let cfg = config::read_config(&path).unwrap_or_else(|e| fail(e));
-    let limits = cfg.limits.limits().unwrap_or_else(|e| fail(e));
     let (sites, mtime) = config::read_sites(&cfg.sites_file).unwrap_or_else(|e| fail(e));
     let mut guard = tokens::ReplayGuard::new(cfg.ttl_s);
     for (nonce, pv_id, seq, ts) in &cfg.used {
@@ -411,12 +410,12 @@ fn main() {
     let metrics = Arc::new(Metrics::new());
     let mut boot = [0u8; 4];
     getrandom::getrandom(&mut boot).expect("the OS has randomness");
-    let fast = fast::matches(&limits);
+    let fast = fast::matches(&cfg.limits);
     if !fast {
         eprintln!("qinglang-front: the client contract changed; every request takes the general steps");
     }
     let state = Rc::new(State {
-        limits,
+        limits: cfg.limits,
         fast,
         tracker: cfg.tracker,
         ttl_s: cfg.ttl_s,

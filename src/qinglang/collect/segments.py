@@ -15,7 +15,7 @@ import json
 import os
 import time
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,26 +37,36 @@ def encode(row: dict[str, Any]) -> bytes:
     return b"%08x %s\n" % (zlib.crc32(body), body)
 
 
-def scan(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Rows of the whole, checksummed lines at the start of a segment, and where they end."""
-    data = path.read_bytes()
-    rows: list[dict[str, Any]] = []
+def _records(data: bytes) -> Iterator[tuple[bytes, int]]:
+    """(JSON body, end offset) of each whole, checksummed line at the start of a segment."""
     pos = 0
     while True:
         end = data.find(b"\n", pos)
         if end < 0:
-            break
+            return
         line = data[pos:end]
         if len(line) < 10 or line[8:9] != b" ":
-            break
+            return
         body = line[9:]
         try:
             if int(line[:8], 16) != zlib.crc32(body):
-                break
+                return
+        except ValueError:
+            return
+        pos = end + 1
+        yield body, pos
+
+
+def scan(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """Rows of the whole, checksummed lines at the start of a segment, and where they end."""
+    rows: list[dict[str, Any]] = []
+    pos = 0
+    for body, end in _records(path.read_bytes()):
+        try:
             rows.append(json.loads(body))
         except ValueError:
             break
-        pos = end + 1
+        pos = end
     return rows, pos
 
 
@@ -211,19 +221,13 @@ _READ_SCHEMA = pa.schema(
 def read_segment(segment: Path) -> tuple[pa.Table, list[dict[str, Any]]]:
     """A closed segment as an event table, and its used tokens: the same rows as `scan` and
     `to_table`, decoded by Arrow's JSON reader (C++) instead of row by row in Python."""
-    data = segment.read_bytes()
     bodies, used = [], []
-    for line in data.split(b"\n"):
-        if len(line) < 10 or line[8:9] != b" ":
-            break
-        body = line[9:]
+    for body, _ in _records(segment.read_bytes()):
         try:
-            if int(line[:8], 16) != zlib.crc32(body):
-                break
-        except ValueError:
+            u = _USED.decode(body)
+        except msgspec.DecodeError:  # not a record (as `scan` finds): the valid prefix ends
             break
         bodies.append(body)
-        u = _USED.decode(body)
         if u.token is not None:
             nonce, pv_id, seq = u.token
             used.append({"ts": u.ts, "nonce": nonce, "pv_id": pv_id, "seq": seq})
