@@ -15,6 +15,26 @@ use crate::steps::{self, Fields, Request};
 use crate::tokens;
 
 type Text<'a> = Option<Cow<'a, str>>;
+
+/// A struct read from a JSON object only: serde would also take a JSON array, field by field
+/// (`["shop"]` as a beacon of site "shop"), where the reference refuses anything but an object.
+struct Obj<T>(T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectOnly<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> serde::de::Visitor<'de> for ObjectOnly<T> {
+            type Value = T;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<T, A::Error> {
+                T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
+            }
+        }
+        d.deserialize_map(ObjectOnly(std::marker::PhantomData)).map(Obj)
+    }
+}
 type List<'a> = Option<Vec<Cow<'a, str>>>;
 
 #[derive(Deserialize)]
@@ -34,7 +54,7 @@ struct Beacon<'a> {
     #[serde(default)]
     seq: Option<i64>,
     #[serde(borrow, default)]
-    client: Option<Client<'a>>,
+    client: Option<Obj<Client<'a>>>,
 }
 
 /// The contract's client fields; `matches` checks them against the contract handed over by
@@ -219,11 +239,12 @@ pub fn run(
     let l = env.limits;
     let t = Instant::now();
     let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
-    let mut beacons: Vec<Beacon> = if *first == b'[' {
+    let objects: Vec<Obj<Beacon>> = if *first == b'[' {
         serde_json::from_slice(body).ok()?
     } else {
         vec![serde_json::from_slice(body).ok()?]
     };
+    let mut beacons: Vec<Beacon> = objects.into_iter().map(|o| o.0).collect();
     env.metrics.observe(0, t.elapsed().as_secs_f64());
     let t = Instant::now();
     if beacons.is_empty() || beacons.len() > l.max_events {
@@ -239,14 +260,14 @@ pub fn run(
             && fits(&b.token, tokens::TOKEN_MAX_LEN)
             && fits(&b.vid, 64)
             && in_range(b.seq, (0, 1_000_000))
-            && b.client.as_mut().map_or(true, |c| c.check(l));
+            && b.client.as_mut().map_or(true, |c| c.0.check(l));
         if !ok {
             return None;
         }
         for t in [&mut b.url, &mut b.referrer, &mut b.token, &mut b.vid] {
             blank_to_none(t);
         }
-        if b.client.as_ref().map_or(false, Client::is_empty) {
+        if b.client.as_ref().map_or(false, |c| c.0.is_empty()) {
             b.client = None;
         }
     }
@@ -272,7 +293,7 @@ pub fn run(
     for b in &beacons {
         let (mut verdict, nonce) =
             tokens::check(&site.token_key, &site.name, b.token.as_deref(), now_s, env.ttl_s, env.user_agent);
-        let pv_id = b.client.as_ref().and_then(|c| c.pv_id.as_deref());
+        let pv_id = b.client.as_ref().and_then(|c| c.0.pv_id.as_deref());
         let seen = nonce.map(|nonce| {
             if let Some(r) = guard.verdict(&nonce, pv_id, b.seq, now_s) {
                 verdict = r;
@@ -297,8 +318,8 @@ pub fn run(
             vid: b.vid.as_deref(),
             url: b.url.as_deref(),
             referrer: b.referrer.as_deref(),
-            client: b.client.as_ref(),
-            device: b.client.as_ref().map(Client::device),
+            client: b.client.as_ref().map(|c| &c.0),
+            device: b.client.as_ref().map(|c| c.0.device()),
             verdict,
             seen: seen.as_ref(),
         };
@@ -390,6 +411,10 @@ mod tests {
             json!({"site": ""}),
             json!({"site": "shop", "event": "unload"}),
             json!({"site": "shop", "client": {"frame_w": 2_147_483_648i64}}),
+            json!({"site": "shop", "client": []}),
+            json!({"site": "shop", "client": [true, 1]}),
+            json!(["shop"]),
+            json!([["shop"]]),
             json!([]),
         ] {
             assert!(attempt(body.clone()).is_none(), "{body}");

@@ -88,6 +88,8 @@ def test_fixed_requests_are_answered_alike(pair):
         ("POST", "/b", {"content": json.dumps({"site": "shop", "seq": 5, "vid": "", "url": "",
                         "client": {"tz": "", "tells": ["", "x"], "screen_w": 390}}), **post}),
         ("POST", "/b", {"content": json.dumps({"site": "shop", "client": {"tz": ""}}), **post}),
+        ("POST", "/b", {"content": json.dumps({"site": "shop", "client": []}), **post}),
+        ("POST", "/b", {"content": json.dumps([["shop"]]), **post}),  # arrays are not objects
         ("POST", "/b", {"content": json.dumps({"site": "other"}), **post}),  # wrong origin
         ("POST", "/b", {"content": json.dumps({"site": "nope"}), **post}),
         ("POST", "/b", {"content": "{", **post}),
