@@ -86,7 +86,7 @@ impl SegmentLog {
         res
     }
 
-    fn due(&self) -> bool {
+    pub fn due(&self) -> bool {
         self.size >= self.roll_bytes || (self.size > 0 && self.opened.elapsed() >= self.roll_after)
     }
 

@@ -518,18 +518,22 @@ async fn flusher(st: Rc<State>, mut log: log::SegmentLog) {
             _ = tick.tick() => {}
         }
         let batch = std::mem::take(&mut *st.pending.borrow_mut());
-        if !batch.is_empty() {
+        if !batch.is_empty() || log.due() {
             let rows = log::group(&batch, &mut data);
+            let shared = st.shared.clone();
+            // the write, the sync and any new segment (a directory sync) off the server thread
             let (back, buf, res) = tokio::task::spawn_blocking(move || {
-                let res = log.append(&data).map_err(|e| e.to_string());
+                let res = if rows > 0 { log.append(&data).map_err(|e| e.to_string()) } else { Ok(()) };
+                log.rotate_if_due(&shared);
                 (log, data, res)
             })
             .await
             .expect("the commit thread does not panic");
             (log, data) = (back, buf);
-            log::answer(batch, rows, res, &st.shared, &st.metrics);
+            if rows > 0 {
+                log::answer(batch, rows, res, &st.shared, &st.metrics);
+            }
         }
-        log.rotate_if_due(&st.shared);
         if st.stopping.get() && st.pending.borrow().is_empty() {
             break;
         }
