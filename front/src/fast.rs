@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
+use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use crate::config::{Kind, Limits, Site};
@@ -234,7 +235,7 @@ pub fn run(
     room: impl Fn(usize) -> bool,
     guard: &mut tokens::ReplayGuard,
     boot: &str,
-    counter: &mut u64,
+    counter: &AtomicU64,
 ) -> Option<Result<Done, ()>> {
     let l = env.limits;
     let t = Instant::now();
@@ -382,8 +383,8 @@ mod tests {
             metrics: &m,
         };
         let mut guard = tokens::ReplayGuard::new(1800);
-        let mut counter = 0;
-        run(body.to_string().as_bytes(), &env, |_| true, &mut guard, "b00t", &mut counter)
+        let counter = AtomicU64::new(0);
+        run(body.to_string().as_bytes(), &env, |_| true, &mut guard, "b00t", &counter)
     }
 
     #[test]

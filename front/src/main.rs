@@ -1,5 +1,5 @@
-//! qinglang-front: the collector's HTTP side in Rust (hyper on one tokio thread, which also
-//! makes the group commits to the fsync'd segments). `qinglang serve` starts it with
+//! qinglang-front: the collector's HTTP side in Rust (hyper on tokio, one serving thread per
+//! core; the group commits to the fsync'd segments run on a blocking thread, one group at a time). `qinglang serve` starts it with
 //! `--config FILE` and stops it by closing its stdin; it prints "listening ADDR" once bound and "closed PATH" for every segment
 //! ready to roll into the lake. The Python collector (qinglang/collect/app.py) is the reference
 //! for every answer; see README "Collector engines".
@@ -11,15 +11,13 @@ mod metrics;
 mod steps;
 mod tokens;
 
-use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::rc::Rc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::body::HttpBody;
@@ -50,15 +48,15 @@ struct State {
     queue: usize,
     trusted: Vec<String>,
     sites_file: PathBuf,
-    sites: RefCell<HashMap<String, Site>>,
-    sites_mtime: Cell<Option<SystemTime>>,
-    sites_read: Cell<Instant>,
-    guard: RefCell<tokens::ReplayGuard>,
+    sites: RwLock<HashMap<String, Site>>,
+    sites_mtime: Mutex<Option<SystemTime>>,
+    sites_read: Mutex<Instant>,
+    guard: Mutex<tokens::ReplayGuard>,
     boot: String,
-    counter: Cell<u64>,
-    pending: RefCell<Vec<log::Job>>, // rows waiting for the next group commit
+    counter: AtomicU64,
+    pending: Mutex<Vec<log::Job>>, // rows waiting for the next group commit
     wake: tokio::sync::Notify,
-    stopping: Cell<bool>,
+    stopping: AtomicBool,
     shared: Arc<log::Shared>,
     metrics: Arc<Metrics>,
 }
@@ -108,18 +106,21 @@ fn now_ms() -> u64 {
 impl State {
     /// Pick up sites added while serving (at most once a second).
     fn refresh_sites(&self) {
-        if self.sites_read.get().elapsed().as_secs_f64() < 1.0 {
-            return;
+        {
+            let mut read = self.sites_read.lock().expect("lock");
+            if read.elapsed().as_secs_f64() < 1.0 {
+                return;
+            }
+            *read = Instant::now();
         }
-        self.sites_read.set(Instant::now());
         let mtime = std::fs::metadata(&self.sites_file).and_then(|m| m.modified()).ok();
-        if mtime.is_some() && mtime == self.sites_mtime.get() {
+        if mtime.is_some() && mtime == *self.sites_mtime.lock().expect("lock") {
             return;
         }
         match config::read_sites(&self.sites_file) {
             Ok((sites, m)) => {
-                *self.sites.borrow_mut() = sites;
-                self.sites_mtime.set(m);
+                *self.sites.write().expect("lock") = sites;
+                *self.sites_mtime.lock().expect("lock") = m;
             }
             Err(e) => eprintln!("qinglang-front: {e}"),
         }
@@ -127,7 +128,7 @@ impl State {
 
     fn allowed(&self, origin: &Option<String>) -> bool {
         match origin {
-            Some(o) if !o.is_empty() => self.sites.borrow().values().any(|s| s.origins.contains(o)),
+            Some(o) if !o.is_empty() => self.sites.read().expect("lock").values().any(|s| s.origins.contains(o)),
             _ => false,
         }
     }
@@ -205,7 +206,7 @@ async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: boo
     };
     let mut fast_done = None;
     if let (Some(body), true, true) = (&body, json_type, st.fast) {
-        let sites = st.sites.borrow();
+        let sites = st.sites.read().expect("lock");
         let env = fast::Env {
             limits: &st.limits,
             sites: &sites,
@@ -216,9 +217,7 @@ async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: boo
             ttl_s: st.ttl_s,
             metrics: m,
         };
-        let mut counter = st.counter.get();
-        let res = fast::run(body, &env, room, &mut st.guard.borrow_mut(), &st.boot, &mut counter);
-        st.counter.set(counter);
+        let res = fast::run(body, &env, room, &mut st.guard.lock().expect("lock"), &st.boot, &st.counter);
         match res {
             Some(Ok(done)) => fast_done = Some((done.rows, done.verdicts)),
             Some(Err(())) => return Err(overloaded()),
@@ -249,22 +248,20 @@ async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: boo
             steps::validate(&mut hit, &st.limits)?;
             m.observe(1, t.elapsed().as_secs_f64());
             let t = Instant::now();
-            if !st.sites.borrow().contains_key(&hit.beacons[0].site) {
+            if !st.sites.read().expect("lock").contains_key(&hit.beacons[0].site) {
                 st.refresh_sites();
             }
-            steps::site_check(&mut hit, &st.sites.borrow())?;
+            steps::site_check(&mut hit, &st.sites.read().expect("lock"))?;
             m.observe(2, t.elapsed().as_secs_f64());
             let t = Instant::now();
             // Refuse before a token is recorded as used, so that a retry is not a "replay".
             if !room(hit.beacons.len().max(1)) {
                 return Err(overloaded());
             }
-            steps::token_check(&mut hit, st.ttl_s, &mut st.guard.borrow_mut());
+            steps::token_check(&mut hit, st.ttl_s, &mut st.guard.lock().expect("lock"));
             m.observe(3, t.elapsed().as_secs_f64());
             let t = Instant::now();
-            let mut counter = st.counter.get();
-            steps::enrich(&mut hit, &st.boot, &mut counter);
-            st.counter.set(counter);
+            steps::enrich(&mut hit, &st.boot, &st.counter);
             m.observe(4, t.elapsed().as_secs_f64());
             (hit.rows, hit.verdicts)
         }
@@ -274,7 +271,7 @@ async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: boo
     st.shared.queued.fetch_add(rows.len(), Ordering::SeqCst);
     let n = rows.len();
     let data = if n == 1 { rows.into_iter().next().unwrap_or_default() } else { rows.concat() };
-    st.pending.borrow_mut().push(log::Job { data, rows: n, done });
+    st.pending.lock().expect("lock").push(log::Job { data, rows: n, done });
     st.wake.notify_one();
     match wait.await {
         Ok(Ok(())) => {}
@@ -323,10 +320,10 @@ fn tracker(st: &State, req: &Request<Body>) -> Result<Response<Body>, Drop> {
         .find(|(k, v)| k == "site" && !v.is_empty())
         .map(|(_, v)| v.into_owned())
         .unwrap_or_default();
-    if !st.sites.borrow().contains_key(&name) {
+    if !st.sites.read().expect("lock").contains_key(&name) {
         st.refresh_sites();
     }
-    let sites = st.sites.borrow();
+    let sites = st.sites.read().expect("lock");
     let site = match sites.get(&name) {
         Some(site) => site,
         None => return Err(Drop::new(Reason::UnknownSite, format!("unknown site '{name}'"), Some("site".into()))),
@@ -338,7 +335,7 @@ fn tracker(st: &State, req: &Request<Body>) -> Result<Response<Body>, Drop> {
     Ok(respond(200, body.into_bytes(), Some("text/javascript; charset=utf-8"), vec![("cache-control", "no-store".into())]))
 }
 
-async fn handle(st: Rc<State>, peer: SocketAddr, req: Request<Body>) -> Result<Response<Body>, Infallible> {
+async fn handle(st: Arc<State>, peer: SocketAddr, req: Request<Body>) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     let origin = header(&req, "origin");
@@ -350,7 +347,7 @@ async fn handle(st: Rc<State>, peer: SocketAddr, req: Request<Body>) -> Result<R
         ("/healthz", _) => {
             let fault = st.shared.fault.lock().expect("fault lock").clone();
             let body = json!({"ok": fault.is_none(), "queue": st.shared.queued.load(Ordering::SeqCst),
-                              "sites": st.sites.borrow().len(), "fault": fault});
+                              "sites": st.sites.read().expect("lock").len(), "fault": fault});
             let status = if fault.is_none() { 200 } else { 503 };
             Ok(respond(status, body.to_string().into_bytes(), Some("application/json"), vec![]))
         }
@@ -375,16 +372,6 @@ async fn handle(st: Rc<State>, peer: SocketAddr, req: Request<Body>) -> Result<R
         }
         respond(d.reason.status(), d.body(), Some("application/json"), extra)
     }))
-}
-
-/// Runs hyper's tasks on this thread: the state is shared without locks.
-#[derive(Clone, Copy)]
-struct LocalExec;
-
-impl<F: std::future::Future + 'static> hyper::rt::Executor<F> for LocalExec {
-    fn execute(&self, fut: F) {
-        tokio::task::spawn_local(fut);
-    }
 }
 
 fn fail(msg: String) -> ! {
@@ -414,7 +401,7 @@ fn main() {
     if !fast {
         eprintln!("qinglang-front: the client contract changed; every request takes the general steps");
     }
-    let state = Rc::new(State {
+    let state = Arc::new(State {
         limits: cfg.limits,
         fast,
         tracker: cfg.tracker,
@@ -422,15 +409,15 @@ fn main() {
         queue: cfg.queue,
         trusted: cfg.trusted_proxies,
         sites_file: cfg.sites_file,
-        sites: RefCell::new(sites),
-        sites_mtime: Cell::new(mtime),
-        sites_read: Cell::new(Instant::now()),
-        guard: RefCell::new(guard),
+        sites: RwLock::new(sites),
+        sites_mtime: Mutex::new(mtime),
+        sites_read: Mutex::new(Instant::now()),
+        guard: Mutex::new(guard),
         boot: hex::encode(boot),
-        counter: Cell::new(0),
-        pending: RefCell::new(Vec::new()),
+        counter: AtomicU64::new(0),
+        pending: Mutex::new(Vec::new()),
         wake: tokio::sync::Notify::new(),
-        stopping: Cell::new(false),
+        stopping: AtomicBool::new(false),
         shared,
         metrics,
     });
@@ -449,11 +436,19 @@ fn main() {
         let _ = stop_tx.send(true);
     });
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
-    let local = tokio::task::LocalSet::new();
+    // one serving thread per core (QINGLANG_FRONT_THREADS overrides)
+    let threads = std::env::var("QINGLANG_FRONT_THREADS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .expect("a runtime");
     let max_connections = cfg.max_connections;
     let listen = cfg.listen.clone();
-    local.block_on(&rt, async move {
+    rt.block_on(async move {
         let addr: SocketAddr = listen.parse().unwrap_or_else(|e| fail(format!("listen {listen}: {e}")));
         let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
             .unwrap_or_else(|e| fail(format!("socket: {e}")));
@@ -465,8 +460,8 @@ fn main() {
             let _ = writeln!(out, "listening {addr}");
             let _ = out.flush();
         }
-        let writer = tokio::task::spawn_local(flusher(state.clone(), segment_log));
-        let open = Rc::new(Cell::new(0usize));
+        let writer = tokio::spawn(flusher(state.clone(), segment_log));
+        let open = Arc::new(AtomicUsize::new(0));
         loop {
             tokio::select! {
                 _ = stop_rx.changed() => break,
@@ -476,20 +471,19 @@ fn main() {
                         Err(_) => continue,
                     };
                     let _ = stream.set_nodelay(true);
-                    if open.get() >= max_connections {
+                    if open.load(Ordering::SeqCst) >= max_connections {
                         // past the limit: a short 503 instead of a growing backlog of work
-                        tokio::task::spawn_local(async move {
+                        tokio::spawn(async move {
                             let _ = stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
                         });
                         continue;
                     }
-                    open.set(open.get() + 1);
+                    open.fetch_add(1, Ordering::SeqCst);
                     let (st, open) = (state.clone(), open.clone());
-                    tokio::task::spawn_local(async move {
+                    tokio::spawn(async move {
                         let svc = service_fn(move |req| handle(st.clone(), peer, req));
-                        let mut http = Http::new().with_executor(LocalExec);
-                        let _ = http.http1_only(true).serve_connection(stream, svc).await;
-                        open.set(open.get() - 1);
+                        let _ = Http::new().http1_only(true).serve_connection(stream, svc).await;
+                        open.fetch_sub(1, Ordering::SeqCst);
                     });
                 }
             }
@@ -500,7 +494,7 @@ fn main() {
         while state.shared.queued.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        state.stopping.set(true);
+        state.stopping.store(true, Ordering::SeqCst);
         state.wake.notify_one();
         let _ = writer.await;
     });
@@ -509,7 +503,7 @@ fn main() {
 /// The group commit: take what the requests queued, write and sync it on a blocking thread while
 /// the server goes on (the next group gathers meanwhile), then answer; every 200 ms, roll the
 /// segment if it is due.
-async fn flusher(st: Rc<State>, mut log: log::SegmentLog) {
+async fn flusher(st: Arc<State>, mut log: log::SegmentLog) {
     let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
     let mut data: Vec<u8> = Vec::with_capacity(1 << 20);
     loop {
@@ -517,7 +511,7 @@ async fn flusher(st: Rc<State>, mut log: log::SegmentLog) {
             _ = st.wake.notified() => {}
             _ = tick.tick() => {}
         }
-        let batch = std::mem::take(&mut *st.pending.borrow_mut());
+        let batch = std::mem::take(&mut *st.pending.lock().expect("lock"));
         if !batch.is_empty() || log.due() {
             let rows = log::group(&batch, &mut data);
             let shared = st.shared.clone();
@@ -534,7 +528,7 @@ async fn flusher(st: Rc<State>, mut log: log::SegmentLog) {
                 log::answer(batch, rows, res, &st.shared, &st.metrics);
             }
         }
-        if st.stopping.get() && st.pending.borrow().is_empty() {
+        if st.stopping.load(Ordering::SeqCst) && st.pending.lock().expect("lock").is_empty() {
             break;
         }
     }

@@ -3,6 +3,8 @@
 //! stricter (it refuses what the reference would refuse, and a few odd spellings it would take,
 //! such as `"seq": " 1_0"`), never more lenient. A test sends the same requests to both.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use serde::Serialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
@@ -508,7 +510,7 @@ pub fn record<C: Serialize, S: Serialize>(
     req: &Request,
     f: Fields<C, S>,
     boot: &str,
-    counter: &mut u64,
+    counter: &AtomicU64,
 ) -> Vec<u8> {
     let secret = &req.site.secret;
     let visitor = match f.vid {
@@ -524,7 +526,7 @@ pub fn record<C: Serialize, S: Serialize>(
         format!("d{}", hash(secret, &parts))
     });
     let row = Row {
-        event_id: format!("{boot}-{counter}"),
+        event_id: format!("{boot}-{}", counter.fetch_add(1, Ordering::Relaxed)),
         ts: req.now_ms,
         site: &req.site.name,
         event: f.event,
@@ -544,7 +546,6 @@ pub fn record<C: Serialize, S: Serialize>(
         truth: None,
         seen: f.seen,
     };
-    *counter += 1;
     let mut line = Vec::with_capacity(1024);
     line.extend_from_slice(b"00000000 ");
     serde_json::to_writer(&mut line, &row).expect("JSON values serialize");
@@ -554,7 +555,7 @@ pub fn record<C: Serialize, S: Serialize>(
     line
 }
 
-pub fn enrich(hit: &mut Hit, boot: &str, counter: &mut u64) {
+pub fn enrich(hit: &mut Hit, boot: &str, counter: &AtomicU64) {
     let site = hit.site.as_ref().expect("site_check ran");
     let req = Request {
         site,
