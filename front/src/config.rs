@@ -58,7 +58,9 @@ impl<'de> Deserialize<'de> for Kind {
                 (Some(lo), Some(hi)) => Ok(Kind::Int(lo, hi)),
                 _ => Err(D::Error::custom("an integer kind needs two integer bounds")),
             },
-            other => Err(D::Error::custom(format!("unknown client field kind {other}"))),
+            other => Err(D::Error::custom(format!(
+                "unknown client field kind {other}"
+            ))),
         }
     }
 }
@@ -91,7 +93,15 @@ pub fn read_sites(path: &Path) -> Result<(HashMap<String, Site>, Option<SystemTi
     for (name, s) in raw {
         let secret = hex::decode(&s.secret).map_err(|e| format!("site {name}: secret: {e}"))?;
         let token_key = crate::tokens::token_key(&secret);
-        out.insert(name.clone(), Site { name, origins: s.origins, secret, token_key });
+        out.insert(
+            name.clone(),
+            Site {
+                name,
+                origins: s.origins,
+                secret,
+                token_key,
+            },
+        );
     }
     Ok((out, modified))
 }

@@ -33,7 +33,8 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
                 T::deserialize(serde::de::value::MapAccessDeserializer::new(map))
             }
         }
-        d.deserialize_map(ObjectOnly(std::marker::PhantomData)).map(Obj)
+        d.deserialize_map(ObjectOnly(std::marker::PhantomData))
+            .map(Obj)
     }
 }
 type List<'a> = Option<Vec<Cow<'a, str>>>;
@@ -129,19 +130,24 @@ const CLIENT: [(&str, char, (i64, i64)); 19] = [
 /// Whether this module's client fields are the contract's, in order and kind.
 pub fn matches(limits: &Limits) -> bool {
     limits.client_kinds.len() == CLIENT.len()
-        && limits.client_kinds.iter().zip(CLIENT.iter()).all(|((k, kind), (name, c, b))| {
-            k == name
-                && match kind {
-                    Kind::Bool => *c == 'b',
-                    Kind::Str => *c == 's',
-                    Kind::List => *c == 'l',
-                    Kind::Int(lo, hi) => *c == 'i' && (*lo, *hi) == *b,
-                }
-        })
+        && limits
+            .client_kinds
+            .iter()
+            .zip(CLIENT.iter())
+            .all(|((k, kind), (name, c, b))| {
+                k == name
+                    && match kind {
+                        Kind::Bool => *c == 'b',
+                        Kind::Str => *c == 's',
+                        Kind::List => *c == 'l',
+                        Kind::Int(lo, hi) => *c == 'i' && (*lo, *hi) == *b,
+                    }
+            })
 }
 
 fn fits(t: &Text, max: usize) -> bool {
-    t.as_ref().map_or(true, |s| s.len() <= max || s.chars().count() <= max)
+    t.as_ref()
+        .map_or(true, |s| s.len() <= max || s.chars().count() <= max)
 }
 
 fn in_range(v: Option<i64>, (lo, hi): (i64, i64)) -> bool {
@@ -174,13 +180,25 @@ impl<'a> Client<'a> {
                 items.len() <= l.max_list && items.iter().all(|s| s.chars().count() <= l.max_text)
             })
         });
-        let texts_ok = [&self.tz, &self.lang, &self.platform, &self.ch_ua, &self.pv_id]
-            .iter()
-            .all(|t| fits(t, l.max_text));
+        let texts_ok = [
+            &self.tz,
+            &self.lang,
+            &self.platform,
+            &self.ch_ua,
+            &self.pv_id,
+        ]
+        .iter()
+        .all(|t| fits(t, l.max_text));
         if !(lists_ok && texts_ok && ints.iter().all(|(v, b)| in_range(*v, *b))) {
             return false;
         }
-        for t in [&mut self.tz, &mut self.lang, &mut self.platform, &mut self.ch_ua, &mut self.pv_id] {
+        for t in [
+            &mut self.tz,
+            &mut self.lang,
+            &mut self.platform,
+            &mut self.ch_ua,
+            &mut self.pv_id,
+        ] {
             blank_to_none(t);
         }
         true
@@ -188,21 +206,42 @@ impl<'a> Client<'a> {
 
     fn is_empty(&self) -> bool {
         ints_none(&[
-            self.frame_w, self.frame_h, self.viewport_w, self.viewport_h, self.screen_w,
-            self.screen_h, self.visible_ms, self.dwell_ms, self.interactions,
+            self.frame_w,
+            self.frame_h,
+            self.viewport_w,
+            self.viewport_h,
+            self.screen_w,
+            self.screen_h,
+            self.visible_ms,
+            self.dwell_ms,
+            self.interactions,
             self.first_interaction_ms,
         ]) && self.framed.is_none()
             && self.webdriver.is_none()
             && self.tells.is_none()
             && self.ancestor_origins.is_none()
-            && [&self.tz, &self.lang, &self.platform, &self.ch_ua, &self.pv_id].iter().all(|t| t.is_none())
+            && [
+                &self.tz,
+                &self.lang,
+                &self.platform,
+                &self.ch_ua,
+                &self.pv_id,
+            ]
+            .iter()
+            .all(|t| t.is_none())
     }
 
     fn device(&self) -> [String; 6] {
         let int = |v: Option<i64>| v.map_or_else(|| "None".to_string(), |v| v.to_string());
         let text = |t: &Text| t.as_deref().unwrap_or("None").to_string();
-        [int(self.screen_w), int(self.screen_h), text(&self.tz), text(&self.lang),
-         text(&self.platform), text(&self.ch_ua)]
+        [
+            int(self.screen_w),
+            int(self.screen_h),
+            text(&self.tz),
+            text(&self.lang),
+            text(&self.platform),
+            text(&self.ch_ua),
+        ]
     }
 }
 
@@ -253,8 +292,14 @@ pub fn run(
     }
     for b in beacons.iter_mut() {
         blank_to_none(&mut b.event);
-        let event_ok = b.event.as_deref().map_or(true, |e| l.event_kinds.iter().any(|k| k == e));
-        let ok = b.site.as_deref().map_or(false, |s| !s.is_empty() && s.chars().count() <= 64)
+        let event_ok = b
+            .event
+            .as_deref()
+            .map_or(true, |e| l.event_kinds.iter().any(|k| k == e));
+        let ok = b
+            .site
+            .as_deref()
+            .map_or(false, |s| !s.is_empty() && s.chars().count() <= 64)
             && event_ok
             && fits(&b.url, l.max_url)
             && fits(&b.referrer, l.max_url)
@@ -292,8 +337,14 @@ pub fn run(
     let now_s = env.now_ms / 1000;
     let mut checked = Vec::with_capacity(beacons.len());
     for b in &beacons {
-        let (mut verdict, nonce) =
-            tokens::check(&site.token_key, &site.name, b.token.as_deref(), now_s, env.ttl_s, env.user_agent);
+        let (mut verdict, nonce) = tokens::check(
+            &site.token_key,
+            &site.name,
+            b.token.as_deref(),
+            now_s,
+            env.ttl_s,
+            env.user_agent,
+        );
         let pv_id = b.client.as_ref().and_then(|c| c.0.pv_id.as_deref());
         let seen = nonce.map(|nonce| {
             if let Some(r) = guard.verdict(&nonce, pv_id, b.seq, now_s) {
@@ -312,7 +363,10 @@ pub fn run(
         user_agent: env.user_agent,
         day: steps::utc_day((env.now_ms / 86_400_000) as i64),
     };
-    let mut done = Done { rows: Vec::with_capacity(beacons.len()), verdicts: vec![] };
+    let mut done = Done {
+        rows: Vec::with_capacity(beacons.len()),
+        verdicts: vec![],
+    };
     for (b, (verdict, seen)) in beacons.iter().zip(checked.iter()) {
         let fields = Fields {
             event: b.event.as_deref().unwrap_or("pageview"),
@@ -356,7 +410,9 @@ mod tests {
             max_text: 256,
             max_list: 32,
             max_ua: 512,
-            event_kinds: ["pageview", "click", "heartbeat", "conversion", "action"].map(String::from).to_vec(),
+            event_kinds: ["pageview", "click", "heartbeat", "conversion", "action"]
+                .map(String::from)
+                .to_vec(),
             client_kinds: kinds,
         }
     }
@@ -384,7 +440,14 @@ mod tests {
         };
         let mut guard = tokens::ReplayGuard::new(1800);
         let counter = AtomicU64::new(0);
-        run(body.to_string().as_bytes(), &env, |_| true, &mut guard, "b00t", &counter)
+        run(
+            body.to_string().as_bytes(),
+            &env,
+            |_| true,
+            &mut guard,
+            "b00t",
+            &counter,
+        )
     }
 
     #[test]

@@ -44,7 +44,12 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 }
 
 impl SegmentLog {
-    pub fn open(dir: &Path, run: &str, roll_bytes: u64, roll_seconds: f64) -> std::io::Result<Self> {
+    pub fn open(
+        dir: &Path,
+        run: &str,
+        roll_bytes: u64,
+        roll_seconds: f64,
+    ) -> std::io::Result<Self> {
         std::fs::create_dir_all(dir)?;
         let mut log = SegmentLog {
             dir: dir.to_path_buf(),
@@ -64,8 +69,11 @@ impl SegmentLog {
     fn open_next(&mut self) -> std::io::Result<()> {
         self.n += 1;
         let path = self.dir.join(format!("seg-{}-{:06}.log", self.run, self.n));
-        let file =
-            OpenOptions::new().create(true).append(true).mode(0o600).open(&path)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&path)?;
         sync_dir(&self.dir)?;
         self.file = Some(file);
         self.path = path;
@@ -76,7 +84,10 @@ impl SegmentLog {
 
     /// Write and fsync one group; on failure cut the segment back to its last committed byte.
     pub fn append(&mut self, data: &[u8]) -> std::io::Result<()> {
-        let file = self.file.as_mut().ok_or_else(|| std::io::Error::new(std::io::ErrorKind::Other, "no open segment"))?;
+        let file = self
+            .file
+            .as_mut()
+            .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::Other, "no open segment"))?;
         let res = file.write_all(data).and_then(|_| file.sync_data());
         if res.is_err() {
             let _ = file.set_len(self.size);
@@ -149,7 +160,13 @@ pub fn group(batch: &[Job], data: &mut Vec<u8>) -> usize {
 }
 
 /// Answer every job of a group once its write is synced (or failed).
-pub fn answer(batch: Vec<Job>, rows: usize, res: Result<(), String>, shared: &Shared, metrics: &Metrics) {
+pub fn answer(
+    batch: Vec<Job>,
+    rows: usize,
+    res: Result<(), String>,
+    shared: &Shared,
+    metrics: &Metrics,
+) {
     if res.is_ok() {
         metrics.group_commit();
     }

@@ -1,8 +1,9 @@
 //! qinglang-front: the collector's HTTP side in Rust (hyper on tokio, one serving thread per
-//! core; the group commits to the fsync'd segments run on a blocking thread, one group at a time). `qinglang serve` starts it with
-//! `--config FILE` and stops it by closing its stdin; it prints "listening ADDR" once bound and "closed PATH" for every segment
-//! ready to roll into the lake. The Python collector (qinglang/collect/app.py) is the reference
-//! for every answer; see README "Collector engines".
+//! core; each group commit to the fsync'd segments runs on a blocking thread, one at a time).
+//! `qinglang serve` starts it with `--config FILE` and stops it by closing its stdin; it prints
+//! "listening ADDR" once bound and "closed PATH" for every segment ready to roll into the lake.
+//! The Python collector (qinglang/collect/app.py) is the reference for every answer; see README,
+//! "Collector engines".
 
 mod config;
 mod fast;
@@ -68,9 +69,15 @@ fn respond(status: u16, body: Vec<u8>, ctype: Option<&str>, extra: Extra) -> Res
     *r.status_mut() = StatusCode::from_u16(status).expect("a known status");
     let h = r.headers_mut();
     if let Some(c) = ctype {
-        h.insert("content-type", HeaderValue::from_str(c).expect("ASCII content type"));
+        h.insert(
+            "content-type",
+            HeaderValue::from_str(c).expect("ASCII content type"),
+        );
     }
-    h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
     for (k, v) in extra {
         // an origin the client sent comes back only if it is a valid header value
         if let Ok(v) = HeaderValue::from_bytes(&latin1_bytes(&v)) {
@@ -94,13 +101,19 @@ fn header(req: &Request<Body>, name: &str) -> Option<String> {
 
 fn cors(origin: &Option<String>) -> Extra {
     match origin {
-        Some(o) if !o.is_empty() => vec![("access-control-allow-origin", o.clone()), ("vary", "origin".into())],
+        Some(o) if !o.is_empty() => vec![
+            ("access-control-allow-origin", o.clone()),
+            ("vary", "origin".into()),
+        ],
         _ => vec![],
     }
 }
 
 fn now_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 impl State {
@@ -113,7 +126,9 @@ impl State {
             }
             *read = Instant::now();
         }
-        let mtime = std::fs::metadata(&self.sites_file).and_then(|m| m.modified()).ok();
+        let mtime = std::fs::metadata(&self.sites_file)
+            .and_then(|m| m.modified())
+            .ok();
         if mtime.is_some() && mtime == *self.sites_mtime.lock().expect("lock") {
             return;
         }
@@ -128,7 +143,12 @@ impl State {
 
     fn allowed(&self, origin: &Option<String>) -> bool {
         match origin {
-            Some(o) if !o.is_empty() => self.sites.read().expect("lock").values().any(|s| s.origins.contains(o)),
+            Some(o) if !o.is_empty() => self
+                .sites
+                .read()
+                .expect("lock")
+                .values()
+                .any(|s| s.origins.contains(o)),
             _ => false,
         }
     }
@@ -138,14 +158,22 @@ impl State {
         if !self.trusted.contains(&direct) {
             return direct;
         }
-        let values: Vec<String> =
-            req.headers().get_all("x-forwarded-for").iter().map(|v| latin1(v.as_bytes())).collect();
+        let values: Vec<String> = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| latin1(v.as_bytes()))
+            .collect();
         if values.is_empty() {
             return direct;
         }
         let joined = values.join(", ");
         let hosts: Vec<&str> = joined.split(',').map(str::trim).collect();
-        let pick = hosts.iter().rev().find(|h| !self.trusted.iter().any(|t| t == *h)).or(hosts.first());
+        let pick = hosts
+            .iter()
+            .rev()
+            .find(|h| !self.trusted.iter().any(|t| t == *h))
+            .or(hosts.first());
         let host = pick.copied().unwrap_or("");
         let host = if let Some(rest) = host.strip_prefix('[') {
             rest.split(']').next().unwrap_or("")
@@ -154,7 +182,11 @@ impl State {
         } else {
             host
         };
-        if host.is_empty() { direct } else { host.to_string() }
+        if host.is_empty() {
+            direct
+        } else {
+            host.to_string()
+        }
     }
 }
 
@@ -176,14 +208,23 @@ async fn read_body(body: &mut Body, length: Option<String>, max: usize) -> Resul
             Err(_) => break,
         };
         if out.len() + chunk.len() > max {
-            return Err(Drop::new(Reason::BodyTooLarge, format!("body over {max} bytes"), None));
+            return Err(Drop::new(
+                Reason::BodyTooLarge,
+                format!("body over {max} bytes"),
+                None,
+            ));
         }
         out.extend_from_slice(&chunk);
     }
     Ok(out)
 }
 
-async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: bool) -> Result<Response<Body>, Drop> {
+async fn beacon(
+    st: &State,
+    peer: SocketAddr,
+    mut req: Request<Body>,
+    pixel: bool,
+) -> Result<Response<Body>, Drop> {
     let origin_header = header(&req, "origin");
     let body = if pixel {
         None
@@ -191,17 +232,36 @@ async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: boo
         let length = header(&req, "content-length");
         Some(read_body(req.body_mut(), length, st.limits.max_body).await?)
     };
-    let ua: String = header(&req, "user-agent").unwrap_or_default().chars().take(st.limits.max_ua).collect();
+    let ua: String = header(&req, "user-agent")
+        .unwrap_or_default()
+        .chars()
+        .take(st.limits.max_ua)
+        .collect();
     let query = req.uri().query().unwrap_or("").to_string();
     let content_type = header(&req, "content-type").unwrap_or_default();
     let origin = steps::origin_of(origin_header.as_deref(), header(&req, "referer").as_deref());
     let ip = st.client_ip(&peer, &req);
     let now = now_ms();
-    let room = |n: usize| st.queue.saturating_sub(st.shared.queued.load(Ordering::SeqCst)) >= n;
-    let overloaded = || Drop::new(Reason::Overloaded, "collector overloaded: retry later".into(), None);
+    let room = |n: usize| {
+        st.queue
+            .saturating_sub(st.shared.queued.load(Ordering::SeqCst))
+            >= n
+    };
+    let overloaded = || {
+        Drop::new(
+            Reason::Overloaded,
+            "collector overloaded: retry later".into(),
+            None,
+        )
+    };
     let m = &st.metrics;
     let json_type = {
-        let c = content_type.split(';').next().unwrap_or("").trim().to_lowercase();
+        let c = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_lowercase();
         c == "application/json" || c == "text/plain"
     };
     let mut fast_done = None;
@@ -217,7 +277,14 @@ async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: boo
             ttl_s: st.ttl_s,
             metrics: m,
         };
-        let res = fast::run(body, &env, room, &mut st.guard.lock().expect("lock"), &st.boot, &st.counter);
+        let res = fast::run(
+            body,
+            &env,
+            room,
+            &mut st.guard.lock().expect("lock"),
+            &st.boot,
+            &st.counter,
+        );
         match res {
             Some(Ok(done)) => fast_done = Some((done.rows, done.verdicts)),
             Some(Err(())) => return Err(overloaded()),
@@ -248,7 +315,12 @@ async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: boo
             steps::validate(&mut hit, &st.limits)?;
             m.observe(1, t.elapsed().as_secs_f64());
             let t = Instant::now();
-            if !st.sites.read().expect("lock").contains_key(&hit.beacons[0].site) {
+            if !st
+                .sites
+                .read()
+                .expect("lock")
+                .contains_key(&hit.beacons[0].site)
+            {
                 st.refresh_sites();
             }
             steps::site_check(&mut hit, &st.sites.read().expect("lock"))?;
@@ -270,26 +342,51 @@ async fn beacon(st: &State, peer: SocketAddr, mut req: Request<Body>, pixel: boo
     let (done, wait) = oneshot::channel();
     st.shared.queued.fetch_add(rows.len(), Ordering::SeqCst);
     let n = rows.len();
-    let data = if n == 1 { rows.into_iter().next().unwrap_or_default() } else { rows.concat() };
-    st.pending.lock().expect("lock").push(log::Job { data, rows: n, done });
+    let data = if n == 1 {
+        rows.into_iter().next().unwrap_or_default()
+    } else {
+        rows.concat()
+    };
+    st.pending.lock().expect("lock").push(log::Job {
+        data,
+        rows: n,
+        done,
+    });
     st.wake.notify_one();
     match wait.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
-            return Err(Drop::new(Reason::Overloaded, format!("could not store the beacon ({e})"), None))
+            return Err(Drop::new(
+                Reason::Overloaded,
+                format!("could not store the beacon ({e})"),
+                None,
+            ))
         }
-        Err(_) => return Err(Drop::new(Reason::Overloaded, "collector is stopping: retry later".into(), None)),
+        Err(_) => {
+            return Err(Drop::new(
+                Reason::Overloaded,
+                "collector is stopping: retry later".into(),
+                None,
+            ))
+        }
     }
     m.observe(5, t.elapsed().as_secs_f64());
     for v in &verdicts {
         m.row(v);
     }
     let extra = cors(&origin_header);
-    let bad = ["replayed", "invalid"].into_iter().find(|b| verdicts.contains(b));
+    let bad = ["replayed", "invalid"]
+        .into_iter()
+        .find(|b| verdicts.contains(b));
     Ok(if let Some(bad) = bad {
         let msg = json!({"error": format!("token {bad}: recorded as token={bad}"), "reason": format!("token_{bad}")});
         let status = if bad == "replayed" { 409 } else { 403 };
-        respond(status, msg.to_string().into_bytes(), Some("application/json"), extra)
+        respond(
+            status,
+            msg.to_string().into_bytes(),
+            Some("application/json"),
+            extra,
+        )
     } else if pixel {
         let mut extra = extra;
         extra.push(("cache-control", "no-store".into()));
@@ -305,7 +402,11 @@ fn preflight(st: &State, origin: &Option<String>) -> Result<Response<Body>, Drop
     }
     if !st.allowed(origin) {
         let shown = origin.clone().map_or("None".into(), |o| format!("'{o}'"));
-        return Err(Drop::new(Reason::OriginRefused, format!("origin {shown} is not registered"), Some("origin".into())));
+        return Err(Drop::new(
+            Reason::OriginRefused,
+            format!("origin {shown} is not registered"),
+            Some("origin".into()),
+        ));
     }
     let mut extra = cors(origin);
     extra.push(("access-control-allow-methods", "POST".into()));
@@ -326,16 +427,35 @@ fn tracker(st: &State, req: &Request<Body>) -> Result<Response<Body>, Drop> {
     let sites = st.sites.read().expect("lock");
     let site = match sites.get(&name) {
         Some(site) => site,
-        None => return Err(Drop::new(Reason::UnknownSite, format!("unknown site '{name}'"), Some("site".into()))),
+        None => {
+            return Err(Drop::new(
+                Reason::UnknownSite,
+                format!("unknown site '{name}'"),
+                Some("site".into()),
+            ))
+        }
     };
-    let ua: String = header(req, "user-agent").unwrap_or_default().chars().take(st.limits.max_ua).collect();
+    let ua: String = header(req, "user-agent")
+        .unwrap_or_default()
+        .chars()
+        .take(st.limits.max_ua)
+        .collect();
     let token = tokens::issue(&site.token_key, &site.name, now_ms() / 1000, &ua);
     let config = json!({"site": site.name, "token": token}).to_string();
     let body = st.tracker.replacen("__QL_CONFIG__", &config, 1);
-    Ok(respond(200, body.into_bytes(), Some("text/javascript; charset=utf-8"), vec![("cache-control", "no-store".into())]))
+    Ok(respond(
+        200,
+        body.into_bytes(),
+        Some("text/javascript; charset=utf-8"),
+        vec![("cache-control", "no-store".into())],
+    ))
 }
 
-async fn handle(st: Arc<State>, peer: SocketAddr, req: Request<Body>) -> Result<Response<Body>, Infallible> {
+async fn handle(
+    st: Arc<State>,
+    peer: SocketAddr,
+    req: Request<Body>,
+) -> Result<Response<Body>, Infallible> {
     let path = req.uri().path().to_string();
     let method = req.method().clone();
     let origin = header(&req, "origin");
@@ -349,15 +469,22 @@ async fn handle(st: Arc<State>, peer: SocketAddr, req: Request<Body>) -> Result<
             let body = json!({"ok": fault.is_none(), "queue": st.shared.queued.load(Ordering::SeqCst),
                               "sites": st.sites.read().expect("lock").len(), "fault": fault});
             let status = if fault.is_none() { 200 } else { 503 };
-            Ok(respond(status, body.to_string().into_bytes(), Some("application/json"), vec![]))
+            Ok(respond(
+                status,
+                body.to_string().into_bytes(),
+                Some("application/json"),
+                vec![],
+            ))
         }
         ("/metrics", _) => {
             let text = st.metrics.render(st.shared.queued.load(Ordering::SeqCst));
             Ok(respond(200, text.into_bytes(), Some(PROMETHEUS), vec![]))
         }
-        ("/b" | "/b.gif" | "/t.js", m) => {
-            Err(Drop::new(Reason::MethodNotAllowed, format!("{m} {path}: method not allowed"), None))
-        }
+        ("/b" | "/b.gif" | "/t.js", m) => Err(Drop::new(
+            Reason::MethodNotAllowed,
+            format!("{m} {path}: method not allowed"),
+            None,
+        )),
         _ => Err(Drop::new(
             Reason::NotFound,
             "no such path: try /t.js, /b, /b.gif, /healthz, /metrics".into(),
@@ -366,7 +493,11 @@ async fn handle(st: Arc<State>, peer: SocketAddr, req: Request<Body>) -> Result<
     };
     Ok(res.unwrap_or_else(|d| {
         st.metrics.dropped(d.reason);
-        let mut extra: Extra = if d.reason.status() == 503 { vec![("retry-after", "1".into())] } else { vec![] };
+        let mut extra: Extra = if d.reason.status() == 503 {
+            vec![("retry-after", "1".into())]
+        } else {
+            vec![]
+        };
         if st.allowed(&origin) {
             extra.extend(cors(&origin));
         }
@@ -391,15 +522,21 @@ fn main() {
     for (nonce, pv_id, seq, ts) in &cfg.used {
         guard.verdict(nonce, pv_id.as_deref(), *seq, ts / 1000);
     }
-    let segment_log = log::SegmentLog::open(&cfg.segments, &cfg.run, cfg.roll_bytes, cfg.roll_seconds)
-        .unwrap_or_else(|e| fail(format!("{}: {e}", cfg.segments.display())));
-    let shared = Arc::new(log::Shared { queued: AtomicUsize::new(0), fault: Mutex::new(None) });
+    let segment_log =
+        log::SegmentLog::open(&cfg.segments, &cfg.run, cfg.roll_bytes, cfg.roll_seconds)
+            .unwrap_or_else(|e| fail(format!("{}: {e}", cfg.segments.display())));
+    let shared = Arc::new(log::Shared {
+        queued: AtomicUsize::new(0),
+        fault: Mutex::new(None),
+    });
     let metrics = Arc::new(Metrics::new());
     let mut boot = [0u8; 4];
     getrandom::getrandom(&mut boot).expect("the OS has randomness");
     let fast = fast::matches(&cfg.limits);
     if !fast {
-        eprintln!("qinglang-front: the client contract changed; every request takes the general steps");
+        eprintln!(
+            "qinglang-front: the client contract changed; every request takes the general steps"
+        );
     }
     let state = Arc::new(State {
         limits: cfg.limits,
@@ -517,7 +654,11 @@ async fn flusher(st: Arc<State>, mut log: log::SegmentLog) {
             let shared = st.shared.clone();
             // the write, the sync and any new segment (a directory sync) off the server thread
             let (back, buf, res) = tokio::task::spawn_blocking(move || {
-                let res = if rows > 0 { log.append(&data).map_err(|e| e.to_string()) } else { Ok(()) };
+                let res = if rows > 0 {
+                    log.append(&data).map_err(|e| e.to_string())
+                } else {
+                    Ok(())
+                };
                 log.rotate_if_due(&shared);
                 (log, data, res)
             })

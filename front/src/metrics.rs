@@ -6,8 +6,17 @@ use std::sync::Mutex;
 
 use crate::steps::{Reason, REASONS};
 
-pub const STEP_NAMES: [&str; 6] = ["parse", "validate", "site_check", "token_check", "enrich", "write"];
-const BUCKETS: [f64; 11] = [1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0];
+pub const STEP_NAMES: [&str; 6] = [
+    "parse",
+    "validate",
+    "site_check",
+    "token_check",
+    "enrich",
+    "write",
+];
+const BUCKETS: [f64; 11] = [
+    1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0,
+];
 pub const VERDICTS: [&str; 5] = ["valid", "missing", "invalid", "replayed", "expired"];
 
 #[derive(Default)]
@@ -45,7 +54,10 @@ impl Metrics {
     }
 
     pub fn dropped(&self, reason: Reason) {
-        let i = REASONS.iter().position(|r| *r == reason).expect("every reason is listed");
+        let i = REASONS
+            .iter()
+            .position(|r| *r == reason)
+            .expect("every reason is listed");
         self.dropped[i].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -62,16 +74,26 @@ impl Metrics {
     pub fn render(&self, queued: usize) -> String {
         let mut out = String::new();
         let name = "qinglang_collector_step_seconds";
-        let _ = writeln!(out, "# HELP {name} Time spent in each collector step, in pipeline order");
+        let _ = writeln!(
+            out,
+            "# HELP {name} Time spent in each collector step, in pipeline order"
+        );
         let _ = writeln!(out, "# TYPE {name} histogram");
         let steps = self.steps.lock().expect("metrics lock");
         for (step, h) in STEP_NAMES.iter().zip(steps.iter()) {
             let mut cumulative = 0;
             for (b, n) in BUCKETS.iter().zip(h.counts.iter()) {
                 cumulative += n;
-                let _ = writeln!(out, "{name}_bucket{{le=\"{b:?}\",step=\"{step}\"}} {cumulative}.0");
+                let _ = writeln!(
+                    out,
+                    "{name}_bucket{{le=\"{b:?}\",step=\"{step}\"}} {cumulative}.0"
+                );
             }
-            let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\",step=\"{step}\"}} {}.0", h.count);
+            let _ = writeln!(
+                out,
+                "{name}_bucket{{le=\"+Inf\",step=\"{step}\"}} {}.0",
+                h.count
+            );
             let _ = writeln!(out, "{name}_count{{step=\"{step}\"}} {}.0", h.count);
             let _ = writeln!(out, "{name}_sum{{step=\"{step}\"}} {:?}", h.sum);
         }
@@ -80,18 +102,31 @@ impl Metrics {
         let _ = writeln!(out, "# HELP {name}_total Requests refused, by reason");
         let _ = writeln!(out, "# TYPE {name}_total counter");
         for (r, n) in REASONS.iter().zip(self.dropped.iter()) {
-            let _ = writeln!(out, "{name}_total{{reason=\"{}\"}} {}.0", r.code(), n.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}_total{{reason=\"{}\"}} {}.0",
+                r.code(),
+                n.load(Ordering::Relaxed)
+            );
         }
         let name = "qinglang_collector_rows";
         let _ = writeln!(out, "# HELP {name}_total Rows written, by token verdict");
         let _ = writeln!(out, "# TYPE {name}_total counter");
         for (v, n) in VERDICTS.iter().zip(self.rows.iter()) {
-            let _ = writeln!(out, "{name}_total{{token=\"{v}\"}} {}.0", n.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "{name}_total{{token=\"{v}\"}} {}.0",
+                n.load(Ordering::Relaxed)
+            );
         }
         let name = "qinglang_collector_group_commits";
         let _ = writeln!(out, "# HELP {name}_total fsync'd writes (group commits)");
         let _ = writeln!(out, "# TYPE {name}_total counter");
-        let _ = writeln!(out, "{name}_total {}.0", self.groups.load(Ordering::Relaxed));
+        let _ = writeln!(
+            out,
+            "{name}_total {}.0",
+            self.groups.load(Ordering::Relaxed)
+        );
         let name = "qinglang_collector_queue";
         let _ = writeln!(out, "# HELP {name} Rows waiting to be written");
         let _ = writeln!(out, "# TYPE {name} gauge");

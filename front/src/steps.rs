@@ -77,7 +77,11 @@ pub struct Drop {
 
 impl Drop {
     pub fn new(reason: Reason, message: String, field: Option<String>) -> Self {
-        Drop { reason, message, field }
+        Drop {
+            reason,
+            message,
+            field,
+        }
     }
 
     pub fn body(&self) -> Vec<u8> {
@@ -167,9 +171,19 @@ pub fn parse(hit: &mut Hit, limits: &Limits) -> Result<(), Drop> {
             return Ok(());
         }
     };
-    let ctype = hit.content_type.split(';').next().unwrap_or("").trim().to_lowercase();
+    let ctype = hit
+        .content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_lowercase();
     if ctype != "application/json" && ctype != "text/plain" {
-        let shown = if ctype.is_empty() { "(none)".to_string() } else { ctype };
+        let shown = if ctype.is_empty() {
+            "(none)".to_string()
+        } else {
+            ctype
+        };
         return Err(Drop::new(
             Reason::BadContentType,
             format!("content-type '{shown}': expected application/json or text/plain (JSON)"),
@@ -190,7 +204,11 @@ pub fn parse(hit: &mut Hit, limits: &Limits) -> Result<(), Drop> {
     if items.len() > limits.max_events {
         return Err(Drop::new(
             Reason::TooManyEvents,
-            format!("{} beacons: expected at most {}", items.len(), limits.max_events),
+            format!(
+                "{} beacons: expected at most {}",
+                items.len(),
+                limits.max_events
+            ),
             None,
         ));
     }
@@ -236,7 +254,11 @@ fn beacon(raw: &Map<String, Value>, index: Option<usize>, l: &Limits) -> Result<
     if !l.event_kinds.iter().any(|k| *k == event) {
         return Err(Drop::new(
             Reason::InvalidField,
-            format!("field '{}': expected one of {}", name("event"), l.event_kinds.join(", ")),
+            format!(
+                "field '{}': expected one of {}",
+                name("event"),
+                l.event_kinds.join(", ")
+            ),
             Some(name("event")),
         ));
     }
@@ -263,7 +285,10 @@ fn text(value: Option<&Value>, name: Name, max_len: usize) -> Result<Option<Stri
         Some(Value::String(s)) => {
             let n = s.chars().count();
             if n > max_len {
-                return Err(bad(&name(), &format!("at most {max_len} characters (got {n})")));
+                return Err(bad(
+                    &name(),
+                    &format!("at most {max_len} characters (got {n})"),
+                ));
             }
             Ok(Some(s.clone()))
         }
@@ -304,7 +329,10 @@ fn int(value: Option<&Value>, name: Name, bounds: (i64, i64)) -> Result<Option<i
         Some(_) => return Err(bad(&name(), "an integer")),
     };
     if v < bounds.0 as i128 || v > bounds.1 as i128 {
-        return Err(bad(&name(), &format!("an integer from {} to {}", bounds.0, bounds.1)));
+        return Err(bad(
+            &name(),
+            &format!("an integer from {} to {}", bounds.0, bounds.1),
+        ));
     }
     Ok(Some(v as i64))
 }
@@ -327,7 +355,9 @@ fn client(
             (None | Some(Value::Null), _) => Value::Null,
             (Some(Value::Bool(b)), Kind::Bool) => Value::Bool(*b),
             (Some(_), Kind::Bool) => return Err(bad(&full(), "true or false")),
-            (Some(raw), Kind::Str) => text(Some(raw), &full, l.max_text)?.map_or(Value::Null, Value::String),
+            (Some(raw), Kind::Str) => {
+                text(Some(raw), &full, l.max_text)?.map_or(Value::Null, Value::String)
+            }
             (Some(Value::Array(items)), Kind::List) if items.len() <= l.max_list => {
                 let mut list = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
@@ -337,7 +367,10 @@ fn client(
                 Value::Array(list)
             }
             (Some(_), Kind::List) => {
-                return Err(bad(&full(), &format!("a list of at most {} strings", l.max_list)))
+                return Err(bad(
+                    &full(),
+                    &format!("a list of at most {} strings", l.max_list),
+                ))
             }
             (Some(raw), Kind::Int(lo, hi)) => {
                 int(Some(raw), &full, (*lo, *hi))?.map_or(Value::Null, |i| Value::from(i))
@@ -350,7 +383,10 @@ fn client(
 }
 
 // ------------------------------------------------------------------------------- site_check
-pub fn site_check(hit: &mut Hit, sites: &std::collections::HashMap<String, Site>) -> Result<(), Drop> {
+pub fn site_check(
+    hit: &mut Hit,
+    sites: &std::collections::HashMap<String, Site>,
+) -> Result<(), Drop> {
     let name = &hit.beacons[0].site;
     if hit.beacons.iter().any(|b| &b.site != name) {
         return Err(bad("site", "one site per request"));
@@ -387,8 +423,13 @@ pub fn origin_of(origin: Option<&str>, referer: Option<&str>) -> Option<String> 
     }
     let r = referer?;
     let (scheme, rest) = r.split_once(':')?;
-    let scheme_ok = scheme.chars().next().map_or(false, |c| c.is_ascii_alphabetic())
-        && scheme.chars().all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    let scheme_ok = scheme
+        .chars()
+        .next()
+        .map_or(false, |c| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
     let rest = rest.strip_prefix("//")?;
     let netloc = rest.split(['/', '?', '#']).next().unwrap_or("");
     let broken_ipv6 = netloc.contains('[') != netloc.contains(']'); // the reference finds no origin
@@ -412,7 +453,11 @@ pub fn token_check(hit: &mut Hit, ttl_s: u64, guard: &mut tokens::ReplayGuard) {
             &hit.user_agent,
         );
         if let Some(nonce) = nonce {
-            let pv_id = b.client.as_ref().and_then(|c| c.get("pv_id")).and_then(Value::as_str);
+            let pv_id = b
+                .client
+                .as_ref()
+                .and_then(|c| c.get("pv_id"))
+                .and_then(Value::as_str);
             if let Some(r) = guard.verdict(&nonce, pv_id, b.seq, now_s) {
                 verdict = r;
             }
@@ -565,7 +610,10 @@ pub fn enrich(hit: &mut Hit, boot: &str, counter: &AtomicU64) {
         day: utc_day((hit.now_ms / 86_400_000) as i64),
     };
     for b in hit.beacons.iter() {
-        let device = b.client.as_ref().map(|c| DEVICE_KEYS.map(|k| py_str(c.get(k))));
+        let device = b
+            .client
+            .as_ref()
+            .map(|c| DEVICE_KEYS.map(|k| py_str(c.get(k))));
         let fields = Fields {
             event: &b.event,
             vid: b.vid.as_deref(),

@@ -56,11 +56,19 @@ pub fn check(
     };
     let expected = mac(key, site, iat, parts[1], user_agent);
     let same = expected.len() == parts[2].len()
-        && expected.bytes().zip(parts[2].bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+        && expected
+            .bytes()
+            .zip(parts[2].bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0;
     if !same || iat > now_s + 60 {
         return ("invalid", None);
     }
-    let verdict = if now_s.saturating_sub(iat) > ttl_s { "expired" } else { "valid" };
+    let verdict = if now_s.saturating_sub(iat) > ttl_s {
+        "expired"
+    } else {
+        "valid"
+    };
     (verdict, Some(parts[1].to_string()))
 }
 
@@ -81,7 +89,12 @@ pub struct ReplayGuard {
 
 impl ReplayGuard {
     pub fn new(ttl_s: u64) -> Self {
-        ReplayGuard { ttl_s, max_nonces: 200_000, seen: HashMap::new(), order: VecDeque::new() }
+        ReplayGuard {
+            ttl_s,
+            max_nonces: 200_000,
+            seen: HashMap::new(),
+            order: VecDeque::new(),
+        }
     }
 
     /// Some("replayed") if this beacon was seen already or the token belongs to another page view.
@@ -99,7 +112,14 @@ impl ReplayGuard {
             None => {
                 let mut seqs = HashSet::new();
                 seqs.insert(key);
-                self.seen.insert(nonce.to_string(), Seen { first_s: now_s, pv_id: pv.into(), seqs });
+                self.seen.insert(
+                    nonce.to_string(),
+                    Seen {
+                        first_s: now_s,
+                        pv_id: pv.into(),
+                        seqs,
+                    },
+                );
                 self.order.push_back(nonce.to_string());
                 None
             }
