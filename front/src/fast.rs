@@ -161,9 +161,8 @@ fn blank_to_none(t: &mut Text) {
 }
 
 impl<'a> Client<'a> {
-    /// Checked and normalized as the reference does; false if the general steps must decide.
-    fn check(&mut self, l: &Limits) -> bool {
-        let ints = [
+    fn ints(&self) -> [(Option<i64>, (i64, i64)); 10] {
+        [
             (self.frame_w, I32),
             (self.frame_h, I32),
             (self.viewport_w, I32),
@@ -174,61 +173,43 @@ impl<'a> Client<'a> {
             (self.dwell_ms, I53),
             (self.interactions, I32),
             (self.first_interaction_ms, I53),
-        ];
-        let lists_ok = [&self.tells, &self.ancestor_origins].iter().all(|list| {
-            list.as_ref().map_or(true, |items| {
-                items.len() <= l.max_list && items.iter().all(|s| s.chars().count() <= l.max_text)
-            })
-        });
-        let texts_ok = [
-            &self.tz,
-            &self.lang,
-            &self.platform,
-            &self.ch_ua,
-            &self.pv_id,
         ]
-        .iter()
-        .all(|t| fits(t, l.max_text));
-        if !(lists_ok && texts_ok && ints.iter().all(|(v, b)| in_range(*v, *b))) {
-            return false;
-        }
-        for t in [
+    }
+
+    fn texts(&mut self) -> [&mut Text<'a>; 5] {
+        [
             &mut self.tz,
             &mut self.lang,
             &mut self.platform,
             &mut self.ch_ua,
             &mut self.pv_id,
-        ] {
+        ]
+    }
+
+    /// Checked and normalized as the reference does; false if the general steps must decide.
+    fn check(&mut self, l: &Limits) -> bool {
+        let lists_ok = [&self.tells, &self.ancestor_origins].iter().all(|list| {
+            list.as_ref().map_or(true, |items| {
+                items.len() <= l.max_list && items.iter().all(|s| s.chars().count() <= l.max_text)
+            })
+        });
+        let ints_ok = self.ints().iter().all(|(v, b)| in_range(*v, *b));
+        if !(lists_ok && ints_ok && self.texts().iter().all(|t| fits(t, l.max_text))) {
+            return false;
+        }
+        for t in self.texts() {
             blank_to_none(t);
         }
         true
     }
 
-    fn is_empty(&self) -> bool {
-        ints_none(&[
-            self.frame_w,
-            self.frame_h,
-            self.viewport_w,
-            self.viewport_h,
-            self.screen_w,
-            self.screen_h,
-            self.visible_ms,
-            self.dwell_ms,
-            self.interactions,
-            self.first_interaction_ms,
-        ]) && self.framed.is_none()
+    fn is_empty(&mut self) -> bool {
+        self.ints().iter().all(|(v, _)| v.is_none())
+            && self.framed.is_none()
             && self.webdriver.is_none()
             && self.tells.is_none()
             && self.ancestor_origins.is_none()
-            && [
-                &self.tz,
-                &self.lang,
-                &self.platform,
-                &self.ch_ua,
-                &self.pv_id,
-            ]
-            .iter()
-            .all(|t| t.is_none())
+            && self.texts().iter().all(|t| t.is_none())
     }
 
     fn device(&self) -> [String; 6] {
@@ -243,10 +224,6 @@ impl<'a> Client<'a> {
             text(&self.ch_ua),
         ]
     }
-}
-
-fn ints_none(v: &[Option<i64>]) -> bool {
-    v.iter().all(Option::is_none)
 }
 
 /// What the request needs from the server to run the steps here.
@@ -313,7 +290,7 @@ pub fn run(
         for t in [&mut b.url, &mut b.referrer, &mut b.token, &mut b.vid] {
             blank_to_none(t);
         }
-        if b.client.as_ref().map_or(false, |c| c.0.is_empty()) {
+        if b.client.as_mut().map_or(false, |c| c.0.is_empty()) {
             b.client = None;
         }
     }

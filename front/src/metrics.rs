@@ -98,27 +98,22 @@ impl Metrics {
             let _ = writeln!(out, "{name}_sum{{step=\"{step}\"}} {:?}", h.sum);
         }
         drop(steps);
-        let name = "qinglang_collector_dropped";
-        let _ = writeln!(out, "# HELP {name}_total Requests refused, by reason");
-        let _ = writeln!(out, "# TYPE {name}_total counter");
-        for (r, n) in REASONS.iter().zip(self.dropped.iter()) {
-            let _ = writeln!(
-                out,
-                "{name}_total{{reason=\"{}\"}} {}.0",
-                r.code(),
-                n.load(Ordering::Relaxed)
-            );
-        }
-        let name = "qinglang_collector_rows";
-        let _ = writeln!(out, "# HELP {name}_total Rows written, by token verdict");
-        let _ = writeln!(out, "# TYPE {name}_total counter");
-        for (v, n) in VERDICTS.iter().zip(self.rows.iter()) {
-            let _ = writeln!(
-                out,
-                "{name}_total{{token=\"{v}\"}} {}.0",
-                n.load(Ordering::Relaxed)
-            );
-        }
+        let dropped = REASONS.iter().map(|r| r.code()).zip(self.dropped.iter());
+        counters(
+            &mut out,
+            "qinglang_collector_dropped",
+            "Requests refused, by reason",
+            "reason",
+            dropped,
+        );
+        let rows = VERDICTS.iter().copied().zip(self.rows.iter());
+        counters(
+            &mut out,
+            "qinglang_collector_rows",
+            "Rows written, by token verdict",
+            "token",
+            rows,
+        );
         let name = "qinglang_collector_group_commits";
         let _ = writeln!(out, "# HELP {name}_total fsync'd writes (group commits)");
         let _ = writeln!(out, "# TYPE {name}_total counter");
@@ -132,5 +127,24 @@ impl Metrics {
         let _ = writeln!(out, "# TYPE {name} gauge");
         let _ = writeln!(out, "{name} {queued}.0");
         out
+    }
+}
+
+/// One labelled counter family in the Prometheus text format.
+fn counters<'a>(
+    out: &mut String,
+    name: &str,
+    help: &str,
+    label: &str,
+    values: impl Iterator<Item = (&'a str, &'a AtomicU64)>,
+) {
+    let _ = writeln!(out, "# HELP {name}_total {help}");
+    let _ = writeln!(out, "# TYPE {name}_total counter");
+    for (value, n) in values {
+        let _ = writeln!(
+            out,
+            "{name}_total{{{label}=\"{value}\"}} {}.0",
+            n.load(Ordering::Relaxed)
+        );
     }
 }

@@ -139,6 +139,18 @@ def test_the_rust_fast_path_knows_the_client_contract(pair):
     assert "listening" in log and "client contract changed" not in log
 
 
+def test_both_count_the_same_rows_and_refusals_in_metrics(pair):
+    # the same requests went to both: rows by token verdict and refusals by reason must match
+    # (zeros aside: the front lists every verdict from the start, Python once it is seen)
+    counted = {}
+    families = ("qinglang_collector_rows_total", "qinglang_collector_dropped_total")
+    for name, server in pair.items():
+        lines = httpx.get(server.url + "/metrics").text.splitlines()
+        pairs = [line.rsplit(" ", 1) for line in lines if line.startswith(families)]
+        counted[name] = {key: float(v) for key, v in pairs if float(v) != 0}
+    assert counted["python"] and counted["python"] == counted["rust"]
+
+
 def test_both_lakes_hold_the_same_rows(pair, tmp_path):
     # runs last in this module: stop both, then read what each stored
     tables = {}
