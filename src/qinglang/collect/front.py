@@ -125,6 +125,15 @@ def serve_front(
             "limits": limits(),
         },
     )
+    proc = _start(binary, config_file)
+    _supervise(proc, registry, sites, sites_file, lake)
+    code = proc.wait()
+    if code != 0:
+        raise ConfigError(f"the Rust front stopped with exit code {code}")
+
+
+def _start(binary: str, config_file: Path) -> subprocess.Popen:
+    """Start the front; return once it listens (or say why it did not)."""
     proc = subprocess.Popen(
         [binary, "--config", str(config_file)],
         stdin=subprocess.PIPE,
@@ -138,10 +147,17 @@ def serve_front(
         proc.wait(30)
         raise ConfigError(f"the Rust front ({binary}) did not start (exit code {proc.returncode})")
     print(f"collector (Rust front) listening on http://{first.split()[1]}", file=sys.stderr)
-    # From here this process only rolls segments into Parquet: let the front have the CPU first
-    # (a backlog of closed segments waits on disk, already durable, until a quieter moment).
-    _background()
+    return proc
 
+
+def _supervise(
+    proc: subprocess.Popen, registry: SiteRegistry, sites: dict, sites_file: Path, lake: Path
+) -> None:
+    """Roll each segment the front closes; rewrite the sites file when a site is added; stop the
+    front (close its stdin) on SIGTERM or Ctrl-C. Returns when the front has exited."""
+    # This process only rolls segments into Parquet now: the front has the CPU first (a backlog
+    # of closed segments waits on disk, already durable, until a quieter moment).
+    _background()
     ready: queue.Queue[Path | None] = queue.Queue()
 
     def read_front() -> None:
@@ -169,7 +185,7 @@ def serve_front(
         except queue.Empty:
             seg = False  # nothing closed this second
         if seg is None:
-            break
+            return
         if isinstance(seg, Path):
             try:
                 segments.roll(seg, lake)
@@ -181,6 +197,3 @@ def serve_front(
             if now != sites:
                 sites = now
                 _write_private(sites_file, sites)
-    code = proc.wait()
-    if code != 0:
-        raise ConfigError(f"the Rust front stopped with exit code {code}")
