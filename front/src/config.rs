@@ -28,6 +28,8 @@ pub struct Config {
     pub roll_bytes: u64,
     pub roll_seconds: f64,
     pub max_connections: usize,
+    /// how long one connection may stay open (slow and idle clients give their slot back)
+    pub connection_seconds: f64,
     pub trusted_proxies: Vec<String>,
     /// (nonce, page view id, seq, ts in ms) already used, oldest first: the replay guard's memory
     pub used: Vec<(String, Option<String>, Option<i64>, u64)>,

@@ -19,7 +19,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hyper::body::HttpBody;
 use hyper::header::{HeaderName, HeaderValue};
@@ -584,6 +584,7 @@ fn main() {
         .build()
         .expect("a runtime");
     let max_connections = cfg.max_connections;
+    let lifetime = Duration::from_secs_f64(cfg.connection_seconds);
     let listen = cfg.listen.clone();
     rt.block_on(async move {
         let addr: SocketAddr = listen.parse().unwrap_or_else(|e| fail(format!("listen {listen}: {e}")));
@@ -619,7 +620,18 @@ fn main() {
                     let (st, open) = (state.clone(), open.clone());
                     tokio::spawn(async move {
                         let svc = service_fn(move |req| handle(st.clone(), peer, req));
-                        let _ = Http::new().http1_only(true).serve_connection(stream, svc).await;
+                        let conn = Http::new().http1_only(true).serve_connection(stream, svc);
+                        tokio::pin!(conn);
+                        // A connection lives at most `lifetime`: then it finishes the request in
+                        // hand and closes (or is dropped 5 s later), so slow or idle clients
+                        // cannot hold the connection slots for ever.
+                        tokio::select! {
+                            _ = conn.as_mut() => {}
+                            _ = tokio::time::sleep(lifetime) => {
+                                conn.as_mut().graceful_shutdown();
+                                let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
+                            }
+                        }
                         open.fetch_sub(1, Ordering::SeqCst);
                     });
                 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 
 import httpx
@@ -106,5 +107,25 @@ def test_a_restart_does_not_forget_which_tokens_were_used(tmp_path):
         assert r.status_code == 409
         other = beacon.replace('"seq": 0', '"seq": 1')  # the same page's next beacon is fine
         assert httpx.post(server.url + "/b", content=other, headers=headers).status_code == 204
+    finally:
+        server.stop()
+
+
+def test_the_rust_front_gives_back_the_slot_of_a_client_that_never_finishes(tmp_path, monkeypatch):
+    import socket
+
+    if os.environ.get("QINGLANG_ENGINE") != "rust":
+        pytest.skip("uvicorn has no limit on a half-sent request; the Rust front has one")
+    monkeypatch.setenv("QINGLANG_FRONT_CONNECTION_SECONDS", "1")
+    db = tmp_path / "c.db"
+    add_site(db, "shop", "http://shop.test")
+    server = Server(db)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=15) as s:
+            s.sendall(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")  # never ends
+            started = time.monotonic()
+            assert s.recv(1024) == b""  # the server closed it
+            assert time.monotonic() - started < 12
+        assert httpx.get(server.url + "/healthz").status_code == 200
     finally:
         server.stop()

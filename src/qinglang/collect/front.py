@@ -120,6 +120,7 @@ def serve_front(
             "roll_bytes": 32 << 20,  # fewer, larger lake files at high rates (Python: 8 MiB)
             "roll_seconds": roll_seconds,
             "max_connections": max_connections,
+            "connection_seconds": float(os.environ.get("QINGLANG_FRONT_CONNECTION_SECONDS", 60)),
             "trusted_proxies": ["127.0.0.1"],  # X-Forwarded-For is believed only from here
             "used": [[r["nonce"], r["pv_id"], r["seq"], r["ts"]] for r in used],
             "limits": limits(),
