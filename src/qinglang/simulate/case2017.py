@@ -22,7 +22,7 @@ from qinglang.errors import ConfigError
 from qinglang.reasons import Category
 
 from . import automation, forgery, hidden, machine, organic
-from .common import DAYS, WEEKDAY_FACTOR
+from .common import DAYS, WEEKDAY_FACTOR, scenario_params
 from .runner import Population, Scenario
 
 DEFAULTS: dict[str, float] = {
@@ -52,12 +52,7 @@ def _host_usage(rng: np.random.Generator) -> np.ndarray:
 
 
 def scenario(**params: Any) -> Scenario:
-    unknown = set(params) - set(DEFAULTS)
-    if unknown:
-        raise ConfigError(
-            f"case2017: unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}"
-        )
-    p = {**DEFAULTS, **{k: float(v) for k, v in params.items()}}
+    p = scenario_params("case2017", DEFAULTS, params)
     inv = p["invalid_share"]
     if not 0.0 <= inv <= 1.0:
         raise ConfigError(f"case2017: invalid_share must be within [0, 1], got {inv}")

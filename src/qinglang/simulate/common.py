@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from qinglang.errors import ConfigError
 from qinglang.events import CLIENT_FIELDS, EVENT_SCHEMA
 
 SITE = "target-site.example"
@@ -23,6 +24,18 @@ DAY_MS = 86_400_000
 # 2017-09-01 00:00 Asia/Shanghai (UTC+8) = 2017-08-31 16:00 UTC
 START_MS = 1_504_195_200_000
 UV_PER_SCALE = 28_000_000
+
+
+def scenario_params(name: str, defaults: Mapping[str, float], params: Mapping[str, Any]) -> dict:
+    """A scenario's parameters: its defaults overridden by `params`, all as floats; an unknown
+    name is refused with the list of known ones."""
+    unknown = set(params) - set(defaults)
+    if unknown:
+        raise ConfigError(
+            f"{name}: unknown parameter(s) {sorted(unknown)}; known: {sorted(defaults)}"
+        )
+    return {**defaults, **{k: float(v) for k, v in params.items()}}
+
 
 # ----------------------------------------------------------------------------- randomness
 _STREAMS: dict = {}

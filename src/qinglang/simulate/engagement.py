@@ -40,7 +40,7 @@ from qinglang.errors import ConfigError
 from qinglang.events import EVENT_SCHEMA
 
 from . import engaged
-from .common import DAY_MS, START_MS, base36_strings, rng_for
+from .common import DAY_MS, START_MS, base36_strings, rng_for, scenario_params
 from .social import DAYS, World, organic_background
 
 DEFAULTS: dict[str, float] = {
@@ -114,12 +114,7 @@ class EngagementScenario:
 
 def _factory(name: str) -> Callable[..., EngagementScenario]:
     def scenario(**params: Any) -> EngagementScenario:
-        unknown = set(params) - set(DEFAULTS)
-        if unknown:
-            raise ConfigError(
-                f"{name}: unknown parameter(s) {sorted(unknown)}; known: {sorted(DEFAULTS)}"
-            )
-        p = {**DEFAULTS, **{k: float(v) for k, v in params.items()}}
+        p = scenario_params(name, DEFAULTS, params)
         if not 0 < p["task_min_share"] <= p["task_max_share"] <= 1:
             raise ConfigError(f"{name}: need 0 < task_min_share <= task_max_share <= 1")
         return EngagementScenario(name, p)
