@@ -255,15 +255,7 @@ async fn beacon(
         )
     };
     let m = &st.metrics;
-    let json_type = {
-        let c = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_lowercase();
-        c == "application/json" || c == "text/plain"
-    };
+    let json_type = steps::check_content_type(&content_type).is_ok();
     let mut fast_done = None;
     if let (Some(body), true, true) = (&body, json_type, st.fast) {
         let sites = st.sites.read().expect("lock");
@@ -425,16 +417,7 @@ fn tracker(st: &State, req: &Request<Body>) -> Result<Response<Body>, Drop> {
         st.refresh_sites();
     }
     let sites = st.sites.read().expect("lock");
-    let site = match sites.get(&name) {
-        Some(site) => site,
-        None => {
-            return Err(Drop::new(
-                Reason::UnknownSite,
-                format!("unknown site '{name}'"),
-                Some("site".into()),
-            ))
-        }
-    };
+    let site = sites.get(&name).ok_or_else(|| steps::unknown_site(&name))?;
     let ua: String = header(req, "user-agent")
         .unwrap_or_default()
         .chars()

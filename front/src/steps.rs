@@ -153,6 +153,30 @@ fn loads(data: &[u8], field: Option<&str>) -> Result<Value, Drop> {
 }
 
 // ------------------------------------------------------------------------------------ parse
+/// A POST body must be declared JSON (`text/plain` is what `sendBeacon` sends without a CORS
+/// preflight).
+pub fn check_content_type(content_type: &str) -> Result<(), Drop> {
+    let ctype = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_lowercase();
+    if ctype == "application/json" || ctype == "text/plain" {
+        return Ok(());
+    }
+    let shown = if ctype.is_empty() {
+        "(none)".to_string()
+    } else {
+        ctype
+    };
+    Err(Drop::new(
+        Reason::BadContentType,
+        format!("content-type '{shown}': expected application/json or text/plain (JSON)"),
+        None,
+    ))
+}
+
 pub fn parse(hit: &mut Hit, limits: &Limits) -> Result<(), Drop> {
     let body = match &hit.body {
         Some(body) => body,
@@ -171,25 +195,7 @@ pub fn parse(hit: &mut Hit, limits: &Limits) -> Result<(), Drop> {
             return Ok(());
         }
     };
-    let ctype = hit
-        .content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_lowercase();
-    if ctype != "application/json" && ctype != "text/plain" {
-        let shown = if ctype.is_empty() {
-            "(none)".to_string()
-        } else {
-            ctype
-        };
-        return Err(Drop::new(
-            Reason::BadContentType,
-            format!("content-type '{shown}': expected application/json or text/plain (JSON)"),
-            None,
-        ));
-    }
+    check_content_type(&hit.content_type)?;
     let items = match loads(body, None)? {
         Value::Array(a) => a,
         other => vec![other],
@@ -391,16 +397,7 @@ pub fn site_check(
     if hit.beacons.iter().any(|b| &b.site != name) {
         return Err(bad("site", "one site per request"));
     }
-    let site = match sites.get(name) {
-        Some(site) => site,
-        None => {
-            return Err(Drop::new(
-                Reason::UnknownSite,
-                format!("unknown site '{name}': register it with `qinglang site add`"),
-                Some("site".into()),
-            ))
-        }
-    };
+    let site = sites.get(name).ok_or_else(|| unknown_site(name))?;
     if let Some(origin) = &hit.origin {
         if !site.origins.iter().any(|o| o == origin) {
             return Err(Drop::new(
@@ -412,6 +409,14 @@ pub fn site_check(
     }
     hit.site = Some(site.clone());
     Ok(())
+}
+
+pub fn unknown_site(name: &str) -> Drop {
+    Drop::new(
+        Reason::UnknownSite,
+        format!("unknown site '{name}': register it with `qinglang site add`"),
+        Some("site".into()),
+    )
 }
 
 /// The Origin header, else the origin of the Referer (a pixel GET sends no Origin).

@@ -34,6 +34,7 @@ from qinglang.collect.steps import (
     DropReason,
     Hit,
     origin_of,
+    unknown_site,
 )
 
 log = logging.getLogger("qinglang.collect")
@@ -341,7 +342,7 @@ class Collector:
             self._refresh_sites()
             site = self.ctx.sites.get(name)
         if site is None:
-            raise Drop(DropReason.UNKNOWN_SITE, f"unknown site {name!r}", "site")
+            raise unknown_site(name)
         ua = headers.get("user-agent", "")[:512]
         token = tokens.issue(site.secret, site.name, int(time.time()), ua)
         config = json.dumps({"site": site.name, "token": token})

@@ -351,11 +351,7 @@ def site_check(hit: Hit, ctx: Context) -> Hit:
     name = names.pop()
     site = ctx.sites.get(name)
     if site is None:
-        raise Drop(
-            DropReason.UNKNOWN_SITE,
-            f"unknown site {name!r}: register it with `qinglang site add`",
-            "site",
-        )
+        raise unknown_site(name)
     if hit.origin and hit.origin not in site.origins:
         raise Drop(
             DropReason.ORIGIN_REFUSED,
@@ -364,6 +360,14 @@ def site_check(hit: Hit, ctx: Context) -> Hit:
         )
     hit.site = site
     return hit
+
+
+def unknown_site(name: str) -> Drop:
+    return Drop(
+        DropReason.UNKNOWN_SITE,
+        f"unknown site {name!r}: register it with `qinglang site add`",
+        "site",
+    )
 
 
 def origin_of(origin: str | None, referer: str | None) -> str | None:
