@@ -62,15 +62,13 @@ def run_one(method: str, path: Path) -> dict:
     import duckdb
 
     from qinglang.detect import dcube, greedy
-    from qinglang.engine import DuckDBEngine
+    from qinglang.engine import DuckDBEngine, sql_string
 
-    src = str(path).replace("'", "''")
+    src = sql_string(path)
     if method == "groupby":
         con = duckdb.connect()
         t0 = time.perf_counter()
-        con.execute(
-            f"SELECT target, count(*) FROM read_parquet('{src}') GROUP BY target"
-        ).fetchall()
+        con.execute(f"SELECT target, count(*) FROM read_parquet({src}) GROUP BY target").fetchall()
         secs = time.perf_counter() - t0
         return {"seconds": secs, "peak_mb": peak_mb()}
     if method == "greedy":
@@ -80,7 +78,7 @@ def run_one(method: str, path: Path) -> dict:
         greedy.codes(ids)
         con = duckdb.connect()
         t0 = time.perf_counter()
-        t = con.sql(f"SELECT account, target FROM read_parquet('{src}')").to_arrow_table()
+        t = con.sql(f"SELECT account, target FROM read_parquet({src})").to_arrow_table()
         t1 = time.perf_counter()
         accounts, rows = greedy.codes(t["account"].to_numpy())
         targets, cols = greedy.codes(t["target"].to_numpy())
@@ -105,7 +103,7 @@ def run_one(method: str, path: Path) -> dict:
     if method == "relational":
         engine = DuckDBEngine()
         t0 = time.perf_counter()
-        engine.materialize("e", f"SELECT account AS a, target AS c FROM read_parquet('{src}')")
+        engine.materialize("e", f"SELECT account AS a, target AS c FROM read_parquet({src})")
         engine.materialize(
             "w", "SELECT e.a, e.c, 1.0 / ln(d.n + 5.0) AS w FROM e "
             "JOIN (SELECT c, count(*) AS n FROM e GROUP BY c) d ON e.c = d.c",

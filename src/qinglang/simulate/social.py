@@ -36,6 +36,7 @@ from .common import (
     mix64,
     pick,
     sample_ms_of_day,
+    unit,
     zipf_weights,
 )
 from .network import cgn_gateways, networks
@@ -145,9 +146,8 @@ class Phones:
     @classmethod
     def of(cls, world: World, accounts: np.ndarray) -> Phones:
         h = mix64(accounts.astype(np.uint64), world.seed * 31 + 5)
-        ua = pick(UA_CDF, (h >> np.uint64(11)).astype(np.float64) / float(1 << 53))
-        u1 = (mix64(h, 1) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-        u2 = (mix64(h, 2) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+        ua = pick(UA_CDF, unit(h))
+        u1, u2 = unit(mix64(h, 1)), unit(mix64(h, 2))
         return cls(accounts.astype(np.int64), ua, networks().broadband.at(u1, u2))
 
 
