@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
+use std::sync::Mutex;
 use std::time::Instant;
 
 use crate::config::{Kind, Limits, Site};
@@ -249,11 +250,14 @@ pub fn run(
     body: &[u8],
     env: &Env,
     room: impl Fn(usize) -> bool,
-    guard: &mut tokens::ReplayGuard,
+    guard: &Mutex<tokens::ReplayGuard>,
     boot: &str,
     counter: &AtomicU64,
 ) -> Option<Result<Done, ()>> {
     let l = env.limits;
+    // step times are recorded only once this path is sure to finish (else the general steps
+    // time the request themselves)
+    let mut took = [0.0f64; 5];
     let t = Instant::now();
     let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
     let objects: Vec<Obj<Beacon>> = if *first == b'[' {
@@ -262,7 +266,7 @@ pub fn run(
         vec![serde_json::from_slice(body).ok()?]
     };
     let mut beacons: Vec<Beacon> = objects.into_iter().map(|o| o.0).collect();
-    env.metrics.observe(0, t.elapsed().as_secs_f64());
+    took[0] = t.elapsed().as_secs_f64();
     let t = Instant::now();
     if beacons.is_empty() || beacons.len() > l.max_events {
         return None;
@@ -294,7 +298,7 @@ pub fn run(
             b.client = None;
         }
     }
-    env.metrics.observe(1, t.elapsed().as_secs_f64());
+    took[1] = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let name = beacons[0].site.as_deref()?;
     if beacons.iter().any(|b| b.site.as_deref() != Some(name)) {
@@ -306,9 +310,12 @@ pub fn run(
             return None;
         }
     }
-    env.metrics.observe(2, t.elapsed().as_secs_f64());
+    took[2] = t.elapsed().as_secs_f64();
     let t = Instant::now();
     if !room(beacons.len()) {
+        for (step, secs) in took.iter().enumerate().take(3) {
+            env.metrics.observe(step, *secs);
+        }
         return Some(Err(()));
     }
     let now_s = env.now_ms / 1000;
@@ -324,14 +331,18 @@ pub fn run(
         );
         let pv_id = b.client.as_ref().and_then(|c| c.0.pv_id.as_deref());
         let seen = nonce.map(|nonce| {
-            if let Some(r) = guard.verdict(&nonce, pv_id, b.seq, now_s) {
+            let replay = guard
+                .lock()
+                .expect("lock")
+                .verdict(&nonce, pv_id, b.seq, now_s);
+            if let Some(r) = replay {
                 verdict = r;
             }
             (nonce, pv_id, b.seq)
         });
         checked.push((verdict, seen));
     }
-    env.metrics.observe(3, t.elapsed().as_secs_f64());
+    took[3] = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let req = Request {
         site,
@@ -358,7 +369,10 @@ pub fn run(
         done.rows.push(steps::record(&req, fields, boot, counter));
         done.verdicts.push(verdict);
     }
-    env.metrics.observe(4, t.elapsed().as_secs_f64());
+    took[4] = t.elapsed().as_secs_f64();
+    for (step, secs) in took.iter().enumerate() {
+        env.metrics.observe(step, *secs);
+    }
     Some(Ok(done))
 }
 
@@ -415,13 +429,13 @@ mod tests {
             ttl_s: 1800,
             metrics: &m,
         };
-        let mut guard = tokens::ReplayGuard::new(1800);
+        let guard = Mutex::new(tokens::ReplayGuard::new(1800));
         let counter = AtomicU64::new(0);
         run(
             body.to_string().as_bytes(),
             &env,
             |_| true,
-            &mut guard,
+            &guard,
             "b00t",
             &counter,
         )

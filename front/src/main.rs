@@ -269,14 +269,7 @@ async fn beacon(
             ttl_s: st.ttl_s,
             metrics: m,
         };
-        let res = fast::run(
-            body,
-            &env,
-            room,
-            &mut st.guard.lock().expect("lock"),
-            &st.boot,
-            &st.counter,
-        );
+        let res = fast::run(body, &env, room, &st.guard, &st.boot, &st.counter);
         match res {
             Some(Ok(done)) => fast_done = Some((done.rows, done.verdicts)),
             Some(Err(())) => return Err(overloaded()),
@@ -322,7 +315,7 @@ async fn beacon(
             if !room(hit.beacons.len().max(1)) {
                 return Err(overloaded());
             }
-            steps::token_check(&mut hit, st.ttl_s, &mut st.guard.lock().expect("lock"));
+            steps::token_check(&mut hit, st.ttl_s, &st.guard);
             m.observe(3, t.elapsed().as_secs_f64());
             let t = Instant::now();
             steps::enrich(&mut hit, &st.boot, &st.counter);

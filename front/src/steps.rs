@@ -4,6 +4,7 @@
 //! such as `"seq": " 1_0"`), never more lenient. A test sends the same requests to both.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -445,7 +446,7 @@ pub fn origin_of(origin: Option<&str>, referer: Option<&str>) -> Option<String> 
 }
 
 // ------------------------------------------------------------------------------ token_check
-pub fn token_check(hit: &mut Hit, ttl_s: u64, guard: &mut tokens::ReplayGuard) {
+pub fn token_check(hit: &mut Hit, ttl_s: u64, guard: &Mutex<tokens::ReplayGuard>) {
     let site = hit.site.as_ref().expect("site_check ran");
     let now_s = hit.now_ms / 1000;
     for b in hit.beacons.iter_mut() {
@@ -463,7 +464,11 @@ pub fn token_check(hit: &mut Hit, ttl_s: u64, guard: &mut tokens::ReplayGuard) {
                 .as_ref()
                 .and_then(|c| c.get("pv_id"))
                 .and_then(Value::as_str);
-            if let Some(r) = guard.verdict(&nonce, pv_id, b.seq, now_s) {
+            let replay = guard
+                .lock()
+                .expect("lock")
+                .verdict(&nonce, pv_id, b.seq, now_s);
+            if let Some(r) = replay {
                 verdict = r;
             }
             b.seen = Some(serde_json::json!([nonce, pv_id, b.seq]));

@@ -140,10 +140,14 @@ def test_the_rust_fast_path_knows_the_client_contract(pair):
 
 
 def test_both_count_the_same_rows_and_refusals_in_metrics(pair):
-    # the same requests went to both: rows by token verdict and refusals by reason must match
+    # the same requests went to both: rows by verdict, refusals by reason and steps run must match
     # (zeros aside: the front lists every verdict from the start, Python once it is seen)
     counted = {}
-    families = ("qinglang_collector_rows_total", "qinglang_collector_dropped_total")
+    families = (
+        "qinglang_collector_rows_total",
+        "qinglang_collector_dropped_total",
+        "qinglang_collector_step_seconds_count",  # each step timed once per request that ran it
+    )
     for name, server in pair.items():
         lines = httpx.get(server.url + "/metrics").text.splitlines()
         pairs = [line.rsplit(" ", 1) for line in lines if line.startswith(families)]

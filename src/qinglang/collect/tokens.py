@@ -13,6 +13,7 @@ it with a sequence number on every beacon of that page view. The collector's ver
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import os
@@ -25,6 +26,7 @@ def _b64(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
+@functools.lru_cache(maxsize=1024)  # one derivation per site, not one per beacon
 def _key(secret: bytes) -> bytes:
     return hmac.new(secret, b"qinglang-token-v1", hashlib.sha256).digest()
 
