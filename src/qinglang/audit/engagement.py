@@ -46,31 +46,31 @@ def _group_sql(detectors: list[dict[str, Any]]) -> tuple[str, str]:
 
 def engagement_facts(engine: Engine, detectors: list[dict[str, Any]],
                      settings: dict[str, object] | None = None) -> dict[str, Any] | None:  # fmt: skip
-    has = engine.query(
-        "SELECT count(*) AS n FROM events WHERE event = 'action' AND target IS NOT NULL"
-    ).to_pylist()[0]["n"]
-    if not has:
+    totals = engine.query(
+        "SELECT target, count(*) AS n FROM events WHERE event = 'action' "
+        "AND target IS NOT NULL GROUP BY 1"
+    ).to_pylist()
+    if not totals:
         return None
     settings = settings or {}
-
-    def setting(name: str) -> float:
-        return setting_value(settings, name)
-
     joins, group = _group_sql(detectors)
+    # the bought actions with their group, joined once; every figure below reads this table
+    engine.materialize(
+        "engagement_bought",
+        f"SELECT e.target, e.action, l.category, {group} AS grp, e.account_id, e.device_id, "
+        f"e.ip, e.ts FROM events e JOIN label_rows l ON e.rid = l.rid {joins} "
+        f"WHERE e.event = 'action' AND l.verdict = 'invalid'",
+    )
     rows = engine.query(
-        f"SELECT e.target, e.action, l.category, {group} AS grp, count(*) AS n, "
-        f"count(DISTINCT e.account_id) AS accounts "
-        f"FROM events e JOIN label_rows l ON e.rid = l.rid {joins} "
-        f"WHERE e.event = 'action' AND e.target IS NOT NULL AND l.verdict = 'invalid' "
-        f"GROUP BY 1, 2, 3, 4"
-    ).to_pylist()
-    totals = engine.query(
-        "SELECT e.target, count(*) AS n FROM events e WHERE e.event = 'action' "
-        "AND e.target IS NOT NULL GROUP BY 1"
+        "SELECT target, action, category, grp, count(*) AS n, "
+        "count(DISTINCT account_id) AS accounts FROM engagement_bought "
+        "WHERE target IS NOT NULL GROUP BY 1, 2, 3, 4"
     ).to_pylist()
     all_actions = {r["target"]: int(r["n"]) for r in totals}
-    markup = setting("price_markup")
-    prices = {k[len("price_") :]: setting(k) for k in SETTINGS if k.startswith("price_")}
+    markup = setting_value(settings, "price_markup")
+    prices = {
+        k[len("price_") :]: setting_value(settings, k) for k in SETTINGS if k.startswith("price_")
+    }
     prices.pop("markup", None)
     targets: dict[str, dict[str, Any]] = {}
     for r in rows:
@@ -100,20 +100,18 @@ def engagement_facts(engine: Engine, detectors: list[dict[str, Any]],
         "prices": prices,
         "markup": markup,
         "targets": ranked[:TOP_TARGETS],
-        "groups": _groups(engine, detectors, joins, group),
+        "groups": _groups(engine, detectors),
     }
 
 
-def _groups(engine: Engine, detectors: list[dict[str, Any]], joins: str,
-            group: str) -> list[dict[str, Any]]:  # fmt: skip
+def _groups(engine: Engine, detectors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per group: members, targets, actions, time window, with a sample of ids as evidence."""
     per = engine.query(
-        f"SELECT {group} AS grp, l.category, count(*) AS actions, "
-        f"count(DISTINCT e.account_id) AS members, count(DISTINCT e.target) AS targets, "
-        f"count(DISTINCT e.device_id) AS devices, count(DISTINCT e.ip) AS ips, "
-        f"CAST(min(e.ts) AS VARCHAR) AS first, CAST(max(e.ts) AS VARCHAR) AS last "
-        f"FROM events e JOIN label_rows l ON e.rid = l.rid {joins} "
-        f"WHERE e.event = 'action' AND l.verdict = 'invalid' GROUP BY 1, 2"
+        "SELECT grp, category, count(*) AS actions, "
+        "count(DISTINCT account_id) AS members, count(DISTINCT target) AS targets, "
+        "count(DISTINCT device_id) AS devices, count(DISTINCT ip) AS ips, "
+        "CAST(min(ts) AS VARCHAR) AS first, CAST(max(ts) AS VARCHAR) AS last "
+        "FROM engagement_bought GROUP BY 1, 2"
     ).to_pylist()
     per.sort(key=lambda g: (-int(g["actions"]), str(g["grp"])))
     out = []
@@ -128,16 +126,13 @@ def _groups(engine: Engine, detectors: list[dict[str, Any]], joins: str,
                 round(float(b["density"]), 4),
             )
     for g in per[:TOP_GROUPS]:
+        mine = f"FROM engagement_bought WHERE grp = {sql_string(g['grp'])}"
         sample = engine.query(
-            f"SELECT min(e.account_id) AS account_id, e.target FROM events e "
-            f"JOIN label_rows l ON e.rid = l.rid {joins} WHERE e.event = 'action' "
-            f"AND l.verdict = 'invalid' AND {group} = {sql_string(g['grp'])} GROUP BY e.target "
-            f"ORDER BY count(*) DESC, e.target LIMIT {SAMPLE_IDS}"
+            f"SELECT min(account_id) AS account_id, target {mine} GROUP BY target "
+            f"ORDER BY count(*) DESC, target LIMIT {SAMPLE_IDS}"
         ).to_pylist()
         members = engine.query(
-            f"SELECT DISTINCT e.account_id FROM events e JOIN label_rows l ON e.rid = l.rid "
-            f"{joins} WHERE e.event = 'action' AND l.verdict = 'invalid' "
-            f"AND {group} = {sql_string(g['grp'])} ORDER BY 1 LIMIT {SAMPLE_IDS}"
+            f"SELECT DISTINCT account_id {mine} ORDER BY 1 LIMIT {SAMPLE_IDS}"
         ).to_pylist()
         item = {k: (int(v) if isinstance(v, int) else v) for k, v in g.items()}
         item["group"] = item.pop("grp")
