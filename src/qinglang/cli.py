@@ -479,13 +479,12 @@ def serve(
     """Run the collector: /t.js, /b, /b.gif, /healthz and /metrics."""
     from qinglang.collect.front import find_front, serve_front
     from qinglang.collect.server import serve as run_server
-    from qinglang.settings import SETTINGS, parse_settings
+    from qinglang.settings import parse_settings, setting_value
 
     try:
         if engine not in ("auto", "rust", "python"):
             raise ConfigError(f"--engine {engine!r}: expected auto, rust or python")
-        chosen = parse_settings(setting).get("token_ttl_minutes")
-        ttl = float(str(chosen)) if chosen is not None else SETTINGS["token_ttl_minutes"].default
+        ttl = setting_value(parse_settings(setting), "token_ttl_minutes")
         front = find_front() if engine != "python" else None
         if engine == "rust" and front is None:
             raise ConfigError(
@@ -493,7 +492,7 @@ def serve(
                 "'Collector engines'; or set QINGLANG_FRONT to its path)"
             )
         if front is not None:
-            serve_front(front, db, host, port, queue, 2048, int(ttl * 60))
+            serve_front(front, db, host, port, queue, ttl_s=int(ttl * 60))
         else:
             run_server(db, host, port, queue_size=queue, ttl_s=int(ttl * 60))
     except QinglangError as exc:

@@ -153,8 +153,8 @@ class Collector:
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
-        log = self.log
-        assert log is not None
+        seglog = self.log
+        assert seglog is not None
         while True:
             item = await self.queue.get()
             batch = [item] if item is not None and item is not ROLL else []
@@ -166,15 +166,15 @@ class Collector:
                 if item is not None and item is not ROLL:
                     batch.append(item)
             if batch:
-                await self._commit(loop, log, batch)
+                await self._commit(loop, seglog, batch)
             if item is None:
                 return
-            if log.due():
+            if seglog.due():
                 try:
-                    closed = await loop.run_in_executor(self._io, log.rotate)
+                    closed = await loop.run_in_executor(self._io, seglog.rotate)
                 except OSError as e:  # keep serving; /healthz says what is wrong
                     self.fault = f"cannot start a new segment: {e}"
-                    logging.getLogger("qinglang.collect").error(self.fault)
+                    log.error(self.fault)
                     continue
                 self.fault = None
                 rolled = loop.run_in_executor(
@@ -182,9 +182,9 @@ class Collector:
                 )
                 rolled.add_done_callback(_report_roll_error)
 
-    async def _commit(self, loop: asyncio.AbstractEventLoop, log: Any, batch: list) -> None:
+    async def _commit(self, loop: asyncio.AbstractEventLoop, seglog: Any, batch: list) -> None:
         try:
-            await loop.run_in_executor(self._io, log.append, b"".join(b[0] for b in batch))
+            await loop.run_in_executor(self._io, seglog.append, b"".join(b[0] for b in batch))
         except OSError as e:
             for _, fut in batch:
                 if not fut.done():

@@ -89,7 +89,8 @@ def serve_front(
     host: str,
     port: int,
     queue_size: int,
-    max_connections: int,
+    max_connections: int = 2048,  # as uvicorn's limit_concurrency in server.py
+    *,
     ttl_s: int,
     roll_seconds: float = 5.0,
 ) -> None:
