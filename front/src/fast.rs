@@ -321,25 +321,19 @@ pub fn run(
     let now_s = env.now_ms / 1000;
     let mut checked = Vec::with_capacity(beacons.len());
     for b in &beacons {
-        let (mut verdict, nonce) = tokens::check(
+        let pv_id = b.client.as_ref().and_then(|c| c.0.pv_id.as_deref());
+        let (verdict, nonce) = tokens::verdict(
             &site.token_key,
             &site.name,
             b.token.as_deref(),
+            pv_id,
+            b.seq,
             now_s,
             env.ttl_s,
             env.user_agent,
+            guard,
         );
-        let pv_id = b.client.as_ref().and_then(|c| c.0.pv_id.as_deref());
-        let seen = nonce.map(|nonce| {
-            let replay = guard
-                .lock()
-                .expect("lock")
-                .verdict(&nonce, pv_id, b.seq, now_s);
-            if let Some(r) = replay {
-                verdict = r;
-            }
-            (nonce, pv_id, b.seq)
-        });
+        let seen = nonce.map(|nonce| (nonce, pv_id, b.seq));
         checked.push((verdict, seen));
     }
     took[3] = t.elapsed().as_secs_f64();

@@ -450,27 +450,23 @@ pub fn token_check(hit: &mut Hit, ttl_s: u64, guard: &Mutex<tokens::ReplayGuard>
     let site = hit.site.as_ref().expect("site_check ran");
     let now_s = hit.now_ms / 1000;
     for b in hit.beacons.iter_mut() {
-        let (mut verdict, nonce) = tokens::check(
+        let pv_id = b
+            .client
+            .as_ref()
+            .and_then(|c| c.get("pv_id"))
+            .and_then(Value::as_str);
+        let (verdict, nonce) = tokens::verdict(
             &site.token_key,
             &site.name,
             b.token.as_deref(),
+            pv_id,
+            b.seq,
             now_s,
             ttl_s,
             &hit.user_agent,
+            guard,
         );
         if let Some(nonce) = nonce {
-            let pv_id = b
-                .client
-                .as_ref()
-                .and_then(|c| c.get("pv_id"))
-                .and_then(Value::as_str);
-            let replay = guard
-                .lock()
-                .expect("lock")
-                .verdict(&nonce, pv_id, b.seq, now_s);
-            if let Some(r) = replay {
-                verdict = r;
-            }
             b.seen = Some(serde_json::json!([nonce, pv_id, b.seq]));
         }
         b.verdict = verdict;

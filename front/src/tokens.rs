@@ -72,6 +72,26 @@ pub fn check(
     (verdict, Some(parts[1].to_string()))
 }
 
+/// One beacon's verdict, the replay check included, and the nonce it used (if the MAC held).
+#[allow(clippy::too_many_arguments)]
+pub fn verdict(
+    key: &[u8],
+    site: &str,
+    token: Option<&str>,
+    pv_id: Option<&str>,
+    seq: Option<i64>,
+    now_s: u64,
+    ttl_s: u64,
+    user_agent: &str,
+    guard: &std::sync::Mutex<ReplayGuard>,
+) -> (&'static str, Option<String>) {
+    let (verdict, nonce) = check(key, site, token, now_s, ttl_s, user_agent);
+    let replay = nonce
+        .as_ref()
+        .and_then(|n| guard.lock().expect("lock").verdict(n, pv_id, seq, now_s));
+    (replay.unwrap_or(verdict), nonce)
+}
+
 struct Seen {
     first_s: u64,
     pv_id: String,
