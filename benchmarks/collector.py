@@ -170,9 +170,12 @@ class RssSampler(threading.Thread):
         return pids
 
     def run(self) -> None:
+        family, found = self.family(), time.monotonic()
         while not self.stop.is_set():
+            if time.monotonic() - found >= 2.0:  # scanning /proc costs CPU the server would use
+                family, found = self.family(), time.monotonic()
             total = 0.0
-            for pid in self.family():
+            for pid in family:
                 try:
                     text = Path(f"/proc/{pid}/status").read_text()
                     total += int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) / 1024

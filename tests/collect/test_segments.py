@@ -32,6 +32,22 @@ def test_recovery_truncates_a_torn_tail_and_keeps_every_whole_record(tmp_path):
     assert [r["event_id"] for r in rows] == [f"e{i}" for i in range(5)] and end == whole
 
 
+def test_recovery_and_reading_stop_at_the_zeros_of_a_preallocated_segment(tmp_path):
+    # the Rust front writes a segment out in zeros before it uses it; a crash leaves the records,
+    # maybe a record torn over the zeros, then zeros to the end
+    path = tmp_path / "seg-0000000000001-000001.log"
+    whole = b"".join(segments.encode(row(i)) for i in range(3))
+    path.write_bytes(whole + segments.encode(row(3))[:-9] + bytes(4096))
+    table, _ = segments.read_segment(path)  # a segment whose cut failed still reads right
+    assert table.column("event_id").to_pylist() == ["e0", "e1", "e2"]
+    assert segments.recover(tmp_path) == [path]
+    assert path.read_bytes() == whole
+    zeros = tmp_path / "seg-0000000000001-000002.log"  # the next one, only zeros yet
+    zeros.write_bytes(bytes(4096))
+    segments.recover(tmp_path)
+    assert zeros.stat().st_size == 0 and segments.roll(zeros, tmp_path / "lake") == []
+
+
 def test_a_corrupted_record_ends_the_valid_prefix(tmp_path):
     path = tmp_path / "seg-000000000001.log"
     good, bad = segments.encode(row(1)), bytearray(segments.encode(row(2)))

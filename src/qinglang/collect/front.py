@@ -118,7 +118,8 @@ def serve_front(
             "tracker": TRACKER,
             "ttl_s": ttl_s,
             "queue": queue_size,
-            "roll_bytes": 32 << 20,  # fewer, larger lake files at high rates (Python: 8 MiB)
+            # fewer, larger lake files at high rates (Python: 8 MiB); smaller makes a fresher lake
+            "roll_bytes": int(os.environ.get("QINGLANG_FRONT_SEGMENT_BYTES", 32 << 20)),
             "roll_seconds": roll_seconds,
             "max_connections": max_connections,
             "connection_seconds": float(os.environ.get("QINGLANG_FRONT_CONNECTION_SECONDS", 60)),
