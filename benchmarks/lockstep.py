@@ -73,8 +73,9 @@ def run_one(method: str, path: Path) -> dict:
         return {"seconds": secs, "peak_mb": peak_mb()}
     if method == "greedy":
         greedy.densest(np.array([0, 1]), np.array([0, 0]), 2, 1)  # compiled (cached) beforehand
+        greedy.codes(np.array([0, 1]))  # a column of several chunks comes as a writable copy,
         ids = np.array([0, 1])
-        ids.flags.writeable = False  # as Arrow's arrays are (Numba compiles read-only apart)
+        ids.flags.writeable = False  # one chunk as Arrow's read-only array (compiled apart)
         greedy.codes(ids)
         con = duckdb.connect()
         t0 = time.perf_counter()
@@ -209,6 +210,17 @@ def main() -> None:
         print(f"{r['actions']:>11,}   greedy phases: load {ph['load']:.3f} s, encode {ph['encode']:.3f} s, "
               f"weights + lists + peeling {ph['peel']:.3f} s; one random pass over the edges "
               f"{r['greedy']['random_pass']:.4f} s")  # fmt: skip
+    for r in rows:  # near-linear: the cost of one action should hardly grow with the count
+        print(f"{r['actions']:>11,}   per action: greedy {r['greedy']['seconds'] / r['actions'] * 1e6:.3f} us, "
+              f"groupby {r['groupby']['seconds'] / r['actions'] * 1e6:.3f} us, "
+              f"one random pass {r['greedy']['random_pass'] / r['actions'] * 1e9:.1f} ns")  # fmt: skip
+    if len(rows) > 1:
+        first, last = rows[0], rows[-1]
+        span = np.log(last["actions"] / first["actions"])
+        print("log-log slope of time against actions (1 = linear): " + ", ".join(
+            f"{m} {np.log(last[m]['seconds'] / first[m]['seconds']) / span:.2f}"
+            for m in ("greedy", "relational", "groupby")
+        ) + f", one random pass {np.log(last['greedy']['random_pass'] / first['greedy']['random_pass']) / span:.2f}")  # fmt: skip
     for a, b in zip(rows, rows[1:], strict=False):
         k = b["actions"] / a["actions"]
         print(f"growth x{k:.0f} in actions: greedy x{b['greedy']['seconds'] / a['greedy']['seconds']:.1f}, "
