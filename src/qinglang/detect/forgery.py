@@ -88,7 +88,7 @@ def _cloned(ctx: Context) -> str:
         f"HAVING count(DISTINCT m.visitor_id) >= {min_visitors}"
     )
     ctx.engine.materialize("forgery_repeated", tuples)
-    total = "(SELECT count(*) FROM forgery_measured)"
+    total = int(ctx.engine.query("SELECT count(*) AS n FROM forgery_measured")["n"][0].as_py())
     freq = []
     joins = []
     for i, m in enumerate(MEASURES):
