@@ -18,15 +18,14 @@ def row(i: int, site: str = "shop") -> dict:
 
 
 def test_recovery_truncates_a_torn_tail_and_keeps_every_whole_record(tmp_path):
-    log = segments.SegmentLog(tmp_path)
+    log = segments.SegmentLog(tmp_path, segments.next_run([]))
     log.append(b"".join(segments.encode(row(i)) for i in range(5)))
     path = log.path
     os.close(log._fd)  # a crash: no close(), no roll
     whole = path.stat().st_size
     with open(path, "ab") as f:
         f.write(segments.encode(row(5))[:-7])  # torn mid-record
-    again = segments.SegmentLog(tmp_path)
-    assert again.closed == [path]
+    assert segments.recover(tmp_path) == [path]
     assert path.stat().st_size == whole
     rows, end = segments.scan(path)
     assert [r["event_id"] for r in rows] == [f"e{i}" for i in range(5)] and end == whole
@@ -58,7 +57,7 @@ def test_a_corrupted_record_ends_the_valid_prefix(tmp_path):
 
 
 def test_roll_writes_one_parquet_file_per_site_in_the_event_schema(tmp_path):
-    log = segments.SegmentLog(tmp_path / "seg")
+    log = segments.SegmentLog(tmp_path / "seg", segments.next_run([]))
     log.append(b"".join(segments.encode(row(i, "a" if i % 2 else "b")) for i in range(6)))
     closed = log.rotate()
     written = segments.roll(closed, tmp_path / "lake")
@@ -71,21 +70,20 @@ def test_roll_writes_one_parquet_file_per_site_in_the_event_schema(tmp_path):
 
 
 def test_segment_numbers_continue_after_a_restart(tmp_path):
-    first = segments.SegmentLog(tmp_path)
+    first = segments.SegmentLog(tmp_path, segments.next_run([]))
     first.append(segments.encode(row(1)))
     os.close(first._fd)
-    second = segments.SegmentLog(tmp_path)
+    second = segments.SegmentLog(tmp_path, segments.next_run(segments.recover(tmp_path)))
     assert second.path.name > first.path.name
 
 
 def test_clean_restarts_never_replace_earlier_lake_files(tmp_path):
     lake = tmp_path / "lake"
     for run in range(3):  # start, write, stop cleanly (everything rolled), start again
-        log = segments.SegmentLog(tmp_path / "seg")
+        closed, _ = segments.restart(tmp_path / "seg", lake, ttl_s=600)
+        log = segments.SegmentLog(tmp_path / "seg", segments.next_run(closed))
         log.append(b"".join(segments.encode(row(10 * run + i)) for i in range(2)))
         segments.roll(log.rotate(), lake)
-        for rest in log.closed:
-            segments.roll(rest, lake)
         os.close(log._fd)
         log.path.unlink()
     ids = pq.read_table(lake / "site=shop").column("event_id").to_pylist()
@@ -93,7 +91,7 @@ def test_clean_restarts_never_replace_earlier_lake_files(tmp_path):
 
 
 def test_a_failed_write_is_cut_back_so_later_groups_stay_readable(tmp_path, monkeypatch):
-    log = segments.SegmentLog(tmp_path)
+    log = segments.SegmentLog(tmp_path, segments.next_run([]))
     log.append(segments.encode(row(1)))
     real_write = os.write
 
@@ -132,4 +130,27 @@ def test_reading_a_segment_with_arrow_gives_the_rows_python_reads(tmp_path):
     table, used = segments.read_segment(path)
     whole, _ = segments.scan(path)
     assert table.equals(segments.to_table(whole))
-    assert used == segments.token_rows(whole) and len(used) == 100
+    tokens = [
+        {"ts": r["ts"], "nonce": r["_token"][0], "pv_id": r["_token"][1], "seq": r["_token"][2]}
+        for r in whole
+        if "_token" in r
+    ]
+    assert used == tokens and len(used) == 100
+
+
+def test_a_restart_rolls_what_an_earlier_run_left_and_returns_its_used_tokens(tmp_path):
+    seg_dir, lake = tmp_path / "seg", tmp_path / "lake"
+    now = segments.next_run([])
+    rows = [{**row(i), "ts": int(now) - 1000 + i, "_token": [f"n{i}", "pv", i]} for i in range(3)]
+    rolled = segments.SegmentLog(seg_dir, now)  # an earlier run: one segment rolled, one left
+    rolled.append(segments.encode(rows[0]))
+    segments.roll(rolled.rotate(), lake)
+    os.close(rolled._fd)
+    left = rolled.path
+    with open(left, "ab") as f:
+        f.write(b"".join(segments.encode(r) for r in rows[1:]) + segments.encode(row(9))[:-5])
+    closed, used = segments.restart(seg_dir, lake, ttl_s=600)
+    assert closed == [left] and not left.exists()
+    assert [r["nonce"] for r in used] == ["n0", "n1", "n2"]  # each once, oldest first
+    ids = pq.read_table(lake / "site=shop").column("event_id").to_pylist()
+    assert sorted(ids) == ["e0", "e1", "e2"]

@@ -118,18 +118,17 @@ class Collector:
     async def startup(self) -> None:
         loop = asyncio.get_running_loop()
         self.queue: asyncio.Queue = asyncio.Queue(self.queue_size)
-        self.log = await loop.run_in_executor(
-            self._io,
-            lambda: segments.SegmentLog(segments_dir(self.db), roll_seconds=self.roll_seconds),
-        )
-        since = time.time_ns() // 1_000_000 - 2_000 * self.ctx.ttl_s
-        used = await loop.run_in_executor(
-            self._roller, segments.recent_tokens, lake_dir(self.db), self.log.closed, since
+        seg_dir = segments_dir(self.db)
+        # segments left after a crash or a stop: recovered and rolled now
+        closed, used = await loop.run_in_executor(
+            self._roller, segments.restart, seg_dir, lake_dir(self.db), self.ctx.ttl_s
         )
         for r in used:  # a restart must not forget which tokens were used
             self.ctx.replay.remember([r["nonce"], r["pv_id"], r["seq"]], r["ts"] // 1000)
-        for seg in self.log.closed:  # recovered after a crash or a stop: roll them now
-            await loop.run_in_executor(self._roller, segments.roll, seg, lake_dir(self.db))
+        run = segments.next_run(closed)
+        self.log = await loop.run_in_executor(
+            self._io, lambda: segments.SegmentLog(seg_dir, run, roll_seconds=self.roll_seconds)
+        )
         self.writer = asyncio.create_task(self._write_loop())
         self.ticker = asyncio.create_task(self._tick())
 

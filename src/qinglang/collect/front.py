@@ -98,11 +98,7 @@ def serve_front(
     registry = SiteRegistry(db)
     seg_dir, lake = segments_dir(db), lake_dir(db)
     seg_dir.mkdir(parents=True, exist_ok=True)
-    closed = segments.recover(seg_dir)
-    since = time.time_ns() // 1_000_000 - 2_000 * ttl_s
-    used = segments.recent_tokens(lake, closed, since)
-    for old in closed:
-        segments.roll(old, lake)
+    closed, used = segments.restart(seg_dir, lake, ttl_s)
     sites_file, config_file = seg_dir / "front-sites.json", seg_dir / "front-config.json"
     sites = _sites(registry)
     _write_private(sites_file, sites)

@@ -101,13 +101,16 @@ def next_run(closed: list[Path]) -> str:
 
 
 class SegmentLog:
-    def __init__(self, directory: Path, roll_bytes: int = 8 << 20, roll_seconds: float = 5.0):
+    """The segments of one run, named by `run` (from `next_run`); `restart` handles earlier ones."""
+
+    def __init__(
+        self, directory: Path, run: str, roll_bytes: int = 8 << 20, roll_seconds: float = 5.0
+    ):
         self.dir = Path(directory)
         self.dir.mkdir(parents=True, exist_ok=True)
         self.roll_bytes = roll_bytes
         self.roll_seconds = roll_seconds
-        self.closed: list[Path] = recover(self.dir)
-        self._run = next_run(self.closed)
+        self._run = run
         self._n = 0
         self._fd = -1
         self._open_next()
@@ -187,15 +190,6 @@ TOKENS_SCHEMA = pa.schema(
 TOKENS_DIR = "_tokens"  # used nonces, beside the lake: what the replay check needs after a restart
 
 
-def token_rows(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    out = []
-    for r in rows:
-        if "_token" in r:
-            nonce, pv_id, seq = r["_token"]
-            out.append({"ts": r["ts"], "nonce": nonce, "pv_id": pv_id, "seq": seq})
-    return out
-
-
 def _write_durably(table: pa.Table, final: Path) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = final.with_suffix(".parquet.tmp")
@@ -218,9 +212,8 @@ _READ_SCHEMA = pa.schema(
 )
 
 
-def read_segment(segment: Path) -> tuple[pa.Table, list[dict[str, Any]]]:
-    """A closed segment as an event table, and its used tokens: the same rows as `scan` and
-    `to_table`, decoded by Arrow's JSON reader (C++) instead of row by row in Python."""
+def _read_used(segment: Path) -> tuple[list[bytes], list[dict[str, Any]]]:
+    """The JSON bodies of a segment's records, and the tokens they used (rows of TOKENS_SCHEMA)."""
     bodies, used = [], []
     for body, _ in _records(segment.read_bytes()):
         try:
@@ -231,6 +224,13 @@ def read_segment(segment: Path) -> tuple[pa.Table, list[dict[str, Any]]]:
         if u.token is not None:
             nonce, pv_id, seq = u.token
             used.append({"ts": u.ts, "nonce": nonce, "pv_id": pv_id, "seq": seq})
+    return bodies, used
+
+
+def read_segment(segment: Path) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """A closed segment as an event table, and its used tokens: the same rows as `scan` and
+    `to_table`, decoded by Arrow's JSON reader (C++) instead of row by row in Python."""
+    bodies, used = _read_used(segment)
     if not bodies:
         return EVENT_SCHEMA.empty_table(), used
     options = pa_json.ParseOptions(explicit_schema=_READ_SCHEMA, unexpected_field_behavior="ignore")
@@ -262,7 +262,19 @@ def recent_tokens(lake: Path, segments: list[Path], since_ms: int) -> list[dict[
         if part.stat().st_mtime * 1000 >= since_ms:
             out += pq.read_table(part).to_pylist()
     for seg in segments:
-        out += token_rows(scan(seg)[0])
+        out += _read_used(seg)[1]
     out = [r for r in out if r["ts"] >= since_ms]
     out.sort(key=lambda r: r["ts"])
     return out
+
+
+def restart(directory: Path, lake: Path, ttl_s: int) -> tuple[list[Path], list[dict[str, Any]]]:
+    """What a start does with the segments an earlier run left: recover them, read the tokens used
+    within two token lifetimes (before rolling, which deletes the segments), roll them into the
+    lake. Returns the recovered segments (for `next_run`) and the used tokens, oldest first."""
+    closed = recover(directory)
+    since = time.time_ns() // 1_000_000 - 2_000 * ttl_s
+    used = recent_tokens(lake, closed, since)
+    for seg in closed:
+        roll(seg, lake)
+    return closed, used
