@@ -10,17 +10,13 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from .botkit import emit, fresh_ids
+from .botkit import emit, fresh_ids, start_times
 from .common import (
-    FLAT_HOURLY,
-    ORGANIC_HOURLY,
     SOURCES,
     cdf_of,
     hex_strings,
     ipv4_strings,
-    minute_cdf,
     pick,
-    sample_ms_of_day,
     sample_pages,
     sample_sources,
     search_referrers,
@@ -309,13 +305,12 @@ def generate(ctx: DayContext, n: int) -> pa.Table:
     mach = pick(cdf_of(rng.lognormal(0, 0.7, machines)), rng.random(n))
     kit = kit_m[mach]
     net = networks()
-    proxy = np.where(rng.random(n) < 0.2, net.mobile.sample(rng, n), net.broadband.sample(rng, n))
+    proxy = net.proxies(rng, n, 0.2)
     ip = np.where(cloud_m[mach], ip_m[mach], proxy)
     # stealth kits spoof canvas/audio fingerprints per visit; others keep the machine's
     spoof = (_KIT_VARIANT[kit] == STEALTH) & (rng.random(n) < 0.6)
     fp = np.where(spoof, rng.integers(0, np.iinfo(np.uint64).max, n, dtype=np.uint64), fp_m[mach])
-    start = np.where(flat_m[mach], sample_ms_of_day(rng, minute_cdf(FLAT_HOURLY), n),
-                     sample_ms_of_day(rng, minute_cdf(ORGANIC_HOURLY), n))  # fmt: skip
+    start = start_times(rng, flat_m[mach])
     dwell = np.where(
         rng.random(n) < 0.5, rng.uniform(3_000, 30_000, n), rng.choice([5_000, 10_000, 15_000], n)
     )

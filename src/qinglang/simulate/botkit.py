@@ -15,11 +15,15 @@ import pyarrow as pa
 from .common import (
     CONVERSION_URL,
     DAY_MS,
+    FLAT_HOURLY,
+    ORGANIC_HOURLY,
     PAGES,
     assemble,
     expand,
     hex_strings,
+    minute_cdf,
     mix64,
+    sample_ms_of_day,
     sample_pages,
     str_pool,
     take,
@@ -31,6 +35,8 @@ from .context import DayContext
 CLIENT_KEYS = ("framed", "frame_w", "frame_h", "viewport_w", "viewport_h", "screen_w", "screen_h",
                "visible_ms", "dwell_ms", "interactions", "first_interaction_ms", "webdriver", "tells",
                "tz", "lang", "platform", "ch_ua", "ancestor_origins", "pv_id")  # fmt: skip
+_FLAT = minute_cdf(FLAT_HOURLY)
+_DIURNAL = minute_cdf(ORGANIC_HOURLY)
 
 
 def emit(ctx: DayContext, rng: np.random.Generator, visits: Mapping[str, Any], counts: np.ndarray,
@@ -87,3 +93,10 @@ def hash_name(name: str) -> int:
 def fresh_ids(rng: np.random.Generator, n: int, valid: np.ndarray | None = None) -> pa.Array:
     """Random cookie ids in the tracker's format (16 hex), as a cleared browser gets."""
     return hex_strings(rng.integers(0, np.iinfo(np.uint64).max, n, dtype=np.uint64), 16, valid)
+
+
+def start_times(rng: np.random.Generator, flat: np.ndarray) -> np.ndarray:
+    """Visit start (ms of day) per visit: evenly around the clock where `flat`, else in the daily
+    rhythm of people."""
+    n = len(flat)
+    return np.where(flat, sample_ms_of_day(rng, _FLAT, n), sample_ms_of_day(rng, _DIURNAL, n))

@@ -98,6 +98,16 @@ class Profiles:
             w = np.where(self.app == app, w * f, w)
         return Sampler(cdf_of(w))
 
+    def screens(self, prof: np.ndarray) -> dict[str, np.ndarray]:
+        """Screen and viewport sizes as the browsers of rows `prof` report them, unaltered (floats,
+        as the `client` columns take them)."""
+        return {
+            "screen_w": self.screen_w[prof].astype(np.float64),
+            "screen_h": self.screen_h[prof].astype(np.float64),
+            "viewport_w": self.vp_w[prof].astype(np.float64),
+            "viewport_h": self.vp_h[prof].astype(np.float64),
+        }
+
     @property
     def io_v2(self) -> np.ndarray:
         """IntersectionObserver v2 (trackVisibility) is Chromium only."""

@@ -11,19 +11,15 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from .botkit import emit, fresh_ids
+from .botkit import emit, fresh_ids, start_times
 from .common import (
-    FLAT_HOURLY,
-    ORGANIC_HOURLY,
     SOURCES,
     cdf_of,
     hex_strings,
     ipv4_strings,
-    minute_cdf,
     mix64,
     null_str,
     pick,
-    sample_ms_of_day,
     sample_pages,
     sample_sources,
     search_referrers,
@@ -66,10 +62,9 @@ def generate(ctx: DayContext, n: int) -> pa.Table:
     own_ua = copied & (rng.random(n) < 0.4)
     ua = where_str(own_ua, p.ua.take(pa.array(beacons["prof"][cap])), p.ua.take(pa.array(ua_prof)))
     net = networks()
-    proxy = np.where(rng.random(n) < 0.3, net.mobile.sample(rng, n), net.broadband.sample(rng, n))
+    proxy = net.proxies(rng, n, 0.3)
     ip = np.where(cloud_o[op], net.cloud_mix(rng, n, SCRAPER_CLOUDS), proxy)
-    start = np.where(flat_o[op], sample_ms_of_day(rng, minute_cdf(FLAT_HOURLY), n),
-                     sample_ms_of_day(rng, minute_cdf(ORGANIC_HOURLY), n))  # fmt: skip
+    start = start_times(rng, flat_o[op])
     ref = where_str(rng.random(n) < 0.5, search_referrers(rng, n), null_str(n))
     visits = {
         "start": start,
@@ -103,10 +98,7 @@ def _captured(rng: np.random.Generator, ops: int) -> dict:
         "prof": prof,
         "device_id": hex_strings(rng.integers(0, np.iinfo(np.uint64).max, k, dtype=np.uint64)),
         "framed": np.zeros(k),
-        "screen_w": p.screen_w[prof].astype(np.float64),
-        "screen_h": p.screen_h[prof].astype(np.float64),
-        "viewport_w": p.vp_w[prof].astype(np.float64),
-        "viewport_h": p.vp_h[prof].astype(np.float64),
+        **p.screens(prof),
         "dwell_ms": dwell,
         "visible_ms": np.round(dwell * rng.uniform(0.8, 1.0, k)),
         "interactions": inter,

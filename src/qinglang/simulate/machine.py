@@ -14,11 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from .botkit import emit, fresh_ids
+from .botkit import emit, fresh_ids, start_times
 from .common import (
     DAY_MS,
-    FLAT_HOURLY,
-    ORGANIC_HOURLY,
     PAGES,
     SOURCES,
     assemble,
@@ -26,11 +24,9 @@ from .common import (
     expand,
     hex_strings,
     ipv4_strings,
-    minute_cdf,
     mix64,
     null_str,
     pick,
-    sample_ms_of_day,
     sample_pages,
     sample_sources,
     search_referrers,
@@ -154,11 +150,10 @@ def datacenter(ctx: DayContext, n: int) -> pa.Table:
     prof = vm_prof[vm]
     pidx = pa.array(prof)
     sw, sh = vm_screen[vm, 0], vm_screen[vm, 1]
-    flat = sample_ms_of_day(rng, minute_cdf(FLAT_HOURLY), n)
-    diurnal = sample_ms_of_day(rng, minute_cdf(ORGANIC_HOURLY), n)
+    start = start_times(rng, ~vm_rhythm[vm])
     dwell = rng.uniform(5_000, 60_000, n)
     visits = {
-        "start": np.where(vm_rhythm[vm], diurnal, flat),
+        "start": start,
         "page": sample_pages(rng, n),
         "visitor_id": fresh_ids(rng, n),
         "device_id": hex_strings(vm_fp[vm]),
@@ -233,10 +228,7 @@ def rotator(ctx: DayContext, n: int) -> pa.Table:
         ),
         "token": pa.array(np.full(n, "valid", dtype=object), pa.string()),
         "framed": np.zeros(n),
-        "screen_w": p.screen_w[prof].astype(np.float64),
-        "screen_h": p.screen_h[prof].astype(np.float64),
-        "viewport_w": p.vp_w[prof].astype(np.float64),
-        "viewport_h": p.vp_h[prof].astype(np.float64),
+        **p.screens(prof),
         "dwell_ms": dwell,
         "visible_ms": dwell,
         "interactions": np.zeros(n),

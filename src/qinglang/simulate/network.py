@@ -145,6 +145,13 @@ class Networks:
             out[sel] = self.cloud[name].sample(rng, int(sel.sum()))
         return out
 
+    def proxies(self, rng: np.random.Generator, n: int, mobile_share: float) -> np.ndarray:
+        """n residential proxy addresses: a mobile line with probability `mobile_share`, else home
+        broadband."""
+        return np.where(
+            rng.random(n) < mobile_share, self.mobile.sample(rng, n), self.broadband.sample(rng, n)
+        )
+
 
 @lru_cache(maxsize=1)
 def networks() -> Networks:
