@@ -4,11 +4,13 @@
 //! Preallocation. Syncing a write that grows a file also commits the file system's journal (the
 //! new size and blocks); overwriting blocks that are already on disk syncs only the data. On this
 //! project's VM that is 150 µs against 260 µs per sync (README, "Durability"). So once a
-//! segment is a quarter full, a helper thread writes the next one out in zeros (to the roll size)
-//! and syncs it; the next segment then starts preallocated. A segment is cut to its last record
-//! when it closes, and recovery (`segments.recover`) cuts a zero tail like any torn tail: zeros
-//! hold no newline, so no record. A quiet segment that rolls on age never gets this far and just
-//! grows, as before.
+//! segment is a quarter full, a helper thread writes a file out in zeros (the roll size and a
+//! little more) under a name recovery ignores (`prep-*.zeros`), and syncs it. The next segment is
+//! that file, renamed, if the helper has finished by then (the commit never waits for it), else a
+//! new, empty one. A segment is cut to its last record when it closes, and recovery
+//! (`segments.recover`) cuts a zero tail like any torn tail (zeros hold no newline, so no record)
+//! and deletes leftover `prep-*.zeros` files. A quiet segment that rolls on age never gets a
+//! quarter full and just grows, as before.
 //! The server's thread hands one group at a time to a blocking thread for the write and the sync,
 //! and goes on with requests meanwhile: they form the next group (one hand-off per group). A closed segment's path goes to stdout ("closed PATH"), where `qinglang
 //! serve` picks it up and rolls it into the Parquet lake.
@@ -47,21 +49,23 @@ pub struct SegmentLog {
     opened: Instant,
     roll_bytes: u64,
     roll_after: Duration,
-    preallocated: u64, // bytes on disk past `size` (zeros)
-    next: Option<JoinHandle<std::io::Result<File>>>, // segment n + 1, being written out in zeros
+    failed: bool, // a group failed to commit: what follows `size` is unknown, start another
+    zeroing: u32, // files written out in zeros so far (their names)
+    next: Option<(PathBuf, JoinHandle<std::io::Result<File>>)>, // a file being written out in zeros
 }
 
-fn new_segment(path: &Path) -> std::io::Result<File> {
+fn new_file(path: &Path) -> std::io::Result<File> {
     OpenOptions::new()
         .create(true)
+        .truncate(true)
         .write(true)
         .mode(0o600)
         .open(path)
 }
 
-/// Write a new segment out in zeros, `len` bytes, and sync it and its directory.
+/// Write a new file out in zeros, `len` bytes, and sync it.
 fn zeroed(path: &Path, len: u64) -> std::io::Result<File> {
-    let mut file = new_segment(path)?;
+    let mut file = new_file(path)?;
     let chunk = vec![0u8; 1 << 20];
     let mut left = len;
     while left > 0 {
@@ -70,7 +74,6 @@ fn zeroed(path: &Path, len: u64) -> std::io::Result<File> {
         left -= n as u64;
     }
     file.sync_all()?;
-    sync_dir(path.parent().unwrap_or_else(|| Path::new(".")))?;
     Ok(file)
 }
 
@@ -96,7 +99,8 @@ impl SegmentLog {
             opened: Instant::now(),
             roll_bytes,
             roll_after: Duration::from_secs_f64(roll_seconds),
-            preallocated: 0,
+            failed: false,
+            zeroing: 0,
             next: None,
         };
         log.open_next()?;
@@ -107,60 +111,75 @@ impl SegmentLog {
         self.dir.join(format!("seg-{}-{:06}.log", self.run, n))
     }
 
-    /// Start the next segment: the zeroed one if its helper made it, else a new, empty file.
+    /// Start the next segment: the zeroed file renamed, if its helper has finished, else a new,
+    /// empty file. The directory is synced before any record in it is acknowledged.
     fn open_next(&mut self) -> std::io::Result<()> {
+        let path = self.segment_path(self.n + 1);
+        let file = match self.take_zeroed(&path) {
+            Some(file) => file,
+            None => new_file(&path)?,
+        };
+        if let Err(e) = sync_dir(&self.dir) {
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
         self.n += 1;
-        let path = self.segment_path(self.n);
-        let ready = match self.next.take().map(|h| h.join()) {
-            Some(Ok(Ok(file))) => Some(file),
-            Some(Ok(Err(e))) => {
-                eprintln!("qinglang-front: preallocating {}: {e}", path.display());
-                None
-            }
-            Some(Err(_)) => None, // the helper panicked: start unallocated
-            None => None,
-        };
-        let (file, preallocated) = match ready {
-            Some(file) => {
-                let len = file.metadata()?.len();
-                (file, len)
-            }
-            None => {
-                let file = new_segment(&path)?;
-                file.set_len(0)?; // a half-zeroed file a failed helper left
-                sync_dir(&self.dir)?;
-                (file, 0)
-            }
-        };
         self.file = Some(file);
         self.path = path;
         self.size = 0;
-        self.preallocated = preallocated;
+        self.failed = false;
         self.opened = Instant::now();
         Ok(())
     }
 
-    /// Once this segment is a quarter full, have a helper write the next one out in zeros.
+    /// The file written out in zeros, renamed to `path`, if its helper has finished (never waits
+    /// for it: an unfinished one is left for the next segment).
+    fn take_zeroed(&mut self, path: &Path) -> Option<File> {
+        if !self.next.as_ref().map_or(false, |(_, h)| h.is_finished()) {
+            return None;
+        }
+        let (tmp, helper) = self.next.take()?;
+        let res = match helper.join() {
+            Ok(res) => res.and_then(|file| std::fs::rename(&tmp, path).map(|_| file)),
+            Err(_) => Err(std::io::Error::new(
+                std::io::ErrorKind::Other,
+                "the helper panicked",
+            )),
+        };
+        match res {
+            Ok(file) => Some(file),
+            Err(e) => {
+                eprintln!("qinglang-front: preallocating {}: {e}", tmp.display());
+                let _ = std::fs::remove_file(&tmp);
+                None
+            }
+        }
+    }
+
+    /// Once this segment is a quarter full, have a helper write a file out in zeros for a next one.
     fn prepare_next(&mut self) {
         if self.next.is_some() || self.size < self.roll_bytes / 4 {
             return;
         }
-        let path = self.segment_path(self.n + 1);
-        let len = self.roll_bytes + (1 << 20); // a group may end past the roll size
-        self.next = Some(std::thread::spawn(move || zeroed(&path, len)));
+        self.zeroing += 1;
+        let tmp = self
+            .dir
+            .join(format!("prep-{}-{:06}.zeros", self.run, self.zeroing));
+        let len = self.roll_bytes + (self.roll_bytes / 4).min(1 << 20); // a group may end past it
+        let at = tmp.clone();
+        self.next = Some((tmp, std::thread::spawn(move || zeroed(&at, len))));
     }
 
-    /// Cut the active segment to its last record (its zeros go) and close it. If the cut fails,
-    /// the zeros stay: readers stop at the last record anyway, as recovery does.
+    /// Cut the active segment to its last record (zeros, or a group that failed, go) and close it.
+    /// If the cut fails, what follows stays: readers stop at the last record, as recovery does.
     fn close_active(&mut self) {
         if let Some(file) = self.file.take() {
-            if self.preallocated > self.size {
+            if file.metadata().map_or(true, |m| m.len() != self.size) {
                 if let Err(e) = file.set_len(self.size) {
                     eprintln!("qinglang-front: cutting {}: {e}", self.path.display());
                 }
             }
         }
-        self.preallocated = 0;
     }
 
     /// Write and fsync one group; on failure cut the segment back to its last committed byte.
@@ -173,8 +192,8 @@ impl SegmentLog {
             .write_all_at(data, self.size)
             .and_then(|_| file.sync_data());
         if res.is_err() {
-            let _ = file.set_len(self.size);
-            self.preallocated = 0;
+            // the next group goes to a new segment, so nothing of this one can follow it
+            self.failed = true;
         } else {
             self.size += data.len() as u64;
             self.prepare_next();
@@ -183,7 +202,9 @@ impl SegmentLog {
     }
 
     pub fn due(&self) -> bool {
-        self.size >= self.roll_bytes || (self.size > 0 && self.opened.elapsed() >= self.roll_after)
+        self.failed
+            || self.size >= self.roll_bytes
+            || (self.size > 0 && self.opened.elapsed() >= self.roll_after)
     }
 
     fn rotate(&mut self) -> std::io::Result<PathBuf> {
@@ -194,11 +215,11 @@ impl SegmentLog {
     }
 
     /// Close for good: the active segment cut to its records (or removed if it has none), the
-    /// zeroed next one removed.
+    /// file written out in zeros removed.
     fn close(&mut self) -> Option<PathBuf> {
-        if let Some(h) = self.next.take() {
-            let _ = h.join();
-            let _ = std::fs::remove_file(self.segment_path(self.n + 1));
+        if let Some((tmp, helper)) = self.next.take() {
+            let _ = helper.join();
+            let _ = std::fs::remove_file(tmp);
         }
         self.file.as_ref()?;
         self.close_active();
@@ -272,55 +293,70 @@ pub fn answer(
 mod tests {
     use super::*;
 
-    fn segments(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    fn scratch(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("qinglang-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// (name, contents) of the files in `dir`, by name.
+    fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
         let mut out: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
             .unwrap()
             .map(|e| e.unwrap().path())
             .map(|p| {
-                (
-                    p.file_name().unwrap().to_string_lossy().into_owned(),
-                    std::fs::read(&p).unwrap(),
-                )
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&p).unwrap())
             })
             .collect();
         out.sort();
         out
     }
 
-    #[test]
-    fn the_next_segment_is_zeroed_ahead_and_every_closed_one_holds_only_its_records() {
-        let dir = std::env::temp_dir().join(format!("qinglang-log-test-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let mut log = SegmentLog::open(&dir, "0000000000001", 4096, 3600.0).unwrap();
-        let shared = Shared {
+    fn wait_for_helper(log: &SegmentLog) {
+        while !log.next.as_ref().expect("a helper started").1.is_finished() {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn on_disk(log: &SegmentLog) -> u64 {
+        log.file.as_ref().unwrap().metadata().unwrap().len()
+    }
+
+    fn shared() -> Shared {
+        Shared {
             queued: AtomicUsize::new(0),
             fault: Mutex::new(None),
-        };
-        let record = [b'r'; 1023];
+        }
+    }
+
+    #[test]
+    fn the_next_segment_is_zeroed_ahead_and_every_closed_one_holds_only_its_records() {
+        let dir = scratch("log-zeroed");
+        let mut log = SegmentLog::open(&dir, "0000000000001", 4096, 3600.0).unwrap();
         let mut written = Vec::new();
         for i in 0..10u8 {
-            let mut group = record.to_vec();
+            let mut group = vec![b'r'; 1023];
             group.push(b'0' + i);
             log.append(&group).unwrap();
             written.extend_from_slice(&group);
-            if i == 1 {
-                // a quarter full: segment 2 is being written out in zeros beside this one
-                while !log.next.as_ref().expect("a helper started").is_finished() {
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-                let seen = segments(&dir);
-                assert_eq!(seen[1].0, "seg-0000000000001-000002.log");
-                assert_eq!(seen[1].1.len(), 4096 + (1 << 20));
-                assert!(seen[1].1.iter().all(|&b| b == 0));
+            if i == 0 {
+                // a quarter full: a file is being written out in zeros beside this segment
+                wait_for_helper(&log);
+                let seen = files(&dir);
+                assert_eq!(seen[0].0, "prep-0000000000001-000001.zeros");
+                assert_eq!(seen[0].1, vec![0u8; 4096 + 1024]);
             }
-            log.rotate_if_due(&shared);
+            log.rotate_if_due(&shared());
+            if i == 4 {
+                // segment 2 is that file, renamed, with zeros past its first record
+                assert_eq!(log.n, 2);
+                assert_eq!(on_disk(&log), 4096 + 1024);
+                wait_for_helper(&log);
+            }
         }
-        assert!(
-            log.preallocated > 0,
-            "the active segment started preallocated"
-        );
         log.finish();
-        let seen = segments(&dir);
+        let seen = files(&dir);
         let names: Vec<&str> = seen.iter().map(|(n, _)| n.as_str()).collect();
         assert_eq!(
             names,
@@ -328,12 +364,50 @@ mod tests {
                 "seg-0000000000001-000001.log",
                 "seg-0000000000001-000002.log",
                 "seg-0000000000001-000003.log"
-            ]
+            ],
+            "the zeroed file nobody used is gone"
         );
         let all: Vec<u8> = seen.iter().flat_map(|(_, d)| d.clone()).collect();
         assert_eq!(
             all, written,
             "closed segments hold exactly the records, no zeros"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_new_segment_never_waits_for_an_unfinished_helper() {
+        let dir = scratch("log-nowait");
+        let mut log = SegmentLog::open(&dir, "0000000000001", 1 << 30, 3600.0).unwrap();
+        let (go, wait) = std::sync::mpsc::channel::<()>();
+        let tmp = dir.join("prep-0000000000001-000001.zeros");
+        let at = tmp.clone();
+        log.next = Some((
+            tmp,
+            std::thread::spawn(move || {
+                // a slow disk: done only when the test says so (or after 10 s)
+                let _ = wait.recv_timeout(Duration::from_secs(10));
+                zeroed(&at, 4096)
+            }),
+        ));
+        log.append(b"a\n").unwrap();
+        log.rotate().unwrap();
+        assert!(
+            !log.next.as_ref().unwrap().1.is_finished(),
+            "the rotation did not wait"
+        );
+        assert_eq!(on_disk(&log), 0, "a new, empty segment");
+        go.send(()).unwrap();
+        wait_for_helper(&log);
+        log.append(b"b\n").unwrap();
+        log.rotate().unwrap();
+        assert_eq!(on_disk(&log), 4096, "the next one takes the zeroed file");
+        log.finish();
+        let seen = files(&dir);
+        assert_eq!(seen.len(), 2);
+        assert_eq!(
+            (seen[0].1.as_slice(), seen[1].1.as_slice()),
+            (&b"a\n"[..], &b"b\n"[..])
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -6,12 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pyarrow.parquet as pq
 import pytest
 
+from qinglang.collect import segments
 from qinglang.collect.lake import site_files
 from qinglang.collect.sites import segments_dir
 from tests.collect.helpers import BROWSER_UA, Server, add_site, alive, children
@@ -21,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("engine")
 ORIGIN = "http://shop.test"
 
 
-async def load(server: Server, kill_after: int) -> tuple[set[int], int]:
+async def load(server: Server, kill_after: int, kill: Callable[[], None]) -> tuple[set[int], int]:
     acked: set[int] = set()
     sent = 0
     killed = asyncio.Event()
@@ -42,7 +46,7 @@ async def load(server: Server, kill_after: int) -> tuple[set[int], int]:
             if r.status_code == 204:
                 acked.add(i)
             if len(acked) >= kill_after and not killed.is_set():
-                server.kill()
+                kill()
                 killed.set()
             i += 32
 
@@ -54,16 +58,13 @@ async def load(server: Server, kill_after: int) -> tuple[set[int], int]:
     return acked, sent
 
 
-def test_sigkill_during_load_loses_no_acknowledged_beacon(tmp_path, monkeypatch):
-    # small segments: the Rust front rolls several during the load and writes each next one out
-    # in zeros ahead (preallocation), so the kill leaves zero tails for recovery to cut
-    monkeypatch.setenv("QINGLANG_FRONT_SEGMENT_BYTES", str(64 << 10))
+def test_sigkill_during_load_loses_no_acknowledged_beacon(tmp_path):
     db = tmp_path / "c.db"
     add_site(db, "shop", ORIGIN)
     server = Server(db)
     helpers = children(server.proc.pid)
-    assert helpers  # the process that rolls segments into the lake
-    acked, sent = asyncio.run(load(server, kill_after=1500))
+    assert helpers  # the process that rolls segments into the lake, or the Rust front
+    acked, sent = asyncio.run(load(server, kill_after=1500, kill=server.kill))
     assert server.proc.returncode == -9
     deadline = time.monotonic() + 10
     while any(alive(p) for p in helpers) and time.monotonic() < deadline:
@@ -71,10 +72,42 @@ def test_sigkill_during_load_loses_no_acknowledged_beacon(tmp_path, monkeypatch)
     assert not any(alive(p) for p in helpers), "the rolling process outlived the collector"
     assert len(acked) >= 1500
     assert list(segments_dir(db).glob("seg-*.log"))  # it died with unrolled segments
+    restart_and_find(db, server.port, acked, sent)
 
-    restarted = Server(db, server.port)  # recovery: truncate torn tails, roll into the lake
+
+def test_sigkill_of_the_rust_front_loses_nothing_and_recovery_cuts_the_zeros(tmp_path, monkeypatch):
+    """The Rust front writes each next segment out in zeros ahead (preallocation). Killed itself,
+    mid-load, it leaves a segment with records, maybe a torn group, then zeros; recovery cuts the
+    zeros like any torn tail. Small segments, so that it rolls several during the load."""
+    if os.environ.get("QINGLANG_ENGINE") != "rust":
+        pytest.skip("the Python engine's segments grow as written (no preallocation)")
+    monkeypatch.setenv("QINGLANG_FRONT_SEGMENT_BYTES", str(64 << 10))
+    db = tmp_path / "c.db"
+    add_site(db, "shop", ORIGIN)
+    server = Server(db)
+    (front,) = children(server.proc.pid)
+
+    def kill_front() -> None:
+        os.kill(front, signal.SIGKILL)
+
+    acked, sent = asyncio.run(load(server, kill_after=1500, kill=kill_front))
+    server.proc.wait(30)  # `qinglang serve` stops when its front is gone
+    server.log.close()
+    seg_dir = segments_dir(db)
+    unrolled = sorted(seg_dir.glob("seg-*.log"))
+    zero_tails = [p for p in unrolled if segments.scan(p)[1] < p.stat().st_size]
+    assert zero_tails, "the front died with a preallocated segment"
+    assert all(p.read_bytes().endswith(bytes(1024)) for p in zero_tails)
+    restart_and_find(db, server.port, acked, sent)
+    assert not list(seg_dir.glob("prep-*.zeros")), "recovery deletes the unused zeroed files"
+
+
+def restart_and_find(db: Path, port: int, acked: set[int], sent: int) -> None:
+    """Restart the collector (recovery cuts torn tails and rolls into the lake); every
+    acknowledged beacon must be in the lake, none twice; then it takes beacons again."""
+    restarted = Server(db, port)
     try:
-        files = site_files(db, "shop", tmp_path / "scratch")
+        files = site_files(db, "shop", db.parent / "scratch")
         urls = [
             u for f in files for u in pq.read_table(f, columns=["url"]).column("url").to_pylist()
         ]

@@ -1,8 +1,10 @@
 import os
 
 import pyarrow.parquet as pq
+import pytest
 
-from qinglang.collect import segments
+from qinglang.collect import front, segments
+from qinglang.errors import ConfigError
 from qinglang.events import EVENT_SCHEMA
 
 
@@ -154,3 +156,12 @@ def test_a_restart_rolls_what_an_earlier_run_left_and_returns_its_used_tokens(tm
     assert [r["nonce"] for r in used] == ["n0", "n1", "n2"]  # each once, oldest first
     ids = pq.read_table(lake / "site=shop").column("event_id").to_pylist()
     assert sorted(ids) == ["e0", "e1", "e2"]
+
+
+def test_the_front_segment_size_must_be_a_number_of_bytes_of_at_least_64_kib(monkeypatch):
+    monkeypatch.setenv(front.SEGMENT_BYTES_ENV, "65536")
+    assert front._segment_bytes() == 65536
+    for bad in ("0", "1000", "32MiB", ""):
+        monkeypatch.setenv(front.SEGMENT_BYTES_ENV, bad)
+        with pytest.raises(ConfigError, match="QINGLANG_FRONT_SEGMENT_BYTES"):
+            front._segment_bytes()

@@ -60,6 +60,24 @@ def limits() -> dict[str, Any]:
     }  # fmt: skip
 
 
+SEGMENT_BYTES_ENV = "QINGLANG_FRONT_SEGMENT_BYTES"
+
+
+def _segment_bytes() -> int:
+    """The front's segment size: 32 MiB (fewer, larger lake files at high rates; the Python engine
+    rolls at 8 MiB), or $QINGLANG_FRONT_SEGMENT_BYTES (smaller makes a fresher lake)."""
+    text = os.environ.get(SEGMENT_BYTES_ENV, str(32 << 20))
+    try:
+        size = int(text)
+    except ValueError:
+        size = -1
+    if size < 64 << 10:
+        raise ConfigError(
+            f"{SEGMENT_BYTES_ENV}={text!r}: give a whole number of bytes, at least 65536"
+        )
+    return size
+
+
 def _background() -> None:
     """Run this process only on CPU time nothing else wants (SCHED_IDLE where Linux has it)."""
     try:
@@ -114,8 +132,7 @@ def serve_front(
             "tracker": TRACKER,
             "ttl_s": ttl_s,
             "queue": queue_size,
-            # fewer, larger lake files at high rates (Python: 8 MiB); smaller makes a fresher lake
-            "roll_bytes": int(os.environ.get("QINGLANG_FRONT_SEGMENT_BYTES", 32 << 20)),
+            "roll_bytes": _segment_bytes(),
             "roll_seconds": roll_seconds,
             "max_connections": max_connections,
             "connection_seconds": float(os.environ.get("QINGLANG_FRONT_CONNECTION_SECONDS", 60)),

@@ -79,7 +79,10 @@ def _fsync_dir(path: Path) -> None:
 
 
 def recover(directory: Path) -> list[Path]:
-    """Truncate every segment to its last whole record; all of them are closed now."""
+    """Truncate every segment to its last whole record; all of them are closed now. Files the
+    Rust front wrote out in zeros for segments it never started (`prep-*.zeros`) are deleted."""
+    for spare in Path(directory).glob("prep-*.zeros"):
+        spare.unlink()
     found = sorted(Path(directory).glob("seg-*.log"))
     for path in found:
         _, end = scan(path)

@@ -85,17 +85,16 @@ def _dense_rank(values, lo, span):  # type: ignore[no-untyped-def]
 def _prefetch(typingctx, arr, idx):  # type: ignore[no-untyped-def]
     """Ask the CPU to bring arr[idx] into cache (LLVM's prefetch: for reading, keep in all
     levels); it does not wait, and it never faults."""
+    if not isinstance(arr, types.Array) or not isinstance(idx, types.Integer):
+        return None
 
     def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
         aty, _ = signature.args
         ary = context.make_array(aty)(context, builder, args[0])
         ptr = cgutils.get_item_pointer(context, builder, aty, ary, [args[1]], wraparound=False)
         i8p, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
-        fn = cgutils.get_or_insert_function(
-            builder.module,
-            ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32]),
-            "llvm.prefetch.p0i8",
-        )
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", [i8p], fnty)
         builder.call(fn, [builder.bitcast(ptr, i8p), *(ir.Constant(i32, k) for k in (0, 3, 1))])
         return context.get_dummy_value()
 
@@ -188,8 +187,9 @@ def _peel(n_rows, n_cols, row_ptr, row_adj, col_ptr, col_adj, w, row_w):  # type
         v = arg[1]
         order[k] = v
         total -= tree[1]
-        # v's neighbours (columns of a row, rows of a column): their state is asked for now and
-        # used after the climb that removes v
+        # v's neighbours (columns of a row, rows of a column), edges lo..hi-1 of its list: their
+        # state is asked for now and used after the climb that removes v (the two branches are
+        # kept apart: one loop with a per-edge choice of weight is slower)
         if v < n_rows:
             lo, hi = row_ptr[v], row_ptr[v + 1]
             for e in range(lo, min(hi, lo + AHEAD)):
