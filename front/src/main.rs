@@ -12,6 +12,8 @@ mod metrics;
 mod steps;
 mod tokens;
 
+// linked for its malloc, which replaces glibc's (see Cargo.toml)
+use jemalloc_sys as _;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::io::{BufRead, Write};
