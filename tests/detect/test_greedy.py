@@ -148,6 +148,7 @@ def test_tie_order_puts_lighter_nodes_first():
         np.array([0, 10**15, 7, 10**15]),  # too wide a range for the table: sorted
         np.array([2.5, -1.0, 2.5]),
         np.array([], dtype=np.int64),
+        np.array([2**64 - 1, 3, 3], dtype=np.uint64),  # unsigned: sorted (no signed range)
     ],
 )
 def test_codes_are_those_of_np_unique(values):
@@ -156,3 +157,11 @@ def test_codes_are_those_of_np_unique(values):
     assert distinct.dtype == values.dtype
     assert distinct.tolist() == want_distinct.tolist()
     assert inverse.tolist() == want_inverse.tolist()
+
+
+def test_arrow_integer_columns_are_coded_as_numpy_ones():
+    import pyarrow as pa
+
+    ints = pa.chunked_array([[5, 3], [5, 9]])
+    distinct, inverse = greedy.codes(ints)
+    assert distinct.tolist() == [3, 5, 9] and inverse.tolist() == [1, 0, 1, 2]

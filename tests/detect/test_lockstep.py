@@ -102,7 +102,7 @@ def test_relational_blocks_are_the_same_on_duckdb_and_spark(request):
 def test_ids_are_coded_exactly_whatever_their_length_or_bytes():
     import pyarrow as pa
 
-    from qinglang.detect.lockstep import _codes
+    from qinglang.detect.greedy import codes as _codes
 
     long = "t" * 10_000
     column = pa.chunked_array([["b", "abc", long], ["abc\x00", "b", "abc"]])

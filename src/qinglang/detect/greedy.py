@@ -32,6 +32,8 @@ from dataclasses import dataclass
 
 import numba
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from llvmlite import ir
 from numba.core import cgutils, types
 from numba.extending import intrinsic
@@ -49,18 +51,35 @@ def log_weights(col_degree: np.ndarray) -> np.ndarray:
     return 1.0 / np.log(col_degree.astype(np.float64) + 5.0)
 
 
-def codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def codes(values: np.ndarray | pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
     """Sorted distinct values and each value's index into them, as ``np.unique(values,
-    return_inverse=True)``. Integers spanning at most a few times their count are ranked through a
-    table over their range, which is linear; anything else is sorted (O(n log n))."""
+    return_inverse=True)``. Signed integers spanning at most a few times their count are ranked
+    through a table over their range, which is linear. Arrow strings are encoded by Arrow, so no
+    fixed-width copy is made (one 10,000-character id does not make every row that wide).
+    Anything else is sorted (O(n log n)). No nulls."""
+    if isinstance(values, (pa.Array, pa.ChunkedArray)):
+        if not pa.types.is_integer(values.type):
+            return _arrow_codes(values)
+        values = values.to_numpy()
     values = np.asarray(values)
-    if values.dtype.kind in "iu" and len(values):
+    if values.dtype.kind == "i" and len(values):
         lo, hi = int(values.min()), int(values.max())
         if hi - lo < 4 * len(values) + 1024:
             rank, inverse = _dense_rank(values, lo, hi - lo + 1)
             return (np.flatnonzero(rank >= 0) + lo).astype(values.dtype), inverse
     distinct, inverse = np.unique(values, return_inverse=True)
     return distinct, inverse.astype(np.int64)
+
+
+def _arrow_codes(column: pa.Array | pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(column, pa.ChunkedArray):
+        column = column.combine_chunks()
+    encoded = pc.dictionary_encode(column)
+    order = pc.sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    values = encoded.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False)
+    return values, rank[encoded.indices.to_numpy()]
 
 
 @numba.njit(cache=True)

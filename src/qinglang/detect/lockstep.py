@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from qinglang.detect import dcube, greedy
 from qinglang.detect.base import Check, Context, Findings, window_sql
@@ -84,23 +83,12 @@ def _rows_table(blocks: list[int], accounts: list[str]) -> pa.Table:
     )
 
 
-def _codes(column: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted distinct values and each row's index into them. Arrow encodes the strings, so no
-    fixed-width copy is made: one 10,000-character id does not make every row that wide."""
-    encoded = pc.dictionary_encode(column.combine_chunks())
-    order = pc.sort_indices(encoded.dictionary).to_numpy()
-    rank = np.empty(len(order), dtype=np.int64)
-    rank[order] = np.arange(len(order))
-    values = encoded.dictionary.take(pa.array(order)).to_numpy(zero_copy_only=False)
-    return values, rank[encoded.indices.to_numpy()]
-
-
 def _greedy(ctx: Context) -> tuple[pa.Table, pa.Table]:
     t = ctx.engine.query("SELECT account_id, target, bucket FROM lockstep_edges")
     if t.num_rows == 0:
         return _empty_cells(), _rows_table([], [])
-    accounts, rows = _codes(t["account_id"])
-    targets, target_code = _codes(t["target"])
+    accounts, rows = greedy.codes(t["account_id"])
+    targets, target_code = greedy.codes(t["target"])
     tgt = targets[target_code]
     bkt = t["bucket"].to_numpy()
     span = int(bkt.max()) - int(bkt.min()) + 1
