@@ -27,7 +27,7 @@ def _group_sql(detectors: list[dict[str, Any]]) -> tuple[str, str]:
     joins, cases = [], []
     if _ran(detectors, "lockstep"):
         joins.append(
-            "LEFT JOIN (SELECT DISTINCT account_id, target, min(block) AS block FROM lockstep_hits "
+            "LEFT JOIN (SELECT account_id, target, min(block) AS block FROM lockstep_hits "
             "GROUP BY 1, 2) h ON h.account_id = e.account_id AND h.target = e.target"
         )
         cases.append(
@@ -62,8 +62,7 @@ def engagement_facts(engine: Engine, detectors: list[dict[str, Any]],
         f"WHERE e.event = 'action' AND l.verdict = 'invalid'",
     )
     rows = engine.query(
-        "SELECT target, action, category, grp, count(*) AS n, "
-        "count(DISTINCT account_id) AS accounts FROM engagement_bought "
+        "SELECT target, action, category, grp, count(*) AS n FROM engagement_bought "
         "WHERE target IS NOT NULL GROUP BY 1, 2, 3, 4"
     ).to_pylist()
     all_actions = {r["target"]: int(r["n"]) for r in totals}
@@ -125,20 +124,37 @@ def _groups(engine: Engine, detectors: list[dict[str, Any]]) -> list[dict[str, A
                 int(b["windows"]),
                 round(float(b["density"]), 4),
             )
-    for g in per[:TOP_GROUPS]:
-        mine = f"FROM engagement_bought WHERE grp = {sql_string(g['grp'])}"
-        sample = engine.query(
-            f"SELECT min(account_id) AS account_id, target {mine} GROUP BY target "
-            f"ORDER BY count(*) DESC, target LIMIT {SAMPLE_IDS}"
-        ).to_pylist()
-        members = engine.query(
-            f"SELECT DISTINCT account_id {mine} ORDER BY 1 LIMIT {SAMPLE_IDS}"
-        ).to_pylist()
+    top = per[:TOP_GROUPS]
+    samples = _samples(engine, [g["grp"] for g in top])
+    for g in top:
         item = {k: (int(v) if isinstance(v, int) else v) for k, v in g.items()}
         item["group"] = item.pop("grp")
-        item["sample_targets"] = [s["target"] for s in sample]
-        item["sample_members"] = [m["account_id"] for m in members]
+        item["sample_targets"], item["sample_members"] = samples[g["grp"]]
         if item["group"] in lift:
             item["lift"], item["windows"], item["density"] = lift[item["group"]]
         out.append(item)
+    return out
+
+
+def _samples(engine: Engine, groups: list[str]) -> dict[str, tuple[list, list]]:
+    """Per group: its targets with the most bought actions, and its first members by id, up to
+    SAMPLE_IDS each (two queries for all groups)."""
+    if not groups:
+        return {}
+    mine = f"FROM engagement_bought WHERE grp IN ({', '.join(sql_string(g) for g in groups)})"
+    targets = engine.query(
+        f"SELECT grp, target FROM (SELECT grp, target, row_number() OVER (PARTITION BY grp "
+        f"ORDER BY count(*) DESC, target) AS k {mine} GROUP BY grp, target) t "
+        f"WHERE k <= {SAMPLE_IDS} ORDER BY grp, k"
+    ).to_pylist()
+    members = engine.query(
+        f"SELECT grp, account_id FROM (SELECT grp, account_id, row_number() OVER (PARTITION BY "
+        f"grp ORDER BY account_id) AS k FROM (SELECT DISTINCT grp, account_id {mine}) d) m "
+        f"WHERE k <= {SAMPLE_IDS} ORDER BY grp, k"
+    ).to_pylist()
+    out: dict[str, tuple[list, list]] = {g: ([], []) for g in groups}
+    for r in targets:
+        out[r["grp"]][0].append(r["target"])
+    for r in members:
+        out[r["grp"]][1].append(r["account_id"])
     return out
