@@ -1,5 +1,5 @@
 //! The common case without allocations to spare: a POST body of well-typed beacons decoded into
-//! borrowed structs. Anything unusual (a number as text, `5.0`, a null in a list, a duplicate key,
+//! structs that borrow their strings from the body (a string with an escape is copied). Anything unusual (a number as text, `5.0`, a null in a list, a duplicate key,
 //! a value out of range, an unknown site) returns None before any state changes, and the request
 //! takes the general steps (steps.rs), which accept it or say precisely what is wrong. Like
 //! steps.rs, the result must match the Python reference; the engines test checks both ways.
@@ -16,7 +16,20 @@ use crate::metrics::Metrics;
 use crate::steps::{self, Fields, Request};
 use crate::tokens;
 
-type Text<'a> = Option<Cow<'a, str>>;
+/// A string borrowed from the body where it has no escapes. (serde borrows only a bare
+/// `Cow<str>` field; inside an `Option` or a `Vec` it would copy every string.)
+#[derive(Deserialize, Serialize)]
+#[serde(transparent)]
+struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
+
+impl std::ops::Deref for Str<'_> {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+type Text<'a> = Option<Str<'a>>;
 
 /// A struct read from a JSON object only: serde would also take a JSON array, field by field
 /// (`["shop"]` as a beacon of site "shop"), where the reference refuses anything but an object.
@@ -38,69 +51,44 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for Obj<T> {
             .map(Obj)
     }
 }
-type List<'a> = Option<Vec<Cow<'a, str>>>;
+type List<'a> = Option<Vec<Str<'a>>>;
 
 #[derive(Deserialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
 struct Beacon<'a> {
-    #[serde(borrow, default)]
     site: Text<'a>,
-    #[serde(borrow, default)]
     event: Text<'a>,
-    #[serde(borrow, default)]
     url: Text<'a>,
-    #[serde(borrow, default)]
     referrer: Text<'a>,
-    #[serde(borrow, default)]
     token: Text<'a>,
-    #[serde(borrow, default)]
     vid: Text<'a>,
-    #[serde(default)]
     seq: Option<i64>,
-    #[serde(borrow, default)]
     client: Option<Obj<Client<'a>>>,
 }
 
 /// The contract's client fields; `matches` checks them against the contract handed over by
 /// the Python side at start-up, and the fast path is off if they ever differ.
 #[derive(Deserialize, Serialize)]
+#[serde(bound(deserialize = "'de: 'a"))]
 struct Client<'a> {
-    #[serde(default)]
     framed: Option<bool>,
-    #[serde(default)]
     frame_w: Option<i64>,
-    #[serde(default)]
     frame_h: Option<i64>,
-    #[serde(default)]
     viewport_w: Option<i64>,
-    #[serde(default)]
     viewport_h: Option<i64>,
-    #[serde(default)]
     screen_w: Option<i64>,
-    #[serde(default)]
     screen_h: Option<i64>,
-    #[serde(default)]
     visible_ms: Option<i64>,
-    #[serde(default)]
     dwell_ms: Option<i64>,
-    #[serde(default)]
     interactions: Option<i64>,
-    #[serde(default)]
     first_interaction_ms: Option<i64>,
-    #[serde(default)]
     webdriver: Option<bool>,
-    #[serde(borrow, default)]
     tells: List<'a>,
-    #[serde(borrow, default)]
     tz: Text<'a>,
-    #[serde(borrow, default)]
     lang: Text<'a>,
-    #[serde(borrow, default)]
     platform: Text<'a>,
-    #[serde(borrow, default)]
     ch_ua: Text<'a>,
-    #[serde(borrow, default)]
     ancestor_origins: List<'a>,
-    #[serde(borrow, default)]
     pv_id: Text<'a>,
 }
 
@@ -373,6 +361,25 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_without_escapes_are_borrowed_from_the_body() {
+        let body = br#"{"site":"shop","client":{"tz":"Asia/Shanghai","tells":["a"]}}"#;
+        let b: Beacon = serde_json::from_slice(body).unwrap();
+        assert!(matches!(b.site.as_ref().unwrap().0, Cow::Borrowed("shop")));
+        let c = &b.client.as_ref().unwrap().0;
+        assert!(matches!(
+            c.tz.as_ref().unwrap().0,
+            Cow::Borrowed("Asia/Shanghai")
+        ));
+        assert!(matches!(c.tells.as_ref().unwrap()[0].0, Cow::Borrowed("a")));
+        assert!(
+            c.lang.is_none() && b.url.is_none(),
+            "a missing field is None"
+        );
+        let escaped: Beacon = serde_json::from_slice(br#"{"site":"sh\u006fp"}"#).unwrap();
+        assert!(matches!(escaped.site.unwrap().0, Cow::Owned(s) if s == "shop"));
+    }
     use serde_json::json;
 
     fn limits() -> Limits {
