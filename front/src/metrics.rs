@@ -2,7 +2,6 @@
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
 
 use crate::steps::{Reason, REASONS};
 
@@ -19,15 +18,17 @@ const BUCKETS: [f64; 11] = [
 ];
 pub const VERDICTS: [&str; 5] = ["valid", "missing", "invalid", "replayed", "expired"];
 
+/// Lock-free: every serving thread records its steps without waiting for the others. `count` goes
+/// up before the bucket and is read after the buckets, so no bucket ever shows more than it.
 #[derive(Default)]
 struct Histogram {
-    counts: [u64; 11],
-    count: u64,
-    sum: f64,
+    counts: [AtomicU64; 11],
+    count: AtomicU64,
+    sum_ns: AtomicU64,
 }
 
 pub struct Metrics {
-    steps: Mutex<[Histogram; 6]>,
+    steps: [Histogram; 6],
     dropped: [AtomicU64; 10],
     rows: [AtomicU64; 5],
     groups: AtomicU64,
@@ -36,7 +37,7 @@ pub struct Metrics {
 impl Metrics {
     pub fn new() -> Self {
         Metrics {
-            steps: Mutex::new(Default::default()),
+            steps: Default::default(),
             dropped: Default::default(),
             rows: Default::default(),
             groups: AtomicU64::new(0),
@@ -44,12 +45,12 @@ impl Metrics {
     }
 
     pub fn observe(&self, step: usize, seconds: f64) {
-        let mut steps = self.steps.lock().expect("metrics lock");
-        let h = &mut steps[step];
-        h.count += 1;
-        h.sum += seconds;
+        let h = &self.steps[step];
+        h.count.fetch_add(1, Ordering::SeqCst);
+        h.sum_ns
+            .fetch_add((seconds * 1e9).round() as u64, Ordering::Relaxed);
         if let Some(i) = BUCKETS.iter().position(|b| seconds <= *b) {
-            h.counts[i] += 1;
+            h.counts[i].fetch_add(1, Ordering::SeqCst);
         }
     }
 
@@ -79,25 +80,24 @@ impl Metrics {
             "# HELP {name} Time spent in each collector step, in pipeline order"
         );
         let _ = writeln!(out, "# TYPE {name} histogram");
-        let steps = self.steps.lock().expect("metrics lock");
-        for (step, h) in STEP_NAMES.iter().zip(steps.iter()) {
+        for (step, h) in STEP_NAMES.iter().zip(self.steps.iter()) {
             let mut cumulative = 0;
             for (b, n) in BUCKETS.iter().zip(h.counts.iter()) {
-                cumulative += n;
+                cumulative += n.load(Ordering::SeqCst);
                 let _ = writeln!(
                     out,
                     "{name}_bucket{{le=\"{b:?}\",step=\"{step}\"}} {cumulative}.0"
                 );
             }
+            let count = h.count.load(Ordering::SeqCst);
+            let sum = h.sum_ns.load(Ordering::Relaxed) as f64 / 1e9;
             let _ = writeln!(
                 out,
-                "{name}_bucket{{le=\"+Inf\",step=\"{step}\"}} {}.0",
-                h.count
+                "{name}_bucket{{le=\"+Inf\",step=\"{step}\"}} {count}.0"
             );
-            let _ = writeln!(out, "{name}_count{{step=\"{step}\"}} {}.0", h.count);
-            let _ = writeln!(out, "{name}_sum{{step=\"{step}\"}} {:?}", h.sum);
+            let _ = writeln!(out, "{name}_count{{step=\"{step}\"}} {count}.0");
+            let _ = writeln!(out, "{name}_sum{{step=\"{step}\"}} {sum:?}");
         }
-        drop(steps);
         let dropped = REASONS.iter().map(|r| r.code()).zip(self.dropped.iter());
         counters(
             &mut out,
