@@ -244,10 +244,21 @@ async fn beacon(
     let origin = steps::origin_of(origin_header.as_deref(), header(&req, "referer").as_deref());
     let ip = st.client_ip(&peer, &req);
     let now = now_ms();
+    // Room in the queue is taken when it is checked (every serving thread checks at once), so
+    // the queue never holds more than its bound; a request that gets room always queues its rows.
+    let reserved = AtomicUsize::new(0); // rows this request has room for
     let room = |n: usize| {
-        st.queue
-            .saturating_sub(st.shared.queued.load(Ordering::SeqCst))
-            >= n
+        let taken = st
+            .shared
+            .queued
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
+                (st.queue.saturating_sub(q) >= n).then(|| q + n)
+            })
+            .is_ok();
+        if taken {
+            reserved.store(n, Ordering::SeqCst);
+        }
+        taken
     };
     let overloaded = || {
         Drop::new(
@@ -327,8 +338,13 @@ async fn beacon(
     };
     let t = Instant::now();
     let (done, wait) = oneshot::channel();
-    st.shared.queued.fetch_add(rows.len(), Ordering::SeqCst);
     let n = rows.len();
+    let held = reserved.load(Ordering::SeqCst); // what the room check took, now the rows
+    if n > held {
+        st.shared.queued.fetch_add(n - held, Ordering::SeqCst);
+    } else {
+        st.shared.queued.fetch_sub(held - n, Ordering::SeqCst);
+    }
     let data = if n == 1 {
         rows.into_iter().next().unwrap_or_default()
     } else {
