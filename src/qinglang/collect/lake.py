@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from qinglang.collect import segments
@@ -26,12 +28,12 @@ def site_files(db: Path, site: str, scratch: Path) -> list[Path]:
     for seg in sorted(segments_dir(db).glob("seg-*.log")):
         if seg.stem in rolled:
             continue  # rolled already; the segment is about to be deleted
-        rows, _ = segments.scan(seg)
-        pending += [r for r in rows if r["site"] == site]
-    if pending:
+        table, _ = segments.read_segment(seg)
+        pending.append(table.filter(pc.equal(table.column("site"), site)))
+    if sum(t.num_rows for t in pending):
         scratch.mkdir(parents=True, exist_ok=True)
         path = scratch / f"pending-{site}.parquet"
-        pq.write_table(segments.to_table(pending), path)
+        pq.write_table(pa.concat_tables(pending), path)
         files.append(path)
     if not files:
         raise InputError(str(db), f"site {site!r} has no stored events yet")

@@ -15,8 +15,7 @@ import json
 import os
 import time
 import zlib
-from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ import pyarrow.parquet as pq
 from qinglang.events import EVENT_SCHEMA
 
 _ENCODE = msgspec.json.Encoder().encode  # compact UTF-8 JSON, as json.dumps would write it
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def encode(row: dict[str, Any]) -> bytes:
@@ -178,15 +176,6 @@ def die_with(parent: int) -> None:
     threading.Thread(target=watch, daemon=True).start()
 
 
-def to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
-    out = []
-    for row in rows:
-        r = dict(row)
-        r["ts"] = _EPOCH + timedelta(milliseconds=r["ts"])
-        out.append(r)
-    return pa.Table.from_pylist(out, schema=EVENT_SCHEMA)
-
-
 TOKENS_SCHEMA = pa.schema(
     [("ts", pa.int64()), ("nonce", pa.string()), ("pv_id", pa.string()), ("seq", pa.int64())]
 )
@@ -215,8 +204,9 @@ _READ_SCHEMA = pa.schema(
 )
 
 
-def _read_used(segment: Path) -> tuple[list[bytes], list[dict[str, Any]]]:
-    """The JSON bodies of a segment's records, and the tokens they used (rows of TOKENS_SCHEMA)."""
+def read_segment(segment: Path) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """A closed segment as an event table, and its used tokens: the same rows as `scan` and
+    a row-by-row decode, decoded by Arrow's JSON reader (C++) instead of row by row in Python."""
     bodies, used = [], []
     for body, _ in _records(segment.read_bytes()):
         try:
@@ -227,13 +217,6 @@ def _read_used(segment: Path) -> tuple[list[bytes], list[dict[str, Any]]]:
         if u.token is not None:
             nonce, pv_id, seq = u.token
             used.append({"ts": u.ts, "nonce": nonce, "pv_id": pv_id, "seq": seq})
-    return bodies, used
-
-
-def read_segment(segment: Path) -> tuple[pa.Table, list[dict[str, Any]]]:
-    """A closed segment as an event table, and its used tokens: the same rows as `scan` and
-    `to_table`, decoded by Arrow's JSON reader (C++) instead of row by row in Python."""
-    bodies, used = _read_used(segment)
     if not bodies:
         return EVENT_SCHEMA.empty_table(), used
     options = pa_json.ParseOptions(explicit_schema=_READ_SCHEMA, unexpected_field_behavior="ignore")
@@ -258,26 +241,23 @@ def roll(segment: Path, lake: Path) -> list[Path]:
     return written
 
 
-def recent_tokens(lake: Path, segments: list[Path], since_ms: int) -> list[dict[str, Any]]:
-    """Nonces used since `since_ms`: from the rolled token files and from unrolled segments."""
+def recent_tokens(lake: Path, since_ms: int) -> list[dict[str, Any]]:
+    """Nonces used since `since_ms`, from the rolled token files (oldest first)."""
     out: list[dict[str, Any]] = []
     for part in sorted((lake / TOKENS_DIR).glob("*.parquet")):
         if part.stat().st_mtime * 1000 >= since_ms:
             out += pq.read_table(part).to_pylist()
-    for seg in segments:
-        out += _read_used(seg)[1]
     out = [r for r in out if r["ts"] >= since_ms]
     out.sort(key=lambda r: r["ts"])
     return out
 
 
 def restart(directory: Path, lake: Path, ttl_s: int) -> tuple[list[Path], list[dict[str, Any]]]:
-    """What a start does with the segments an earlier run left: recover them, read the tokens used
-    within two token lifetimes (before rolling, which deletes the segments), roll them into the
-    lake. Returns the recovered segments (for `next_run`) and the used tokens, oldest first."""
+    """What a start does with the segments an earlier run left: recover them, roll them into the
+    lake (their used tokens go to its token files), then read the tokens used within two token
+    lifetimes. Returns the recovered segments (for `next_run`) and the used tokens, oldest first."""
     closed = recover(directory)
     since = time.time_ns() // 1_000_000 - 2_000 * ttl_s
-    used = recent_tokens(lake, closed, since)
     for seg in closed:
         roll(seg, lake)
-    return closed, used
+    return closed, recent_tokens(lake, since)
