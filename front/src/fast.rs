@@ -306,21 +306,17 @@ pub fn run(
         }
         return Some(Err(()));
     }
-    let now_s = env.now_ms / 1000;
+    let checker = tokens::Checker {
+        site,
+        now_s: env.now_ms / 1000,
+        ttl_s: env.ttl_s,
+        user_agent: env.user_agent,
+        guard,
+    };
     let mut checked = Vec::with_capacity(beacons.len());
     for b in &beacons {
         let pv_id = b.client.as_ref().and_then(|c| c.0.pv_id.as_deref());
-        let (verdict, nonce) = tokens::verdict(
-            &site.token_key,
-            &site.name,
-            b.token.as_deref(),
-            pv_id,
-            b.seq,
-            now_s,
-            env.ttl_s,
-            env.user_agent,
-            guard,
-        );
+        let (verdict, nonce) = checker.verdict(b.token.as_deref(), pv_id, b.seq);
         let seen = nonce.map(|nonce| (nonce, pv_id, b.seq));
         checked.push((verdict, seen));
     }

@@ -447,25 +447,20 @@ pub fn origin_of(origin: Option<&str>, referer: Option<&str>) -> Option<String> 
 
 // ------------------------------------------------------------------------------ token_check
 pub fn token_check(hit: &mut Hit, ttl_s: u64, guard: &Mutex<tokens::ReplayGuard>) {
-    let site = hit.site.as_ref().expect("site_check ran");
-    let now_s = hit.now_ms / 1000;
+    let checker = tokens::Checker {
+        site: hit.site.as_ref().expect("site_check ran"),
+        now_s: hit.now_ms / 1000,
+        ttl_s,
+        user_agent: &hit.user_agent,
+        guard,
+    };
     for b in hit.beacons.iter_mut() {
         let pv_id = b
             .client
             .as_ref()
             .and_then(|c| c.get("pv_id"))
             .and_then(Value::as_str);
-        let (verdict, nonce) = tokens::verdict(
-            &site.token_key,
-            &site.name,
-            b.token.as_deref(),
-            pv_id,
-            b.seq,
-            now_s,
-            ttl_s,
-            &hit.user_agent,
-            guard,
-        );
+        let (verdict, nonce) = checker.verdict(b.token.as_deref(), pv_id, b.seq);
         if let Some(nonce) = nonce {
             b.seen = Some(serde_json::json!([nonce, pv_id, b.seq]));
         }

@@ -5,6 +5,8 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet, VecDeque};
 
+use crate::config::Site;
+
 type HmacSha256 = Hmac<Sha256>;
 pub const TOKEN_MAX_LEN: usize = 64;
 
@@ -72,24 +74,40 @@ pub fn check(
     (verdict, Some(parts[1].to_string()))
 }
 
-/// One beacon's verdict, the replay check included, and the nonce it used (if the MAC held).
-#[allow(clippy::too_many_arguments)]
-pub fn verdict(
-    key: &[u8],
-    site: &str,
-    token: Option<&str>,
-    pv_id: Option<&str>,
-    seq: Option<i64>,
-    now_s: u64,
-    ttl_s: u64,
-    user_agent: &str,
-    guard: &std::sync::Mutex<ReplayGuard>,
-) -> (&'static str, Option<String>) {
-    let (verdict, nonce) = check(key, site, token, now_s, ttl_s, user_agent);
-    let replay = nonce
-        .as_ref()
-        .and_then(|n| guard.lock().expect("lock").verdict(n, pv_id, seq, now_s));
-    (replay.unwrap_or(verdict), nonce)
+/// What a request's beacons are checked against: its site's key, the time, its user agent, and
+/// the replay memory.
+pub struct Checker<'a> {
+    pub site: &'a Site,
+    pub now_s: u64,
+    pub ttl_s: u64,
+    pub user_agent: &'a str,
+    pub guard: &'a std::sync::Mutex<ReplayGuard>,
+}
+
+impl Checker<'_> {
+    /// One beacon's verdict, the replay check included, and the nonce it used (if the MAC held).
+    pub fn verdict(
+        &self,
+        token: Option<&str>,
+        pv_id: Option<&str>,
+        seq: Option<i64>,
+    ) -> (&'static str, Option<String>) {
+        let (verdict, nonce) = check(
+            &self.site.token_key,
+            &self.site.name,
+            token,
+            self.now_s,
+            self.ttl_s,
+            self.user_agent,
+        );
+        let replay = nonce.as_ref().and_then(|n| {
+            self.guard
+                .lock()
+                .expect("lock")
+                .verdict(n, pv_id, seq, self.now_s)
+        });
+        (replay.unwrap_or(verdict), nonce)
+    }
 }
 
 struct Seen {
