@@ -491,10 +491,11 @@ def serve(
                 "--engine rust: no qinglang-front binary (build it: see README, "
                 "'Collector engines'; or set QINGLANG_FRONT to its path)"
             )
+        ttl_s = int(ttl * 60)
         if front is not None:
-            serve_front(front, db, host, port, queue, ttl_s=int(ttl * 60))
+            serve_front(front, db, host, port, queue, ttl_s=ttl_s)
         else:
-            run_server(db, host, port, queue_size=queue, ttl_s=int(ttl * 60))
+            run_server(db, host, port, queue_size=queue, ttl_s=ttl_s)
     except QinglangError as exc:
         _fail(exc)
 

@@ -27,6 +27,7 @@ from qinglang.collect import segments, tokens
 from qinglang.collect.sites import SiteRegistry, lake_dir, segments_dir
 from qinglang.collect.steps import (
     MAX_BODY,
+    MAX_UA,
     STEP_NAMES,
     STEPS,
     Context,
@@ -260,7 +261,7 @@ class Collector:
             query=scope.get("query_string", b"").decode("latin-1"),
             content_type=headers.get("content-type", ""),
             origin=origin_of(headers.get("origin"), headers.get("referer")),
-            user_agent=headers.get("user-agent", "")[:512],
+            user_agent=headers.get("user-agent", "")[:MAX_UA],
             ip=client[0] if client else None,
             now_ms=time.time_ns() // 1_000_000,
         )
@@ -342,7 +343,7 @@ class Collector:
             site = self.ctx.sites.get(name)
         if site is None:
             raise unknown_site(name)
-        ua = headers.get("user-agent", "")[:512]
+        ua = headers.get("user-agent", "")[:MAX_UA]
         token = tokens.issue(site.secret, site.name, int(time.time()), ua)
         config = json.dumps({"site": site.name, "token": token})
         body = TRACKER.replace("__QL_CONFIG__", config, 1).encode()

@@ -65,7 +65,7 @@ def detect(ctx: Context) -> Findings:
             # a visitor id that interacted anywhere in the input is a person's cookie
             # (asked only of the visitor ids seen on data-center IPs)
             people = (
-                "SELECT DISTINCT visitor_id FROM events WHERE client.interactions > 0 "
+                f"SELECT DISTINCT visitor_id FROM events WHERE {acted_sql()} "
                 "AND visitor_id IN (SELECT visitor_id FROM dc_hits)"
             )
             source = f"dc_hits h LEFT JOIN ({people}) p ON h.visitor_id = p.visitor_id"
