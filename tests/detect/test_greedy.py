@@ -165,3 +165,13 @@ def test_arrow_integer_columns_are_coded_as_numpy_ones():
     ints = pa.chunked_array([[5, 3], [5, 9]])
     distinct, inverse = greedy.codes(ints)
     assert distinct.tolist() == [3, 5, 9] and inverse.tolist() == [1, 0, 1, 2]
+
+
+def test_nodes_without_edges_are_never_in_the_block():
+    # a 5 x 4 complete block among 100 rows and 50 columns, most of them without any edge
+    rows = np.repeat(np.arange(10, 15), 4)
+    cols = np.tile(np.arange(20, 24), 5)
+    block = greedy.densest(rows, cols, 100, 50)
+    assert block is not None
+    assert block.rows.tolist() == list(range(10, 15)) and block.cols.tolist() == list(range(20, 24))
+    assert block.edges == 20

@@ -334,8 +334,6 @@ class _Peeled:
     edges: int  # its edges
     by_r: np.ndarray  # new row number -> row
     by_c: np.ndarray  # new column number -> column
-    row_ptr: np.ndarray
-    col_ptr: np.ndarray
 
 
 def _peeled(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> _Peeled:
@@ -352,7 +350,7 @@ def _peeled(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> _Pe
     order, best_k, best, edges = _peel(
         n_rows, n_cols, row_ptr, row_adj, col_ptr, col_adj, w[by_c], row_w[by_r]
     )
-    return _Peeled(order, int(best_k), float(best), int(edges), by_r, by_c, row_ptr, col_ptr)
+    return _Peeled(order, int(best_k), float(best), int(edges), by_r, by_c)
 
 
 def peel(
@@ -371,12 +369,11 @@ def densest(rows: np.ndarray, cols: np.ndarray, n_rows: int, n_cols: int) -> Blo
     if len(rows) == 0:
         return None
     p = _peeled(np.asarray(rows), np.asarray(cols), n_rows, n_cols)
-    left = p.order[p.best_k :].astype(np.int64)  # the nodes of the densest state
+    # the nodes of the densest state; none without edges: weighted degree 0, they go first, and
+    # each one gone raises the density
+    left = p.order[p.best_k :].astype(np.int64)
     r = left[left < n_rows]
     c = left[left >= n_rows] - n_rows
-    # nodes without edges are never in a block
-    r = r[p.row_ptr[r + 1] > p.row_ptr[r]]
-    c = c[p.col_ptr[c + 1] > p.col_ptr[c]]
     return Block(np.sort(p.by_r[r]), np.sort(p.by_c[c]), p.best, p.edges)
 
 
