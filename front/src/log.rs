@@ -11,16 +11,18 @@
 //! (`segments.recover`) cuts a zero tail like any torn tail (zeros hold no newline, so no record)
 //! and deletes leftover `prep-*.zeros` files. A quiet segment that rolls on age never gets a
 //! quarter full and just grows, as before.
-//! The server's thread hands one group at a time to a blocking thread for the write and the sync,
-//! and goes on with requests meanwhile: they form the next group (one hand-off per group). A closed segment's path goes to stdout ("closed PATH"), where `qinglang
-//! serve` picks it up and rolls it into the Parquet lake.
+//! The serving threads queue records in `Pending`; one writer thread (`writer`) takes all that is
+//! queued as one group, writes and syncs it, answers its requests, and at once takes the next
+//! group, which formed meanwhile. It runs outside the async runtime, so a sync starts without
+//! waiting for a serving thread to poll anything. A closed segment's path goes to stdout
+//! ("closed PATH"), where `qinglang serve` picks it up and rolls it into the Parquet lake.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::{Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -263,8 +265,69 @@ impl SegmentLog {
     }
 }
 
+/// Records waiting for the next group commit, and the writer thread's wake-up.
+#[derive(Default)]
+pub struct Pending {
+    state: Mutex<Queued>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct Queued {
+    jobs: Vec<Job>,
+    idle: bool, // the writer waits for jobs (only then is it woken: no system call otherwise)
+    stopping: bool,
+}
+
+impl Pending {
+    pub fn push(&self, job: Job) {
+        let mut q = self.state.lock().expect("lock");
+        q.jobs.push(job);
+        if q.idle {
+            q.idle = false;
+            self.ready.notify_one();
+        }
+    }
+
+    /// The writer takes what is queued and stops once that is nothing.
+    pub fn stop(&self) {
+        self.state.lock().expect("lock").stopping = true;
+        self.ready.notify_one();
+    }
+
+    /// What is queued, waiting at most `tick` for something; and whether to stop.
+    fn take(&self, tick: Duration) -> (Vec<Job>, bool) {
+        let mut q = self.state.lock().expect("lock");
+        if q.jobs.is_empty() && !q.stopping {
+            q.idle = true;
+            q = self.ready.wait_timeout(q, tick).expect("lock").0;
+            q.idle = false;
+        }
+        (std::mem::take(&mut q.jobs), q.stopping)
+    }
+}
+
+/// The writer thread: each group is all that is queued, written and synced in one go, then
+/// answered; a segment that is due (size or age, checked at least every 200 ms) rolls.
+pub fn writer(pending: &Pending, mut log: SegmentLog, shared: &Shared, metrics: &Metrics) {
+    let mut data: Vec<u8> = Vec::with_capacity(1 << 20);
+    loop {
+        let (batch, stopping) = pending.take(Duration::from_millis(200));
+        if batch.is_empty() && stopping {
+            break;
+        }
+        if !batch.is_empty() {
+            let rows = group(&batch, &mut data);
+            let res = log.append(&data).map_err(|e| e.to_string());
+            answer(batch, rows, res, shared, metrics);
+        }
+        log.rotate_if_due(shared);
+    }
+    log.finish();
+}
+
 /// One group: the jobs' records as one write, into a buffer kept from group to group.
-pub fn group(batch: &[Job], data: &mut Vec<u8>) -> usize {
+fn group(batch: &[Job], data: &mut Vec<u8>) -> usize {
     data.clear();
     for job in batch {
         data.extend_from_slice(&job.data);
@@ -273,7 +336,7 @@ pub fn group(batch: &[Job], data: &mut Vec<u8>) -> usize {
 }
 
 /// Answer every job of a group once its write is synced (or failed).
-pub fn answer(
+fn answer(
     batch: Vec<Job>,
     rows: usize,
     res: Result<(), String>,
@@ -372,6 +435,58 @@ mod tests {
             all, written,
             "closed segments hold exactly the records, no zeros"
         );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_writer_answers_every_job_once_its_group_is_on_disk_and_stops_when_told() {
+        let dir = scratch("log-writer");
+        let log = SegmentLog::open(&dir, "0000000000001", 1 << 20, 3600.0).unwrap();
+        let pending = std::sync::Arc::new(Pending::default());
+        let shared = std::sync::Arc::new(shared());
+        let metrics = std::sync::Arc::new(Metrics::new());
+        let writer = {
+            let (p, s, m) = (pending.clone(), shared.clone(), metrics.clone());
+            std::thread::spawn(move || writer(&p, log, &s, &m))
+        };
+        let senders: Vec<_> = (0..4u8)
+            .map(|t| {
+                let (pending, shared) = (pending.clone(), shared.clone());
+                std::thread::spawn(move || {
+                    for i in 0..50u8 {
+                        let (done, wait) = oneshot::channel();
+                        shared.queued.fetch_add(1, Ordering::SeqCst);
+                        pending.push(Job {
+                            data: vec![b'a' + t, b'0' + i % 10, b'\n'],
+                            rows: 1,
+                            done,
+                        });
+                        // answered only once written and synced: the file holds it by then
+                        assert_eq!(wait.blocking_recv().unwrap(), Ok(()));
+                    }
+                })
+            })
+            .collect();
+        for s in senders {
+            s.join().unwrap();
+        }
+        assert_eq!(shared.queued.load(Ordering::SeqCst), 0);
+        pending.stop();
+        writer.join().unwrap();
+        let seen = files(&dir);
+        assert_eq!(seen.len(), 1, "one segment");
+        let mut lines: Vec<&[u8]> = seen[0].1.split(|&b| b == b'\n').collect();
+        assert_eq!(lines.pop(), Some(&b""[..]), "cut to its last record");
+        assert_eq!(lines.len(), 200);
+        for t in 0..4u8 {
+            let mine: Vec<u8> = lines
+                .iter()
+                .filter(|l| l[0] == b'a' + t)
+                .map(|l| l[1])
+                .collect();
+            let sent: Vec<u8> = (0..50u8).map(|i| b'0' + i % 10).collect();
+            assert_eq!(mine, sent, "each sender's records, in its order");
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

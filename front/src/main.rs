@@ -1,5 +1,5 @@
 //! qinglang-front: the collector's HTTP side in Rust (hyper on tokio, one serving thread per
-//! core; each group commit to the fsync'd segments runs on a blocking thread, one at a time).
+//! core; one writer thread makes the group commits to the fsync'd segments, see log.rs).
 //! `qinglang serve` starts it with `--config FILE` and stops it by closing its stdin; it prints
 //! "listening ADDR" once bound and "closed PATH" for every segment ready to roll into the lake.
 //! The Python collector (qinglang/collect/app.py) is the reference for every answer; see README,
@@ -19,7 +19,7 @@ use std::convert::Infallible;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -57,9 +57,7 @@ struct State {
     guard: Mutex<tokens::ReplayGuard>,
     boot: String,
     counter: AtomicU64,
-    pending: Mutex<Vec<log::Job>>, // rows waiting for the next group commit
-    wake: tokio::sync::Notify,
-    stopping: AtomicBool,
+    pending: Arc<log::Pending>, // rows waiting for the next group commit
     shared: Arc<log::Shared>,
     metrics: Arc<Metrics>,
 }
@@ -350,12 +348,11 @@ async fn beacon(
     } else {
         rows.concat()
     };
-    st.pending.lock().expect("lock").push(log::Job {
+    st.pending.push(log::Job {
         data,
         rows: n,
         done,
     });
-    st.wake.notify_one();
     match wait.await {
         Ok(Ok(())) => {}
         Ok(Err(e)) => {
@@ -546,12 +543,20 @@ fn main() {
         guard: Mutex::new(guard),
         boot: hex::encode(boot),
         counter: AtomicU64::new(0),
-        pending: Mutex::new(Vec::new()),
-        wake: tokio::sync::Notify::new(),
-        stopping: AtomicBool::new(false),
+        pending: Arc::new(log::Pending::default()),
         shared,
         metrics,
     });
+    let (writer, pending) = {
+        let (pending, shared, metrics) = (
+            state.pending.clone(),
+            state.shared.clone(),
+            state.metrics.clone(),
+        );
+        let writer =
+            std::thread::spawn(move || log::writer(&pending, segment_log, &shared, &metrics));
+        (writer, state.pending.clone())
+    };
 
     // Stop when stdin closes or says "stop": `qinglang serve` ended, however it ended.
     let (stop_tx, mut stop_rx) = watch::channel(false);
@@ -592,7 +597,6 @@ fn main() {
             let _ = writeln!(out, "listening {addr}");
             let _ = out.flush();
         }
-        let writer = tokio::spawn(flusher(state.clone(), segment_log));
         let open = Arc::new(AtomicUsize::new(0));
         loop {
             tokio::select! {
@@ -637,47 +641,7 @@ fn main() {
         while state.shared.queued.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
-        state.stopping.store(true, Ordering::SeqCst);
-        state.wake.notify_one();
-        let _ = writer.await;
     });
-}
-
-/// The group commit: take what the requests queued, write and sync it on a blocking thread while
-/// the server goes on (the next group gathers meanwhile), then answer; every 200 ms, roll the
-/// segment if it is due.
-async fn flusher(st: Arc<State>, mut log: log::SegmentLog) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_millis(200));
-    let mut data: Vec<u8> = Vec::with_capacity(1 << 20);
-    loop {
-        tokio::select! {
-            _ = st.wake.notified() => {}
-            _ = tick.tick() => {}
-        }
-        let batch = std::mem::take(&mut *st.pending.lock().expect("lock"));
-        if !batch.is_empty() || log.due() {
-            let rows = log::group(&batch, &mut data);
-            let shared = st.shared.clone();
-            // the write, the sync and any new segment (a directory sync) off the server thread
-            let (back, buf, res) = tokio::task::spawn_blocking(move || {
-                let res = if rows > 0 {
-                    log.append(&data).map_err(|e| e.to_string())
-                } else {
-                    Ok(())
-                };
-                log.rotate_if_due(&shared);
-                (log, data, res)
-            })
-            .await
-            .expect("the commit thread does not panic");
-            (log, data) = (back, buf);
-            if rows > 0 {
-                log::answer(batch, rows, res, &st.shared, &st.metrics);
-            }
-        }
-        if st.stopping.load(Ordering::SeqCst) && st.pending.lock().expect("lock").is_empty() {
-            break;
-        }
-    }
-    log.finish();
+    pending.stop();
+    let _ = writer.join();
 }
