@@ -149,6 +149,25 @@ def test_reading_a_segment_with_arrow_gives_the_rows_python_reads(tmp_path):
     assert used == tokens and len(used) == 100
 
 
+def test_a_checksummed_line_that_is_not_json_ends_what_arrow_reads_as_it_ends_scan(tmp_path):
+    import zlib
+
+    bad = b'{"event_id": "e2", "ts": '  # whole and checksummed, but not JSON
+    rows = [{**row(0), "_token": ["n0", "pv", 1]}, row(1)]
+    after = [{**row(3), "_token": ["n3", "pv", 2]}]
+    path = tmp_path / "seg-0000000000001-000001.log"
+    path.write_bytes(
+        b"".join(segments.encode(r) for r in rows)
+        + b"%08x %s\n" % (zlib.crc32(bad), bad)
+        + b"".join(segments.encode(r) for r in after)
+    )
+    table, used = segments.read_segment(path)
+    whole, _ = segments.scan(path)
+    assert [r["event_id"] for r in whole] == ["e0", "e1"]
+    assert table.equals(rows_to_table(whole))
+    assert used == [{"ts": rows[0]["ts"], "nonce": "n0", "pv_id": "pv", "seq": 1}]
+
+
 def test_a_restart_rolls_what_an_earlier_run_left_and_returns_its_used_tokens(tmp_path):
     seg_dir, lake = tmp_path / "seg", tmp_path / "lake"
     now = segments.next_run([])

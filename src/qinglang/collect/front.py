@@ -79,9 +79,13 @@ def _segment_bytes() -> int:
 
 
 def _background() -> None:
-    """Run this process only on CPU time nothing else wants (SCHED_IDLE where Linux has it)."""
+    """Run this process only on CPU time nothing else wants (SCHED_IDLE where Linux has it),
+    every thread of it: Arrow's pool may have started already (a restart rolls segments)."""
+    tasks = Path("/proc/self/task")
+    tids = [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]
     try:
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
+        for tid in tids:
+            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
     except (AttributeError, OSError):
         os.nice(19)
 

@@ -204,26 +204,49 @@ _READ_SCHEMA = pa.schema(
 )
 
 
-def read_segment(segment: Path) -> tuple[pa.Table, list[dict[str, Any]]]:
-    """A closed segment as an event table, and its used tokens: the same rows as `scan` and
-    a row-by-row decode, decoded by Arrow's JSON reader (C++) instead of row by row in Python."""
-    bodies, used = [], []
-    for body, _ in _records(segment.read_bytes()):
-        try:
-            u = _USED.decode(body)
-        except msgspec.DecodeError:  # not a record (as `scan` finds): the valid prefix ends
-            break
-        bodies.append(body)
-        if u.token is not None:
-            nonce, pv_id, seq = u.token
-            used.append({"ts": u.ts, "nonce": nonce, "pv_id": pv_id, "seq": seq})
+def _event_table(bodies: list[bytes]) -> pa.Table:
+    """JSON rows as an event table, by Arrow's JSON reader (one thread: this runs in the
+    background, where CPU time counts more than wall time)."""
     if not bodies:
-        return EVENT_SCHEMA.empty_table(), used
+        return EVENT_SCHEMA.empty_table()
     options = pa_json.ParseOptions(explicit_schema=_READ_SCHEMA, unexpected_field_behavior="ignore")
-    table = pa_json.read_json(pa.py_buffer(b"\n".join(bodies)), parse_options=options)
+    table = pa_json.read_json(
+        pa.py_buffer(b"\n".join(bodies)),
+        read_options=pa_json.ReadOptions(use_threads=False),
+        parse_options=options,
+    )
     table = table.select(EVENT_SCHEMA.names)
     ts = table.column("ts").cast(EVENT_SCHEMA.field("ts").type)
-    return table.set_column(table.schema.get_field_index("ts"), "ts", ts).cast(EVENT_SCHEMA), used
+    return table.set_column(table.schema.get_field_index("ts"), "ts", ts).cast(EVENT_SCHEMA)
+
+
+def _json_prefix(bodies: list[bytes]) -> list[bytes]:
+    """The bodies up to the first that is not JSON (where `scan` stops)."""
+    for i, body in enumerate(bodies):
+        try:
+            msgspec.json.decode(body)
+        except msgspec.DecodeError:
+            return bodies[:i]
+    return bodies
+
+
+def read_segment(segment: Path) -> tuple[pa.Table, list[dict[str, Any]]]:
+    """A closed segment as an event table, and its used tokens: the same rows as `scan` and
+    a row-by-row decode, decoded by Arrow's JSON reader (C++) instead of row by row in Python.
+    Only rows that hold a used token (the key `"_token"`; a quote inside a JSON string is
+    escaped, so only a key matches) are decoded in Python."""
+    bodies = [body for body, _ in _records(segment.read_bytes())]
+    try:
+        table = _event_table(bodies)
+    except pa.ArrowInvalid:  # a checksummed line that is not JSON: the valid prefix ends there
+        bodies = _json_prefix(bodies)
+        table = _event_table(bodies)
+    used = []
+    for body in bodies:
+        if b'"_token"' in body and (u := _USED.decode(body)).token is not None:
+            nonce, pv_id, seq = u.token
+            used.append({"ts": u.ts, "nonce": nonce, "pv_id": pv_id, "seq": seq})
+    return table, used
 
 
 def roll(segment: Path, lake: Path) -> list[Path]:
