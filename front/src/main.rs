@@ -87,12 +87,29 @@ fn respond(status: u16, body: Vec<u8>, ctype: Option<&str>, extra: Extra) -> Res
     r
 }
 
+/// A header value's bytes as text, each byte one character (Latin-1, as ASGI servers decode
+/// them); ASCII, the usual case, is copied as it is.
 fn latin1(bytes: &[u8]) -> String {
-    bytes.iter().map(|&b| b as char).collect()
+    match std::str::from_utf8(bytes) {
+        Ok(s) if bytes.is_ascii() => s.to_owned(),
+        _ => bytes.iter().map(|&b| b as char).collect(),
+    }
 }
 
 fn latin1_bytes(s: &str) -> Vec<u8> {
+    if s.is_ascii() {
+        return s.as_bytes().to_vec();
+    }
     s.chars().map(|c| c as u32 as u8).collect()
+}
+
+/// The first `max` characters of `s` (no copy when it is that short: it has no more
+/// characters than bytes).
+fn first_chars(s: String, max: usize) -> String {
+    if s.len() <= max {
+        return s;
+    }
+    s.chars().take(max).collect()
 }
 
 fn header(req: &Request<Body>, name: &str) -> Option<String> {
@@ -232,11 +249,10 @@ async fn beacon(
         let length = header(&req, "content-length");
         Some(read_body(req.body_mut(), length, st.limits.max_body).await?)
     };
-    let ua: String = header(&req, "user-agent")
-        .unwrap_or_default()
-        .chars()
-        .take(st.limits.max_ua)
-        .collect();
+    let ua = first_chars(
+        header(&req, "user-agent").unwrap_or_default(),
+        st.limits.max_ua,
+    );
     let query = req.uri().query().unwrap_or("").to_string();
     let content_type = header(&req, "content-type").unwrap_or_default();
     let origin = steps::origin_of(origin_header.as_deref(), header(&req, "referer").as_deref());
@@ -426,11 +442,10 @@ fn tracker(st: &State, req: &Request<Body>) -> Result<Response<Body>, Drop> {
     }
     let sites = st.sites.read().expect("lock");
     let site = sites.get(&name).ok_or_else(|| steps::unknown_site(&name))?;
-    let ua: String = header(req, "user-agent")
-        .unwrap_or_default()
-        .chars()
-        .take(st.limits.max_ua)
-        .collect();
+    let ua = first_chars(
+        header(req, "user-agent").unwrap_or_default(),
+        st.limits.max_ua,
+    );
     let token = tokens::issue(&site.token_key, &site.name, now_ms() / 1000, &ua);
     let config = json!({"site": site.name, "token": token}).to_string();
     let body = st.tracker.replacen("__QL_CONFIG__", &config, 1);
@@ -644,4 +659,31 @@ fn main() {
     });
     pending.stop();
     let _ = writer.join();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_text_is_latin1_and_ascii_is_copied_as_it_is() {
+        assert_eq!(latin1(b"Mozilla/5.0 (X11)"), "Mozilla/5.0 (X11)");
+        assert_eq!(latin1(b"caf\xe9"), "caf\u{e9}");
+        assert_eq!(
+            latin1("é".as_bytes()),
+            "\u{c3}\u{a9}",
+            "UTF-8 bytes are two characters"
+        );
+        for s in ["http://shop.example", "caf\u{e9}", "\u{c3}\u{a9}"] {
+            assert_eq!(latin1(&latin1_bytes(s)), s);
+        }
+    }
+
+    #[test]
+    fn first_chars_counts_characters_not_bytes() {
+        assert_eq!(first_chars("abc".into(), 5), "abc");
+        assert_eq!(first_chars("abcdef".into(), 3), "abc");
+        assert_eq!(first_chars("\u{e9}\u{e9}\u{e9}".into(), 2), "\u{e9}\u{e9}");
+        assert_eq!(first_chars("\u{e9}\u{e9}".into(), 2), "\u{e9}\u{e9}");
+    }
 }
