@@ -11,7 +11,10 @@ wrk (one thread) POSTs the same tracker-like beacon to every server, at each cou
 connections. Two empty handlers on Python servers show what any Python collector could reach.
 Then a 10x overload phase (10x the first count) shows what the collector answers and how the
 memory of its processes (RSS, sampled every 100 ms) behaves; its queue (256 rows, or twice the
-most connections) fills, and past that it answers 503 + Retry-After. Prints the ratios
+most connections) fills, and past that it answers 503 + Retry-After. Last, a phase with valid
+tokens: 1,000 page views' tokens from the collector's /t.js, each beacon with the next sequence
+number of its page view (as the tracker sends them), so the collector verifies every token's
+MAC and records it against replays; nginx gets the same requests. Prints the ratios
 collector/nginx: the ratios are what to compare across machines.
 """
 
@@ -88,6 +91,67 @@ http {{
   }}
 }}
 """
+
+
+UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+    "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
+HEADERS = (
+    'wrk.headers["Content-Type"] = "text/plain"\n'
+    f'wrk.headers["Origin"] = "{ORIGIN}"\n'
+    f'wrk.headers["User-Agent"] = "{UA}"\n'
+)
+PAGE_VIEWS = 1000
+
+
+def static_script() -> str:
+    """The same beacon, without a token, on every request."""
+    return f'wrk.method = "POST"\nwrk.body = {json.dumps(json.dumps(BEACON))}\n' + HEADERS
+
+
+def token_script(tokens: list[str]) -> str:
+    """Beacons of len(tokens) page views in turn, each with its page view's token and next
+    sequence number (a valid token, never a replay). Each request is built up front but for
+    its sequence number, padded with spaces to 7 characters (JSON allows it), so that its
+    length, and so the whole head, is fixed: wrk only joins three strings per request. The
+    beacons are ASCII, so JSON's string literals are Lua's."""
+    views = []
+    for pv, token in enumerate(tokens):
+        client = {**BEACON["client"], "pv_id": f"{pv:024x}"}
+        body = json.dumps({**BEACON, "client": client, "token": token, "seq": 0})
+        head, tail = body.split('"seq": 0')
+        length = len(head) + len('"seq": ') + 7 + len(tail)
+        request = (
+            f"POST /b HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/plain\r\n"
+            f"Origin: {ORIGIN}\r\nUser-Agent: {UA}\r\nContent-Length: {length}\r\n\r\n"
+            + head
+            + '"seq": '
+        )
+        views.append("{" + json.dumps(request) + ", " + json.dumps(tail) + "}")
+    return (
+        "local views = {"
+        + ",\n".join(views)
+        + "}\n"
+        + 'local pad = {"      ", "     ", "    ", "   ", "  ", " ", ""}\n'
+        + "local n = 0\n"
+        + "request = function()\n"
+        + "  local v = views[n % #views + 1]\n"
+        + "  local seq = tostring(math.floor(n / #views))\n"
+        + "  n = n + 1\n"
+        + "  return v[1] .. seq .. pad[#seq] .. v[2]\n"
+        + "end\n"
+    )
+
+
+def tokens(port: int, count: int) -> list[str]:
+    """Page tokens from the collector's tracker, as a browser loading /t.js gets them."""
+    out = []
+    with httpx.Client(headers={"User-Agent": UA}) as client:
+        for _ in range(count):
+            js = client.get(f"http://127.0.0.1:{port}/t.js", params={"site": "shop"}).text
+            out.append(re.search(r'"token":\s*"([^"]+)"', js).group(1))
+    return out
 
 
 def free_port() -> int:
@@ -189,8 +253,9 @@ def engine_run(
     engine: str, t: Path, qinglang: str, seconds: int, conns: list[int], script: Path
 ) -> dict:
     """One engine of `qinglang serve`: each count of connections, then 10x the first, its memory
-    and its metrics. The queue holds 256 rows, or twice the most connections, so that the
-    overload can fill it."""
+    and its metrics; then each count again with valid tokens (new page views each time, so
+    that no beacon is a replay). The queue holds 256 rows, or twice the most connections, so
+    that the overload can fill it."""
     c = conns[0]
     queue = str(max(256, 2 * max(conns)))
     db = t / engine / "c.db"
@@ -216,6 +281,11 @@ def engine_run(
         over = wrk(f"http://127.0.0.1:{port}/b", seconds, 10 * c, script)
         rss.stop.set()
         rss.join()
+        signed, scripts = {}, {}
+        for n in conns:
+            scripts[n] = t / engine / f"tokens-{n}.lua"
+            scripts[n].write_text(token_script(tokens(port, PAGE_VIEWS)))
+            signed[n] = wrk(f"http://127.0.0.1:{port}/b", seconds, n, scripts[n])
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     finally:
         collector.send_signal(signal.SIGTERM)
@@ -228,7 +298,7 @@ def engine_run(
         re.search(r"qinglang_collector_group_commits_total ([\d.e+]+)", metrics).group(1)
     )
     return {"normal": normal, "over": over, "rss": normal_rss, "peak": max(rss.samples),
-            "rows": rows, "groups": groups}  # fmt: skip
+            "rows": rows, "groups": groups, "signed": signed, "scripts": scripts}  # fmt: skip
 
 
 def main() -> None:
@@ -256,14 +326,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ql-bench-") as tmp:
         t = Path(tmp)
         script = t / "post.lua"
-        script.write_text(
-            'wrk.method = "POST"\n'
-            f"wrk.body = {json.dumps(json.dumps(BEACON))}\n"
-            'wrk.headers["Content-Type"] = "text/plain"\n'
-            f'wrk.headers["Origin"] = "{ORIGIN}"\n'
-            'wrk.headers["User-Agent"] = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) '
-            'AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"\n'
-        )
+        script.write_text(static_script())
         (t / "nginx").mkdir()
         nport = free_port()
         (t / "nginx" / "nginx.conf").write_text(NGINX_CONF.format(p=t / "nginx", port=nport))
@@ -272,39 +335,49 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        try:
+        try:  # nginx idles while the others run, then answers the beacons with tokens
             wait_up(f"http://127.0.0.1:{nport}/")
             base = {n: wrk(f"http://127.0.0.1:{nport}/b", seconds, n, script) for n in conns}
+            (t / "empty_app.py").write_text(EMPTY_APP)
+            ceilings = {}
+            for name, cmd in empty_servers():
+                eport = free_port()
+                empty = subprocess.Popen(cmd + ["--port", str(eport)], cwd=t)
+                try:
+                    wait_up(f"http://127.0.0.1:{eport}/")
+                    ceilings[name] = wrk(f"http://127.0.0.1:{eport}/b", seconds, c, script)
+                finally:
+                    empty.terminate()
+                    empty.wait(30)
+            runs = {e: engine_run(e, t, qinglang, seconds, conns, script) for e in engines}
+            scripts = runs[engines[0]]["scripts"]
+            base_signed = {
+                n: wrk(f"http://127.0.0.1:{nport}/b", seconds, n, scripts[n]) for n in conns
+            }
         finally:
             nginx.send_signal(signal.SIGQUIT)
             nginx.wait(30)
         logged = sum(1 for _ in open(t / "nginx" / "access.log", "rb"))
-        (t / "empty_app.py").write_text(EMPTY_APP)
-        ceilings = {}
-        for name, cmd in empty_servers():
-            eport = free_port()
-            empty = subprocess.Popen(cmd + ["--port", str(eport)], cwd=t)
-            try:
-                wait_up(f"http://127.0.0.1:{eport}/")
-                ceilings[name] = wrk(f"http://127.0.0.1:{eport}/b", seconds, c, script)
-            finally:
-                empty.terminate()
-                empty.wait(30)
-        runs = {e: engine_run(e, t, qinglang, seconds, conns, script) for e in engines}
-    print(f"{'':40}{'beacons/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    print(f"{'':48}{'beacons/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
     table = [(f"nginx (return 204 + log), {n} conns", base[n]) for n in conns]
     table += [(f"{name}, {c} conns", r) for name, r in ceilings.items()]
     for e, r in runs.items():
         table += [(f"collector ({e}), {n} conns", r["normal"][n]) for n in conns]
         table.append((f"collector ({e}), {10 * c} conns", r["over"]))
+    table += [(f"nginx, valid tokens, {n} conns", base_signed[n]) for n in conns]
+    for e, r in runs.items():
+        table += [(f"collector ({e}), valid tokens, {n} conns", r["signed"][n]) for n in conns]
     for name, r in table:
         print(
-            f"{name:40}{r['rps']:>11,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non_2xx']:>9,}"
+            f"{name:48}{r['rps']:>11,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non_2xx']:>9,}"
         )
     for e, r in runs.items():
         for n in conns:
             ratio = r["normal"][n]["rps"] / base[n]["rps"]
             print(f"ratio collector ({e})/nginx at {n} connections: {ratio:.2f}  (target >= 0.5)")
+        for n in conns:
+            ratio = r["signed"][n]["rps"] / base_signed[n]["rps"]
+            print(f"ratio collector ({e})/nginx at {n} connections, valid tokens: {ratio:.2f}")
     for name, r in ceilings.items():
         print(f"ratio {name}/nginx: {r['rps'] / base[c]['rps']:.2f}  (a Python server's ceiling)")
     print(f"nginx access-log lines: {logged:,}")
