@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -34,6 +36,8 @@ import time
 from pathlib import Path
 
 import httpx
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 ORIGIN = "http://shop.example"
 BEACON = {
@@ -191,11 +195,44 @@ def wait_up(url: str) -> None:
     raise RuntimeError(f"{url} did not come up")
 
 
-def wrk(url: str, seconds: int, connections: int, script: Path) -> dict:
+def family(pid: int) -> list[int]:
+    """A process and its descendants (the collector's front and the process that rolls its
+    segments into the lake; nginx's worker)."""
+    pids, parents = [pid], {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    for p in pids:
+        pids += parents.get(p, [])
+    return pids
+
+
+def cpu_seconds(pids: list[int]) -> dict[str, float]:
+    """CPU time (user + system) of these processes so far, by command name."""
+    out: dict[str, float] = {}
+    for pid in pids:
+        try:
+            comm = Path(f"/proc/{pid}/comm").read_text().strip()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[comm] = out.get(comm, 0.0) + (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return out
+
+
+def wrk(url: str, seconds: int, connections: int, script: Path, server: int) -> dict:
+    """One phase: wrk's report, and the CPU time per request of the server's processes and of
+    wrk itself (the two share the machine's cores)."""
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), url]
+    procs = family(server)
+    before, wrk_before = cpu_seconds(procs), resource.getrusage(resource.RUSAGE_CHILDREN)
     text = subprocess.run(
         cmd, capture_output=True, text=True, check=True, timeout=seconds + 60
     ).stdout
+    after, wrk_after = cpu_seconds(procs), resource.getrusage(resource.RUSAGE_CHILDREN)
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
     total = int(re.search(r"(\d+) requests in", text).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
@@ -205,9 +242,14 @@ def wrk(url: str, seconds: int, connections: int, script: Path) -> dict:
         m = re.search(rf"\s{p}%\s+([\d.]+)(us|ms|s)\b", text)
         return float(m.group(1)) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[m.group(2)]
 
+    cpu = {name: after[name] - before.get(name, 0.0) for name in after}
+    cpu["wrk"] = (wrk_after.ru_utime + wrk_after.ru_stime) - (
+        wrk_before.ru_utime + wrk_before.ru_stime
+    )
     return {
         "rps": rps,
         "requests": total,
+        "cpu_us": {name: 1e6 * t / max(1, total) for name, t in cpu.items()},
         "non_2xx": int(bad.group(1)) if bad else 0,
         "socket_errors": errors.group(1) if errors else "",
         "p50_ms": pct("50"),
@@ -220,26 +262,13 @@ class RssSampler(threading.Thread):
         super().__init__(daemon=True)
         self.pid, self.samples, self.stop = pid, [], threading.Event()
 
-    def family(self) -> list[int]:
-        """The collector and its children (the process that rolls segments into the lake)."""
-        pids, parents = [self.pid], {}
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            parents.setdefault(int(fields[1]), []).append(int(stat.parent.name))
-        for pid in pids:
-            pids += parents.get(pid, [])
-        return pids
-
     def run(self) -> None:
-        family, found = self.family(), time.monotonic()
+        procs, found = family(self.pid), time.monotonic()
         while not self.stop.is_set():
             if time.monotonic() - found >= 2.0:  # scanning /proc costs CPU the server would use
-                family, found = self.family(), time.monotonic()
+                procs, found = family(self.pid), time.monotonic()
             total = 0.0
-            for pid in family:
+            for pid in procs:
                 try:
                     text = Path(f"/proc/{pid}/status").read_text()
                     total += int(re.search(r"VmRSS:\s+(\d+)", text).group(1)) / 1024
@@ -276,16 +305,18 @@ def engine_run(
         wait_up(f"http://127.0.0.1:{port}/healthz")
         rss = RssSampler(collector.pid)
         rss.start()
-        normal = {n: wrk(f"http://127.0.0.1:{port}/b", seconds, n, script) for n in conns}
+        normal = {
+            n: wrk(f"http://127.0.0.1:{port}/b", seconds, n, script, collector.pid) for n in conns
+        }
         normal_rss = max(rss.samples)
-        over = wrk(f"http://127.0.0.1:{port}/b", seconds, 10 * c, script)
+        over = wrk(f"http://127.0.0.1:{port}/b", seconds, 10 * c, script, collector.pid)
         rss.stop.set()
         rss.join()
         signed, scripts = {}, {}
         for n in conns:
             scripts[n] = t / engine / f"tokens-{n}.lua"
             scripts[n].write_text(token_script(tokens(port, PAGE_VIEWS)))
-            signed[n] = wrk(f"http://127.0.0.1:{port}/b", seconds, n, scripts[n])
+            signed[n] = wrk(f"http://127.0.0.1:{port}/b", seconds, n, scripts[n], collector.pid)
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
     finally:
         collector.send_signal(signal.SIGTERM)
@@ -337,7 +368,9 @@ def main() -> None:
         )
         try:  # nginx idles while the others run, then answers the beacons with tokens
             wait_up(f"http://127.0.0.1:{nport}/")
-            base = {n: wrk(f"http://127.0.0.1:{nport}/b", seconds, n, script) for n in conns}
+            base = {
+                n: wrk(f"http://127.0.0.1:{nport}/b", seconds, n, script, nginx.pid) for n in conns
+            }
             (t / "empty_app.py").write_text(EMPTY_APP)
             ceilings = {}
             for name, cmd in empty_servers():
@@ -345,14 +378,17 @@ def main() -> None:
                 empty = subprocess.Popen(cmd + ["--port", str(eport)], cwd=t)
                 try:
                     wait_up(f"http://127.0.0.1:{eport}/")
-                    ceilings[name] = wrk(f"http://127.0.0.1:{eport}/b", seconds, c, script)
+                    ceilings[name] = wrk(
+                        f"http://127.0.0.1:{eport}/b", seconds, c, script, empty.pid
+                    )
                 finally:
                     empty.terminate()
                     empty.wait(30)
             runs = {e: engine_run(e, t, qinglang, seconds, conns, script) for e in engines}
             scripts = runs[engines[0]]["scripts"]
             base_signed = {
-                n: wrk(f"http://127.0.0.1:{nport}/b", seconds, n, scripts[n]) for n in conns
+                n: wrk(f"http://127.0.0.1:{nport}/b", seconds, n, scripts[n], nginx.pid)
+                for n in conns
             }
         finally:
             nginx.send_signal(signal.SIGQUIT)
@@ -371,6 +407,12 @@ def main() -> None:
         print(
             f"{name:48}{r['rps']:>11,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non_2xx']:>9,}"
         )
+    print("\nCPU time per request, us: the server's processes (by name), then wrk")
+    for name, r in table:
+        cpu = r["cpu_us"]
+        procs = ", ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.items()) if k != "wrk")
+        print(f"{name:48}{procs}; wrk {cpu['wrk']:.1f}")
+    print()
     for e, r in runs.items():
         for n in conns:
             ratio = r["normal"][n]["rps"] / base[n]["rps"]
