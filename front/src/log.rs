@@ -174,14 +174,18 @@ impl SegmentLog {
 
     /// Cut the active segment to its last record (zeros, or a group that failed, go) and close it.
     /// If the cut fails, what follows stays: readers stop at the last record, as recovery does.
-    fn close_active(&mut self) {
-        if let Some(file) = self.file.take() {
-            if file.metadata().map_or(true, |m| m.len() != self.size) {
-                if let Err(e) = file.set_len(self.size) {
-                    eprintln!("qinglang-front: cutting {}: {e}", self.path.display());
-                }
+    /// False if no segment was open (a rotation that failed to open the next one closed it).
+    fn close_active(&mut self) -> bool {
+        let file = match self.file.take() {
+            Some(file) => file,
+            None => return false,
+        };
+        if file.metadata().map_or(true, |m| m.len() != self.size) {
+            if let Err(e) = file.set_len(self.size) {
+                eprintln!("qinglang-front: cutting {}: {e}", self.path.display());
             }
         }
+        true
     }
 
     /// Write and fsync one group; on failure cut the segment back to its last committed byte.
@@ -209,11 +213,13 @@ impl SegmentLog {
             || (self.size > 0 && self.opened.elapsed() >= self.roll_after)
     }
 
-    fn rotate(&mut self) -> std::io::Result<PathBuf> {
+    /// Close the active segment and open the next; the closed one's path, unless an earlier
+    /// rotation closed it already (and failed to open the next).
+    fn rotate(&mut self) -> std::io::Result<Option<PathBuf>> {
         let closed = self.path.clone();
-        self.close_active();
+        let was_open = self.close_active();
         self.open_next()?;
-        Ok(closed)
+        Ok(was_open.then_some(closed))
     }
 
     /// Close for good: the active segment cut to its records (or removed if it has none), the
@@ -248,7 +254,9 @@ impl SegmentLog {
         match self.rotate() {
             Ok(closed) => {
                 *shared.fault.lock().expect("fault lock") = None;
-                announce(&closed);
+                if let Some(closed) = closed {
+                    announce(&closed);
+                }
             }
             Err(e) => {
                 let msg = format!("cannot start a new segment: {e}");
@@ -277,11 +285,15 @@ struct Queued {
     jobs: Vec<Job>,
     idle: bool, // the writer waits for jobs (only then is it woken: no system call otherwise)
     stopping: bool,
+    closed: bool, // the writer has gone: a job pushed now is dropped (its request gets a 503)
 }
 
 impl Pending {
     pub fn push(&self, job: Job) {
         let mut q = self.state.lock().expect("lock");
+        if q.closed {
+            return; // dropping `job.done` answers the request: stopping, retry later
+        }
         q.jobs.push(job);
         if q.idle {
             q.idle = false;
@@ -307,9 +319,31 @@ impl Pending {
     }
 }
 
+/// Marks `Pending` closed when the writer ends, however it ends (a panic included), and drops
+/// what is still queued: those requests are answered "stopping, retry later", not left waiting.
+/// A panic also sets the fault that /healthz reports.
+struct CloseOnExit<'a>(&'a Pending, &'a Shared);
+
+impl Drop for CloseOnExit<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            if let Ok(mut fault) = self.1.fault.lock() {
+                *fault = Some("the writer thread stopped".into());
+            }
+        }
+        let mut q = match self.0.state.lock() {
+            Ok(q) => q,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        q.closed = true;
+        q.jobs.clear();
+    }
+}
+
 /// The writer thread: each group is all that is queued, written and synced in one go, then
 /// answered; a segment that is due (size or age, checked at least every 200 ms) rolls.
 pub fn writer(pending: &Pending, mut log: SegmentLog, shared: &Shared, metrics: &Metrics) {
+    let _closing = CloseOnExit(pending, shared);
     let mut data: Vec<u8> = Vec::with_capacity(1 << 20);
     loop {
         let (batch, stopping) = pending.take(Duration::from_millis(200));
@@ -461,7 +495,7 @@ mod tests {
                             rows: 1,
                             done,
                         });
-                        // answered only once written and synced: the file holds it by then
+                        // answered only once written and synced
                         assert_eq!(wait.blocking_recv().unwrap(), Ok(()));
                     }
                 })
@@ -473,6 +507,14 @@ mod tests {
         assert_eq!(shared.queued.load(Ordering::SeqCst), 0);
         pending.stop();
         writer.join().unwrap();
+        // a request that comes after the writer has gone is answered at once (a 503), not left
+        let (done, wait) = oneshot::channel();
+        pending.push(Job {
+            data: b"late\n".to_vec(),
+            rows: 1,
+            done,
+        });
+        assert!(wait.blocking_recv().is_err(), "its sender was dropped");
         let seen = files(&dir);
         assert_eq!(seen.len(), 1, "one segment");
         let mut lines: Vec<&[u8]> = seen[0].1.split(|&b| b == b'\n').collect();
@@ -487,6 +529,25 @@ mod tests {
             let sent: Vec<u8> = (0..50u8).map(|i| b'0' + i % 10).collect();
             assert_eq!(mine, sent, "each sender's records, in its order");
         }
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_segment_is_reported_closed_once_even_when_the_next_one_failed_to_open() {
+        let dir = scratch("log-rotate-fail");
+        let mut log = SegmentLog::open(&dir, "0000000000001", 1 << 20, 3600.0).unwrap();
+        log.append(b"a\n").unwrap();
+        std::fs::remove_dir_all(&dir).unwrap(); // the next segment cannot be created
+        assert!(log.rotate().is_err());
+        std::fs::create_dir_all(&dir).unwrap();
+        assert_eq!(
+            log.rotate().unwrap(),
+            None,
+            "closed by the failed rotation already"
+        );
+        log.append(b"b\n").unwrap();
+        assert_eq!(log.rotate().unwrap(), Some(log.segment_path(2)));
+        log.finish();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -90,10 +90,12 @@ fn respond(status: u16, body: Vec<u8>, ctype: Option<&str>, extra: Extra) -> Res
 /// A header value's bytes as text, each byte one character (Latin-1, as ASGI servers decode
 /// them); ASCII, the usual case, is copied as it is.
 fn latin1(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) if bytes.is_ascii() => s.to_owned(),
-        _ => bytes.iter().map(|&b| b as char).collect(),
+    if bytes.is_ascii() {
+        if let Ok(s) = std::str::from_utf8(bytes) {
+            return s.to_owned(); // ASCII is UTF-8: always this branch
+        }
     }
+    bytes.iter().map(|&b| b as char).collect()
 }
 
 fn latin1_bytes(s: &str) -> Vec<u8> {
@@ -562,15 +564,11 @@ fn main() {
         shared,
         metrics,
     });
-    let (writer, pending) = {
-        let (pending, shared, metrics) = (
-            state.pending.clone(),
-            state.shared.clone(),
-            state.metrics.clone(),
-        );
-        let writer =
-            std::thread::spawn(move || log::writer(&pending, segment_log, &shared, &metrics));
-        (writer, state.pending.clone())
+    let pending = state.pending.clone();
+    let writer = {
+        let (pending, shared, metrics) =
+            (pending.clone(), state.shared.clone(), state.metrics.clone());
+        std::thread::spawn(move || log::writer(&pending, segment_log, &shared, &metrics))
     };
 
     // Stop when stdin closes or says "stop": `qinglang serve` ended, however it ended.

@@ -168,6 +168,19 @@ def test_a_checksummed_line_that_is_not_json_ends_what_arrow_reads_as_it_ends_sc
     assert used == [{"ts": rows[0]["ts"], "nonce": "n0", "pv_id": "pv", "seq": 1}]
 
 
+def test_a_row_whose_token_is_unreadable_is_kept_and_two_objects_on_a_line_are_refused(tmp_path):
+    import zlib
+
+    path = tmp_path / "seg-0000000000001-000001.log"
+    path.write_bytes(segments.encode({**row(0), "_token": "not a triple"}) + segments.encode(row(1)))
+    table, used = segments.read_segment(path)
+    assert table.column("event_id").to_pylist() == ["e0", "e1"] and used == []
+    two = b'{"event_id": "a"} {"event_id": "b"}'
+    path.write_bytes(segments.encode(row(0)) + b"%08x %s\n" % (zlib.crc32(two), two))
+    with pytest.raises(ValueError, match=r"seg-0000000000001-000001.log: 3 rows read from 2"):
+        segments.read_segment(path)
+
+
 def test_a_restart_rolls_what_an_earlier_run_left_and_returns_its_used_tokens(tmp_path):
     seg_dir, lake = tmp_path / "seg", tmp_path / "lake"
     now = segments.next_run([])

@@ -82,12 +82,14 @@ def _background() -> None:
     """Run this process only on CPU time nothing else wants (SCHED_IDLE where Linux has it),
     every thread of it: Arrow's pool may have started already (a restart rolls segments)."""
     tasks = Path("/proc/self/task")
-    tids = [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [0]
-    try:
-        for tid in tids:
-            os.sched_setscheduler(tid, os.SCHED_IDLE, os.sched_param(0))  # type: ignore[attr-defined]
-    except (AttributeError, OSError):
+    if not hasattr(os, "SCHED_IDLE") or not tasks.is_dir():
         os.nice(19)
+        return
+    for task in tasks.iterdir():
+        try:
+            os.sched_setscheduler(int(task.name), os.SCHED_IDLE, os.sched_param(0))
+        except OSError:  # the thread has just ended, or the policy is not allowed here
+            continue
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:

@@ -224,8 +224,8 @@ def _json_prefix(bodies: list[bytes]) -> list[bytes]:
     """The bodies up to the first that is not JSON (where `scan` stops)."""
     for i, body in enumerate(bodies):
         try:
-            msgspec.json.decode(body)
-        except msgspec.DecodeError:
+            json.loads(body)
+        except ValueError:
             return bodies[:i]
     return bodies
 
@@ -233,17 +233,25 @@ def _json_prefix(bodies: list[bytes]) -> list[bytes]:
 def read_segment(segment: Path) -> tuple[pa.Table, list[dict[str, Any]]]:
     """A closed segment as an event table, and its used tokens: the same rows as `scan` and
     a row-by-row decode, decoded by Arrow's JSON reader (C++) instead of row by row in Python.
-    Only rows that hold a used token (the key `"_token"`; a quote inside a JSON string is
-    escaped, so only a key matches) are decoded in Python."""
+    Only rows whose text holds `"_token"` (every row with a used token does) are decoded in
+    Python, for their token."""
     bodies = [body for body, _ in _records(segment.read_bytes())]
     try:
         table = _event_table(bodies)
     except pa.ArrowInvalid:  # a checksummed line that is not JSON: the valid prefix ends there
         bodies = _json_prefix(bodies)
         table = _event_table(bodies)
+    if table.num_rows != len(bodies):  # e.g. a line of two objects: `scan` would stop there
+        raise ValueError(f"{segment}: {table.num_rows} rows read from {len(bodies)} records")
     used = []
     for body in bodies:
-        if b'"_token"' in body and (u := _USED.decode(body)).token is not None:
+        if b'"_token"' not in body:
+            continue
+        try:
+            u = _USED.decode(body)
+        except msgspec.DecodeError:  # a row `scan` keeps, with no token the replay check can use
+            continue
+        if u.token is not None:
             nonce, pv_id, seq = u.token
             used.append({"ts": u.ts, "nonce": nonce, "pv_id": pv_id, "seq": seq})
     return table, used
