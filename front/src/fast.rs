@@ -246,7 +246,15 @@ pub fn run(
     // step times are recorded only once this path is sure to finish (else the general steps
     // time the request themselves)
     let mut took = [0.0f64; 5];
-    let t = Instant::now();
+    let mut t = Instant::now();
+    // one clock reading per step boundary: the time from `t` to now goes to step `i`
+    macro_rules! lap {
+        ($i:expr) => {{
+            let now = Instant::now();
+            took[$i] = (now - t).as_secs_f64();
+            t = now;
+        }};
+    }
     let first = body.iter().find(|b| !b.is_ascii_whitespace())?;
     let objects: Vec<Obj<Beacon>> = if *first == b'[' {
         serde_json::from_slice(body).ok()?
@@ -254,8 +262,7 @@ pub fn run(
         vec![serde_json::from_slice(body).ok()?]
     };
     let mut beacons: Vec<Beacon> = objects.into_iter().map(|o| o.0).collect();
-    took[0] = t.elapsed().as_secs_f64();
-    let t = Instant::now();
+    lap!(0);
     if beacons.is_empty() || beacons.len() > l.max_events {
         return None;
     }
@@ -286,8 +293,7 @@ pub fn run(
             b.client = None;
         }
     }
-    took[1] = t.elapsed().as_secs_f64();
-    let t = Instant::now();
+    lap!(1);
     let name = beacons[0].site.as_deref()?;
     if beacons.iter().any(|b| b.site.as_deref() != Some(name)) {
         return None;
@@ -298,8 +304,7 @@ pub fn run(
             return None;
         }
     }
-    took[2] = t.elapsed().as_secs_f64();
-    let t = Instant::now();
+    lap!(2);
     if !room(beacons.len()) {
         for (step, secs) in took.iter().enumerate().take(3) {
             env.metrics.observe(step, *secs);
@@ -320,8 +325,7 @@ pub fn run(
         let seen = nonce.map(|nonce| (nonce, pv_id, b.seq));
         checked.push((verdict, seen));
     }
-    took[3] = t.elapsed().as_secs_f64();
-    let t = Instant::now();
+    lap!(3);
     let req = Request {
         site,
         now_ms: env.now_ms,

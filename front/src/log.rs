@@ -11,39 +11,29 @@
 //! (`segments.recover`) cuts a zero tail like any torn tail (zeros hold no newline, so no record)
 //! and deletes leftover `prep-*.zeros` files. A quiet segment that rolls on age never gets a
 //! quarter full and just grows, as before.
-//! The serving threads queue records in `Pending`; one writer thread (`writer`) takes all that is
-//! queued as one group, writes and syncs it, answers its requests, and at once takes the next
-//! group, which formed meanwhile. It runs outside the async runtime, so a sync starts without
-//! waiting for a serving thread to poll anything. A closed segment's path goes to stdout
-//! ("closed PATH"), where `qinglang serve` picks it up and rolls it into the Parquet lake.
+//! Each serving loop (server.rs) has its own `SegmentLog` and appends one group per turn; the
+//! loops take segment numbers from one counter, so names stay unique. A closed segment's path
+//! goes to stdout ("closed PATH"), where `qinglang serve` picks it up and rolls it into the
+//! Parquet lake.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Condvar, Mutex};
+use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
-
-use crate::metrics::Metrics;
-
-pub struct Job {
-    pub data: Vec<u8>,
-    pub rows: usize,
-    pub done: oneshot::Sender<Result<(), String>>,
-}
-
 pub struct Shared {
-    pub queued: AtomicUsize, // rows waiting for their fsync
+    pub queued: AtomicUsize, // rows waiting for their group commit (every loop's)
     pub fault: Mutex<Option<String>>,
 }
 
 pub struct SegmentLog {
     dir: PathBuf,
     run: String,
+    numbers: Arc<AtomicU32>, // the last segment number taken, shared by every loop's stream
     n: u32,
     file: Option<File>,
     path: PathBuf,
@@ -87,6 +77,7 @@ impl SegmentLog {
     pub fn open(
         dir: &Path,
         run: &str,
+        numbers: Arc<AtomicU32>,
         roll_bytes: u64,
         roll_seconds: f64,
     ) -> std::io::Result<Self> {
@@ -94,6 +85,7 @@ impl SegmentLog {
         let mut log = SegmentLog {
             dir: dir.to_path_buf(),
             run: run.to_string(),
+            numbers,
             n: 0,
             file: None,
             path: PathBuf::new(),
@@ -116,7 +108,8 @@ impl SegmentLog {
     /// Start the next segment: the zeroed file renamed, if its helper has finished, else a new,
     /// empty file. The directory is synced before any record in it is acknowledged.
     fn open_next(&mut self) -> std::io::Result<()> {
-        let path = self.segment_path(self.n + 1);
+        let n = self.numbers.fetch_add(1, Ordering::SeqCst) + 1; // a failed start leaves a gap
+        let path = self.segment_path(n);
         let file = match self.take_zeroed(&path) {
             Some(file) => file,
             None => new_file(&path)?,
@@ -125,7 +118,7 @@ impl SegmentLog {
             let _ = std::fs::remove_file(&path);
             return Err(e);
         }
-        self.n += 1;
+        self.n = n;
         self.file = Some(file);
         self.path = path;
         self.size = 0;
@@ -273,119 +266,6 @@ impl SegmentLog {
     }
 }
 
-/// Records waiting for the next group commit, and the writer thread's wake-up.
-#[derive(Default)]
-pub struct Pending {
-    state: Mutex<Queued>,
-    ready: Condvar,
-}
-
-#[derive(Default)]
-struct Queued {
-    jobs: Vec<Job>,
-    idle: bool, // the writer waits for jobs (only then is it woken: no system call otherwise)
-    stopping: bool,
-    closed: bool, // the writer has gone: a job pushed now is dropped (its request gets a 503)
-}
-
-impl Pending {
-    pub fn push(&self, job: Job) {
-        let mut q = self.state.lock().expect("lock");
-        if q.closed {
-            return; // dropping `job.done` answers the request: stopping, retry later
-        }
-        q.jobs.push(job);
-        if q.idle {
-            q.idle = false;
-            self.ready.notify_one();
-        }
-    }
-
-    /// The writer takes what is queued and stops once that is nothing.
-    pub fn stop(&self) {
-        self.state.lock().expect("lock").stopping = true;
-        self.ready.notify_one();
-    }
-
-    /// What is queued, waiting at most `tick` for something; and whether to stop.
-    fn take(&self, tick: Duration) -> (Vec<Job>, bool) {
-        let mut q = self.state.lock().expect("lock");
-        if q.jobs.is_empty() && !q.stopping {
-            q.idle = true;
-            q = self.ready.wait_timeout(q, tick).expect("lock").0;
-            q.idle = false;
-        }
-        (std::mem::take(&mut q.jobs), q.stopping)
-    }
-}
-
-/// Marks `Pending` closed when the writer ends, however it ends (a panic included), and drops
-/// what is still queued: those requests are answered "stopping, retry later", not left waiting.
-/// A panic also sets the fault that /healthz reports.
-struct CloseOnExit<'a>(&'a Pending, &'a Shared);
-
-impl Drop for CloseOnExit<'_> {
-    fn drop(&mut self) {
-        if std::thread::panicking() {
-            if let Ok(mut fault) = self.1.fault.lock() {
-                *fault = Some("the writer thread stopped".into());
-            }
-        }
-        let mut q = match self.0.state.lock() {
-            Ok(q) => q,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        q.closed = true;
-        q.jobs.clear();
-    }
-}
-
-/// The writer thread: each group is all that is queued, written and synced in one go, then
-/// answered; a segment that is due (size or age, checked at least every 200 ms) rolls.
-pub fn writer(pending: &Pending, mut log: SegmentLog, shared: &Shared, metrics: &Metrics) {
-    let _closing = CloseOnExit(pending, shared);
-    let mut data: Vec<u8> = Vec::with_capacity(1 << 20);
-    loop {
-        let (batch, stopping) = pending.take(Duration::from_millis(200));
-        if batch.is_empty() && stopping {
-            break;
-        }
-        if !batch.is_empty() {
-            let rows = group(&batch, &mut data);
-            let res = log.append(&data).map_err(|e| e.to_string());
-            answer(batch, rows, res, shared, metrics);
-        }
-        log.rotate_if_due(shared);
-    }
-    log.finish();
-}
-
-/// One group: the jobs' records as one write, into a buffer kept from group to group.
-fn group(batch: &[Job], data: &mut Vec<u8>) -> usize {
-    data.clear();
-    for job in batch {
-        data.extend_from_slice(&job.data);
-    }
-    batch.iter().map(|j| j.rows).sum()
-}
-
-/// Answer every job of a group once its write is synced (or failed).
-fn answer(
-    batch: Vec<Job>,
-    rows: usize,
-    res: Result<(), String>,
-    shared: &Shared,
-    metrics: &Metrics,
-) {
-    if res.is_ok() {
-        metrics.group_commit();
-    }
-    shared.queued.fetch_sub(rows, Ordering::SeqCst);
-    for job in batch {
-        let _ = job.done.send(res.clone());
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -430,7 +310,7 @@ mod tests {
     #[test]
     fn the_next_segment_is_zeroed_ahead_and_every_closed_one_holds_only_its_records() {
         let dir = scratch("log-zeroed");
-        let mut log = SegmentLog::open(&dir, "0000000000001", 4096, 3600.0).unwrap();
+        let mut log = SegmentLog::open(&dir, "0000000000001", Arc::default(), 4096, 3600.0).unwrap();
         let mut written = Vec::new();
         for i in 0..10u8 {
             let mut group = vec![b'r'; 1023];
@@ -473,69 +353,9 @@ mod tests {
     }
 
     #[test]
-    fn the_writer_answers_every_job_once_its_group_is_on_disk_and_stops_when_told() {
-        let dir = scratch("log-writer");
-        let log = SegmentLog::open(&dir, "0000000000001", 1 << 20, 3600.0).unwrap();
-        let pending = std::sync::Arc::new(Pending::default());
-        let shared = std::sync::Arc::new(shared());
-        let metrics = std::sync::Arc::new(Metrics::new());
-        let writer = {
-            let (p, s, m) = (pending.clone(), shared.clone(), metrics.clone());
-            std::thread::spawn(move || writer(&p, log, &s, &m))
-        };
-        let senders: Vec<_> = (0..4u8)
-            .map(|t| {
-                let (pending, shared) = (pending.clone(), shared.clone());
-                std::thread::spawn(move || {
-                    for i in 0..50u8 {
-                        let (done, wait) = oneshot::channel();
-                        shared.queued.fetch_add(1, Ordering::SeqCst);
-                        pending.push(Job {
-                            data: vec![b'a' + t, b'0' + i % 10, b'\n'],
-                            rows: 1,
-                            done,
-                        });
-                        // answered only once written and synced
-                        assert_eq!(wait.blocking_recv().unwrap(), Ok(()));
-                    }
-                })
-            })
-            .collect();
-        for s in senders {
-            s.join().unwrap();
-        }
-        assert_eq!(shared.queued.load(Ordering::SeqCst), 0);
-        pending.stop();
-        writer.join().unwrap();
-        // a request that comes after the writer has gone is answered at once (a 503), not left
-        let (done, wait) = oneshot::channel();
-        pending.push(Job {
-            data: b"late\n".to_vec(),
-            rows: 1,
-            done,
-        });
-        assert!(wait.blocking_recv().is_err(), "its sender was dropped");
-        let seen = files(&dir);
-        assert_eq!(seen.len(), 1, "one segment");
-        let mut lines: Vec<&[u8]> = seen[0].1.split(|&b| b == b'\n').collect();
-        assert_eq!(lines.pop(), Some(&b""[..]), "cut to its last record");
-        assert_eq!(lines.len(), 200);
-        for t in 0..4u8 {
-            let mine: Vec<u8> = lines
-                .iter()
-                .filter(|l| l[0] == b'a' + t)
-                .map(|l| l[1])
-                .collect();
-            let sent: Vec<u8> = (0..50u8).map(|i| b'0' + i % 10).collect();
-            assert_eq!(mine, sent, "each sender's records, in its order");
-        }
-        std::fs::remove_dir_all(&dir).unwrap();
-    }
-
-    #[test]
     fn a_segment_is_reported_closed_once_even_when_the_next_one_failed_to_open() {
         let dir = scratch("log-rotate-fail");
-        let mut log = SegmentLog::open(&dir, "0000000000001", 1 << 20, 3600.0).unwrap();
+        let mut log = SegmentLog::open(&dir, "0000000000001", Arc::default(), 1 << 20, 3600.0).unwrap();
         log.append(b"a\n").unwrap();
         std::fs::remove_dir_all(&dir).unwrap(); // the next segment cannot be created
         assert!(log.rotate().is_err());
@@ -546,7 +366,8 @@ mod tests {
             "closed by the failed rotation already"
         );
         log.append(b"b\n").unwrap();
-        assert_eq!(log.rotate().unwrap(), Some(log.segment_path(2)));
+        let active = log.path.clone();
+        assert_eq!(log.rotate().unwrap(), Some(active));
         log.finish();
         std::fs::remove_dir_all(&dir).unwrap();
     }
@@ -554,7 +375,7 @@ mod tests {
     #[test]
     fn a_new_segment_never_waits_for_an_unfinished_helper() {
         let dir = scratch("log-nowait");
-        let mut log = SegmentLog::open(&dir, "0000000000001", 1 << 30, 3600.0).unwrap();
+        let mut log = SegmentLog::open(&dir, "0000000000001", Arc::default(), 1 << 30, 3600.0).unwrap();
         let (go, wait) = std::sync::mpsc::channel::<()>();
         let tmp = dir.join("prep-0000000000001-000001.zeros");
         let at = tmp.clone();

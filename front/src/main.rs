@@ -1,5 +1,6 @@
-//! qinglang-front: the collector's HTTP side in Rust (hyper on tokio, one serving thread per
-//! core; one writer thread makes the group commits to the fsync'd segments, see log.rs).
+//! qinglang-front: the collector's HTTP side in Rust. One event loop per serving thread
+//! (server.rs: mio, HTTP/1.1 by httparse in http.rs) runs the collector's steps and makes the
+//! group commits to the fsync'd segments itself (log.rs).
 //! `qinglang serve` starts it with `--config FILE` and stops it by closing its stdin; it prints
 //! "listening ADDR" once bound and "closed PATH" for every segment ready to roll into the lake.
 //! The Python collector (qinglang/collect/app.py) is the reference for every answer; see README,
@@ -7,32 +8,27 @@
 
 mod config;
 mod fast;
+mod http;
 mod log;
 mod metrics;
+mod server;
 mod steps;
 mod tokens;
 
 // linked for its malloc, which replaces glibc's (see Cargo.toml)
 use jemalloc_sys as _;
 use std::collections::HashMap;
-use std::convert::Infallible;
 use std::io::{BufRead, Write};
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hyper::body::HttpBody;
-use hyper::header::{HeaderName, HeaderValue};
-use hyper::server::conn::Http;
-use hyper::service::service_fn;
-use hyper::{Body, Method, Request, Response, StatusCode};
 use serde_json::json;
-use tokio::io::AsyncWriteExt;
-use tokio::sync::{oneshot, watch};
 
 use config::{Limits, Site};
+use http::{Request, Response};
 use metrics::Metrics;
 use steps::{Drop, Hit, Reason};
 
@@ -57,34 +53,30 @@ struct State {
     guard: Mutex<tokens::ReplayGuard>,
     boot: String,
     counter: AtomicU64,
-    pending: Arc<log::Pending>, // rows waiting for the next group commit
     shared: Arc<log::Shared>,
     metrics: Arc<Metrics>,
 }
 
 type Extra = Vec<(&'static str, String)>;
 
-fn respond(status: u16, body: Vec<u8>, ctype: Option<&str>, extra: Extra) -> Response<Body> {
-    let mut r = Response::new(Body::from(body));
-    *r.status_mut() = StatusCode::from_u16(status).expect("a known status");
-    let h = r.headers_mut();
+fn respond(status: u16, body: Vec<u8>, ctype: Option<&str>, extra: Extra) -> Response {
+    let mut headers: Vec<(&'static str, Vec<u8>)> = Vec::with_capacity(2 + extra.len());
     if let Some(c) = ctype {
-        h.insert(
-            "content-type",
-            HeaderValue::from_str(c).expect("ASCII content type"),
-        );
+        headers.push(("content-type", c.as_bytes().to_vec()));
     }
-    h.insert(
-        "x-content-type-options",
-        HeaderValue::from_static("nosniff"),
-    );
+    headers.push(("x-content-type-options", b"nosniff".to_vec()));
     for (k, v) in extra {
         // an origin the client sent comes back only if it is a valid header value
-        if let Ok(v) = HeaderValue::from_bytes(&latin1_bytes(&v)) {
-            h.append(HeaderName::from_static(k), v);
+        let v = latin1_bytes(&v);
+        if http::valid_value(&v) {
+            headers.push((k, v));
         }
     }
-    r
+    Response {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// A header value's bytes as text, each byte one character (Latin-1, as ASGI servers decode
@@ -114,8 +106,8 @@ fn first_chars(s: String, max: usize) -> String {
     s.chars().take(max).collect()
 }
 
-fn header(req: &Request<Body>, name: &str) -> Option<String> {
-    req.headers().get(name).map(|v| latin1(v.as_bytes()))
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.header_bytes(name).map(latin1)
 }
 
 fn cors(origin: &Option<String>) -> Extra {
@@ -172,17 +164,13 @@ impl State {
         }
     }
 
-    fn client_ip(&self, peer: &SocketAddr, req: &Request<Body>) -> String {
-        let direct = peer.ip().to_string();
+    /// The client's IP: the TCP peer's (`direct`, as text), or a trusted proxy's forward.
+    fn client_ip(&self, direct: &str, req: &Request) -> String {
+        let direct = direct.to_string();
         if !self.trusted.contains(&direct) {
             return direct;
         }
-        let values: Vec<String> = req
-            .headers()
-            .get_all("x-forwarded-for")
-            .iter()
-            .map(|v| latin1(v.as_bytes()))
-            .collect();
+        let values: Vec<String> = req.header_all("x-forwarded-for").map(latin1).collect();
         if values.is_empty() {
             return direct;
         }
@@ -209,56 +197,35 @@ impl State {
     }
 }
 
-async fn read_body(body: &mut Body, length: Option<String>, max: usize) -> Result<Vec<u8>, Drop> {
-    if let Some(len) = length {
-        let ok = !len.is_empty() && len.bytes().all(|b| b.is_ascii_digit());
-        if !ok || len.parse::<u128>().map_or(true, |n| n > max as u128) {
-            return Err(Drop::new(
-                Reason::BodyTooLarge,
-                format!("body of {len} bytes: expected at most {max}"),
-                None,
-            ));
-        }
-    }
-    let mut out = Vec::new();
-    while let Some(chunk) = body.data().await {
-        let chunk = match chunk {
-            Ok(chunk) => chunk,
-            Err(_) => break,
-        };
-        if out.len() + chunk.len() > max {
-            return Err(Drop::new(
-                Reason::BodyTooLarge,
-                format!("body over {max} bytes"),
-                None,
-            ));
-        }
-        out.extend_from_slice(&chunk);
-    }
-    Ok(out)
+/// A beacon's rows, held for the group commit of this turn of the loop, and what its answer needs.
+pub struct Held {
+    pub data: Vec<u8>,
+    pub rows: usize,
+    verdicts: Vec<&'static str>,
+    origin: Option<String>,
+    pixel: bool,
 }
 
-async fn beacon(
-    st: &State,
-    peer: SocketAddr,
-    mut req: Request<Body>,
-    pixel: bool,
-) -> Result<Response<Body>, Drop> {
-    let origin_header = header(&req, "origin");
-    let body = if pixel {
-        None
-    } else {
-        let length = header(&req, "content-length");
-        Some(read_body(req.body_mut(), length, st.limits.max_body).await?)
-    };
+pub enum Outcome {
+    /// answer this now (after this turn's commit, in request order)
+    Now(Response),
+    /// commit these rows first, then answer with `answer_held`
+    Held(Held),
+}
+
+/// The steps up to the write: the rows to commit, or why the beacon is refused. The body was
+/// read within `max_body` (server.rs; a larger one is refused by `too_large`).
+fn beacon(st: &State, peer: &str, req: &mut Request, pixel: bool) -> Result<Held, Drop> {
+    let origin_header = header(req, "origin");
+    let body = if pixel { None } else { Some(std::mem::take(&mut req.body)) };
     let ua = first_chars(
-        header(&req, "user-agent").unwrap_or_default(),
+        header(req, "user-agent").unwrap_or_default(),
         st.limits.max_ua,
     );
-    let query = req.uri().query().unwrap_or("").to_string();
-    let content_type = header(&req, "content-type").unwrap_or_default();
-    let origin = steps::origin_of(origin_header.as_deref(), header(&req, "referer").as_deref());
-    let ip = st.client_ip(&peer, &req);
+    let query = req.query.clone();
+    let content_type = header(req, "content-type").unwrap_or_default();
+    let origin = steps::origin_of(origin_header.as_deref(), header(req, "referer").as_deref());
+    let ip = st.client_ip(peer, req);
     let now = now_ms();
     // Room in the queue is taken when it is checked (every serving thread checks at once), so
     // the queue never holds more than its bound; a request that gets room always queues its rows.
@@ -352,8 +319,6 @@ async fn beacon(
             (hit.rows, hit.verdicts)
         }
     };
-    let t = Instant::now();
-    let (done, wait) = oneshot::channel();
     let n = rows.len();
     let held = reserved.load(Ordering::SeqCst); // what the room check took, now the rows
     if n > held {
@@ -366,37 +331,36 @@ async fn beacon(
     } else {
         rows.concat()
     };
-    st.pending.push(log::Job {
+    Ok(Held {
         data,
         rows: n,
-        done,
-    });
-    match wait.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => {
-            return Err(Drop::new(
-                Reason::Overloaded,
-                format!("could not store the beacon ({e})"),
-                None,
-            ))
-        }
-        Err(_) => {
-            return Err(Drop::new(
-                Reason::Overloaded,
-                "collector is stopping: retry later".into(),
-                None,
-            ))
-        }
+        verdicts,
+        origin: origin_header,
+        pixel,
+    })
+}
+
+/// A held beacon's answer once its group commit is done (`res`); `queued` is when its rows
+/// joined the group (the write step's time runs from there).
+pub(crate) fn answer_held(st: &State, h: Held, res: &Result<(), String>, queued: Instant) -> Response {
+    if let Err(e) = res {
+        let d = Drop::new(
+            Reason::Overloaded,
+            format!("could not store the beacon ({e})"),
+            None,
+        );
+        return refusal(st, &h.origin, d);
     }
-    m.observe(5, t.elapsed().as_secs_f64());
-    for v in &verdicts {
+    let m = &st.metrics;
+    m.observe(5, queued.elapsed().as_secs_f64());
+    for v in &h.verdicts {
         m.row(v);
     }
-    let extra = cors(&origin_header);
+    let extra = cors(&h.origin);
     let bad = ["replayed", "invalid"]
         .into_iter()
-        .find(|b| verdicts.contains(b));
-    Ok(if let Some(bad) = bad {
+        .find(|b| h.verdicts.contains(b));
+    if let Some(bad) = bad {
         let msg = json!({"error": format!("token {bad}: recorded as token={bad}"), "reason": format!("token_{bad}")});
         let status = if bad == "replayed" { 409 } else { 403 };
         respond(
@@ -405,16 +369,16 @@ async fn beacon(
             Some("application/json"),
             extra,
         )
-    } else if pixel {
+    } else if h.pixel {
         let mut extra = extra;
         extra.push(("cache-control", "no-store".into()));
         respond(200, GIF.to_vec(), Some("image/gif"), extra)
     } else {
         respond(204, vec![], None, extra)
-    })
+    }
 }
 
-fn preflight(st: &State, origin: &Option<String>) -> Result<Response<Body>, Drop> {
+fn preflight(st: &State, origin: &Option<String>) -> Result<Response, Drop> {
     if !st.allowed(origin) {
         st.refresh_sites();
     }
@@ -433,8 +397,8 @@ fn preflight(st: &State, origin: &Option<String>) -> Result<Response<Body>, Drop
     Ok(respond(204, vec![], None, extra))
 }
 
-fn tracker(st: &State, req: &Request<Body>) -> Result<Response<Body>, Drop> {
-    let query = req.uri().query().unwrap_or("");
+fn tracker(st: &State, req: &Request) -> Result<Response, Drop> {
+    let query = req.query.as_str();
     let name = form_urlencoded::parse(query.as_bytes())
         .find(|(k, v)| k == "site" && !v.is_empty())
         .map(|(_, v)| v.into_owned())
@@ -459,19 +423,16 @@ fn tracker(st: &State, req: &Request<Body>) -> Result<Response<Body>, Drop> {
     ))
 }
 
-async fn handle(
-    st: Arc<State>,
-    peer: SocketAddr,
-    req: Request<Body>,
-) -> Result<Response<Body>, Infallible> {
-    let path = req.uri().path().to_string();
-    let method = req.method().clone();
-    let origin = header(&req, "origin");
-    let res = match (path.as_str(), &method) {
-        ("/b", &Method::POST) => beacon(&st, peer, req, false).await,
-        ("/b.gif", &Method::GET) => beacon(&st, peer, req, true).await,
-        ("/b", &Method::OPTIONS) => preflight(&st, &origin),
-        ("/t.js", &Method::GET | &Method::HEAD) => tracker(&st, &req),
+/// The answer to one request: now, or once a beacon's rows are committed.
+/// `peer`: the TCP peer's IP, as text.
+pub(crate) fn handle(st: &State, peer: &str, req: &mut Request) -> Outcome {
+    let (path, method) = (req.path.clone(), req.method.clone());
+    let origin = header(req, "origin");
+    let res = match (path.as_str(), method.as_str()) {
+        ("/b", "POST") => return held(st, &origin, beacon(st, peer, req, false)),
+        ("/b.gif", "GET") => return held(st, &origin, beacon(st, peer, req, true)),
+        ("/b", "OPTIONS") => preflight(st, &origin),
+        ("/t.js", "GET" | "HEAD") => tracker(st, req),
         ("/healthz", _) => {
             let fault = st.shared.fault.lock().expect("fault lock").clone();
             let body = json!({"ok": fault.is_none(), "queue": st.shared.queued.load(Ordering::SeqCst),
@@ -499,18 +460,35 @@ async fn handle(
             None,
         )),
     };
-    Ok(res.unwrap_or_else(|d| {
-        st.metrics.dropped(d.reason);
-        let mut extra: Extra = if d.reason.status() == 503 {
-            vec![("retry-after", "1".into())]
-        } else {
-            vec![]
-        };
-        if st.allowed(&origin) {
-            extra.extend(cors(&origin));
-        }
-        respond(d.reason.status(), d.body(), Some("application/json"), extra)
-    }))
+    Outcome::Now(res.unwrap_or_else(|d| refusal(st, &origin, d)))
+}
+
+fn held(st: &State, origin: &Option<String>, res: Result<Held, Drop>) -> Outcome {
+    match res {
+        Ok(h) => Outcome::Held(h),
+        Err(d) => Outcome::Now(refusal(st, origin, d)),
+    }
+}
+
+/// A refusal's answer: its status and JSON body, `Retry-After` on a 503, CORS for a
+/// registered origin; counted by reason at /metrics.
+fn refusal(st: &State, origin: &Option<String>, d: Drop) -> Response {
+    st.metrics.dropped(d.reason);
+    let mut extra: Extra = if d.reason.status() == 503 {
+        vec![("retry-after", "1".into())]
+    } else {
+        vec![]
+    };
+    if st.allowed(origin) {
+        extra.extend(cors(origin));
+    }
+    respond(d.reason.status(), d.body(), Some("application/json"), extra)
+}
+
+/// The answer to a request whose body is over the limit (server.rs reads no more of it).
+pub(crate) fn too_large(st: &State, req: &Request, message: String) -> Response {
+    let d = Drop::new(Reason::BodyTooLarge, message, None);
+    refusal(st, &header(req, "origin"), d)
 }
 
 fn fail(msg: String) -> ! {
@@ -530,9 +508,6 @@ fn main() {
     for (nonce, pv_id, seq, ts) in &cfg.used {
         guard.verdict(nonce, pv_id.as_deref(), *seq, ts / 1000);
     }
-    let segment_log =
-        log::SegmentLog::open(&cfg.segments, &cfg.run, cfg.roll_bytes, cfg.roll_seconds)
-            .unwrap_or_else(|e| fail(format!("{}: {e}", cfg.segments.display())));
     let shared = Arc::new(log::Shared {
         queued: AtomicUsize::new(0),
         fault: Mutex::new(None),
@@ -560,103 +535,81 @@ fn main() {
         guard: Mutex::new(guard),
         boot: hex::encode(boot),
         counter: AtomicU64::new(0),
-        pending: Arc::new(log::Pending::default()),
         shared,
         metrics,
     });
-    let pending = state.pending.clone();
-    let writer = {
-        let (pending, shared, metrics) =
-            (pending.clone(), state.shared.clone(), state.metrics.clone());
-        std::thread::spawn(move || log::writer(&pending, segment_log, &shared, &metrics))
-    };
-
     // Stop when stdin closes or says "stop": `qinglang serve` ended, however it ended.
-    let (stop_tx, mut stop_rx) = watch::channel(false);
-    std::thread::spawn(move || {
-        let stdin = std::io::stdin();
-        for line in stdin.lock().lines() {
-            match line {
-                Ok(l) if l.trim() == "stop" => break,
-                Ok(_) => continue,
-                Err(_) => break,
-            }
-        }
-        let _ = stop_tx.send(true);
-    });
-
-    // one serving thread per core (QINGLANG_FRONT_THREADS overrides)
+    let stop = Arc::new(AtomicBool::new(false));
+    // One loop unless QINGLANG_FRONT_THREADS asks for more: on one disk the loops' syncs queue
+    // behind each other, and each loop's groups get smaller (README, "Collector engines").
     let threads = std::env::var("QINGLANG_FRONT_THREADS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(threads)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let max_connections = cfg.max_connections;
+        .filter(|n: &usize| *n > 0)
+        .unwrap_or(1);
+    let mut addr: SocketAddr = cfg
+        .listen
+        .parse()
+        .unwrap_or_else(|e| fail(format!("listen {}: {e}", cfg.listen)));
+    let open = Arc::new(AtomicUsize::new(0));
+    let numbers = Arc::new(AtomicU32::new(0)); // segment numbers, shared by every loop's stream
     let lifetime = Duration::from_secs_f64(cfg.connection_seconds);
-    let listen = cfg.listen.clone();
-    rt.block_on(async move {
-        let addr: SocketAddr = listen.parse().unwrap_or_else(|e| fail(format!("listen {listen}: {e}")));
-        let socket = if addr.is_ipv4() { tokio::net::TcpSocket::new_v4() } else { tokio::net::TcpSocket::new_v6() }
-            .unwrap_or_else(|e| fail(format!("socket: {e}")));
-        let _ = socket.set_reuseaddr(true);
-        socket.bind(addr).unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}")));
-        let listener = socket.listen(2048).unwrap_or_else(|e| fail(format!("listen {addr}: {e}")));
-        {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "listening {addr}");
-            let _ = out.flush();
+    let mut loops = Vec::with_capacity(threads);
+    let mut wakers = Vec::with_capacity(threads);
+    for _ in 0..threads {
+        let listener = server::listen(addr)
+            .unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}")));
+        // every loop listens on the port the first one got (port 0 picks one)
+        addr = listener.local_addr().unwrap_or(addr);
+        let log = log::SegmentLog::open(
+            &cfg.segments,
+            &cfg.run,
+            numbers.clone(),
+            cfg.roll_bytes,
+            cfg.roll_seconds,
+        )
+        .unwrap_or_else(|e| fail(format!("{}: {e}", cfg.segments.display())));
+        let poll = mio::Poll::new().unwrap_or_else(|e| fail(format!("epoll: {e}")));
+        let waker = mio::Waker::new(poll.registry(), server::WAKE)
+            .unwrap_or_else(|e| fail(format!("eventfd: {e}")));
+        let waker = Arc::new(waker);
+        wakers.push(waker.clone());
+        let l = server::Loop::new(
+            state.clone(),
+            poll,
+            listener,
+            log,
+            waker,
+            open.clone(),
+            stop.clone(),
+            cfg.max_connections,
+            lifetime,
+        )
+        .unwrap_or_else(|e| fail(format!("epoll: {e}")));
+        loops.push(l);
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "listening {addr}");
+        let _ = out.flush();
+    }
+    let serving: Vec<_> = loops
+        .into_iter()
+        .map(|l| std::thread::spawn(move || l.run()))
+        .collect();
+    let stdin = std::io::stdin();
+    for line in stdin.lock().lines() {
+        match line {
+            Ok(l) if l.trim() == "stop" => break,
+            Ok(_) => continue,
+            Err(_) => break,
         }
-        let open = Arc::new(AtomicUsize::new(0));
-        loop {
-            tokio::select! {
-                _ = stop_rx.changed() => break,
-                accepted = listener.accept() => {
-                    let (mut stream, peer) = match accepted {
-                        Ok(a) => a,
-                        Err(_) => continue,
-                    };
-                    let _ = stream.set_nodelay(true);
-                    if open.load(Ordering::SeqCst) >= max_connections {
-                        // past the limit: a short 503 instead of a growing backlog of work
-                        tokio::spawn(async move {
-                            let _ = stream.write_all(b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n").await;
-                        });
-                        continue;
-                    }
-                    open.fetch_add(1, Ordering::SeqCst);
-                    let (st, open) = (state.clone(), open.clone());
-                    tokio::spawn(async move {
-                        let svc = service_fn(move |req| handle(st.clone(), peer, req));
-                        let conn = Http::new().http1_only(true).serve_connection(stream, svc);
-                        tokio::pin!(conn);
-                        // A connection lives at most `lifetime`: then it finishes the request in
-                        // hand and closes (or is dropped 5 s later), so slow or idle clients
-                        // cannot hold the connection slots for ever.
-                        tokio::select! {
-                            _ = conn.as_mut() => {}
-                            _ = tokio::time::sleep(lifetime) => {
-                                conn.as_mut().graceful_shutdown();
-                                let _ = tokio::time::timeout(Duration::from_secs(5), conn).await;
-                            }
-                        }
-                        open.fetch_sub(1, Ordering::SeqCst);
-                    });
-                }
-            }
-        }
-        drop(listener);
-        // let requests in flight finish (at most 5 s), then stop the writer
-        let deadline = Instant::now() + std::time::Duration::from_secs(5);
-        while state.shared.queued.load(Ordering::SeqCst) > 0 && Instant::now() < deadline {
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-    });
-    pending.stop();
-    let _ = writer.join();
+    }
+    stop.store(true, Ordering::SeqCst);
+    server::wake_all(&wakers);
+    for t in serving {
+        let _ = t.join();
+    }
 }
 
 #[cfg(test)]

@@ -489,8 +489,21 @@ fn hash(secret: &[u8], parts: &[&str]) -> String {
     hex::encode(&h.finalize()[..8])
 }
 
-/// YYYY-MM-DD of a UTC day number (days since 1970-01-01), Howard Hinnant's civil_from_days.
+/// YYYY-MM-DD of a UTC day number (days since 1970-01-01); each thread keeps its last one.
 pub fn utc_day(days: i64) -> String {
+    thread_local!(static LAST: std::cell::RefCell<(i64, String)> = std::cell::RefCell::new((i64::MIN, String::new())));
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        if last.0 != days {
+            let (y, m, d) = civil(days);
+            *last = (days, format!("{y:04}-{m:02}-{d:02}"));
+        }
+        last.1.clone()
+    })
+}
+
+/// (year, month, day) of a UTC day number, Howard Hinnant's civil_from_days.
+pub fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z - era * 146_097;
@@ -499,8 +512,7 @@ pub fn utc_day(days: i64) -> String {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 /// One record of the segment log: the event contract's columns, plus the used token.

@@ -75,13 +75,18 @@ def test_sigkill_during_load_loses_no_acknowledged_beacon(tmp_path):
     restart_and_find(db, server.port, acked, sent)
 
 
-def test_sigkill_of_the_rust_front_loses_nothing_and_recovery_cuts_the_zeros(tmp_path, monkeypatch):
+@pytest.mark.parametrize("loops", ["1", "2"])
+def test_sigkill_of_the_rust_front_loses_nothing_and_recovery_cuts_the_zeros(
+    tmp_path, monkeypatch, loops
+):
     """The Rust front writes each next segment out in zeros ahead (preallocation). Killed itself,
     mid-load, it leaves a segment with records, maybe a torn group, then zeros; recovery cuts the
-    zeros like any torn tail. Small segments, so that it rolls several during the load."""
+    zeros like any torn tail. Small segments, so that it rolls several during the load. With two
+    serving loops, each has its own stream of segments; recovery finds both."""
     if os.environ.get("QINGLANG_ENGINE") != "rust":
         pytest.skip("the Python engine's segments grow as written (no preallocation)")
     monkeypatch.setenv("QINGLANG_FRONT_SEGMENT_BYTES", str(64 << 10))
+    monkeypatch.setenv("QINGLANG_FRONT_THREADS", loops)
     db = tmp_path / "c.db"
     add_site(db, "shop", ORIGIN)
     server = Server(db)
