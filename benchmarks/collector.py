@@ -1,14 +1,18 @@
 """Beacons per second and p50/p99 latency of the collector against nginx, same machine, same run.
 
     python benchmarks/collector.py                    # 10 s per phase, 64 and 256 connections
-    python benchmarks/collector.py --seconds 5 --connections 32
+    python benchmarks/collector.py --seconds 5 --connections 32 --rounds 5
 
 Needs Debian's `nginx` (or nginx-light) and `wrk` (`apt-get install nginx-light wrk`). nginx runs
 one worker that answers `return 204` and writes an access log. The collector (`qinglang serve`)
 runs once per engine it has: the Rust front (if built) and the Python ASGI app. Each validates,
 checks the site and the token, and acknowledges a beacon only once it is fsync'd (group commit).
 wrk (one thread) POSTs the same tracker-like beacon to every server, at each count of
-connections. Two empty handlers on Python servers show what any Python collector could reach.
+connections. nginx and the collector take turns, phase by phase (nginx, then the collector, at
+each count, `--rounds` times for the Rust front, once for the Python engine): each ratio is a
+collector phase over the nginx phase just before it, and the median of the rounds is the
+figure, so a machine whose speed drifts (shared cores) moves both sides of a ratio alike. Two
+empty handlers on Python servers show what any Python collector could reach.
 Then a 10x overload phase (10x the first count) shows what the collector answers and how the
 memory of its processes (RSS, sampled every 100 ms) behaves; its queue (256 rows, or twice the
 most connections) fills, and past that it answers 503 + Retry-After. Last, a phase with valid
@@ -28,6 +32,7 @@ import resource
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -287,13 +292,32 @@ class RssSampler(threading.Thread):
             time.sleep(0.1)
 
 
+class Nginx:
+    """The baseline: nginx's URL and pid, measured in the same rounds as each collector."""
+
+    def __init__(self, url: str, pid: int) -> None:
+        self.url, self.pid = url, pid
+
+    def phase(self, seconds: int, connections: int, script: Path) -> dict:
+        return wrk(self.url, seconds, connections, script, self.pid)
+
+
 def engine_run(
-    engine: str, t: Path, qinglang: str, seconds: int, conns: list[int], script: Path
+    engine: str,
+    t: Path,
+    qinglang: str,
+    seconds: int,
+    conns: list[int],
+    script: Path,
+    rounds: int,
+    nginx: Nginx,
 ) -> dict:
-    """One engine of `qinglang serve`: each count of connections, then 10x the first, its memory
-    and its metrics; then each count again with valid tokens (new page views each time, so
-    that no beacon is a replay). The queue holds 256 rows, or twice the most connections, so
-    that the overload can fill it."""
+    """One engine of `qinglang serve`, against nginx in alternating phases (nginx, then the
+    collector, at each count of connections, `rounds` times: a drift of the machine's speed
+    then moves both sides of each ratio alike); then 10x the first count, its memory and its
+    metrics; then the same alternation with valid tokens (new page views for every phase, so
+    that no beacon is a replay; nginx gets the same requests). The queue holds 256 rows, or
+    twice the most connections, so that the overload can fill it."""
     c = conns[0]
     queue = str(max(256, 2 * max(conns)))
     db = t / engine / "c.db"
@@ -304,29 +328,36 @@ def engine_run(
         capture_output=True,
     )
     port = free_port()
+    url = f"http://127.0.0.1:{port}/b"
     collector = subprocess.Popen(
         [qinglang, "serve", "--db", str(db), "--port", str(port), "--queue", queue,
          "--engine", engine],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
+    normal: dict[int, list[dict]] = {n: [] for n in conns}
+    signed: dict[int, list[dict]] = {n: [] for n in conns}
+    base: dict[int, list[dict]] = {n: [] for n in conns}
+    base_signed: dict[int, list[dict]] = {n: [] for n in conns}
     try:
         wait_up(f"http://127.0.0.1:{port}/healthz")
         start = cpu_seconds(family(collector.pid))
         rss = RssSampler(collector.pid)
         rss.start()
-        normal = {
-            n: wrk(f"http://127.0.0.1:{port}/b", seconds, n, script, collector.pid) for n in conns
-        }
+        for _ in range(rounds):
+            for n in conns:
+                base[n].append(nginx.phase(seconds, n, script))
+                normal[n].append(wrk(url, seconds, n, script, collector.pid))
         normal_rss = max(rss.samples)
-        over = wrk(f"http://127.0.0.1:{port}/b", seconds, 10 * c, script, collector.pid)
+        over = wrk(url, seconds, 10 * c, script, collector.pid)
         rss.stop.set()
         rss.join()
-        signed, scripts = {}, {}
-        for n in conns:
-            scripts[n] = t / engine / f"tokens-{n}.lua"
-            scripts[n].write_text(token_script(tokens(port, PAGE_VIEWS)))
-            signed[n] = wrk(f"http://127.0.0.1:{port}/b", seconds, n, scripts[n], collector.pid)
+        for r in range(rounds):
+            for n in conns:
+                signed_script = t / engine / f"tokens-{r}-{n}.lua"
+                signed_script.write_text(token_script(tokens(port, PAGE_VIEWS)))
+                base_signed[n].append(nginx.phase(seconds, n, signed_script))
+                signed[n].append(wrk(url, seconds, n, signed_script, collector.pid))
         metrics = httpx.get(f"http://127.0.0.1:{port}/metrics").text
         # The rolling runs at idle priority and lags under load: its CPU time in a phase may
         # belong to rows of an earlier one. Once it has caught up, the whole run's CPU time
@@ -350,8 +381,14 @@ def engine_run(
     )
     per_row = {name: 1e6 * (t - start.get(name, 0.0)) / rows for name, t in whole.items()}
     return {"normal": normal, "over": over, "rss": normal_rss, "peak": max(rss.samples),
-            "rows": rows, "groups": groups, "signed": signed, "scripts": scripts,
-            "per_row": per_row, "rolled_after": rolled_after, "caught_up": caught_up}  # fmt: skip
+            "rows": rows, "groups": groups, "signed": signed, "base": base,
+            "base_signed": base_signed, "per_row": per_row, "rolled_after": rolled_after,
+            "caught_up": caught_up}  # fmt: skip
+
+
+def ratios(runs: list[dict], bases: list[dict]) -> list[float]:
+    """Each phase's rate over the nginx phase just before it."""
+    return [r["rps"] / b["rps"] for r, b in zip(runs, bases, strict=True)]
 
 
 def main() -> None:
@@ -360,8 +397,12 @@ def main() -> None:
     ap.add_argument(
         "--connections", default="64,256", help="comma-separated counts; overload is 10x the first"
     )
+    ap.add_argument(
+        "--rounds", type=int, default=3, help="alternations nginx/Rust front per count (max 10)"
+    )
     args = ap.parse_args()
     seconds = max(1, min(args.seconds, 60))
+    rounds = max(1, min(args.rounds, 10))
     for tool in ("nginx", "wrk"):
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             sys.exit(f"{tool} not found: apt-get install nginx-light wrk")
@@ -388,11 +429,9 @@ def main() -> None:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        try:  # nginx idles while the others run, then answers the beacons with tokens
+        try:  # nginx idles while the others run
             wait_up(f"http://127.0.0.1:{nport}/")
-            base = {
-                n: wrk(f"http://127.0.0.1:{nport}/b", seconds, n, script, nginx.pid) for n in conns
-            }
+            baseline = Nginx(f"http://127.0.0.1:{nport}/b", nginx.pid)
             (t / "empty_app.py").write_text(EMPTY_APP)
             ceilings = {}
             for name, cmd in empty_servers():
@@ -400,40 +439,50 @@ def main() -> None:
                 empty = subprocess.Popen(cmd + ["--port", str(eport)], cwd=t)
                 try:
                     wait_up(f"http://127.0.0.1:{eport}/")
-                    ceilings[name] = wrk(
-                        f"http://127.0.0.1:{eport}/b", seconds, c, script, empty.pid
+                    ceilings[name] = (
+                        baseline.phase(seconds, c, script),
+                        wrk(f"http://127.0.0.1:{eport}/b", seconds, c, script, empty.pid),
                     )
                 finally:
                     empty.terminate()
                     empty.wait(30)
-            runs = {e: engine_run(e, t, qinglang, seconds, conns, script) for e in engines}
-            scripts = runs[engines[0]]["scripts"]
-            base_signed = {
-                n: wrk(f"http://127.0.0.1:{nport}/b", seconds, n, scripts[n], nginx.pid)
-                for n in conns
-            }
+            # the Python engine is far from the target: one round is enough to show it
+            runs = {
+                e: engine_run(e, t, qinglang, seconds, conns, script,
+                              rounds if e == "rust" else 1, baseline)
+                for e in engines
+            }  # fmt: skip
         finally:
             nginx.send_signal(signal.SIGQUIT)
             nginx.wait(30)
         logged = sum(1 for _ in open(t / "nginx" / "access.log", "rb"))
-    print(f"{'':48}{'beacons/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
-    table = [(f"nginx (return 204 + log), {n} conns", base[n]) for n in conns]
-    table += [(f"{name}, {c} conns", r) for name, r in ceilings.items()]
+    report(runs, ceilings, conns, logged)
+
+
+def report(runs: dict, ceilings: dict, conns: list[int], logged: int) -> None:
+    c = conns[0]
+    print(f"{'':62}{'beacons/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}")
+    table = [(f"{name}, {c} conns (nginx just before: {b['rps']:,.0f})", r)
+             for name, (b, r) in ceilings.items()]  # fmt: skip
     for e, r in runs.items():
-        table += [(f"collector ({e}), {n} conns", r["normal"][n]) for n in conns]
+        for kind, base, mine in (
+            ("", "base", "normal"),
+            ("valid tokens, ", "base_signed", "signed"),
+        ):
+            for n in conns:
+                for k, (b, x) in enumerate(zip(r[base][n], r[mine][n], strict=True), 1):
+                    table.append((f"nginx, {kind}{n} conns, round {k} (before {e})", b))
+                    table.append((f"collector ({e}), {kind}{n} conns, round {k}", x))
         table.append((f"collector ({e}), {10 * c} conns", r["over"]))
-    table += [(f"nginx, valid tokens, {n} conns", base_signed[n]) for n in conns]
-    for e, r in runs.items():
-        table += [(f"collector ({e}), valid tokens, {n} conns", r["signed"][n]) for n in conns]
     for name, r in table:
         print(
-            f"{name:48}{r['rps']:>11,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non_2xx']:>9,}"
+            f"{name:62}{r['rps']:>11,.0f}{r['p50_ms']:>9.2f}{r['p99_ms']:>9.2f}{r['non_2xx']:>9,}"
         )
     print("\nCPU time per request, us: the server's processes (by name), then wrk")
     for name, r in table:
         cpu = r["cpu_us"]
         procs = ", ".join(f"{k} {v:.1f}" for k, v in sorted(cpu.items()) if k != "wrk")
-        print(f"{name:48}{procs}; wrk {cpu['wrk']:.1f}")
+        print(f"{name:62}{procs}; wrk {cpu['wrk']:.1f}")
     for e, r in runs.items():
         procs = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["per_row"].items()))
         when = (
@@ -442,16 +491,21 @@ def main() -> None:
             else f"the rolling NOT caught up after {r['rolled_after']:.0f} s"
         )
         print(f"collector ({e}), the whole run per row stored, {when}: {procs}")
-    print()
+    print(
+        "\nratio = each collector phase over the nginx phase just before it; median of the rounds"
+    )
     for e, r in runs.items():
-        for n in conns:
-            ratio = r["normal"][n]["rps"] / base[n]["rps"]
-            print(f"ratio collector ({e})/nginx at {n} connections: {ratio:.2f}  (target >= 0.5)")
-        for n in conns:
-            ratio = r["signed"][n]["rps"] / base_signed[n]["rps"]
-            print(f"ratio collector ({e})/nginx at {n} connections, valid tokens: {ratio:.2f}")
-    for name, r in ceilings.items():
-        print(f"ratio {name}/nginx: {r['rps'] / base[c]['rps']:.2f}  (a Python server's ceiling)")
+        for kind, base, mine, target in (("", "base", "normal", "  (target >= 0.5)"),
+                                         (", valid tokens", "base_signed", "signed", "")):  # fmt: skip
+            for n in conns:
+                each = ratios(r[mine][n], r[base][n])
+                shown = " ".join(f"{x:.2f}" for x in each)
+                print(
+                    f"ratio collector ({e})/nginx at {n} connections{kind}: "
+                    f"{statistics.median(each):.2f}{target}  [rounds: {shown}]"
+                )
+    for name, (b, r) in ceilings.items():
+        print(f"ratio {name}/nginx: {r['rps'] / b['rps']:.2f}  (a Python server's ceiling)")
     print(f"nginx access-log lines: {logged:,}")
     for e, r in runs.items():
         over = r["over"]
