@@ -29,6 +29,8 @@ pub struct Request {
     /// the client keeps the connection open after the answer (HTTP/1.1 unless `Connection: close`;
     /// HTTP/1.0 only with `Connection: keep-alive`)
     pub keep_alive: bool,
+    /// HTTP/1.0 (its answer says `connection: keep-alive` when the connection stays open)
+    pub http10: bool,
     expect_continue: bool,
 }
 
@@ -83,7 +85,8 @@ pub fn parse(buf: &[u8], cap: impl Fn(&str, &str) -> usize) -> Parsed {
         return Parsed::Bad(400);
     };
     let mut headers = Vec::with_capacity(8);
-    let (mut length, mut chunked, mut close, mut keep, mut expect) = (None, false, false, false, false);
+    let (mut length, mut chunked, mut close, mut keep, mut expect) =
+        (None, false, false, false, false);
     for h in req.headers.iter() {
         let name = h.name;
         if let Some(k) = KEPT.iter().find(|k| k.eq_ignore_ascii_case(name)) {
@@ -96,10 +99,10 @@ pub fn parse(buf: &[u8], cap: impl Fn(&str, &str) -> usize) -> Parsed {
             }
             length = Some(v);
         } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            chunked = has_token(h.value, "chunked");
-            if !chunked {
+            if chunked || !trim(h.value).eq_ignore_ascii_case(b"chunked") {
                 return Parsed::Bad(400); // no other coding is understood
             }
+            chunked = true;
         } else if name.eq_ignore_ascii_case("connection") {
             close |= has_token(h.value, "close");
             keep |= has_token(h.value, "keep-alive");
@@ -113,7 +116,10 @@ pub fn parse(buf: &[u8], cap: impl Fn(&str, &str) -> usize) -> Parsed {
         query,
         headers,
         body: Vec::new(),
-        keep_alive: if version >= 1 { !close } else { keep && !close },
+        // a length beside chunked coding is not trusted: answer, then close (RFC 9112, 6.1)
+        keep_alive: !(chunked && length.is_some())
+            && if version >= 1 { !close } else { keep && !close },
+        http10: version == 0,
         expect_continue: expect && version >= 1,
     };
     let max = cap(method, &request.path);
@@ -143,9 +149,17 @@ pub fn parse(buf: &[u8], cap: impl Fn(&str, &str) -> usize) -> Parsed {
 
 fn chunked_body(buf: &[u8], head: usize, mut request: Request, max: usize) -> Parsed {
     let mut pos = head;
+    // framing beside the data: chunk-size lines (and extensions) at most 1 KiB each, and all of
+    // it at most the body's size again plus 64 KiB, however small the chunks
+    let framing = max + MAX_HEAD;
     loop {
-        let (took, size) = match httparse::parse_chunk_size(&buf[pos..]) {
+        if pos - head > max + framing {
+            return Parsed::Bad(400);
+        }
+        let line = &buf[pos..buf.len().min(pos + 1024)];
+        let (took, size) = match httparse::parse_chunk_size(line) {
             Ok(httparse::Status::Complete(c)) => c,
+            Ok(httparse::Status::Partial) if line.len() == 1024 => return Parsed::Bad(400),
             Ok(httparse::Status::Partial) => return Parsed::Partial(request.expect_continue),
             Err(_) => return Parsed::Bad(400),
         };
@@ -169,7 +183,7 @@ fn chunked_body(buf: &[u8], head: usize, mut request: Request, max: usize) -> Pa
     // trailers (ignored), up to the empty line
     loop {
         let Some(end) = buf[pos..].windows(2).position(|w| w == b"\r\n") else {
-            if buf.len() - head > MAX_HEAD + max {
+            if buf.len() - head > max + framing {
                 return Parsed::Bad(400);
             }
             return Parsed::Partial(false);
@@ -248,8 +262,17 @@ fn reason(status: u16) -> &'static str {
     }
 }
 
-/// Append `r` to `out` as HTTP/1.1 (no body for a HEAD request; `close` says so to the client).
-pub fn write(out: &mut Vec<u8>, r: &Response, head_only: bool, close: bool, date: &[u8]) {
+/// How an answer ends its connection: `Close` says so; `KeepAlive10` tells an HTTP/1.0 client
+/// that the connection stays open; `Open` (HTTP/1.1) needs no header.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Persist {
+    Open,
+    KeepAlive10,
+    Close,
+}
+
+/// Append `r` to `out` as HTTP/1.1 (no body for a HEAD request).
+pub fn write(out: &mut Vec<u8>, r: &Response, head_only: bool, persist: Persist, date: &[u8]) {
     out.extend_from_slice(b"HTTP/1.1 ");
     out.extend_from_slice(r.status.to_string().as_bytes());
     out.push(b' ');
@@ -266,8 +289,10 @@ pub fn write(out: &mut Vec<u8>, r: &Response, head_only: bool, close: bool, date
         out.extend_from_slice(r.body.len().to_string().as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    if close {
-        out.extend_from_slice(b"connection: close\r\n");
+    match persist {
+        Persist::Close => out.extend_from_slice(b"connection: close\r\n"),
+        Persist::KeepAlive10 => out.extend_from_slice(b"connection: keep-alive\r\n"),
+        Persist::Open => {}
     }
     out.extend_from_slice(b"date: ");
     out.extend_from_slice(date);
@@ -370,10 +395,17 @@ mod tests {
             b"POST /b HTTP/1.1\r\nContent-Length: 1x\r\n\r\n",
             b"POST /b HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n",
             b"POST /b HTTP/1.1\r\nTransfer-Encoding: gzip\r\n\r\n",
+            b"POST /b HTTP/1.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
             b"GET b HTTP/1.1\r\n\r\n",
         ] {
             assert!(matches!(parse(bad, cap), Parsed::Bad(400)), "{:?}", String::from_utf8_lossy(bad));
         }
+        let ext = format!("POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1;{}", "a".repeat(2000));
+        assert!(matches!(parse(ext.as_bytes(), cap), Parsed::Bad(400)), "an endless chunk extension");
+        let tiny = format!("POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n{}", format!("1;{}\r\na\r\n", "e".repeat(1000)).repeat(70));
+        assert!(matches!(parse(tiny.as_bytes(), cap), Parsed::Bad(400)), "framing is bounded");
+        let both = b"POST /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n0\r\n\r\n";
+        assert!(!done(both).0.keep_alive, "a length beside chunked: closed after the answer");
         let long = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(MAX_HEAD));
         assert!(matches!(parse(long.as_bytes(), cap), Parsed::Bad(431)));
         let many: String = (0..=MAX_HEADERS).map(|i| format!("X{i}: 1\r\n")).collect();
@@ -399,14 +431,17 @@ mod tests {
     fn answers_are_written_with_length_date_and_no_body_for_head_or_204() {
         let r = Response { status: 200, headers: vec![("x-a", b"1".to_vec())], body: b"hi".to_vec() };
         let mut out = vec![];
-        write(&mut out, &r, false, true, b"D");
+        write(&mut out, &r, false, Persist::Close, b"D");
         assert_eq!(out, b"HTTP/1.1 200 OK\r\nx-a: 1\r\ncontent-length: 2\r\nconnection: close\r\ndate: D\r\n\r\nhi");
         out.clear();
-        write(&mut out, &r, true, false, b"D");
+        write(&mut out, &r, true, Persist::Open, b"D");
         assert!(out.ends_with(b"content-length: 2\r\ndate: D\r\n\r\n"));
         out.clear();
-        write(&mut out, &Response { status: 204, headers: vec![], body: vec![] }, false, false, b"D");
+        write(&mut out, &Response { status: 204, headers: vec![], body: vec![] }, false, Persist::Open, b"D");
         assert_eq!(out, b"HTTP/1.1 204 No Content\r\ndate: D\r\n\r\n");
+        out.clear();
+        write(&mut out, &Response { status: 204, headers: vec![], body: vec![] }, false, Persist::KeepAlive10, b"D");
+        assert_eq!(out, b"HTTP/1.1 204 No Content\r\nconnection: keep-alive\r\ndate: D\r\n\r\n");
         assert_eq!(imf_fixdate(784111777), "Sun, 06 Nov 1994 08:49:37 GMT");
         assert_eq!(imf_fixdate(1_795_000_000), "Wed, 18 Nov 2026 11:06:40 GMT");
     }

@@ -11,8 +11,9 @@
 //! (`segments.recover`) cuts a zero tail like any torn tail (zeros hold no newline, so no record)
 //! and deletes leftover `prep-*.zeros` files. A quiet segment that rolls on age never gets a
 //! quarter full and just grows, as before.
-//! Each serving loop (server.rs) has its own `SegmentLog` and appends one group per turn; the
-//! loops take segment numbers from one counter, so names stay unique. A closed segment's path
+//! Each serving loop (server.rs) has its own `SegmentLog`, which its sync thread appends the
+//! loop's groups to; the loops take segment numbers from one counter, and zeroed files from
+//! another, so names stay unique. A closed segment's path
 //! goes to stdout ("closed PATH"), where `qinglang serve` picks it up and rolls it into the
 //! Parquet lake.
 
@@ -42,7 +43,7 @@ pub struct SegmentLog {
     roll_bytes: u64,
     roll_after: Duration,
     failed: bool, // a group failed to commit: what follows `size` is unknown, start another
-    zeroing: u32, // files written out in zeros so far (their names)
+    mine: Option<String>, // the fault this log reported (only it clears it)
     next: Option<(PathBuf, JoinHandle<std::io::Result<File>>)>, // a file being written out in zeros
 }
 
@@ -55,9 +56,13 @@ fn new_file(path: &Path) -> std::io::Result<File> {
         .open(path)
 }
 
-/// Write a new file out in zeros, `len` bytes, and sync it.
+/// Write a new file out in zeros, `len` bytes, and sync it (refused if the name is taken).
 fn zeroed(path: &Path, len: u64) -> std::io::Result<File> {
-    let mut file = new_file(path)?;
+    let mut file = OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(path)?;
     let chunk = vec![0u8; 1 << 20];
     let mut left = len;
     while left > 0 {
@@ -94,7 +99,7 @@ impl SegmentLog {
             roll_bytes,
             roll_after: Duration::from_secs_f64(roll_seconds),
             failed: false,
-            zeroing: 0,
+            mine: None,
             next: None,
         };
         log.open_next()?;
@@ -156,10 +161,10 @@ impl SegmentLog {
         if self.next.is_some() || self.size < self.roll_bytes / 4 {
             return;
         }
-        self.zeroing += 1;
-        let tmp = self
-            .dir
-            .join(format!("prep-{}-{:06}.zeros", self.run, self.zeroing));
+        // numbered for the whole process, so that no two loops' helpers share a file
+        static ZEROED: AtomicU32 = AtomicU32::new(0);
+        let k = ZEROED.fetch_add(1, Ordering::SeqCst) + 1;
+        let tmp = self.dir.join(format!("prep-{}-{:06}.zeros", self.run, k));
         let len = self.roll_bytes + (self.roll_bytes / 4).min(1 << 20); // a group may end past it
         let at = tmp.clone();
         self.next = Some((tmp, std::thread::spawn(move || zeroed(&at, len))));
@@ -246,7 +251,12 @@ impl SegmentLog {
         }
         match self.rotate() {
             Ok(closed) => {
-                *shared.fault.lock().expect("fault lock") = None;
+                // another loop's fault stays until that loop clears it
+                let mut fault = shared.fault.lock().expect("fault lock");
+                if self.mine.is_some() && *fault == self.mine {
+                    *fault = None;
+                }
+                self.mine = None;
                 if let Some(closed) = closed {
                     announce(&closed);
                 }
@@ -254,7 +264,8 @@ impl SegmentLog {
             Err(e) => {
                 let msg = format!("cannot start a new segment: {e}");
                 eprintln!("qinglang-front: {msg}");
-                *shared.fault.lock().expect("fault lock") = Some(msg);
+                *shared.fault.lock().expect("fault lock") = Some(msg.clone());
+                self.mine = Some(msg);
             }
         }
     }
@@ -321,7 +332,7 @@ mod tests {
                 // a quarter full: a file is being written out in zeros beside this segment
                 wait_for_helper(&log);
                 let seen = files(&dir);
-                assert_eq!(seen[0].0, "prep-0000000000001-000001.zeros");
+                assert!(seen[0].0.starts_with("prep-0000000000001-") && seen[0].0.ends_with(".zeros"));
                 assert_eq!(seen[0].1, vec![0u8; 4096 + 1024]);
             }
             log.rotate_if_due(&shared());

@@ -1,6 +1,7 @@
-//! qinglang-front: the collector's HTTP side in Rust. One event loop per serving thread
-//! (server.rs: mio, HTTP/1.1 by httparse in http.rs) runs the collector's steps and makes the
-//! group commits to the fsync'd segments itself (log.rs).
+//! qinglang-front: the collector's HTTP side in Rust. An event loop (server.rs: mio, HTTP/1.1
+//! by httparse in http.rs) runs the collector's steps; a sync thread beside it makes the group
+//! commits to the fsync'd segments (log.rs). A panic aborts the process (Cargo.toml): crash
+//! only, as after SIGKILL, `qinglang serve` stops with it and a restart recovers the segments.
 //! `qinglang serve` starts it with `--config FILE` and stops it by closing its stdin; it prints
 //! "listening ADDR" once bound and "closed PATH" for every segment ready to roll into the lake.
 //! The Python collector (qinglang/collect/app.py) is the reference for every answer; see README,
@@ -197,17 +198,17 @@ impl State {
     }
 }
 
-/// A beacon's rows, held for the group commit of this turn of the loop, and what its answer needs.
+/// A beacon's rows, held for a group commit (server.rs), and what its answer needs.
 pub struct Held {
     pub data: Vec<u8>,
     pub rows: usize,
-    verdicts: Vec<&'static str>,
+    pub verdicts: Vec<&'static str>,
     origin: Option<String>,
     pixel: bool,
 }
 
 pub enum Outcome {
-    /// answer this now (after this turn's commit, in request order)
+    /// answer this now (in request order: after any answer held before it)
     Now(Response),
     /// commit these rows first, then answer with `answer_held`
     Held(Held),
@@ -351,11 +352,7 @@ pub(crate) fn answer_held(st: &State, h: Held, res: &Result<(), String>, queued:
         );
         return refusal(st, &h.origin, d);
     }
-    let m = &st.metrics;
-    m.observe(5, queued.elapsed().as_secs_f64());
-    for v in &h.verdicts {
-        m.row(v);
-    }
+    st.metrics.observe(5, queued.elapsed().as_secs_f64());
     let extra = cors(&h.origin);
     let bad = ["replayed", "invalid"]
         .into_iter()
@@ -496,7 +493,21 @@ fn fail(msg: String) -> ! {
     std::process::exit(2);
 }
 
+/// As many open files as the hard limit allows (the default soft limit, often 1024, is below
+/// the connection limit).
+fn raise_open_files() {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: plain system calls on a local struct
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < lim.rlim_max {
+            lim.rlim_cur = lim.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
 fn main() {
+    raise_open_files();
     let args: Vec<String> = std::env::args().collect();
     let path = match args.as_slice() {
         [_, flag, p] if flag == "--config" => PathBuf::from(p),
@@ -557,7 +568,7 @@ fn main() {
     let mut loops = Vec::with_capacity(threads);
     let mut wakers = Vec::with_capacity(threads);
     for _ in 0..threads {
-        let listener = server::listen(addr)
+        let listener = server::listen(addr, threads > 1)
             .unwrap_or_else(|e| fail(format!("cannot listen on {addr}: {e}")));
         // every loop listens on the port the first one got (port 0 picks one)
         addr = listener.local_addr().unwrap_or(addr);

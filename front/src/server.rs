@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
 
-use crate::http::{self, Parsed, Response};
+use crate::http::{self, Parsed, Persist, Response};
 use crate::log::{SegmentLog, Shared};
 use crate::metrics::Metrics;
 use crate::{Held, Outcome, State};
@@ -36,19 +36,23 @@ pub const WAKE: Token = Token(usize::MAX - 1);
 const READ_CHUNK: usize = 64 << 10;
 /// unread requests, or unsent answers, of one connection past which it is closed
 const MAX_BUFFERED: usize = 4 << 20;
+/// a connection with this many answers waiting, or this much unsent, is not read further (its
+/// pipelined requests wait in its buffer, then in the kernel) until they are written
+const MAX_ANSWERS: usize = 32;
+const MAX_UNSENT: usize = 256 << 10;
 /// a connection past its lifetime gets this long to finish the request it is sending
 const GRACE: Duration = Duration::from_secs(5);
 const BUSY: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
-/// Largest body read for a request: the collector's limit for beacons, 1 MiB for anything else
+/// Largest body read for a request: the collector's limit for beacons, 64 KiB for anything else
 /// (read and ignored).
 fn body_cap(st: &State) -> impl Fn(&str, &str) -> usize + '_ {
     move |method, path| {
         if method == "POST" && path == "/b" {
             st.limits.max_body
         } else {
-            1 << 20
+            64 << 10
         }
     }
 }
@@ -62,7 +66,7 @@ enum Kind {
 struct Answer {
     kind: Kind,
     head_only: bool,
-    close: bool,
+    persist: Persist,
 }
 
 struct Conn {
@@ -76,12 +80,15 @@ struct Conn {
     closing: bool,   // no more requests: close once every answer is out
 }
 
-/// A listening socket for one loop: SO_REUSEPORT, so that each loop can have its own.
-pub fn listen(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+/// A listening socket for one loop; `shared`: SO_REUSEPORT, so that each of several loops has
+/// its own (only then: else a second collector on the port would be refused, not share it).
+pub fn listen(addr: SocketAddr, shared: bool) -> std::io::Result<std::net::TcpListener> {
     use socket2::{Domain, Socket, Type};
     let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
     socket.set_reuse_address(true)?;
-    socket.set_reuse_port(true)?;
+    if shared {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;
     socket.listen(2048)?;
@@ -94,7 +101,6 @@ struct Slot {
     job: Option<Vec<u8>>,
     done: Option<(Vec<u8>, Result<(), String>)>,
     stop: bool,
-    dead: bool, // the sync thread has gone (a panic): every group fails at once
 }
 
 #[derive(Default)]
@@ -109,30 +115,6 @@ impl Syncer {
     }
 }
 
-const GONE: &str = "the sync thread stopped";
-
-/// If the sync thread ends by a panic: /healthz shows the fault, the group it held fails (its
-/// beacons are answered 503) and so does every later one, instead of waiting for ever.
-struct Mourn<'a>(&'a Syncer, &'a Shared, &'a Waker);
-
-impl Drop for Mourn<'_> {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            return;
-        }
-        if let Ok(mut fault) = self.1.fault.lock() {
-            *fault = Some(GONE.into());
-        }
-        let mut slot = self.0.slot();
-        slot.dead = true;
-        if slot.done.is_none() {
-            slot.done = Some((vec![], Err(GONE.into())));
-        }
-        drop(slot);
-        let _ = self.2.wake();
-    }
-}
-
 /// The sync thread: each group it is handed is written and synced, then handed back with the
 /// result, and the loop woken; a segment that is due (size or age, checked at least every
 /// 200 ms) rolls.
@@ -143,7 +125,6 @@ fn sync_thread(
     shared: &Shared,
     metrics: &Metrics,
 ) {
-    let _mourn = Mourn(syncer, shared, waker);
     loop {
         let mut slot = syncer.slot();
         if slot.job.is_none() && !slot.stop {
@@ -191,6 +172,9 @@ pub struct Loop {
     max_connections: usize,
     lifetime: Duration,
     swept: Instant,
+    accept_again: bool, // accepting failed (out of file descriptors?): try again next turn
+    verdicts: Vec<&'static str>, // the forming group's rows' token verdicts (for /metrics)
+    inflight_verdicts: Vec<&'static str>,
 }
 
 impl Loop {
@@ -238,6 +222,9 @@ impl Loop {
             max_connections,
             lifetime,
             swept: Instant::now(),
+            accept_again: false,
+            verdicts: Vec::new(),
+            inflight_verdicts: Vec::new(),
         })
     }
 
@@ -265,8 +252,11 @@ impl Loop {
                     }
                 }
             }
-            self.hand_off();
+            if self.accept_again {
+                self.accept();
+            }
             self.flush_touched();
+            self.hand_off();
             if self.swept.elapsed() >= Duration::from_secs(1) {
                 self.sweep();
             }
@@ -294,21 +284,12 @@ impl Loop {
             return;
         }
         let data = std::mem::replace(&mut self.group, std::mem::take(&mut self.spare));
-        let mut slot = self.syncer.slot();
-        let dead = slot.dead;
-        if dead {
-            slot.done = Some((data, Err(GONE.into())));
-        } else {
-            slot.job = Some(data);
-        }
-        drop(slot);
+        self.syncer.slot().job = Some(data);
         self.syncer.ready.notify_one();
         self.inflight = Some((self.rows, std::mem::take(&mut self.members)));
+        self.inflight_verdicts = std::mem::take(&mut self.verdicts);
         self.rows = 0;
         self.gen += 1;
-        if dead {
-            self.committed();
-        }
     }
 
     /// The group in flight is committed (the loop was woken): answer its beacons.
@@ -317,6 +298,13 @@ impl Loop {
         let Some((mut data, res)) = done else { return };
         let Some((rows, members)) = self.inflight.take() else { return };
         self.st.shared.queued.fetch_sub(rows, Ordering::SeqCst);
+        if res.is_ok() {
+            // counted here, not when answered: a client gone meanwhile had its rows stored too
+            for v in self.inflight_verdicts.drain(..) {
+                self.st.metrics.row(v);
+            }
+        }
+        self.inflight_verdicts.clear();
         data.clear();
         self.spare = data;
         for &i in &members {
@@ -336,6 +324,7 @@ impl Loop {
     }
 
     fn accept(&mut self) {
+        self.accept_again = false;
         loop {
             let Some(listener) = self.listener.as_ref() else { return };
             let (mut stream, peer) = match listener.accept() {
@@ -343,7 +332,10 @@ impl Loop {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => return,
                 Err(e) if matches!(e.kind(), ErrorKind::Interrupted | ErrorKind::ConnectionAborted) => continue,
                 Err(e) => {
+                    // e.g. out of file descriptors: the backlog waits; retried next turn (the
+                    // listener is edge-triggered: no new event comes for those already queued)
                     eprintln!("qinglang-front: accept: {e}");
+                    self.accept_again = true;
                     return;
                 }
             };
@@ -404,11 +396,11 @@ impl Loop {
                     if !c.closing {
                         c.inb.extend_from_slice(&self.scratch[..n]);
                     }
-                    if n < self.scratch.len() && !to_end {
-                        break; // all there was (a later arrival is another edge)
-                    }
                     if c.inb.len() > MAX_BUFFERED {
                         return self.close(i);
+                    }
+                    if n < self.scratch.len() && !to_end {
+                        break; // all there was (a later arrival is another edge)
                     }
                 }
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
@@ -434,9 +426,13 @@ impl Loop {
         let cap = body_cap(&st);
         let mut at = 0;
         while !c.closing && at < c.inb.len() {
+            if c.answers.len() >= MAX_ANSWERS || c.out.len() >= MAX_UNSENT {
+                break; // resumed by `answer` once these are written
+            }
             match http::parse(&c.inb[at..], &cap) {
                 Parsed::Partial(expect) => {
-                    if expect && !c.continued {
+                    // `100 Continue` only when it overtakes no answer still to come
+                    if expect && !c.continued && c.answers.is_empty() {
                         c.out.extend_from_slice(http::CONTINUE);
                         c.continued = true;
                     }
@@ -446,29 +442,43 @@ impl Loop {
                     at += n;
                     c.continued = false;
                     let close = !req.keep_alive || c.opened.elapsed() >= self.lifetime;
+                    let persist = match (close, req.http10) {
+                        (true, _) => Persist::Close,
+                        (false, true) => Persist::KeepAlive10,
+                        (false, false) => Persist::Open,
+                    };
                     let head_only = req.method == "HEAD";
                     let kind = match crate::handle(&st, &c.peer, &mut req) {
                         Outcome::Now(r) => Kind::Ready(r),
-                        Outcome::Held(h) => {
-                            self.group.extend_from_slice(&h.data);
+                        Outcome::Held(mut h) => {
+                            self.group.append(&mut h.data);
                             self.rows += h.rows;
+                            self.verdicts.extend_from_slice(&h.verdicts);
                             if self.members.last() != Some(&i) {
                                 self.members.push(i);
                             }
                             Kind::Held(h, Instant::now(), self.gen)
                         }
                     };
-                    c.answers.push_back(Answer { kind, head_only, close });
+                    c.answers.push_back(Answer { kind, head_only, persist });
                     c.closing |= close;
                 }
                 Parsed::Bad(status) => {
                     let r = Response { status, headers: vec![], body: vec![] };
-                    c.answers.push_back(Answer { kind: Kind::Ready(r), head_only: false, close: true });
+                    c.answers.push_back(Answer {
+                        kind: Kind::Ready(r),
+                        head_only: false,
+                        persist: Persist::Close,
+                    });
                     c.closing = true;
                 }
                 Parsed::TooLarge(req, msg) => {
                     let r = crate::too_large(&st, &req, msg);
-                    c.answers.push_back(Answer { kind: Kind::Ready(r), head_only: false, close: true });
+                    c.answers.push_back(Answer {
+                        kind: Kind::Ready(r),
+                        head_only: false,
+                        persist: Persist::Close,
+                    });
                     c.closing = true;
                 }
             }
@@ -495,6 +505,24 @@ impl Loop {
     /// Write connection `i`'s answers, in order, up to the first still held for a group not
     /// yet committed; `res`: the group in flight was just committed, with this result.
     fn answer(&mut self, i: usize, res: Option<&Result<(), String>>) {
+        loop {
+            self.write_answers(i, res);
+            // requests left unparsed while answers waited (pipelining): take them now
+            let Some(c) = self.conns.get(i).and_then(Option::as_ref) else { return };
+            let paused = c.inb.len() > 0 && !c.closing && c.answers.len() < MAX_ANSWERS;
+            if !(paused && c.out.len() < MAX_UNSENT) {
+                return;
+            }
+            let before = c.answers.len();
+            self.take_requests(i);
+            let Some(c) = self.conns.get(i).and_then(Option::as_ref) else { return };
+            if c.answers.len() == before {
+                return; // a partial request: nothing new to write
+            }
+        }
+    }
+
+    fn write_answers(&mut self, i: usize, res: Option<&Result<(), String>>) {
         let st = self.st.clone();
         let Some(c) = self.conns.get_mut(i).and_then(Option::as_mut) else { return };
         let date = self.clock.date();
@@ -510,7 +538,7 @@ impl Loop {
                 (Kind::Held(h, queued, _), Some(res)) => crate::answer_held(&st, h, res, queued),
                 (Kind::Held(..), None) => unreachable!("held answers wait above"),
             };
-            http::write(&mut c.out, &r, a.head_only, a.close, date);
+            http::write(&mut c.out, &r, a.head_only, a.persist, date);
         }
         while !c.out.is_empty() {
             match c.stream.write(&c.out) {
