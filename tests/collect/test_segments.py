@@ -172,7 +172,9 @@ def test_a_row_whose_token_is_unreadable_is_kept_and_two_objects_on_a_line_are_r
     import zlib
 
     path = tmp_path / "seg-0000000000001-000001.log"
-    path.write_bytes(segments.encode({**row(0), "_token": "not a triple"}) + segments.encode(row(1)))
+    path.write_bytes(
+        segments.encode({**row(0), "_token": "not a triple"}) + segments.encode(row(1))
+    )
     table, used = segments.read_segment(path)
     assert table.column("event_id").to_pylist() == ["e0", "e1"] and used == []
     two = b'{"event_id": "a"} {"event_id": "b"}'
