@@ -42,6 +42,11 @@ const MAX_ANSWERS: usize = 32;
 const MAX_UNSENT: usize = 256 << 10;
 /// a connection past its lifetime gets this long to finish the request it is sending
 const GRACE: Duration = Duration::from_secs(5);
+/// after its last answer, a closing connection's unread input is read and dropped for this long
+/// (or until the client closes, or `LINGER_BYTES`), so that closing does not reset the
+/// connection under an answer the client has not read yet (say a 413 while it still uploads)
+const LINGER: Duration = Duration::from_secs(2);
+const LINGER_BYTES: usize = 1 << 20;
 const BUSY: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nretry-after: 1\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 
@@ -78,6 +83,8 @@ struct Conn {
     opened: Instant,
     continued: bool, // `100 Continue` sent for the request being read
     closing: bool,   // no more requests: close once every answer is out
+    eof: bool,       // the client has closed its side
+    linger: Option<(Instant, usize)>, // answers out, our side shut: since when, bytes dropped
 }
 
 /// A listening socket for one loop; `shared`: SO_REUSEPORT, so that each of several loops has
@@ -364,6 +371,8 @@ impl Loop {
                 opened: Instant::now(),
                 continued: false,
                 closing: false,
+                eof: false,
+                linger: None,
             });
         }
     }
@@ -395,6 +404,11 @@ impl Loop {
                 Ok(n) => {
                     if !c.closing {
                         c.inb.extend_from_slice(&self.scratch[..n]);
+                    } else if let Some((_, dropped)) = c.linger.as_mut() {
+                        *dropped += n;
+                        if *dropped > LINGER_BYTES {
+                            return self.close(i);
+                        }
                     }
                     if c.inb.len() > MAX_BUFFERED {
                         return self.close(i);
@@ -414,7 +428,11 @@ impl Loop {
             // the client sends no more: answer what it asked, then close (a request it left
             // half-sent is dropped)
             c.closing = true;
+            c.eof = true;
             c.inb.clear();
+            if c.linger.is_some() {
+                return self.close(i);
+            }
         }
         self.touched.push(i);
     }
@@ -551,8 +569,14 @@ impl Loop {
                 Err(_) => return self.close(i),
             }
         }
-        if c.out.len() > MAX_BUFFERED || (c.out.is_empty() && c.closing && c.answers.is_empty()) {
+        if c.out.len() > MAX_BUFFERED {
             self.close(i);
+        } else if c.out.is_empty() && c.closing && c.answers.is_empty() && c.linger.is_none() {
+            if c.eof || c.stream.shutdown(std::net::Shutdown::Write).is_err() {
+                self.close(i);
+            } else {
+                c.linger = Some((Instant::now(), 0));
+            }
         }
     }
 
@@ -564,7 +588,8 @@ impl Loop {
             let Some(c) = self.conns[i].as_ref() else { continue };
             let age = c.opened.elapsed();
             let idle = c.inb.is_empty() && c.answers.is_empty() && c.out.is_empty();
-            if age >= self.lifetime + GRACE || (age >= self.lifetime && idle) {
+            let lingered = c.linger.map_or(false, |(since, _)| since.elapsed() >= LINGER);
+            if lingered || age >= self.lifetime + GRACE || (age >= self.lifetime && idle) {
                 self.close(i);
             }
         }
