@@ -422,18 +422,13 @@ impl Loop {
                 Err(_) => return self.close(i),
             }
         }
-        self.take_requests(i);
-        let Some(c) = self.conns.get_mut(i).and_then(Option::as_mut) else { return };
-        if eof {
-            // the client sends no more: answer what it asked, then close (a request it left
-            // half-sent is dropped)
-            c.closing = true;
-            c.eof = true;
-            c.inb.clear();
-            if c.linger.is_some() {
-                return self.close(i);
-            }
+        // the client sends no more: answer every whole request it sent, then close (a request
+        // it left half-sent is dropped; see take_requests)
+        c.eof |= eof;
+        if eof && c.linger.is_some() {
+            return self.close(i);
         }
+        self.take_requests(i);
         self.touched.push(i);
     }
 
@@ -443,8 +438,10 @@ impl Loop {
         let Some(c) = self.conns.get_mut(i).and_then(Option::as_mut) else { return };
         let cap = body_cap(&st);
         let mut at = 0;
+        let mut paused = false;
         while !c.closing && at < c.inb.len() {
             if c.answers.len() >= MAX_ANSWERS || c.out.len() >= MAX_UNSENT {
+                paused = true;
                 break; // resumed by `answer` once these are written
             }
             match http::parse(&c.inb[at..], &cap) {
@@ -501,6 +498,9 @@ impl Loop {
                 }
             }
         }
+        if c.eof && !paused {
+            c.closing = true; // every whole request is taken; what is left is half-sent
+        }
         if c.closing {
             c.inb.clear();
         } else {
@@ -527,15 +527,16 @@ impl Loop {
             self.write_answers(i, res);
             // requests left unparsed while answers waited (pipelining): take them now
             let Some(c) = self.conns.get(i).and_then(Option::as_ref) else { return };
-            let paused = c.inb.len() > 0 && !c.closing && c.answers.len() < MAX_ANSWERS;
+            let paused = (!c.inb.is_empty() || c.eof) && !c.closing && c.answers.len() < MAX_ANSWERS;
             if !(paused && c.out.len() < MAX_UNSENT) {
                 return;
             }
-            let before = c.answers.len();
+            let before = (c.answers.len(), c.out.len());
             self.take_requests(i);
             let Some(c) = self.conns.get(i).and_then(Option::as_ref) else { return };
-            if c.answers.len() == before {
-                return; // a partial request: nothing new to write
+            if (c.answers.len(), c.out.len()) == before {
+                return; // a partial request: nothing new to write (else write it: a `100
+                         // Continue` too, as no event may come for it)
             }
         }
     }
