@@ -223,7 +223,7 @@ fn beacon(st: &State, peer: &str, req: &mut Request, pixel: bool) -> Result<Held
         header(req, "user-agent").unwrap_or_default(),
         st.limits.max_ua,
     );
-    let query = req.query.clone();
+    let query = std::mem::take(&mut req.query);
     let content_type = header(req, "content-type").unwrap_or_default();
     let origin = steps::origin_of(origin_header.as_deref(), header(req, "referer").as_deref());
     let ip = st.client_ip(peer, req);
@@ -423,11 +423,15 @@ fn tracker(st: &State, req: &Request) -> Result<Response, Drop> {
 /// The answer to one request: now, or once a beacon's rows are committed.
 /// `peer`: the TCP peer's IP, as text.
 pub(crate) fn handle(st: &State, peer: &str, req: &mut Request) -> Outcome {
-    let (path, method) = (req.path.clone(), req.method.clone());
     let origin = header(req, "origin");
-    let res = match (path.as_str(), method.as_str()) {
+    // beacons first: they take the request (its body), so no copy of path or method is made
+    match (req.path.as_str(), req.method.as_str()) {
         ("/b", "POST") => return held(st, &origin, beacon(st, peer, req, false)),
         ("/b.gif", "GET") => return held(st, &origin, beacon(st, peer, req, true)),
+        _ => {}
+    }
+    let (path, method) = (req.path.as_str(), req.method.as_str());
+    let res = match (path, method) {
         ("/b", "OPTIONS") => preflight(st, &origin),
         ("/t.js", "GET" | "HEAD") => tracker(st, req),
         ("/healthz", _) => {
