@@ -21,7 +21,11 @@ import pyarrow as pa
 
 from qinglang.errors import FieldError
 
-EVENT_KINDS = ("pageview", "click", "heartbeat", "conversion", "action")
+# What a tracker's beacon may be (the collector accepts these).
+BEACON_KINDS = ("pageview", "click", "heartbeat", "conversion", "action")
+# `request`: a server-log line that is not a paid page view (a static asset, a HEAD, a POST, an
+# error or a redirect). It feeds the behaviour features and is never counted in PV or UV.
+EVENT_KINDS = (*BEACON_KINDS, "request")
 TOKEN_VERDICTS = ("valid", "missing", "invalid", "replayed", "expired")
 
 # Keys of the `client` struct (all optional). Add keys freely; never rename these.
@@ -74,6 +78,12 @@ EVENT_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
     ("token", pa.string()),
     ("signature_ok", pa.bool_()),
     ("truth", pa.string()),
+    # server logs (optional): the HTTP method, status and response size, and whether the request
+    # was for a static asset (css, js, images, fonts: kept for behaviour, never a page view)
+    ("method", pa.string()),
+    ("status", pa.int32()),
+    ("bytes", pa.int64()),
+    ("asset", pa.bool_()),
 )
 EVENT_SCHEMA = pa.schema([pa.field(n, t) for n, t in EVENT_FIELDS])
 EVENT_COLUMNS = tuple(n for n, _ in EVENT_FIELDS)
@@ -216,6 +226,29 @@ def _parse_enum(value: Any, field: str, allowed: tuple[str, ...]) -> str | None:
     return text
 
 
+_INT_LIMITS = {"status": (100, 999), "bytes": (0, 2**62)}
+_METHOD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ-_")
+
+
+def _parse_bounded_int(value: Any, field: str, limits: tuple[int, int]) -> int | None:
+    number = parse_int(value, field)
+    lo, hi = limits
+    if number is not None and not lo <= number <= hi:
+        raise FieldError(field, value, f"an integer from {lo} to {hi}")
+    return number
+
+
+def _parse_method(value: Any) -> str | None:
+    """An HTTP method token, upper-cased (at most 16 letters)."""
+    text = parse_str(value, "method")
+    if text is None:
+        return None
+    text = text.strip().upper()
+    if not 0 < len(text) <= 16 or not set(text) <= _METHOD_CHARS:
+        raise FieldError("method", value, "an HTTP method such as GET, POST or HEAD")
+    return text
+
+
 class RowConverter:
     """Convert a loose record into a contract row (a dict with every EVENT_COLUMNS key).
 
@@ -232,8 +265,12 @@ class RowConverter:
                 row[name] = parse_ts(raw)
             elif name == "client":
                 row[name] = parse_client(raw)
-            elif name == "signature_ok":
+            elif name in ("signature_ok", "asset"):
                 row[name] = parse_bool(raw, name)
+            elif name in ("status", "bytes"):
+                row[name] = _parse_bounded_int(raw, name, _INT_LIMITS[name])
+            elif name == "method":
+                row[name] = _parse_method(raw)
             elif name == "event":
                 row[name] = _parse_enum(raw, name, EVENT_KINDS) or "pageview"
             elif name == "token":

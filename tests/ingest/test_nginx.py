@@ -37,19 +37,48 @@ def nginx_escape(text: str) -> str:
 def test_combined_log():
     table, stream = read_table(DATA / "access.log", fmt="nginx")
     rows = table.to_pylist()
-    assert [r["event_id"] for r in rows] == ["access.log:1", "access.log:3"]
-    first, last = rows
+    assert [r["event_id"] for r in rows] == ["access.log:1", "access.log:2", "access.log:3"]
+    first, asset, last = rows
     assert first["ts"] == datetime(2023, 10, 10, 20, 55, 36, tzinfo=UTC)
     assert first["ip"] == "203.0.113.7"
     assert first["url"] == "/products/42?utm_source=ad"
     assert first["referrer"] == "https://www.google.com/"
     assert first["user_agent"] == "Mozilla/5.0 (X11; Linux x86_64)"
-    assert first["event"] == "pageview"
+    assert (first["event"], first["method"], first["status"], first["bytes"]) == (
+        "pageview", "GET", 200, 2326)  # fmt: skip
+    assert first["asset"] is None
+    # a static asset is kept for behaviour, as a request that is not a page view
+    assert (asset["event"], asset["asset"], asset["url"]) == ("request", True, "/static/app.js")
+    # a POST answered with a redirect is not a page view either
+    assert (last["event"], last["method"], last["status"]) == ("request", "POST", 302)
     assert last["referrer"] is None  # "-" is null
     assert last["user_agent"] == 'python-requests/2.31 "quoted"'  # \x22 decoded
     report = stream.reports[0]
-    assert (report.rows_ok, report.rows_bad, report.rows_skipped) == (2, 0, 1)
-    assert any(n.startswith("skipped 1 static asset request") for n in report.notes)
+    assert (report.rows_ok, report.rows_bad, report.rows_skipped) == (3, 0, 0)
+
+
+@pytest.mark.parametrize(
+    ("request_line", "status", "event"),
+    [
+        ("GET / HTTP/1.1", "200", "pageview"),
+        ("GET /a?b=1 HTTP/1.1", "304", "pageview"),  # a cached page is still seen
+        ("GET /a HTTP/1.1", "404", "request"),
+        ("GET /a HTTP/1.1", "301", "request"),  # the redirect's target is the page view
+        ("GET /a HTTP/1.1", "500", "request"),
+        ("HEAD / HTTP/1.1", "200", "request"),
+        ("POST /storage/save.php HTTP/1.1", "200", "request"),
+        ("GET /robots.txt HTTP/1.1", "200", "request"),
+        ("GET /img/Logo.PNG?v=2 HTTP/1.1", "200", "request"),
+        ("CONNECT github.com:443 HTTP/1.1", "200", "request"),
+        ("\\x16\\x03\\x01", "400", "request"),  # a TLS hello sent to the HTTP port
+    ],
+)
+def test_only_a_successful_get_of_a_page_is_a_page_view(write, request_line, status, event):
+    line = f'192.0.2.1 - - [10/Oct/2023:13:55:36 +0000] "{request_line}" {status} 12 "-" "UA"\n'
+    table, _ = read_table(write("one.log", line), fmt="nginx")
+    [row] = table.to_pylist()
+    assert row["event"] == event
+    assert row["status"] == int(status)
 
 
 def test_custom_log_format(write):
@@ -62,7 +91,8 @@ def test_custom_log_format(write):
     assert row["url"] == "http://shop.example/p/1?x=2"
     assert row["user_agent"] == 'Mozilla/5.0 "quoted"'
     assert row["visitor_id"] == "abc123"
-    assert "log_format variables not used: $status, $upstream_time" in stream.reports[0].notes
+    assert "log_format variables not used: $upstream_time" in stream.reports[0].notes
+    assert row["status"] == 200
 
 
 def test_msec_and_scheme_and_http_cookie(write):

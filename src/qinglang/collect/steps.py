@@ -26,7 +26,8 @@ import pyarrow as pa
 
 from qinglang.collect import tokens
 from qinglang.collect.sites import Site
-from qinglang.events import CLIENT_FIELDS, EVENT_KINDS
+from qinglang.events import BEACON_KINDS as EVENT_KINDS
+from qinglang.events import CLIENT_FIELDS
 
 MAX_BODY = 16 * 1024
 MAX_EVENTS = 10

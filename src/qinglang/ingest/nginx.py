@@ -12,11 +12,16 @@ How variables become contract columns (every other variable is ignored, and name
   ``event_id``;
 * a cookie whose name matches :data:`VISITOR_COOKIE` (``$cookie_<name>``, or found in
   ``$http_cookie``) -> ``visitor_id``;
-* ``$arg_*`` is ignored. A value of ``-`` is null. Every event is a ``pageview``.
+* the method of ``$request`` (or ``$request_method``) -> ``method``, ``$status`` -> ``status``,
+  ``$body_bytes_sent`` (or ``$bytes_sent``) -> ``bytes``;
+* ``$arg_*`` is ignored. A value of ``-`` is null.
 
-Requests for static assets (path ending in one of :data:`STATIC_EXTENSIONS`) are skipped and
-counted (``report.rows_skipped`` and a note), not reported as errors. A line that does not match
-the format is a bad row naming its line.
+Every line is an event. Only a page view is paid: a GET (or a line without a method) of a page,
+answered 2xx or 304, is a ``pageview``. Everything else is kept as a ``request`` (not counted in
+PV or UV) because behaviour needs it: static assets (path ending in one of
+:data:`STATIC_EXTENSIONS`, also marked ``asset``), HEAD, POST and other methods, redirects and
+errors, ``robots.txt`` and ``sitemap.xml``. A line that does not match the format is a bad row
+naming its line.
 """
 
 from __future__ import annotations
@@ -34,23 +39,19 @@ from .nginx_format import LogFormat, compile_format, decode_escapes, parse_time_
 from .textio import LineSource, bad_utf8
 
 STATIC_EXTENSIONS = (
-    ".js",
-    ".css",
-    ".png",
-    ".jpg",
-    ".gif",
-    ".ico",
-    ".svg",
-    ".woff",
-    ".woff2",
-    ".map",
-)
+    ".js", ".mjs", ".css", ".map",
+    ".png", ".jpg", ".jpeg", ".gif", ".ico", ".svg", ".webp", ".avif", ".bmp",
+    ".woff", ".woff2", ".ttf", ".otf", ".eot",
+    ".mp4", ".webm", ".mp3", ".ogg", ".wav",
+)  # fmt: skip
+# Paths that are for machines, not pages (a crawler's first request is often robots.txt).
+MACHINE_PATHS = ("/robots.txt", "/sitemap.xml", "/ads.txt", "/security.txt", "/.well-known/")
 # cookie names taken as the visitor id: uid, uuid, guid, vid, visitor*, client_id, _ga, ...
 VISITOR_COOKIE = re.compile(r"(?i)(uid|uuid|vid|visitor|client_?id|^_ga$)")
 USED = {
     "remote_addr", "http_x_forwarded_for", "time_local", "time_iso8601", "msec", "request",
     "request_uri", "uri", "host", "http_host", "scheme", "http_referer", "http_user_agent",
-    "request_id", "http_cookie",
+    "request_id", "http_cookie", "request_method", "status", "body_bytes_sent", "bytes_sent",
 }  # fmt: skip
 
 
@@ -74,50 +75,66 @@ def read(ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         except FieldError as exc:
             ctx.bad_field(lineno, exc)
             continue
-        if record is None:
-            ctx.report.rows_skipped += 1
-            continue
         batch = sink.add(record, lineno)
         if batch is not None:
             yield batch
     last = sink.flush()
     if last is not None:
         yield last
-    if ctx.report.rows_skipped:
-        ctx.note(
-            f"skipped {ctx.report.rows_skipped} static asset request(s) "
-            f"({' '.join(STATIC_EXTENSIONS)})"
-        )
 
 
-def to_record(groups: dict[str, str | None]) -> dict[str, Any] | None:
-    """Matched variables -> a contract record, or None for a static asset request."""
+def to_record(groups: dict[str, str | None]) -> dict[str, Any]:
+    """Matched variables -> a contract record."""
     v = {k: decode_escapes(x) for k, x in groups.items() if x not in (None, "", "-")}
-    target = _target(v)
-    if target and target.split("?", 1)[0].lower().endswith(STATIC_EXTENSIONS):
-        return None
+    method, target = _method_target(v)
+    path = target.split("?", 1)[0].lower() if target else ""
+    asset = path.endswith(STATIC_EXTENSIONS)
     host = v.get("host") or v.get("http_host")
     url = target
     if host and target and target.startswith("/"):
         url = f"{v.get('scheme', 'http')}://{host}{target}"
+    status = v.get("status")
+    bytes_sent = v.get("body_bytes_sent", v.get("bytes_sent"))
     return {
         "event_id": v.get("request_id"),
         "ts": _ts(v),
-        "event": "pageview",
+        "event": "pageview" if _is_page_view(method, path, status, asset) else "request",
         "ip": _ip(v),
         "url": url,
         "referrer": v.get("http_referer"),
         "user_agent": v.get("http_user_agent"),
         "visitor_id": _visitor(v),
+        "method": method,
+        "status": status,
+        "bytes": bytes_sent,
+        "asset": True if asset else None,
     }
 
 
-def _target(v: dict[str, str]) -> str | None:
+def _is_page_view(method: str | None, path: str, status: str | None, asset: bool) -> bool:
+    """A successful GET of a page (see the module doc)."""
+    if asset or not path.startswith("/") or path.startswith(MACHINE_PATHS):
+        return False
+    if method not in (None, "GET"):
+        return False
+    return status is None or status == "304" or (len(status) == 3 and status[0] == "2")
+
+
+def _method_target(v: dict[str, str]) -> tuple[str | None, str | None]:
+    """The method and the request target (None where the request line is not HTTP)."""
+    method = v.get("request_method")
     request = v.get("request")
     if request is not None:
         parts = request.split(" ")
-        return parts[1] if len(parts) == 3 and parts[1] else None
-    return v.get("request_uri") or v.get("uri")
+        if len(parts) == 3 and parts[1]:
+            return _method(parts[0]) or method, parts[1]
+        return method, None
+    return method, v.get("request_uri") or v.get("uri")
+
+
+def _method(text: str) -> str | None:
+    """The request line's method when it is a plausible HTTP token (a probe's garbage is not)."""
+    return text if 0 < len(text) <= 16 and text.isascii() and text.isalpha() else None
 
 
 def _ts(v: dict[str, str]) -> Any:
