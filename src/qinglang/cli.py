@@ -56,6 +56,12 @@ def simulate(
     out_file: Annotated[Path, typer.Option("--out", help="Parquet file to write")],
     scale: Annotated[float, typer.Option(help="1.0 = the full case (~28M UV)")] = 0.01,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same data)")] = 1,
+    access_log: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write the traffic as an nginx combined access log (and FILE.truth.csv)"
+        ),
+    ] = None,
 ) -> None:
     """Write simulated traffic with ground truth (`truth` column) to a Parquet file."""
     from qinglang.simulate import SCENARIOS
@@ -73,6 +79,11 @@ def simulate(
             on_progress=lambda d, n: bar.update(task, completed=d, total=n),
         )
     out.print(f"wrote {summary.rows:,} events ({summary.uv_total:,} UV) to {out_file}")
+    if access_log is not None:
+        from qinglang.simulate.accesslog import write_access_log
+
+        lines = write_access_log(out_file, access_log, seed=seed)
+        out.print(f"wrote {lines:,} log lines to {access_log} (truth in {access_log}.truth.csv)")
 
 
 @app.command()
@@ -247,6 +258,8 @@ def print_evaluation(ev: dict) -> None:
         f"{o['support']:,}",
     )
     out.print(table)
+    if ev.get("score_auc") is not None:
+        out.print(f"score ROC AUC (invalid vs valid events): {ev['score_auc']:.4f}")
     if ev.get("engagement"):
         print_engagement(ev["engagement"])
     if ev.get("uv_share_true") is not None:
@@ -319,8 +332,15 @@ def evaluate(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
     tz: Annotated[str, typer.Option(help="Time zone that days are counted in")] = "Asia/Shanghai",
     setting: Annotated[list[str], typer.Option(help="NAME=VALUE (see `qinglang settings`)")] = [],  # noqa: B006
+    log_format: Annotated[str | None, typer.Option(help="nginx log_format string")] = None,
+    truth: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV of line,truth (or event_id,truth) for an input without a truth column"
+        ),
+    ] = None,
 ) -> None:
-    """Precision, recall and F1 per category, and the invalid-UV-share error, on labelled data."""
+    """Precision, recall and F1 per category, score AUC and the invalid-UV-share error."""
     from qinglang.audit.run import AuditOptions, load_inputs
     from qinglang.detect.pipeline import run_pipeline
     from qinglang.engine import connect
@@ -328,7 +348,13 @@ def evaluate(
 
     try:
         engine = connect()
-        loaded = load_inputs(engine, inputs, AuditOptions(fmt=fmt), lambda *_: None)
+        loaded = load_inputs(
+            engine, inputs, AuditOptions(fmt=fmt, log_format=log_format), lambda *_: None
+        )
+        if truth is not None:
+            from qinglang.evaluate import attach_truth
+
+            attach_truth(engine, str(truth), inputs[0].name)
         from qinglang.settings import parse_settings
 
         run_pipeline(engine, parse_settings(setting), known_present=loaded.known_present)

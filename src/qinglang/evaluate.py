@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pyarrow as pa
+
 from qinglang.audit.facts import day_sql
 from qinglang.engine import Engine
 from qinglang.reasons import CATEGORY_PRIORITY
@@ -59,6 +61,7 @@ def evaluate(engine: Engine, tz: str = "UTC") -> dict[str, Any]:
     result: dict[str, Any] = {
         "overall": {**_prf(tp, pred, actual), "support": actual, "predicted": pred},
         "per_category": per_category,
+        "score_auc": score_auc(engine),
     }
     traffic = engine.query("SELECT count(*) AS n FROM events WHERE event <> 'action'")
     if traffic.to_pylist()[0]["n"]:  # UV means nothing for engagement actions alone
@@ -69,6 +72,65 @@ def evaluate(engine: Engine, tz: str = "UTC") -> dict[str, Any]:
     if engagement:
         result["engagement"] = engagement
     return result
+
+
+def score_auc(engine: Engine) -> float | None:
+    """ROC AUC of the label score for truly invalid against truly valid events (ties count half):
+    how well the score ranks, whatever the verdicts. None without both kinds of truth."""
+    rows = engine.query(
+        f"SELECT e.score, CASE WHEN {TRUTH} = 'valid' THEN 0 ELSE 1 END AS bad, count(*) AS n "
+        "FROM label_rows e WHERE e.truth IS NOT NULL GROUP BY 1, 2 ORDER BY 1"
+    ).to_pylist()
+    neg = sum(r["n"] for r in rows if not r["bad"])
+    pos = sum(r["n"] for r in rows if r["bad"])
+    if not neg or not pos:
+        return None
+    below = 0.0  # valid events scored below the current score
+    wins = 0.0
+    i = 0
+    while i < len(rows):
+        j, here_neg, here_pos = i, 0, 0
+        while j < len(rows) and rows[j]["score"] == rows[i]["score"]:
+            here_neg += rows[j]["n"] if not rows[j]["bad"] else 0
+            here_pos += rows[j]["n"] if rows[j]["bad"] else 0
+            j += 1
+        wins += here_pos * (below + 0.5 * here_neg)
+        below += here_neg
+        i = j
+    return round(wins / (pos * neg), 6)
+
+
+def attach_truth(engine: Engine, truth_csv: str, input_name: str) -> int:
+    """Fill `events.truth` from a sidecar CSV: `line,truth` (lines of the input named
+    `input_name`, as its event ids `<name>:<line>` say) or `event_id,truth`. Returns the rows
+    matched; a sidecar that matches nothing is an error."""
+    import pyarrow.csv as pacsv
+
+    from qinglang.errors import ConfigError
+
+    try:
+        table = pacsv.read_csv(truth_csv, convert_options=pacsv.ConvertOptions(
+            column_types={"line": "int64", "event_id": "string", "truth": "string"}))  # fmt: skip
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"{truth_csv}: cannot read the truth file ({exc})") from None
+    names = set(table.column_names)
+    if "truth" not in names or not names & {"line", "event_id"}:
+        raise ConfigError(f"{truth_csv}: expected the columns line,truth or event_id,truth")
+    if "event_id" not in names:
+        ids = [f"{input_name}:{n}" for n in table.column("line").to_pylist()]
+        table = table.append_column("event_id", pa.array(ids, pa.string()))
+    engine.register("truth_sidecar", table.select(["event_id", "truth"]))
+    engine.materialize(
+        "events_truthed",
+        "SELECT e.* REPLACE (coalesce(t.truth, e.truth) AS truth) FROM events e "
+        "LEFT JOIN truth_sidecar t ON t.event_id = e.event_id",
+    )
+    engine.materialize("events", "SELECT * FROM events_truthed ORDER BY rid")
+    matched = engine.query("SELECT count(*) AS n FROM events WHERE truth IS NOT NULL")
+    n = int(matched.to_pylist()[0]["n"])
+    if not n:
+        raise ConfigError(f"{truth_csv}: none of its rows match an event of {input_name}")
+    return n
 
 
 def _uv_share(engine: Engine, tz: str) -> dict[str, Any]:

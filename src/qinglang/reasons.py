@@ -19,6 +19,8 @@ class Category(StrEnum):
     HIDDEN = "sivt.hidden"
     DATACENTER = "givt.datacenter"
     ANOMALY = "sivt.anomaly"
+    BEHAVIOUR = "sivt.behaviour"
+    MODEL = "sivt.model"
     FARM = "sivt.farm"
     LOCKSTEP = "sivt.lockstep"
     BULK = "sivt.bulk"
@@ -50,6 +52,14 @@ CATEGORY_TEXT: dict[str, tuple[str, str]] = {
     "sivt.anomaly": (
         "Behavioural anomalies: rotation, inhuman regularity, volume",
         "行为异常：轮换、非人规律、流量异常",
+    ),
+    "sivt.behaviour": (
+        "Sessions that behave unlike the site's own visitors on several counts at once",
+        "会话行为在多个方面同时偏离本站访客",
+    ),
+    "sivt.model": (
+        "Flagged by a model trained on the site's own labelled traffic",
+        "由基于本站标注数据训练的模型判定",
     ),
     "sivt.farm": ("Device farms (群控)", "群控设备"),
     "sivt.lockstep": ("Account farms and crowd workers acting in lockstep", "挂机/人肉账号协同"),
@@ -100,6 +110,12 @@ REASONS: dict[str, ReasonInfo] = {
             "sivt.forgery",
             "The same millisecond measurements (dwell, visible, first input) under many visitor ids",
             "多个访客上报完全相同的毫秒级测量值（停留、可见、首次交互）",
+        ),
+        _R(
+            "page.no_subresources",
+            "sivt.forgery",
+            "A browser user agent that asked for pages but never for one of their styles, scripts or images, where the site's visitors do",
+            "声称浏览器的用户代理只请求页面、从不请求其样式、脚本或图片，而本站访客都会请求",
         ),
         # sivt.automation
         _R(
@@ -158,6 +174,12 @@ REASONS: dict[str, ReasonInfo] = {
             "Framed by an origin whose framed visits almost never show a trusted interaction",
             "嵌入来源站点的访问几乎从无真实交互",
         ),
+        _R(
+            "entry.inert",
+            "sivt.hidden",
+            "Arrived through an entry (campaign tag or referring site) whose visitors almost never go past the first page; scored by the share of that entry's traffic that cannot be people",
+            "来自某入口（推广标记或来源站点）的访客几乎从不浏览第二页；按该入口流量中不可能是真人的比例评分",
+        ),
         _R("input.none", "sivt.hidden", "No trusted user interaction", "无真实用户交互", False),
         _R("frame.foreign", "sivt.hidden", "Framed by another origin", "被其他站点嵌入", False),
         # givt.datacenter
@@ -207,6 +229,98 @@ REASONS: dict[str, ReasonInfo] = {
             False,
         ),
         # sivt.farm
+        # sivt.behaviour (detect/behaviour.py: groups of session evidence, noisy-OR)
+        _R(
+            "session.outlier",
+            "sivt.behaviour",
+            "Session unlike the site's own visitors on several counts at once (risk = noisy-OR of the session.* groups; no single group can reach 0.5)",
+            "会话在多个方面同时偏离本站访客（风险为各session.*证据组的噪声或组合，单一证据组不足0.5）",
+        ),
+        _R(
+            "session.fast",
+            "sivt.behaviour",
+            "Pauses between pages far shorter than the site's own sessions, or mostly under a second",
+            "翻页间隔远短于本站一般会话，或多数不足一秒",
+            decisive=False,
+        ),
+        _R(
+            "session.regular",
+            "sivt.behaviour",
+            "Pauses between pages nearly identical (clockwork)",
+            "翻页间隔几乎完全相同",
+            decisive=False,
+        ),
+        _R(
+            "session.no_referrer",
+            "sivt.behaviour",
+            "Three or more pages, none reached by a link (no referrer at all)",
+            "三个及以上页面均无来源页（非点击链接到达）",
+            decisive=False,
+        ),
+        _R(
+            "session.probing",
+            "sivt.behaviour",
+            "Mostly error answers, HEAD requests, or robots.txt asked for",
+            "多数请求返回错误、使用HEAD或请求robots.txt",
+            decisive=False,
+        ),
+        _R(
+            "session.crawl",
+            "sivt.behaviour",
+            "More pages than 99% of the site's sessions, none revisited",
+            "页面数超过本站99%的会话且从不回访",
+            decisive=False,
+        ),
+        _R(
+            "session.offpeak",
+            "sivt.behaviour",
+            "All pages in the site's own quiet hours",
+            "全部页面均在本站访问低谷时段",
+            decisive=False,
+        ),
+        # sivt.model (a model trained with `qinglang train`: the feature group that drove it)
+        _R(
+            "model.pace",
+            "sivt.model",
+            "Model: pace of the session (pauses, pages per minute)",
+            "模型：会话节奏（间隔、每分钟页面数）",
+        ),
+        _R(
+            "model.rhythm",
+            "sivt.model",
+            "Model: rhythm of the pauses (spread, entropy)",
+            "模型：间隔的规律性（离散度、熵）",
+        ),
+        _R(
+            "model.requests",
+            "sivt.model",
+            "Model: what was requested (assets, methods, errors, robots.txt)",
+            "模型：请求内容（静态资源、方法、错误、robots.txt）",
+        ),
+        _R(
+            "model.navigation",
+            "sivt.model",
+            "Model: how pages were reached (referrers, depth, revisits)",
+            "模型：页面到达方式（来源、深度、回访）",
+        ),
+        _R(
+            "model.volume",
+            "sivt.model",
+            "Model: volume and length of the session",
+            "模型：会话的请求量与时长",
+        ),
+        _R(
+            "model.time",
+            "sivt.model",
+            "Model: time of day against the site's own profile",
+            "模型：相对本站作息的访问时段",
+        ),
+        _R(
+            "model.clicks",
+            "sivt.model",
+            "Model: click counts and time to the next click of the same user, IP or channel",
+            "模型：同一用户、IP或渠道的点击次数与点击间隔",
+        ),
         _R(
             "farm.sync",
             "sivt.farm",

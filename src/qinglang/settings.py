@@ -135,6 +135,23 @@ SETTINGS: dict[str, Setting] = {
         Setting("price_repost", 0.1, "Price of a bought repost (yuan)"),
         Setting("price_comment", 0.2, "Price of a bought comment (yuan)"),
         Setting("price_markup", 5, "Resale markup of the bought actions (the case: 5x)"),
+        Setting(
+            "session_gap_minutes",
+            30,
+            "A pause longer than this ends a visitor's session (behaviour features)",
+        ),
+        Setting(
+            "inert_entry_min_sessions",
+            100,
+            "Sessions an entry (campaign tag or referring host) needs before its navigation rate "
+            "is judged",
+        ),
+        Setting(
+            "subresource_min_share",
+            0.5,
+            "Share of the site's browser clients that must ask for static assets before one that "
+            "never does is charged (page.no_subresources)",
+        ),
         Setting("bootstrap_replicates", 400, "Cluster-bootstrap replicates for the 95% intervals"),
         Setting("evidence_per_reason", 5, "Evidence rows shown per reason code"),
     )

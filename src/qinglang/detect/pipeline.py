@@ -1,6 +1,7 @@
 """Run the registered detectors, in order, over the `events` table and combine their findings.
 
-    DETECTORS = (forgery, hidden, datacenter, anomaly, farm, lockstep, bulk, crawler, automation)
+    DETECTORS = (forgery, subresources, hidden, entry, datacenter, anomaly, behaviour, farm,
+                 lockstep, bulk, crawler, automation)
 
 Each detector returns SQL selecting (rid, reason, score), rid being the engine's integer row id.
 The pipeline unions them into `findings`, ORs each event's reasons together as bits (`verdicts`),
@@ -27,13 +28,16 @@ import pyarrow as pa
 from qinglang.detect import (
     anomaly,
     automation,
+    behaviour,
     bulk,
     crawler,
     datacenter,
+    entry,
     farm,
     forgery,
     hidden,
     lockstep,
+    subresources,
 )
 from qinglang.detect.base import INVALID_AT, Context
 from qinglang.engine import Engine
@@ -44,9 +48,12 @@ from qinglang.reasons import CATEGORY_PRIORITY, REASONS
 # detectors go last, so that their prefetched Python lookups overlap the others' SQL.
 DETECTORS: tuple[ModuleType, ...] = (
     forgery,
+    subresources,
     hidden,
+    entry,
     datacenter,
     anomaly,
+    behaviour,
     farm,
     lockstep,
     bulk,

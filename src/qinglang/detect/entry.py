@@ -1,0 +1,94 @@
+"""sivt.hidden without a tracker: entries whose visitors never go past the first page.
+
+Traffic injected into hidden frames or pop-unders is loaded by real browsers on real devices, so
+one visit of it looks like a person who left at once. What no injection can fake is the people:
+nobody reads the page, so nobody clicks through to a second one. Sessions are grouped by how they
+entered the site: the campaign tag of the landing page (``source``, else ``utm_source``,
+``utm_campaign``, ``from``, ``channel`` or ``source`` in its query), else the referring host, else
+``(direct)``. For each entry with enough sessions (``inert_entry_min_sessions``):
+
+* ``r``, the share of its sessions that navigated (a second page reached by a link from the site);
+* ``b``, what the site's people do: the session-weighted 75th percentile of ``r`` over entries;
+* the share of the entry's sessions that cannot be people is at least ``1 - ub/b`` (``ub``, the
+  Wilson 95% upper bound of ``r``), and among its sessions that did not navigate it is
+  ``P = (1 - ub/b) / (1 - r)``.
+
+entry.inert - every event of a session that did not navigate, scored ``P``: decisive from 0.5, a
+graded risk below. Where the session carries the tracker's own visibility signals, those decide
+(``sivt.hidden``'s frame and visibility checks), and this score stays supporting (at most 0.45).
+"""
+
+from __future__ import annotations
+
+from qinglang.detect.base import Check, Context, Findings
+from qinglang.features.sessions import host_sql, materialize_sessions
+
+NAME = "entry"
+CATEGORY = "sivt.hidden"
+CHECKS = (Check("entry.inert", ("referrer",)),)
+
+TAG_RE = r"[?&](?:utm_source|utm_campaign|from|channel|source)=([^&#]+)"
+
+
+def detect(ctx: Context) -> Findings:
+    run, findings = ctx.plan(CHECKS)
+    if not run:
+        return findings
+    materialize_sessions(ctx)
+    min_sessions = int(ctx.setting("inert_entry_min_sessions"))
+    ctx.engine.materialize("entry_sessions", _entry_sessions_sql())
+    ctx.engine.materialize("entry_stats", _entry_stats_sql(min_sessions))
+    findings.queries.append(
+        "SELECT m.rid, 'entry.inert' AS reason, "
+        "CASE WHEN s.signals THEN least(t.p, 0.45) ELSE t.p END AS score "
+        "FROM entry_sessions s JOIN entry_stats t ON t.site = s.site AND t.entry = s.entry "
+        "JOIN session_map m ON m.skey = s.skey AND m.sno = s.sno "
+        "WHERE NOT s.navigated AND t.p > 0"
+    )
+    return findings
+
+
+def _entry_sessions_sql() -> str:
+    tag = f"nullif(regexp_extract(e.url, '{TAG_RE}', 1), '')"
+    ref = host_sql("e.referrer")
+    return f"""
+WITH firsts AS (
+  SELECT m.skey, m.sno, e.url, e.referrer, e.source, coalesce(e.site, '') AS site,
+         row_number() OVER (PARTITION BY m.skey, m.sno ORDER BY e.ts, e.rid) AS k
+  FROM session_map m JOIN events e ON e.rid = m.rid WHERE e.event = 'pageview'),
+signals AS (
+  SELECT m.skey, m.sno, max(CASE WHEN e.client.visible_ms IS NOT NULL THEN 1 ELSE 0 END) AS s
+  FROM session_map m JOIN events e ON e.rid = m.rid GROUP BY m.skey, m.sno)
+SELECT f.skey, f.sno, f.site,
+       coalesce(e.source, {tag},
+                CASE WHEN e.referrer IS NULL THEN '(direct)' WHEN {ref} = p.host THEN NULL
+                     ELSE {ref} END) AS entry,
+       coalesce(x.self_referral_share, 0) > 0 AND x.pages >= 2 AS navigated,
+       g.s = 1 AS signals
+FROM (SELECT * FROM firsts WHERE k = 1) f
+JOIN (SELECT skey, sno, url, referrer, source FROM firsts WHERE k = 1) e
+  ON e.skey = f.skey AND e.sno = f.sno
+JOIN session_features x ON x.skey = f.skey AND x.sno = f.sno
+JOIN signals g ON g.skey = f.skey AND g.sno = f.sno
+LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = f.site
+"""
+
+
+def _entry_stats_sql(min_sessions: int) -> str:
+    z2 = 1.96**2
+    return f"""
+WITH c AS (
+  SELECT site, entry, count(*) AS n, avg(CASE WHEN navigated THEN 1.0 ELSE 0.0 END) AS r
+  FROM entry_sessions WHERE entry IS NOT NULL GROUP BY site, entry HAVING count(*) >= {min_sessions}),
+w AS (
+  SELECT site, r, sum(n) OVER (PARTITION BY site ORDER BY r, entry
+                               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) * 1.0
+           / sum(n) OVER (PARTITION BY site) AS cum FROM c),
+b AS (SELECT site, min(r) AS b FROM w WHERE cum >= 0.75 GROUP BY site),
+u AS (
+  SELECT c.site, c.entry, c.n, c.r, b.b,
+         (c.r + {z2} / (2 * c.n) + 1.96 * sqrt(c.r * (1 - c.r) / c.n + {z2} / (4 * c.n * c.n)))
+           / (1 + {z2} / c.n) AS ub
+  FROM c JOIN b ON b.site = c.site WHERE b.b > 0 AND c.r < 1)
+SELECT site, entry, n, r, b, ub, least(greatest(1 - ub / b, 0) / (1 - r), 1) AS p FROM u
+"""

@@ -1,0 +1,65 @@
+"""sivt.forgery in server logs: pages asked for by something that does not render them.
+
+A browser that shows a page also asks for what the page needs: its stylesheet, scripts and
+images. A request that imitates a visit without running the page (a script replaying the page
+URL, a counter-pinging tool) asks for the page alone. In an access log that is the log's own
+"hit without a beacon":
+
+* page.no_subresources - a client (IP + user agent over the whole input: assets and pages of one
+  visit share them even when the first page came before the cookie) whose user agent claims a
+  browser, that asked for at least one page and never for a single static asset, on a site where
+  most such clients do ask for them (``subresource_min_share``).
+
+It runs only where the input marks assets (server logs read with their static requests). A
+returning visitor whose whole visit was served from the browser cache would look the same: that is
+why the site's own share must be high, and why the client is judged over the whole input rather
+than per visit.
+"""
+
+from __future__ import annotations
+
+from qinglang.detect.base import Check, Context, Findings
+from qinglang.detect.useragent import classify_many
+
+NAME = "subresources"
+CATEGORY = "sivt.forgery"
+CHECKS = (Check("page.no_subresources", ("asset", "user_agent")),)
+
+UA_INFO = ("ua_info", {"user_agent": "user_agent"}, "user_agent IS NOT NULL", classify_many)
+CLIENT = "coalesce(e.ip, '') || ' ' || e.user_agent"
+
+
+def prepare(ctx: Context) -> None:
+    if ctx.has("asset", "user_agent"):
+        ctx.prefetch(*UA_INFO)
+
+
+def detect(ctx: Context) -> Findings:
+    run, findings = ctx.plan(CHECKS)
+    if not run:
+        return findings
+    ctx.lookup(*UA_INFO)
+    min_share = ctx.setting("subresource_min_share")
+    # Clients that claim a browser (no bot, library or headless match, a Mozilla-style UA).
+    ctx.engine.materialize(
+        "subresource_clients",
+        f"SELECT {CLIENT} AS client_key, coalesce(e.site, '') AS site, "
+        f"sum(CASE WHEN e.event = 'pageview' THEN 1 ELSE 0 END) AS pages, "
+        f"sum(CASE WHEN e.asset THEN 1 ELSE 0 END) AS assets "
+        f"FROM events e JOIN ua_info u ON u.user_agent = e.user_agent "
+        f"WHERE u.kind IS NULL AND e.user_agent LIKE 'Mozilla/%' GROUP BY 1, 2",
+    )
+    sites = (
+        "SELECT site FROM subresource_clients WHERE pages > 0 GROUP BY site "
+        f"HAVING avg(CASE WHEN assets > 0 THEN 1.0 ELSE 0.0 END) >= {min_share}"
+    )
+    bare = (
+        f"SELECT c.client_key, c.site FROM subresource_clients c JOIN ({sites}) s "
+        "ON s.site = c.site WHERE c.pages > 0 AND c.assets = 0"
+    )
+    findings.queries.append(
+        f"SELECT e.rid, 'page.no_subresources' AS reason, 0.8 AS score FROM events e "
+        f"JOIN ({bare}) b ON b.client_key = {CLIENT} AND b.site = coalesce(e.site, '') "
+        f"WHERE e.user_agent IS NOT NULL"
+    )
+    return findings
