@@ -122,6 +122,9 @@ def audit(
     evaluate_truth: Annotated[
         bool, typer.Option("--evaluate", help="Also score against `truth`")
     ] = False,
+    model: Annotated[
+        Path | None, typer.Option(help="A model file from `qinglang train` (adds model.* findings)")
+    ] = None,
 ) -> None:
     """Ingest, detect and report: labels.parquet, audit.json and report.html in --out.
 
@@ -160,6 +163,7 @@ def audit(
             db=db,
             settings=parse_settings(setting),
             with_evaluation=evaluate_truth,
+            model=str(model) if model else None,
         )
         facts = _run_with_progress(inputs, out_dir, options)
     except QinglangError as exc:
@@ -201,6 +205,13 @@ def _show_audit(facts: dict, out_dir: Path, lang: str) -> None:
     from qinglang.audit.render_terminal import render_summary
 
     _print_inputs(facts)
+    for shift in (facts.get("model") or {}).get("drift", []):
+        console.print(
+            f"[yellow]warning:[/yellow] feature {escape(shift['feature'])} is distributed unlike "
+            f"the model's training data (PSI {shift['psi']:.2f} > 0.25): the model may not "
+            "transfer to this site",
+            highlight=False,
+        )
     render_summary(facts, out, lang="en" if lang == "en" else "zh")
     if facts.get("evaluation"):
         print_evaluation(facts["evaluation"])
@@ -323,6 +334,63 @@ def injection(
             cells += [f"{r['relational_f']:.3f}", f"{r['relational_seconds']:.2f}"]
         table.add_row(*cells)
     out.print(table)
+
+
+@app.command()
+def train(
+    inputs: Annotated[list[Path], typer.Argument(help="Input files, as for `audit`")],
+    labels: Annotated[Path, typer.Option(help="CSV: event_id or visitor_id, and label")],
+    out_file: Annotated[Path, typer.Option("--out", help="Model file to write (JSON)")],
+    fmt: Annotated[str, typer.Option("--format")] = "auto",
+    map_: Annotated[
+        list[str], typer.Option("--map", help="their_col=contract_col (repeatable)")
+    ] = [],  # noqa: B006
+    map_file: Annotated[Path | None, typer.Option("--map-file", help="TOML mapping file")] = None,
+    log_format: Annotated[str | None, typer.Option(help="nginx log_format string")] = None,
+    site: Annotated[str | None, typer.Option(help="Site name where the input has none")] = None,
+    setting: Annotated[list[str], typer.Option(help="NAME=VALUE (see `qinglang settings`)")] = [],  # noqa: B006
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same model)")] = 0,
+) -> None:
+    """Learn a model from your own labels; `audit --model FILE` then applies it."""
+    from qinglang.audit.run import AuditOptions
+    from qinglang.ingest import load_mapping_file, parse_map_options
+    from qinglang.learn.train import train as run_train
+    from qinglang.settings import parse_settings
+
+    try:
+        mapping: dict[str, str] = {}
+        if map_file:
+            spec = load_mapping_file(map_file)
+            mapping.update(spec["map"])
+            fmt = spec["format"] if spec["format"] and fmt == "auto" else fmt
+            log_format = log_format or spec["log_format"]
+            site = site or spec["site"]
+        mapping.update(parse_map_options(map_))
+        options = AuditOptions(
+            fmt=fmt, mapping=mapping or None, log_format=log_format, site=site,
+            settings=parse_settings(setting),
+        )  # fmt: skip
+        with _progress() as bar:
+            task = bar.add_task("starting", total=None)
+            result = run_train(inputs, labels, out_file, options, seed=seed,
+                               step=lambda s, *_: bar.update(task, description=s))  # fmt: skip
+    except QinglangError as exc:
+        _fail(exc)
+        return
+    if result.warning:
+        console.print(f"[yellow]warning:[/yellow] {escape(result.warning)}", highlight=False)
+    m = result.model.meta
+    table = Table(title=f"Cross-validated ({m['cv'].get('folds', '?')} folds, by session)")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in result.model.metrics.items():
+        table.add_row(name, f"{value:.4f}" if isinstance(value, float) else str(value))
+    out.print(table)
+    rows = m["training_rows"]
+    out.print(
+        f"trained on {rows['valid']:,} valid and {rows['invalid']:,} invalid events; "
+        f"wrote {result.path}"
+    )
 
 
 @app.command()

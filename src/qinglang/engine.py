@@ -17,6 +17,8 @@ The interface is deliberately narrow::
     create_view(name, sql)       a named query, computed where it is used
     query(sql) -> pa.Table       a result back in Arrow
     write_parquet(sql, path)     a result to a Parquet file
+    map_batches(name, sql, fn, schema)   a Python function over a result's Arrow batches (DuckDB
+                                 streams them; Spark runs it as an Arrow UDF, `mapInArrow`)
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 
@@ -36,6 +38,9 @@ import sqlglot
 from sqlglot import exp
 
 from qinglang.errors import EngineError
+
+# A function from record batches to record batches (the engines' way to run Python per batch).
+BatchFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
 ROW_ID = "rid"
 
@@ -69,6 +74,7 @@ class Engine(Protocol):
     def create_view(self, name: str, sql: str) -> None: ...
     def query(self, sql: str) -> pa.Table: ...
     def write_parquet(self, sql: str, path: Path) -> None: ...
+    def map_batches(self, name: str, sql: str, fn: BatchFn, schema: pa.Schema) -> None: ...
     def close(self) -> None: ...
 
 
@@ -149,6 +155,17 @@ class DuckDBEngine:
     def write_parquet(self, sql: str, path: Path) -> None:
         target = str(path).replace("'", "''")
         self._run(f"COPY ({sql}) TO '{target}' (FORMAT parquet, COMPRESSION zstd)")
+
+    def map_batches(self, name: str, sql: str, fn: BatchFn, schema: pa.Schema) -> None:
+        """Table `name` := `fn` over the Arrow record batches of `sql` (Python code, such as a
+        model's scoring, in the pipeline; Spark runs the same `fn` as an Arrow UDF)."""
+        try:
+            source = self.con.sql(sql).fetch_arrow_reader(batch_size=65_536)
+        except duckdb.Error as exc:
+            raise EngineError(f"DuckDB failed: {exc}\n--- query ---\n{sql}") from exc
+        self.con.register(f"_{name}_mapped", pa.RecordBatchReader.from_batches(schema, fn(source)))
+        self._run(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_mapped")
+        self.con.unregister(f"_{name}_mapped")
 
     def close(self) -> None:
         self.con.close()
@@ -242,6 +259,15 @@ class SparkEngine:
 
     def write_parquet(self, sql: str, path: Path) -> None:
         pq.write_table(self.query(sql), path, compression="zstd")
+
+    def map_batches(self, name: str, sql: str, fn: BatchFn, schema: pa.Schema) -> None:
+        """The same as DuckDB's, as an Arrow UDF (`mapInArrow`) on the executors."""
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        df = self._sql(sql).mapInArrow(fn, from_arrow_schema(schema))  # type: ignore[attr-defined]
+        df = df.localCheckpoint(eager=True)
+        df.createOrReplaceTempView(name)
+        self._cached.append(df)
 
     def close(self) -> None:
         for df in self._cached:

@@ -38,6 +38,7 @@ class AuditOptions:
     db: str = ":memory:"
     settings: dict[str, object] | None = None
     with_evaluation: bool = False
+    model: str | None = None  # a model file from `qinglang train`
 
 
 Progress = Callable[..., None]  # (step, fraction done or None)
@@ -60,11 +61,13 @@ def run_audit(
     try:
         loaded = load_inputs(engine, inputs, options, step)
         reports = [_report_dict(r) for r in loaded.reports]
+        model = _load_model(options.model)
         result = run_pipeline(
             engine,
             options.settings,
             on_step=lambda n: step(f"detect: {n}"),
             known_present=loaded.known_present,
+            model=model,
         )
         step("audit")
         detectors = [asdict(r) for r in result.runs]
@@ -81,6 +84,8 @@ def run_audit(
             settings=options.settings,
             provenance=provenance(),
         )
+        if model is not None:
+            facts["model"] = _model_facts(engine, model, options.model)
         if options.with_evaluation:
             facts["evaluation"] = evaluate(engine, options.tz)
         step("writing")
@@ -133,6 +138,36 @@ def load_inputs(
     step("reading")
     engine.load_events(stream.to_reader())
     return Loaded(stream.reports)
+
+
+def _load_model(path: str | None) -> Any:
+    if path is None:
+        return None
+    from qinglang.learn.model import load
+
+    return load(path)
+
+
+def _model_facts(engine: Engine, model: Any, path: str | None) -> dict[str, Any]:
+    """What the audit says of the model it used: its file's hash, what it was trained on, its
+    cross-validated metrics, and the features whose distribution here differs sharply from the
+    training data's (population stability index > 0.25: the model may not transfer)."""
+    from qinglang.learn.model import drift, model_sha256
+
+    names = ", ".join(model.feature_names)
+    sample = engine.query(
+        f"SELECT {names} FROM event_features ORDER BY rid LIMIT 200000"
+    )  # the first 200k events: enough for decile shares, bounded cost
+    meta = model.meta
+    return {
+        "path": str(path),
+        "sha256": model_sha256(path) if path else None,
+        "trained": meta.get("created_utc"),
+        "training_sha256": meta.get("training_sha256"),
+        "training_rows": meta.get("training_rows"),
+        "metrics": meta.get("metrics"),
+        "drift": drift(model, sample),
+    }
 
 
 def _report_dict(report: Any) -> dict[str, Any]:

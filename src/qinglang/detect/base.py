@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 
@@ -51,6 +52,7 @@ class Context:
     settings: dict[str, object] = field(default_factory=dict)
     registered: set[str] = field(default_factory=set)
     pending: dict[str, Future[pa.Table]] = field(default_factory=dict)
+    model: Any = None  # a learn.model.Model given with `audit --model`, for detect/model.py
 
     def has(self, *columns: str) -> bool:
         return all(c in self.present for c in columns)

@@ -168,11 +168,18 @@ def run_pipeline(
     detectors: tuple[ModuleType, ...] = DETECTORS,
     on_step: Callable[[str], None] | None = None,
     known_present: dict[str, bool] | None = None,
+    model: object | None = None,
 ) -> PipelineResult:
-    """Detect over `events`; leaves `findings` (rid, reason, score) and `labels` in the engine."""
+    """Detect over `events`; leaves `findings` (rid, reason, score) and `labels` in the engine.
+
+    With a trained `model` (learn.model.Model), detect/model.py runs after the others."""
     started = time.perf_counter()
     result = PipelineResult(present=present_columns(engine, known_present))
-    ctx = Context(engine=engine, present=result.present, settings=dict(settings or {}))
+    ctx = Context(engine=engine, present=result.present, settings=dict(settings or {}), model=model)
+    if model is not None:
+        from qinglang.detect import model as model_detector
+
+        detectors = (*detectors, model_detector)
     tables: list[str] = []
     for module in detectors:
         if hasattr(module, "prepare"):
