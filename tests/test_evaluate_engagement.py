@@ -30,7 +30,8 @@ def test_accounts_actions_and_organic_false_positive_rates(make_engine):
     engine.register("hand_verdicts", verdicts)
     engine.materialize(  # what the pipeline's label_rows holds for these questions
         "label_rows",
-        "SELECT e.rid, e.event_id, e.event, e.ts, e.truth, v.verdict, v.category "
+        "SELECT e.rid, e.event_id, e.event, e.ts, e.truth, v.verdict, v.category, "
+        "CASE WHEN v.verdict = 'invalid' THEN 1.0 ELSE 0.0 END AS score "
         "FROM events e JOIN hand_verdicts v ON e.event_id = v.event_id",
     )
     eng = engagement_accounts(engine)

@@ -24,6 +24,7 @@ The interface is deliberately narrow::
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -201,8 +202,13 @@ class SparkEngine:
     def __init__(self, spark: object | None = None, workdir: str | Path | None = None) -> None:
         from pyspark.sql import SparkSession
 
+        master = os.environ.get("QINGLANG_SPARK_MASTER", "local[2]")
+        if master.startswith("local"):
+            # local workers run this interpreter (qinglang, lightgbm and pyarrow are here), not
+            # whatever `python3` is first on PATH
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
         self.spark = spark or (
-            SparkSession.builder.master(os.environ.get("QINGLANG_SPARK_MASTER", "local[2]"))
+            SparkSession.builder.master(master)
             .appName("qinglang")
             .config("spark.sql.session.timeZone", "UTC")
             .config("spark.sql.shuffle.partitions", "4")

@@ -11,6 +11,7 @@ from qinglang.detect.pipeline import DETECTORS, present_columns
 from qinglang.reasons import REASONS
 from tests.conftest import WIN_CHROME, engine_with, event
 from tests.detect.engagement_rows import engagement_rows
+from tests.detect.log_rows import log_rows
 
 
 def mixed_rows() -> list[dict]:
@@ -62,6 +63,7 @@ def mixed_rows() -> list[dict]:
         for i in range(12)
     ]
     rows += engagement_rows()  # app logs: people, a viral post, lockstep, a farm, a bulk app
+    rows += log_rows()  # server logs: people with assets, an inert entry, a bare script, a fast one
     return rows
 
 
