@@ -161,7 +161,10 @@ class DuckDBEngine:
         """Table `name` := `fn` over the Arrow record batches of `sql` (Python code, such as a
         model's scoring, in the pipeline; Spark runs the same `fn` as an Arrow UDF)."""
         try:
-            source = self.con.sql(sql).fetch_arrow_reader(batch_size=65_536)
+            # a second connection streams the input while the first writes the output
+            relation = self.con.cursor().sql(sql)
+            reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_arrow_reader
+            source = reader(batch_size=65_536)
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB failed: {exc}\n--- query ---\n{sql}") from exc
         self.con.register(f"_{name}_mapped", pa.RecordBatchReader.from_batches(schema, fn(source)))

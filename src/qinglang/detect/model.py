@@ -6,7 +6,9 @@ Runs only when the audit is given ``--model FILE``. Every event is scored on its
 feature group whose contributions (LightGBM's ``pred_contrib``) pushed the event most toward
 invalid (``model.pace``, ``model.navigation``, ...), scored with the model's probability, so the
 model invalidates at its threshold like any decisive reason and grades everything below it; the
-second group, when there is one, is given as supporting evidence.
+second group, when there is one, is given as supporting evidence. Events of one session share
+its features, so each distinct feature row is scored once; explanations are computed for rows the
+model gives at least ``CONTRIB_FLOOR`` (below it the reason is the model's most important group).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ NAME = "model"
 CATEGORY = "sivt.model"
 CHECKS = (Check("model.pace", ("ts",)),)
 
+# Explanations (TreeSHAP) cost ~50x a score: only events the model gives at least this
+# probability are explained; below it, the reason is the model's most important feature group.
+CONTRIB_FLOOR = 0.2
 SCORES_SCHEMA = pa.schema(
     [("rid", pa.int64()), ("p", pa.float64()), ("first", pa.string()), ("second", pa.string())]
 )
@@ -45,12 +50,22 @@ def detect(ctx: Context) -> Findings:
         raise ConfigError(f"the model uses features this qinglang does not compute: {unknown}")
     # The model's threshold maps to the pipeline's 0.5: p' = p / (2 t) below t, else 0.5 + ...
     t = float(getattr(model, "threshold", 0.5) or 0.5)
-    cols = ", ".join(["rid", *names])
+    # Events of one session share its features: each distinct feature row is scored once.
+    features = ", ".join(names)
+    ctx.engine.materialize(
+        "model_input", f"SELECT min(rid) AS rid, {features} FROM event_features GROUP BY {features}"
+    )
     ctx.engine.map_batches(
-        "model_scores",
-        f"SELECT {cols} FROM event_features",
+        "model_distinct_scores",
+        f"SELECT rid, {features} FROM model_input",
         _scorer(model.booster.model_to_string(), names, t),
         SCORES_SCHEMA,
+    )
+    same = " AND ".join(f"f.{n} IS NOT DISTINCT FROM i.{n}" for n in names)
+    ctx.engine.materialize(
+        "model_scores",
+        "SELECT f.rid, s.p, s.first, s.second FROM event_features f "
+        f"JOIN model_input i ON {same} JOIN model_distinct_scores s ON s.rid = i.rid",
     )
     findings.queries += [
         "SELECT rid, first AS reason, p AS score FROM model_scores WHERE first IS NOT NULL",
@@ -67,11 +82,21 @@ def _scorer(text: str, names: list[str], threshold: float) -> Any:
         from qinglang.learn.model import score_matrix, to_matrix
 
         booster = lgb.Booster(model_str=text)
+        gain = booster.feature_importance("gain")
+        overall = FEATURE_GROUP[names[int(np.argmax(gain))]] if len(gain) else None
         for batch in batches:
-            proba, contrib = score_matrix(booster, to_matrix(batch, names))
+            x = to_matrix(batch, names)
+            proba = booster.predict(x, num_threads=1)
+            first = np.full(len(x), overall, dtype=object)
+            second = np.full(len(x), None, dtype=object)
+            explain = proba >= CONTRIB_FLOOR
+            if explain.any():
+                _, contrib = score_matrix(booster, x[explain])
+                top, nxt = _top_groups(contrib, names)
+                first[explain], second[explain] = top, nxt
             yield pa.RecordBatch.from_arrays(
                 [batch.column("rid").cast(pa.int64()), pa.array(_rescale(proba, threshold)),
-                 *_top_groups(contrib, names)],
+                 pa.array(first, pa.string()), pa.array(second, pa.string())],
                 schema=SCORES_SCHEMA,
             )  # fmt: skip
 
@@ -84,7 +109,7 @@ def _rescale(p: np.ndarray, t: float) -> np.ndarray:
     return np.where(p < t, 0.5 * p / t, 0.5 + 0.5 * (p - t) / (1 - t))
 
 
-def _top_groups(contrib: np.ndarray, names: list[str]) -> list[pa.Array]:
+def _top_groups(contrib: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """Per row the two feature groups with the largest positive summed contribution."""
     groups = sorted(set(FEATURE_GROUP[n] for n in names))
     index = {g: i for i, g in enumerate(groups)}
@@ -95,10 +120,10 @@ def _top_groups(contrib: np.ndarray, names: list[str]) -> list[pa.Array]:
     out = []
     for k in (0, 1):
         if len(groups) <= k:
-            out.append(pa.nulls(contrib.shape[0], pa.string()))
+            out.append(np.full(contrib.shape[0], None, dtype=object))
             continue
         pick = order[:, k]
         value = sums[np.arange(len(pick)), pick]
         labels = np.array(groups, dtype=object)[pick]
-        out.append(pa.array(np.where(value > 0, labels, None), pa.string()))
-    return out
+        out.append(np.where(value > 0, labels, None))
+    return out[0], out[1]
