@@ -194,6 +194,11 @@ def to_spark_sql(sql: str) -> str:
     for node in list(tree.find_all(exp.Anonymous)):
         if node.name.lower() in PORTABLE_FUNCTIONS:
             node.set("this", PORTABLE_FUNCTIONS[node.name.lower()][2])
+    # Spark reads 1.0 as a DECIMAL, and its averages of decimals stay decimals (rounded to 5
+    # places); DuckDB's are doubles. A fractional literal is a double in both.
+    for lit in list(tree.find_all(exp.Literal)):
+        if lit.is_number and any(c in lit.this for c in ".eE"):
+            lit.replace(exp.cast(lit.copy(), exp.DataType.build("DOUBLE")))
     return tree.sql(dialect="spark")
 
 

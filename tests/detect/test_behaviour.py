@@ -190,13 +190,6 @@ def test_a_long_crawl_without_revisits_counts_on_a_large_site():
     assert session_findings(log, found, "reader") == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: site_pace's pages_p99 is min(pages) over sessions with percent_rank >= 0.99, "
-    "which includes the longest session itself; when no shorter session sits in the top 1% "
-    "by rank (people's page counts are tied), pages_p99 equals the crawl's own page count and "
-    "'f.pages > p.pages_p99' can never hold",
-)
 def test_a_crawl_longer_than_every_person_counts():
     log = Log()
     people(log, 200)  # every person reads four pages: the crawl beats 200 of 201 sessions

@@ -184,13 +184,6 @@ def test_two_pages_without_a_link_between_them_do_not_navigate():
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: site_profile learns the site's own host only from referrers (asset referrers "
-    "first, else the commonest referrer host) and never from the URLs' own host; in a log "
-    "without assets the injecting host, being the commonest referrer, is taken for the site "
-    "itself, so the injected sessions get entry NULL and are never judged",
-)
 def test_an_inert_entry_is_flagged_in_a_log_without_assets():
     log = two_cohorts(inject_navigating=0)
     rows = [  # a log written with $host, static files served elsewhere

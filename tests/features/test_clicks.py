@@ -192,11 +192,6 @@ def test_spark_and_duckdb_give_the_same_click_values(both_engines):
 
 
 @pytest.mark.spark
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: on Spark '/ 1000.0' is a DECIMAL division, so next_click_*_s are "
-    "DECIMAL(27,6) where DuckDB gives DOUBLE",
-)
 def test_spark_and_duckdb_give_the_same_click_types(both_engines):
     (_, duck_types), (_, spark_types) = both_engines
     assert duck_types == spark_types

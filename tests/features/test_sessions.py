@@ -114,7 +114,7 @@ def test_the_gap_setting_moves_the_split():
     assert sorted(set(default.values()))[-1][1] == 1  # pauses of 10 and 30 min: one session
     short = sessions_of(rows, session_gap_minutes=10)[0]
     assert [short[f"r{i:04d}"][1] for i in range(4)] == [1, 1, 2, 3]
-    assert "> 300000" in build_sql(5).session_map
+    assert "> 300000" in build_sql(5).session_events
 
 
 def test_visitor_id_comes_before_ip_and_user_agent():
@@ -491,12 +491,6 @@ def test_spark_and_duckdb_agree_on_sessions_and_features_to_1e4(both_engines):
 
 
 @pytest.mark.spark
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: on Spark the literals 1.0/0.0/1000.0 are DECIMAL, so every share (avg of "
-    "CASE ... 1.0 ELSE 0.0) is DECIMAL(6,5), rounded to 5 places (1/6 -> 0.16667), and "
-    "duration_s / pages_per_min are DECIMAL too; DuckDB gives DOUBLE",
-)
 def test_spark_and_duckdb_give_identical_session_features(both_engines):
     duck, spark = both_engines
     assert_same_rows(duck, spark, tol=1e-9)

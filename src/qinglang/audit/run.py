@@ -17,7 +17,7 @@ from typing import Any
 from qinglang.audit.facts import compute_facts
 from qinglang.audit.render_html import render_html
 from qinglang.detect.ipranges import provenance
-from qinglang.detect.pipeline import run_pipeline
+from qinglang.detect.pipeline import DETECTORS, run_pipeline
 from qinglang.engine import Engine, connect
 from qinglang.evaluate import evaluate
 
@@ -39,6 +39,7 @@ class AuditOptions:
     settings: dict[str, object] | None = None
     with_evaluation: bool = False
     model: str | None = None  # a model file from `qinglang train`
+    detectors: tuple[Any, ...] | None = None  # default: detect.pipeline.DETECTORS
 
 
 Progress = Callable[..., None]  # (step, fraction done or None)
@@ -65,6 +66,7 @@ def run_audit(
         result = run_pipeline(
             engine,
             options.settings,
+            detectors=options.detectors or DETECTORS,
             on_step=lambda n: step(f"detect: {n}"),
             known_present=loaded.known_present,
             model=model,

@@ -12,7 +12,7 @@ who opens a bookmarked deep page. So no group may invalidate alone. Each group g
 | ``session.regular`` | 0.3 | five pauses or more, all within a few percent of each other (spread of log pauses <= 0.1, fading out at 0.3) |
 | ``session.no_referrer`` | 0.35 | three page views or more and not one with a referrer: the pages were typed in or requested by a script, not reached by links |
 | ``session.probing`` | 0.4 | most requests answered 4xx, HEAD requests, or robots.txt asked for |
-| ``session.crawl`` | 0.3 | more page views than 99% of the site's sessions, none of them revisited |
+| ``session.crawl`` | 0.3 | ten page views or more, more than 99% of the site's other sessions have, none of them revisited |
 | ``session.offpeak`` | 0.15 | all its page views in the site's own quiet hours |
 
 The score of every event of a session is the session's risk (a graded risk even below 0.5); the
@@ -59,25 +59,34 @@ GROUPS: tuple[tuple[str, float, str], ...] = (
     (
         "session.crawl",
         0.3,
-        "CASE WHEN f.pages > p.pages_p99 AND f.pages >= 10 AND f.revisit_share = 0 "
+        "CASE WHEN f.pages_rank >= 0.99 AND f.pages >= 10 AND f.revisit_share = 0 "
         "THEN 1 ELSE 0 END",
     ),
     ("session.offpeak", 0.15, "CASE WHEN f.pages >= 1 AND f.offpeak_share = 1 THEN 1 ELSE 0 END"),
 )
 
-# The site's own pace: median and MAD of the sessions' log median pause (sessions of 3+ pages),
-# and the 99th percentile of pages per session.
+# The site's own pace: median and MAD of the sessions' log median pause (sessions of 3+ pages).
 SITE_PACE_SQL = """
 WITH s AS (
   SELECT coalesce(e.site, '') AS site, f.pages, ln(greatest(f.gap_median_s, 0.001)) AS x
   FROM session_features f JOIN events e ON e.rid = f.first_rid),
 m AS (SELECT site, median(CASE WHEN pages >= 3 THEN x END) AS med FROM s GROUP BY site),
 d AS (SELECT s.site, median(abs(s.x - m.med)) AS mad FROM s JOIN m ON s.site = m.site
-      WHERE s.pages >= 3 GROUP BY s.site),
-r AS (SELECT site, pages, percent_rank() OVER (PARTITION BY site ORDER BY pages) AS pr FROM s),
-q AS (SELECT site, min(pages) AS pages_p99 FROM r WHERE pr >= 0.99 GROUP BY site)
-SELECT m.site, m.med, d.mad, q.pages_p99
-FROM m LEFT JOIN d ON d.site = m.site LEFT JOIN q ON q.site = m.site
+      WHERE s.pages >= 3 GROUP BY s.site)
+SELECT m.site, m.med, d.mad FROM m LEFT JOIN d ON d.site = m.site
+"""
+# Each session with the share of the site's other sessions that have fewer pages than it
+# (percent_rank, from a histogram of page counts rather than a sort of every session).
+RANKED_SQL = """
+WITH f AS (SELECT f.*, coalesce(e.site, '') AS site
+           FROM session_features f JOIN events e ON e.rid = f.first_rid),
+h AS (SELECT site, pages, count(*) AS n FROM f GROUP BY site, pages),
+c AS (SELECT site, pages,
+             sum(n) OVER (PARTITION BY site ORDER BY pages
+                          ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) - n AS fewer,
+             sum(n) OVER (PARTITION BY site) AS total FROM h)
+SELECT f.*, CASE WHEN c.total > 1 THEN c.fewer * 1.0 / (c.total - 1) ELSE 0 END AS pages_rank
+FROM f JOIN c ON c.site = f.site AND c.pages = f.pages
 """
 
 
@@ -92,9 +101,8 @@ def detect(ctx: Context) -> Findings:
     ctx.engine.materialize(
         "session_risk",
         f"SELECT skey, sno, 1 - {risk} AS risk, {', '.join(f'e{i}' for i in range(len(GROUPS)))} "
-        f"FROM (SELECT f.skey, f.sno, {strengths} FROM session_features f "
-        f"JOIN events e ON e.rid = f.first_rid "
-        f"LEFT JOIN site_pace p ON p.site = coalesce(e.site, '')) x",
+        f"FROM (SELECT f.skey, f.sno, {strengths} FROM ({RANKED_SQL}) f "
+        f"LEFT JOIN site_pace p ON p.site = f.site) x",
     )
     flagged = "session_map m JOIN session_risk r ON r.skey = m.skey AND r.sno = m.sno"
     findings.queries.append(

@@ -49,28 +49,17 @@ def detect(ctx: Context) -> Findings:
 
 
 def _entry_sessions_sql() -> str:
-    tag = f"nullif(regexp_extract(e.url, '{TAG_RE}', 1), '')"
-    ref = host_sql("e.referrer")
+    tag = f"nullif(regexp_extract(f.entry_url, '{TAG_RE}', 1), '')"
+    ref = host_sql("f.entry_referrer")
     return f"""
-WITH firsts AS (
-  SELECT m.skey, m.sno, e.url, e.referrer, e.source, coalesce(e.site, '') AS site,
-         row_number() OVER (PARTITION BY m.skey, m.sno ORDER BY e.ts, e.rid) AS k
-  FROM session_map m JOIN events e ON e.rid = m.rid WHERE e.event = 'pageview'),
-signals AS (
-  SELECT m.skey, m.sno, max(CASE WHEN e.client.visible_ms IS NOT NULL THEN 1 ELSE 0 END) AS s
-  FROM session_map m JOIN events e ON e.rid = m.rid GROUP BY m.skey, m.sno)
-SELECT f.skey, f.sno, f.site,
-       coalesce(e.source, {tag},
-                CASE WHEN e.referrer IS NULL THEN '(direct)' WHEN {ref} = p.host THEN NULL
+SELECT f.skey, f.sno, coalesce(e.site, '') AS site,
+       coalesce(f.entry_source, {tag},
+                CASE WHEN f.entry_referrer IS NULL THEN '(direct)' WHEN {ref} = p.host THEN NULL
                      ELSE {ref} END) AS entry,
-       coalesce(x.self_referral_share, 0) > 0 AND x.pages >= 2 AS navigated,
-       g.s = 1 AS signals
-FROM (SELECT * FROM firsts WHERE k = 1) f
-JOIN (SELECT skey, sno, url, referrer, source FROM firsts WHERE k = 1) e
-  ON e.skey = f.skey AND e.sno = f.sno
-JOIN session_features x ON x.skey = f.skey AND x.sno = f.sno
-JOIN signals g ON g.skey = f.skey AND g.sno = f.sno
-LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = f.site
+       coalesce(f.self_referral_share, 0) > 0 AND f.pages >= 2 AS navigated, f.signals
+FROM session_features f JOIN events e ON e.rid = f.first_rid
+LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = coalesce(e.site, '')
+WHERE f.pages > 0
 """
 
 

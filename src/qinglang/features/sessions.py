@@ -10,7 +10,9 @@ a log whose clock goes backwards still splits where the pauses are.
 * ``session_map`` (rid, skey, sno): the session of every event that has one;
 * ``session_features``: one row per session (skey, sno, first_rid) with the columns of
   :data:`SESSION_FEATURES`. A feature that cannot be measured is null (a single page has no gaps;
-  a tracker's beacons have no HTTP status), never an error.
+  a tracker's beacons have no HTTP status), never an error. Beside them, how the session entered
+  (``entry_url``, ``entry_referrer``, ``entry_source`` of its first page view) and whether any of
+  its events carries the tracker's signals (``signals``).
 
 Everything is SQL in DuckDB's dialect, so DuckDB and Spark compute the same numbers.
 """
@@ -52,6 +54,7 @@ class SessionSql:
 
     session_map: str
     site_profile: str
+    session_events: str
     session_features: str
 
 
@@ -78,26 +81,21 @@ def path_sql(column: str) -> str:
 
 def build_sql(gap_minutes: float) -> SessionSql:
     gap_ms = int(gap_minutes * 60_000)
-    session_map = f"""
-SELECT rid, skey, CAST(sum(CASE WHEN gap IS NULL OR gap > {gap_ms} THEN 1 ELSE 0 END)
-         OVER (PARTITION BY skey ORDER BY ts, rid ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-         AS BIGINT) AS sno
-FROM (SELECT rid, ts, skey,
-             ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY skey ORDER BY ts, rid)) AS gap
-      FROM (SELECT rid, ts, {visitor_sql()} AS skey FROM events) k
-      WHERE skey IS NOT NULL) g
-"""
-    # Per site: its own host (where its assets are referred from, else its commonest referrer
-    # host), whether its traffic fetches assets at all, and its quiet hours (hours that hold less
-    # than half an average hour's page views).
+    # Per site: its own host (the commonest host of its page URLs; for logs of bare paths, where
+    # its assets are referred from, else its commonest referrer host), whether its traffic
+    # fetches assets at all, and its quiet hours (hours that hold less than half an average
+    # hour's page views).
     site_profile = f"""
 WITH refs AS (
+  SELECT coalesce(site, '') AS site, {host_sql("url")} AS host, 2 AS kind, count(*) AS n
+  FROM events WHERE event = 'pageview' GROUP BY 1, 2
+  UNION ALL
   SELECT coalesce(site, '') AS site, {host_sql("referrer")} AS host,
-         sum(CASE WHEN asset THEN 1 ELSE 0 END) AS from_assets, count(*) AS n
-  FROM events WHERE referrer IS NOT NULL GROUP BY 1, 2),
+         CASE WHEN asset THEN 1 ELSE 0 END AS kind, count(*) AS n
+  FROM events WHERE referrer IS NOT NULL GROUP BY 1, 2, 3),
 ranked AS (
-  SELECT site, host, row_number() OVER (PARTITION BY site ORDER BY from_assets DESC, n DESC,
-         host) AS r FROM refs WHERE host IS NOT NULL),
+  SELECT site, host, row_number() OVER (PARTITION BY site ORDER BY kind DESC, n DESC, host)
+         AS r FROM refs WHERE host IS NOT NULL),
 hours AS (
   SELECT coalesce(site, '') AS site, hour(ts) AS h, count(*) AS n
   FROM events WHERE event = 'pageview' GROUP BY 1, 2),
@@ -112,80 +110,98 @@ SELECT a.site, r.host, a.has_assets, q.h AS quiet_hour
 FROM assets a LEFT JOIN ranked r ON r.site = a.site AND r.r = 1
 LEFT JOIN quiet q ON q.site = a.site
 """
-    page = "e.event = 'pageview'"
     share = "avg(CASE WHEN {col} IS NULL THEN NULL WHEN {cond} THEN 1.0 ELSE 0.0 END)"
-    page_share = f"avg(CASE WHEN {page} THEN (CASE WHEN {{cond}} THEN 1.0 ELSE 0.0 END) END)"
+    page_share = "avg(CASE WHEN page THEN (CASE WHEN {cond} THEN 1.0 ELSE 0.0 END) END)"
+    # One pass over the session's events (one window, for the pauses between its page views),
+    # one GROUP BY, and a small one for the entropy's bins.
+    session_events = f"""
+WITH site_info AS (SELECT DISTINCT site, host, has_assets FROM site_profile),
+quiet AS (SELECT DISTINCT site, quiet_hour FROM site_profile WHERE quiet_hour IS NOT NULL),
+k AS (
+  SELECT rid, ts, {visitor_sql()} AS skey, event = 'pageview' AS page, asset, method, status,
+         referrer, url, source, client.visible_ms IS NOT NULL AS sig,
+         coalesce(site, '') AS site, {path_sql("url")} AS path, {host_sql("url")} AS host,
+         {host_sql("referrer")} AS ref_host, hour(ts) AS h
+  FROM events),
+g AS (
+  SELECT *, ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY skey ORDER BY ts, rid)) AS pause
+  FROM k WHERE skey IS NOT NULL),
+n AS (
+  SELECT *, CAST(sum(CASE WHEN pause IS NULL OR pause > {gap_ms} THEN 1 ELSE 0 END) OVER (
+           PARTITION BY skey ORDER BY ts, rid ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
+         AS BIGINT) AS sno
+  FROM g)
+SELECT n.skey, n.sno, n.rid, n.ts, n.page, n.asset, n.method, n.status, n.referrer, n.url,
+       n.source, n.sig, n.site, n.path, n.host, n.ref_host, n.h,
+       s.host AS site_host, s.has_assets, q.quiet_hour IS NOT NULL AS quiet,
+       CASE WHEN n.page THEN ts_ms(n.ts) - ts_ms(lag(n.ts) OVER (
+         PARTITION BY n.skey, n.sno, n.page ORDER BY n.ts, n.rid)) END AS gap,
+       n.page AND row_number() OVER (
+         PARTITION BY n.skey, n.sno, n.page ORDER BY n.ts, n.rid) = 1 AS first_page
+FROM n LEFT JOIN site_info s ON s.site = n.site
+LEFT JOIN quiet q ON q.site = n.site AND q.quiet_hour = n.h
+"""
+    session_map = "SELECT rid, skey, sno FROM session_events"
     session_features = f"""
-WITH ev AS (
-  SELECT m.skey, m.sno, e.rid, e.ts, e.event, e.asset, e.method, e.status, e.referrer,
-         coalesce(e.site, '') AS site, {path_sql("e.url")} AS path, {host_sql("e.url")} AS host,
-         {host_sql("e.referrer")} AS ref_host, hour(e.ts) AS h
-  FROM session_map m JOIN events e ON e.rid = m.rid),
-pages AS (
-  SELECT skey, sno, path, h, site,
-         ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY skey, sno ORDER BY ts, rid)) AS gap,
-         row_number() OVER (PARTITION BY skey, sno, path ORDER BY ts, rid) AS seen
-  FROM ev WHERE event = 'pageview'),
+WITH bins AS (
+  SELECT skey, sno, CAST(floor(ln(greatest(gap, 1)) / ln(2)) AS INTEGER) AS bin, count(*) AS n
+  FROM session_events WHERE gap IS NOT NULL GROUP BY 1, 2, 3),
+ent AS (SELECT skey, sno, sum(n * ln(n)) AS nlogn FROM bins GROUP BY skey, sno),
 gaps AS (
   SELECT skey, sno, median(gap) / 1000.0 AS gap_median_s,
          stddev_samp(ln(greatest(gap, 1))) AS gap_spread,
-         avg(CASE WHEN gap < 1000 THEN 1.0 ELSE 0.0 END) AS subsecond_share,
-         count(*) AS n_gaps
-  FROM pages WHERE gap IS NOT NULL GROUP BY skey, sno),
-bins AS (
-  SELECT skey, sno, CAST(floor(ln(greatest(gap, 1)) / ln(2)) AS INTEGER) AS bin, count(*) AS n
-  FROM pages WHERE gap IS NOT NULL GROUP BY 1, 2, 3),
-entropy AS (
-  SELECT b.skey, b.sno,
-         CASE WHEN g.n_gaps < 2 THEN NULL
-              ELSE -sum(b.n * 1.0 / g.n_gaps * ln(b.n * 1.0 / g.n_gaps)) / ln(g.n_gaps) END
-           AS gap_entropy
-  FROM bins b JOIN gaps g ON b.skey = g.skey AND b.sno = g.sno GROUP BY b.skey, b.sno, g.n_gaps),
-quiet AS (
-  SELECT p.skey, p.sno, avg(CASE WHEN s.quiet_hour IS NULL THEN 0.0 ELSE 1.0 END) AS offpeak_share,
-         avg(CASE WHEN p.seen > 1 THEN 1.0 ELSE 0.0 END) AS revisit_share
-  FROM pages p LEFT JOIN site_profile s ON s.site = p.site AND s.quiet_hour = p.h
-  GROUP BY p.skey, p.sno),
+         avg(CASE WHEN gap < 1000 THEN 1.0 ELSE 0.0 END) AS subsecond_share, count(*) AS n_gaps
+  FROM session_events WHERE gap IS NOT NULL GROUP BY skey, sno),
+seen AS (SELECT skey, sno, count(*) AS distinct_pages
+         FROM (SELECT DISTINCT skey, sno, path FROM session_events WHERE page) d GROUP BY skey, sno),
 sess AS (
-  SELECT e.skey, e.sno, min(e.rid) AS first_rid, count(*) AS requests,
-         sum(CASE WHEN {page} THEN 1 ELSE 0 END) AS pages,
-         (max(ts_ms(e.ts)) - min(ts_ms(e.ts))) / 1000.0 AS duration_s,
-         CASE WHEN max(s.has_assets) = 1
-              THEN avg(CASE WHEN e.asset THEN 1.0 ELSE 0.0 END) END AS asset_share,
-         {share.format(col="e.method", cond="e.method = 'HEAD'")} AS head_share,
-         {share.format(col="e.method", cond="e.method = 'POST'")} AS post_share,
-         {share.format(col="e.status", cond="e.status BETWEEN 400 AND 499")} AS error_share,
-         {share.format(col="e.status", cond="e.status >= 500")} AS server_error_share,
-         {page_share.format(cond="e.referrer IS NOT NULL")} AS referrer_share,
-         {page_share.format(cond="e.ref_host IS NOT NULL AND (e.ref_host = e.host OR e.ref_host = s.host)")}
+  SELECT skey, sno, min(rid) AS first_rid, count(*) AS requests,
+         sum(CASE WHEN page THEN 1 ELSE 0 END) AS pages,
+         (max(ts_ms(ts)) - min(ts_ms(ts))) / 1000.0 AS duration_s,
+         CASE WHEN max(has_assets) = 1 THEN avg(CASE WHEN asset THEN 1.0 ELSE 0.0 END) END
+           AS asset_share,
+         {share.format(col="method", cond="method = 'HEAD'")} AS head_share,
+         {share.format(col="method", cond="method = 'POST'")} AS post_share,
+         {share.format(col="status", cond="status BETWEEN 400 AND 499")} AS error_share,
+         {share.format(col="status", cond="status >= 500")} AS server_error_share,
+         {page_share.format(cond="referrer IS NOT NULL")} AS referrer_share,
+         {page_share.format(cond="ref_host IS NOT NULL AND (ref_host = host OR ref_host = site_host)")}
            AS self_referral_share,
-         avg(CASE WHEN {page} THEN length(e.path) - length(replace(e.path, '/', '')) END)
-           AS url_depth,
-         CAST(max(CASE WHEN e.path = '/robots.txt' THEN 1 ELSE 0 END) AS DOUBLE) AS robots
-  FROM ev e LEFT JOIN (SELECT DISTINCT site, host, has_assets FROM site_profile) s
-    ON s.site = e.site
-  GROUP BY e.skey, e.sno)
+         avg(CASE WHEN page THEN length(path) - length(replace(path, '/', '')) END) AS url_depth,
+         {page_share.format(cond="quiet")} AS offpeak_share,
+         CAST(max(CASE WHEN path = '/robots.txt' THEN 1 ELSE 0 END) AS DOUBLE) AS robots,
+         max(CASE WHEN first_page THEN url END) AS entry_url,
+         max(CASE WHEN first_page THEN referrer END) AS entry_referrer,
+         max(CASE WHEN first_page THEN source END) AS entry_source,
+         max(CASE WHEN sig THEN 1 ELSE 0 END) AS signals
+  FROM session_events GROUP BY skey, sno)
 SELECT s.skey, s.sno, s.first_rid, CAST(s.requests AS DOUBLE) AS requests,
        CAST(s.pages AS DOUBLE) AS pages, s.duration_s,
        CASE WHEN s.pages >= 2 AND s.duration_s > 0 THEN s.pages * 60.0 / s.duration_s END
          AS pages_per_min,
-       g.gap_median_s, g.gap_spread, g.subsecond_share, n.gap_entropy, s.asset_share,
-       s.head_share, s.post_share, s.error_share, s.server_error_share, s.referrer_share,
-       s.self_referral_share, s.url_depth, q.revisit_share, q.offpeak_share, s.robots
-FROM sess s
+       g.gap_median_s, g.gap_spread, g.subsecond_share,
+       CASE WHEN g.n_gaps < 2 THEN NULL
+            ELSE (ln(g.n_gaps) - n.nlogn / g.n_gaps) / ln(g.n_gaps) END AS gap_entropy,
+       s.asset_share, s.head_share, s.post_share, s.error_share, s.server_error_share,
+       s.referrer_share, s.self_referral_share, s.url_depth,
+       CASE WHEN s.pages > 0 THEN 1 - d.distinct_pages * 1.0 / s.pages END AS revisit_share,
+       s.offpeak_share, s.robots,
+       s.entry_url, s.entry_referrer, s.entry_source,
+       s.signals = 1 AS signals
+FROM sess s LEFT JOIN ent n ON n.skey = s.skey AND n.sno = s.sno
+LEFT JOIN seen d ON d.skey = s.skey AND d.sno = s.sno
 LEFT JOIN gaps g ON g.skey = s.skey AND g.sno = s.sno
-LEFT JOIN entropy n ON n.skey = s.skey AND n.sno = s.sno
-LEFT JOIN quiet q ON q.skey = s.skey AND q.sno = s.sno
 """
-    return SessionSql(session_map, site_profile, session_features)
+    return SessionSql(session_map, site_profile, session_events, session_features)
 
 
 def materialize_sessions(ctx: Context) -> SessionSql:
     """Build `session_map`, `site_profile` and `session_features` once per audit."""
     sql = build_sql(ctx.setting("session_gap_minutes"))
     if "session_features" not in ctx.registered:
-        ctx.engine.materialize("session_map", sql.session_map)
         ctx.engine.materialize("site_profile", sql.site_profile)
+        ctx.engine.materialize("session_events", sql.session_events)
+        ctx.engine.materialize("session_map", sql.session_map)
         ctx.engine.materialize("session_features", sql.session_features)
         ctx.registered.add("session_features")
     return sql

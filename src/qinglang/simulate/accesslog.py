@@ -65,7 +65,8 @@ def write_access_log(events: Path, out: Path, seed: int = 1) -> int:
                       truth))  # fmt: skip
         if not ran[i]:
             continue
-        page_url = cols["url"][i] or ""
+        parts = urlsplit(cols["url"][i] or "")
+        page_url = f"{parts.scheme}://{parts.netloc}{page}" if parts.netloc else page  # as loaded
         day = (ms + 8 * 3_600_000) // 86_400_000
         subresources: list[tuple[str, int, int]] = []
         if (ip, ua, day) not in cached:
