@@ -132,6 +132,12 @@ REASONS: dict[str, ReasonInfo] = {
             "统计脚本检测到自动化特征",
         ),
         _R(
+            "session.ua_switch",
+            "sivt.automation",
+            "One visitor cookie sent two different user agents within one session (a spoofed user agent, with the browser's own on its background requests)",
+            "同一访客Cookie在一次会话内出现两个不同的用户代理（伪造UA，后台请求暴露真实UA）",
+        ),
+        _R(
             "ua.ch_mismatch",
             "sivt.automation",
             "User agent contradicts the client hints (brand or version)",

@@ -12,7 +12,8 @@ a log whose clock goes backwards still splits where the pauses are.
   :data:`SESSION_FEATURES`. A feature that cannot be measured is null (a single page has no gaps;
   a tracker's beacons have no HTTP status), never an error. Beside them, how the session entered
   (``entry_url``, ``entry_referrer``, ``entry_source`` of its first page view) and whether any of
-  its events carries the tracker's signals (``signals``).
+  its events carries the tracker's signals (``signals``), and whether one visitor cookie sent more
+  than one user agent within it (``ua_switch``).
 
 Everything is SQL in DuckDB's dialect, so DuckDB and Spark compute the same numbers.
 """
@@ -119,8 +120,8 @@ WITH site_info AS (SELECT DISTINCT site, host, has_assets FROM site_profile),
 quiet AS (SELECT DISTINCT site, quiet_hour FROM site_profile WHERE quiet_hour IS NOT NULL),
 k AS (
   SELECT rid, ts, {visitor_sql()} AS skey, event = 'pageview' AS page, asset, method, status,
-         referrer, url, source, client.visible_ms IS NOT NULL AS sig,
-         coalesce(site, '') AS site, {path_sql("url")} AS path, {host_sql("url")} AS host,
+         referrer, url, source, client.visible_ms IS NOT NULL AS sig, user_agent,
+         visitor_id IS NOT NULL AS by_cookie, coalesce(site, '') AS site, {path_sql("url")} AS path, {host_sql("url")} AS host,
          {host_sql("referrer")} AS ref_host, hour(ts) AS h
   FROM events),
 g AS (
@@ -132,7 +133,7 @@ n AS (
          AS BIGINT) AS sno
   FROM g)
 SELECT n.skey, n.sno, n.rid, n.ts, n.page, n.asset, n.method, n.status, n.referrer, n.url,
-       n.source, n.sig, n.site, n.path, n.host, n.ref_host, n.h,
+       n.source, n.sig, n.user_agent, n.by_cookie, n.site, n.path, n.host, n.ref_host, n.h,
        s.host AS site_host, s.has_assets, q.quiet_hour IS NOT NULL AS quiet,
        CASE WHEN n.page THEN ts_ms(n.ts) - ts_ms(lag(n.ts) OVER (
          PARTITION BY n.skey, n.sno, n.page ORDER BY n.ts, n.rid)) END AS gap,
@@ -173,7 +174,9 @@ sess AS (
          max(CASE WHEN first_page THEN url END) AS entry_url,
          max(CASE WHEN first_page THEN referrer END) AS entry_referrer,
          max(CASE WHEN first_page THEN source END) AS entry_source,
-         max(CASE WHEN sig THEN 1 ELSE 0 END) AS signals
+         max(CASE WHEN sig THEN 1 ELSE 0 END) AS signals,
+         max(CASE WHEN by_cookie THEN 1 ELSE 0 END) = 1
+           AND min(user_agent) <> max(user_agent) AS ua_switch
   FROM session_events GROUP BY skey, sno)
 SELECT s.skey, s.sno, s.first_rid, CAST(s.requests AS DOUBLE) AS requests,
        CAST(s.pages AS DOUBLE) AS pages, s.duration_s,
@@ -187,7 +190,7 @@ SELECT s.skey, s.sno, s.first_rid, CAST(s.requests AS DOUBLE) AS requests,
        CASE WHEN s.pages > 0 THEN 1 - d.distinct_pages * 1.0 / s.pages END AS revisit_share,
        s.offpeak_share, s.robots,
        s.entry_url, s.entry_referrer, s.entry_source,
-       s.signals = 1 AS signals
+       s.signals = 1 AS signals, coalesce(s.ua_switch, FALSE) AS ua_switch
 FROM sess s LEFT JOIN ent n ON n.skey = s.skey AND n.sno = s.sno
 LEFT JOIN seen d ON d.skey = s.skey AND d.sno = s.sno
 LEFT JOIN gaps g ON g.skey = s.skey AND g.sno = s.sno
