@@ -134,20 +134,12 @@ def audit(
         _audit_collected(db, site, out_dir, lang, price, per, currency, tz, setting)
         return
     from qinglang.audit.run import AuditOptions
-    from qinglang.ingest import load_mapping_file, parse_map_options
     from qinglang.settings import parse_settings
 
     if lang not in ("zh", "en"):
         _fail(QinglangError(f"--lang {lang!r}: expected zh or en"))
     try:
-        mapping: dict[str, str] = {}
-        if map_file:
-            spec = load_mapping_file(map_file)
-            mapping.update(spec["map"])
-            fmt = spec["format"] if spec["format"] and fmt == "auto" else fmt
-            log_format = log_format or spec["log_format"]
-            site = site or spec["site"]
-        mapping.update(parse_map_options(map_))
+        fmt, mapping, log_format, site = _reading(fmt, map_, map_file, log_format, site)
         options = AuditOptions(
             fmt=fmt,
             mapping=mapping or None,
@@ -170,6 +162,22 @@ def audit(
         _fail(exc)
         return
     _show_audit(facts, out_dir, lang)
+
+
+def _reading(fmt, map_, map_file, log_format, site):  # type: ignore[no-untyped-def]
+    """How to read the inputs: --format, --map, --map-file, --log-format and --site together
+    (a mapping file's `format`, `log_format` and `site` apply where the options leave them)."""
+    from qinglang.ingest import load_mapping_file, parse_map_options
+
+    mapping: dict[str, str] = {}
+    if map_file:
+        spec = load_mapping_file(map_file)
+        mapping.update(spec["map"])
+        fmt = spec["format"] if spec["format"] and fmt == "auto" else fmt
+        log_format = log_format or spec["log_format"]
+        site = site or spec["site"]
+    mapping.update(parse_map_options(map_))
+    return fmt, mapping, log_format, site
 
 
 def _audit_collected(db, site, out_dir, lang, price, per, currency, tz, setting):  # type: ignore[no-untyped-def]
@@ -353,19 +361,11 @@ def train(
 ) -> None:
     """Learn a model from your own labels; `audit --model FILE` then applies it."""
     from qinglang.audit.run import AuditOptions
-    from qinglang.ingest import load_mapping_file, parse_map_options
     from qinglang.learn.train import train as run_train
     from qinglang.settings import parse_settings
 
     try:
-        mapping: dict[str, str] = {}
-        if map_file:
-            spec = load_mapping_file(map_file)
-            mapping.update(spec["map"])
-            fmt = spec["format"] if spec["format"] and fmt == "auto" else fmt
-            log_format = log_format or spec["log_format"]
-            site = site or spec["site"]
-        mapping.update(parse_map_options(map_))
+        fmt, mapping, log_format, site = _reading(fmt, map_, map_file, log_format, site)
         options = AuditOptions(
             fmt=fmt, mapping=mapping or None, log_format=log_format, site=site,
             settings=parse_settings(setting),

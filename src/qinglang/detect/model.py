@@ -86,7 +86,7 @@ def _scorer(text: str, names: list[str], threshold: float) -> Any:
         overall = FEATURE_GROUP[names[int(np.argmax(gain))]] if len(gain) else None
         for batch in batches:
             x = to_matrix(batch, names)
-            proba = booster.predict(x, num_threads=1)
+            proba = np.asarray(booster.predict(x, num_threads=1), dtype=np.float64)
             first = np.full(len(x), overall, dtype=object)
             second = np.full(len(x), None, dtype=object)
             explain = proba >= CONTRIB_FLOOR
@@ -125,5 +125,6 @@ def _top_groups(contrib: np.ndarray, names: list[str]) -> tuple[np.ndarray, np.n
         pick = order[:, k]
         value = sums[np.arange(len(pick)), pick]
         labels = np.array(groups, dtype=object)[pick]
-        out.append(np.where(value > 0, labels, None))
+        labels[value <= 0] = None
+        out.append(labels)
     return out[0], out[1]

@@ -22,13 +22,12 @@ an earlier visit; the page's scripts still posted to the site, so nothing else w
 from __future__ import annotations
 
 from qinglang.detect.base import Check, Context, Findings
-from qinglang.detect.useragent import classify_many
+from qinglang.detect.crawler import UA_INFO  # one user-agent lookup, shared
 
 NAME = "subresources"
 CATEGORY = "sivt.forgery"
 CHECKS = (Check("page.no_subresources", ("asset", "user_agent")),)
 
-UA_INFO = ("ua_info", {"user_agent": "user_agent"}, "user_agent IS NOT NULL", classify_many)
 CLIENT = "coalesce(e.ip, '') || ' ' || e.user_agent"
 
 
