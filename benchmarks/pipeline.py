@@ -9,9 +9,9 @@ Two baselines, best of three each:
   `count` of each column): what reading the data once costs. The ratio the README reports;
 * GROUP BY ip - the same over the `ip` column alone: the cheapest query there is.
 
-A third baseline is the audit itself without the behaviour detectors (sessions, entries,
-subresources: `--without`), run in turn with the full audit (best of `--rounds` each), so the
-cost of the behaviour features is a ratio measured in the same run.
+A third baseline is the audit itself without the detectors that read sessions and subresources
+(`BEHAVIOUR`: the audit as it was before them), run in turn with the full audit (best of
+`--rounds` each), so their cost is a ratio measured in the same run.
 
 Prints seconds, events/s, the ratios (audit seconds / baseline seconds) and the peak RSS. The
 ratios are what to compare across machines; the seconds are this machine's, this time.
@@ -45,7 +45,7 @@ def bare_scan(path: Path, columns: list[str], repeats: int = 3) -> float:
     return best
 
 
-BEHAVIOUR = ("subresources", "entry", "behaviour")
+BEHAVIOUR = ("subresources", "entry", "behaviour", "spoofing")
 
 
 def text_scan(path: Path, repeats: int = 3) -> tuple[int, float]:

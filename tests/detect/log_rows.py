@@ -10,6 +10,10 @@ from typing import Any
 from tests.conftest import WIN_CHROME
 
 T0 = dt.datetime(2017, 9, 2, 1, 0, tzinfo=dt.UTC)
+LINUX_CHROME = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Safari/537.36"
+)
 SITE = "https://shop.example"
 
 
@@ -70,4 +74,13 @@ def log_rows(sessions: int = 120) -> list[dict[str, Any]]:
                  [f"/p{k}" for k in range(10)], pause_s=0.2)  # fmt: skip
     for row in fast:
         row["referrer"] = None
-    return rows + fast
+    rows += fast
+    # one visitor cookie whose pages say Windows and whose page-hide beacon says Linux
+    spoof = visit(len(rows), T0 + dt.timedelta(hours=5), "203.0.113.70",
+                  "https://www.baidu.com/s?wd=shop", ["/a", "/b"])  # fmt: skip
+    for row in spoof:
+        row["visitor_id"] = "spoofed-cookie"
+    spoof.append(request(len(rows) + len(spoof), T0 + dt.timedelta(hours=5, seconds=90),
+                         "203.0.113.70", "/collect", event="request", method="POST", status=204,
+                         visitor_id="spoofed-cookie", user_agent=LINUX_CHROME))  # fmt: skip
+    return rows + spoof
