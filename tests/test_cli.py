@@ -108,3 +108,29 @@ def test_error_text_from_the_input_is_not_read_as_markup(tmp_path):
     result = runner.invoke(app, ["audit", str(src), "--out", str(tmp_path / "o"), "--strict"])
     assert result.exit_code == 2
     assert "[bold]x[/bold]" in result.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--price", "nan"], "--price nan: expected a finite number"),
+        (["--price", "inf"], "--price inf: expected a finite number"),
+        (["--price", "-1"], "--price -1.0: a price cannot be negative"),
+        (["--per", "0"], "--per 0: expected a whole number of UV, 1 or more"),
+        (["--price", "1e308", "--per", "1"], "more than 1e12 per UV"),
+    ],
+)
+def test_money_is_checked_before_any_work(tmp_path, args, message):
+    data = tmp_path / "t.csv"
+    data.write_text(CSV)
+    result = runner.invoke(app, ["audit", str(data), "--out", str(tmp_path / "out"), *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.split())
+    assert not (tmp_path / "out").exists()
+
+
+def test_version_flag():
+    from qinglang import __version__
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.output.strip() == __version__

@@ -44,6 +44,23 @@ def _progress() -> Progress:
     )
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        out.print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit", is_eager=True,
+                     callback=_print_version),
+    ] = False,
+) -> None:  # fmt: skip
+    """qinglang (清朗): audit web traffic and engagement for fraud, and settle campaigns."""
+
+
 @app.command()
 def version() -> None:
     """Print the version."""

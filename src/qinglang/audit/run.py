@@ -9,6 +9,7 @@ Writes into the output directory:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -40,6 +41,23 @@ class AuditOptions:
     with_evaluation: bool = False
     model: str | None = None  # a model file from `qinglang train`
     detectors: tuple[Any, ...] | None = None  # default: detect.pipeline.DETECTORS
+
+    def __post_init__(self) -> None:
+        """Money is checked before any work: a finite price of 0 or more, per a whole number of
+        UV of 1 or more (NaN or infinity would reach the amounts and audit.json)."""
+        from qinglang.errors import ConfigError
+
+        if not isinstance(self.unit_price, int | float) or not math.isfinite(self.unit_price):
+            raise ConfigError(f"--price {self.unit_price!r}: expected a finite number, 0 or more")
+        if self.unit_price < 0:
+            raise ConfigError(f"--price {self.unit_price!r}: a price cannot be negative")
+        if isinstance(self.per, bool) or not isinstance(self.per, int) or self.per < 1:
+            raise ConfigError(f"--per {self.per!r}: expected a whole number of UV, 1 or more")
+        if self.unit_price / self.per > 1e12:
+            raise ConfigError(
+                f"--price {self.unit_price!r} --per {self.per}: more than 1e12 per UV; "
+                "check the price and its unit"
+            )
 
 
 Progress = Callable[..., None]  # (step, fraction done or None)
