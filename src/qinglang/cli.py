@@ -51,7 +51,7 @@ def _print_version(value: bool) -> None:
 
 
 @app.callback()
-def main(
+def _root(
     version: Annotated[
         bool,
         typer.Option("--version", help="Print the version and exit", is_eager=True,
