@@ -115,6 +115,10 @@ LEFT JOIN quiet q ON q.site = a.site
     page_share = "avg(CASE WHEN page THEN (CASE WHEN {cond} THEN 1.0 ELSE 0.0 END) END)"
     # One pass over the session's events (one window, for the pauses between its page views),
     # one GROUP BY, and a small one for the entropy's bins.
+    cols = (
+        "skey, rid, ts, page, asset, method, status, referrer, url, source, sig, user_agent, "
+        "by_cookie, site, path, host, ref_host, h"
+    )
     session_events = f"""
 WITH site_info AS (SELECT DISTINCT site, host, has_assets FROM site_profile),
 quiet AS (SELECT DISTINCT site, quiet_hour FROM site_profile WHERE quiet_hour IS NOT NULL),
@@ -124,23 +128,30 @@ k AS (
          visitor_id IS NOT NULL AS by_cookie, coalesce(site, '') AS site, {path_sql("url")} AS path, {host_sql("url")} AS host,
          {host_sql("referrer")} AS ref_host, hour(ts) AS h
   FROM events),
+counted AS (
+  SELECT k.*, c.n FROM k JOIN (SELECT skey, count(*) AS n FROM k WHERE skey IS NOT NULL
+                               GROUP BY skey) c ON c.skey = k.skey),
 g AS (
   SELECT *, ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY skey ORDER BY ts, rid)) AS pause
-  FROM k WHERE skey IS NOT NULL),
-n AS (
+  FROM counted WHERE n > 1),
+split AS (
   SELECT *, CAST(sum(CASE WHEN pause IS NULL OR pause > {gap_ms} THEN 1 ELSE 0 END) OVER (
            PARTITION BY skey ORDER BY ts, rid ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
          AS BIGINT) AS sno
-  FROM g)
-SELECT n.skey, n.sno, n.rid, n.ts, n.page, n.asset, n.method, n.status, n.referrer, n.url,
-       n.source, n.sig, n.user_agent, n.by_cookie, n.site, n.path, n.host, n.ref_host, n.h,
-       s.host AS site_host, s.has_assets, q.quiet_hour IS NOT NULL AS quiet,
-       CASE WHEN n.page THEN ts_ms(n.ts) - ts_ms(lag(n.ts) OVER (
-         PARTITION BY n.skey, n.sno, n.page ORDER BY n.ts, n.rid)) END AS gap,
-       n.page AND row_number() OVER (
-         PARTITION BY n.skey, n.sno, n.page ORDER BY n.ts, n.rid) = 1 AS first_page
-FROM n LEFT JOIN site_info s ON s.site = n.site
-LEFT JOIN quiet q ON q.site = n.site AND q.quiet_hour = n.h
+  FROM g),
+u AS (
+  SELECT {cols}, sno,
+         CASE WHEN page THEN ts_ms(ts) - ts_ms(lag(ts) OVER (
+           PARTITION BY skey, sno, page ORDER BY ts, rid)) END AS gap,
+         page AND row_number() OVER (
+           PARTITION BY skey, sno, page ORDER BY ts, rid) = 1 AS first_page
+  FROM split
+  UNION ALL  -- a visitor's only request is a session of its own: no window needed
+  SELECT {cols}, CAST(1 AS BIGINT) AS sno, CAST(NULL AS BIGINT) AS gap, page AS first_page
+  FROM counted WHERE n = 1)
+SELECT u.*, s.host AS site_host, s.has_assets, q.quiet_hour IS NOT NULL AS quiet
+FROM u LEFT JOIN site_info s ON s.site = u.site
+LEFT JOIN quiet q ON q.site = u.site AND q.quiet_hour = u.h
 """
     session_map = "SELECT rid, skey, sno FROM session_events"
     session_features = f"""
