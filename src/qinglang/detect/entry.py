@@ -9,6 +9,8 @@ entered the site: the campaign tag of the landing page (``source``, else ``utm_s
 
 * ``r``, the share of its sessions that navigated (a second page reached by a link from the site);
 * ``b``, what the site's people do: the session-weighted 75th percentile of ``r`` over entries;
+  sessions of declared bots (crawler, library and headless user agents, charged by their own
+  detectors) are left out of both;
 * the share of the entry's sessions that cannot be people is at least ``1 - ub/b`` (``ub``, the
   Wilson 95% upper bound of ``r``), and among its sessions that did not navigate it is
   ``P = (1 - ub/b) / (1 - r)``.
@@ -21,6 +23,7 @@ graded risk below. Where the session carries the tracker's own visibility signal
 from __future__ import annotations
 
 from qinglang.detect.base import Check, Context, Findings
+from qinglang.detect.crawler import UA_INFO
 from qinglang.features.sessions import host_sql, materialize_sessions
 
 NAME = "entry"
@@ -36,7 +39,10 @@ def detect(ctx: Context) -> Findings:
         return findings
     materialize_sessions(ctx)
     min_sessions = int(ctx.setting("inert_entry_min_sessions"))
-    ctx.engine.materialize("entry_sessions", _entry_sessions_sql())
+    declared = ctx.has("user_agent")
+    if declared:
+        ctx.lookup(*UA_INFO)
+    ctx.engine.materialize("entry_sessions", _entry_sessions_sql(declared))
     ctx.engine.materialize("entry_stats", _entry_stats_sql(min_sessions))
     findings.queries.append(
         "SELECT m.rid, 'entry.inert' AS reason, "
@@ -48,9 +54,16 @@ def detect(ctx: Context) -> Findings:
     return findings
 
 
-def _entry_sessions_sql() -> str:
+def _entry_sessions_sql(declared: bool) -> str:
     tag = f"nullif(regexp_extract(f.entry_url, '{TAG_RE}', 1), '')"
     ref = host_sql("f.entry_referrer")
+    # Declared bots (crawlers, libraries, headless UAs) are charged by their own detectors and
+    # say nothing of how people who came the same way behave: they are left out of the rates.
+    bots = (
+        "LEFT JOIN ua_info u ON u.user_agent = e.user_agent WHERE f.pages > 0 AND u.kind IS NULL"
+        if declared
+        else "WHERE f.pages > 0"
+    )
     return f"""
 SELECT f.skey, f.sno, coalesce(e.site, '') AS site,
        coalesce(f.entry_source, {tag},
@@ -59,7 +72,7 @@ SELECT f.skey, f.sno, coalesce(e.site, '') AS site,
        coalesce(f.self_referral_share, 0) > 0 AND f.pages >= 2 AS navigated, f.signals
 FROM session_features f JOIN events e ON e.rid = f.first_rid
 LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = coalesce(e.site, '')
-WHERE f.pages > 0
+{bots}
 """
 
 
@@ -81,3 +94,8 @@ u AS (
   FROM c JOIN b ON b.site = c.site WHERE b.b > 0 AND c.r < 1)
 SELECT site, entry, n, r, b, ub, least(greatest(1 - ub / b, 0) / (1 - r), 1) AS p FROM u
 """
+
+
+def prepare(ctx: Context) -> None:
+    if ctx.has("referrer", "user_agent"):
+        ctx.prefetch(*UA_INFO)
