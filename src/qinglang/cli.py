@@ -378,8 +378,8 @@ def train(
 ) -> None:
     """Learn a model from your own labels; `audit --model FILE` then applies it."""
     from qinglang.audit.run import AuditOptions
-    from qinglang.learn.train import train as run_train
     from qinglang.settings import parse_settings
+    from qinglang.training import train as run_train
 
     try:
         fmt, mapping, log_format, site = _reading(fmt, map_, map_file, log_format, site)

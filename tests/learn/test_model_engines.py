@@ -27,7 +27,7 @@ def model_and_rows():
     rows = log_rows()
     engine = DuckDBEngine()
     try:
-        from qinglang.learn.train import event_feature_rows
+        from qinglang.training import event_feature_rows
 
         engine.load_events(rows_to_table(rows).to_reader())
         table = event_feature_rows(engine, {})

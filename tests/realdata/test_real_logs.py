@@ -20,7 +20,7 @@ import pytest
 
 from qinglang.audit.run import AuditOptions, run_audit
 from qinglang.ingest import read_events
-from qinglang.learn.train import train
+from qinglang.training import train
 from tests.realdata.logs import HUMANS, LOG_FORMAT, MergedLog, human_lines, merge, sessions_of
 
 pytestmark = pytest.mark.skipif(

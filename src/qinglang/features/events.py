@@ -8,10 +8,9 @@ belongs to one group, and a model's finding is reported by the groups that drove
 
 from __future__ import annotations
 
-from qinglang.detect.base import Context
 from qinglang.features.clicks import CLICK_FEATURE_NAMES, materialize_clicks
 from qinglang.features.sessions import FEATURE_NAMES as SESSION_FEATURE_NAMES
-from qinglang.features.sessions import materialize_sessions
+from qinglang.features.sessions import FeatureContext, materialize_sessions
 
 FEATURES: tuple[str, ...] = SESSION_FEATURE_NAMES + CLICK_FEATURE_NAMES
 
@@ -32,7 +31,7 @@ FEATURE_GROUP: dict[str, str] = {
 assert set(FEATURE_GROUP) == set(FEATURES), "every feature needs its reason group"
 
 
-def materialize_event_features(ctx: Context) -> None:
+def materialize_event_features(ctx: FeatureContext) -> None:
     if "event_features" in ctx.registered:
         return
     materialize_sessions(ctx)

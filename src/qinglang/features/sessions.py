@@ -21,8 +21,20 @@ Everything is SQL in DuckDB's dialect, so DuckDB and Spark compute the same numb
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from qinglang.detect.base import Context
+from qinglang.engine import Engine
+
+
+class FeatureContext(Protocol):
+    """What building features needs of a detector's context (detect.base.Context has it): the
+    engine, the settings, and the set of tables already built in this audit."""
+
+    engine: Engine
+    registered: set[str]
+
+    def setting(self, name: str) -> float: ...
+
 
 # (name, what it measures). The README's behaviour table is checked against this list.
 SESSION_FEATURES: tuple[tuple[str, str], ...] = (
@@ -209,7 +221,7 @@ LEFT JOIN gaps g ON g.skey = s.skey AND g.sno = s.sno
     return SessionSql(session_map, site_profile, session_events, session_features)
 
 
-def materialize_sessions(ctx: Context) -> SessionSql:
+def materialize_sessions(ctx: FeatureContext) -> SessionSql:
     """Build `session_map`, `site_profile` and `session_features` once per audit."""
     sql = build_sql(ctx.setting("session_gap_minutes"))
     if "session_features" not in ctx.registered:
