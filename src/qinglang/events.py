@@ -100,13 +100,27 @@ LABEL_SCHEMA = pa.schema(
 )
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+# Times outside this window are not traffic anyone settles: a row there is rejected (its line and
+# value named), so one 9999-12-31 or 1970 row can neither crash day arithmetic nor stretch the
+# campaign period.
+TS_MIN = datetime(2000, 1, 1, tzinfo=UTC)
+TS_MAX = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
+TS_WINDOW = "a time from 2000-01-01 to 2099-12-31 (UTC)"
 _TRUE = {"1", "true", "t", "yes", "y"}
 _FALSE = {"0", "false", "f", "no", "n", ""}
 
 
 # ---------------------------------------------------------------- value parsers (one per type)
 def parse_ts(value: Any, field: str = "ts") -> datetime:
-    """Accept ISO-8601 (naive = UTC), epoch seconds or epoch milliseconds, or a datetime."""
+    """Accept ISO-8601 (naive = UTC), epoch seconds or epoch milliseconds, or a datetime, within
+    the plausible window (TS_MIN to TS_MAX)."""
+    ts = _parse_ts_any(value, field)
+    if not TS_MIN <= ts < TS_MAX:
+        raise FieldError(field, value, TS_WINDOW)
+    return ts
+
+
+def _parse_ts_any(value: Any, field: str) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     if isinstance(value, bool):

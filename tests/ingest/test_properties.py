@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -66,9 +67,9 @@ def test_ndjson_any_object_is_read_or_reported(tmp_path_factory, obj):
         assert table.num_rows == 1
 
 
-EPOCHS = st.one_of(
-    st.integers(0, 253_402_300_799),  # seconds
-    st.integers(100_000_000_001, 253_402_300_799_999),  # milliseconds
+EPOCHS = st.one_of(  # within the plausible window (2000-01-01 to 2099-12-31)
+    st.integers(946_684_800, 4_102_444_799),  # seconds
+    st.integers(946_684_800_000, 4_102_444_799_999),  # milliseconds
 )
 
 
@@ -88,11 +89,34 @@ def test_parquet_epoch_matches_parse_ts(tmp_path_factory, values):
     )
 
 
-@given(st.datetimes(min_value=datetime(1970, 1, 1), max_value=datetime(9999, 1, 1)))
+@given(st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 12, 31)))
 def test_iso_text_round_trip(dt):
     aware = dt.replace(tzinfo=UTC, microsecond=dt.microsecond // 1000 * 1000)
     assert parse_ts(aware.isoformat()) == aware
     assert parse_ts(dt.isoformat()).tzinfo is not None
+
+
+@given(
+    st.one_of(
+        st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(1999, 12, 31, 23, 59)),
+        st.datetimes(min_value=datetime(2100, 1, 1), max_value=datetime(9999, 12, 31, 23, 59)),
+    )
+)
+def test_times_outside_the_plausible_window_are_refused(dt):
+    with pytest.raises(FieldError, match="2000-01-01 to 2099-12-31"):
+        parse_ts(dt.replace(tzinfo=UTC).isoformat())
+
+
+def test_a_parquet_row_in_year_9999_is_rejected_and_the_rest_kept(tmp_path):
+    path = tmp_path / "t.parquet"
+    ts = pa.array([datetime(2017, 9, 1, tzinfo=UTC), datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC),
+                   datetime(1970, 1, 1, tzinfo=UTC)], pa.timestamp("ms", tz="UTC"))  # fmt: skip
+    pq.write_table(pa.table({"ts": ts, "event_id": ["a", "b", "c"]}), path)
+    table, stream = read_table(path, fmt="parquet")
+    assert table.column("event_id").to_pylist() == ["a"]
+    report = stream.reports[0]
+    assert report.rows_bad == 2
+    assert "2000-01-01 to 2099-12-31" in str(report.errors[0])
 
 
 @given(st.text())

@@ -43,7 +43,7 @@ def test_batches_and_progress(write):
 
 
 def test_rows_from_earlier_files_stay_yielded(write):
-    good = write("good.ndjson", '{"ts": 1}\n')
+    good = write("good.ndjson", '{"ts": 1700000000}\n')
     empty = write("empty.ndjson", "")
     stream = read_events([good, empty])
     it = iter(stream)

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from qinglang.engine import sql_string
-from qinglang.events import EVENT_KINDS, EVENT_SCHEMA, TOKEN_VERDICTS
+from qinglang.events import EVENT_KINDS, EVENT_SCHEMA, TOKEN_VERDICTS, TS_MAX, TS_MIN
 
 from .common import ReadReport
 from .guess import guess_format
@@ -204,11 +204,13 @@ def _select(path: Path, schema: pa.Schema, offset: int, site: str | None) -> str
 
 
 def _bad_rows(select: str) -> int:
-    """Rows the Parquet reader would reject: no timestamp, an unknown event kind or verdict."""
+    """Rows the Parquet reader would reject: no timestamp or one outside the plausible window,
+    an unknown event kind or verdict."""
     kinds = ", ".join(sql_string(k) for k in EVENT_KINDS)
     verdicts = ", ".join(sql_string(v) for v in TOKEN_VERDICTS)
     check = (
         f"SELECT count(*) FROM ({select}) WHERE ts IS NULL OR event NOT IN ({kinds}) "
+        f"OR ts < TIMESTAMPTZ '{TS_MIN.isoformat()}' OR ts >= TIMESTAMPTZ '{TS_MAX.isoformat()}' "
         f"OR (token IS NOT NULL AND token NOT IN ({verdicts}))"
     )
     con = duckdb.connect()

@@ -14,7 +14,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from qinglang.errors import FieldError, InputError
-from qinglang.events import CLIENT_TYPE, TS_TYPE, parse_bool, parse_client, parse_ts
+from qinglang.events import (
+    CLIENT_TYPE,
+    TS_MAX,
+    TS_MIN,
+    TS_TYPE,
+    TS_WINDOW,
+    parse_bool,
+    parse_client,
+    parse_ts,
+)
 
 from .common import ReadContext
 
@@ -50,8 +59,17 @@ def ts_column(ctx: ReadContext, arr: pa.Array) -> tuple[pa.Array, Check]:
         raise InputError(
             str(ctx.path), f"column 'ts' has type {t}, expected {TS_FORMAT} or a timestamp type"
         )
-    bad = pc.is_null(out)
-    return out, Check("ts", bad, arr, lambda i: TS_REQUIRED if not arr[i].is_valid else TS_FORMAT)
+    low = pa.scalar(TS_MIN, TS_TYPE)
+    high = pa.scalar(TS_MAX, TS_TYPE)
+    outside = pc.fill_null(pc.or_(pc.less(out, low), pc.greater_equal(out, high)), False)
+    bad = pc.or_(pc.is_null(out), outside)
+
+    def expected(i: int) -> str:
+        if not arr[i].is_valid:
+            return TS_REQUIRED
+        return TS_WINDOW if outside[i].as_py() else TS_FORMAT
+
+    return out, Check("ts", bad, arr, expected)
 
 
 def _ts_from_text(arr: pa.Array) -> pa.Array | None:
