@@ -134,3 +134,11 @@ def test_version_flag():
 
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0 and result.output.strip() == __version__
+
+
+def test_dash_reads_standard_input(tmp_path):
+    result = runner.invoke(app, ["audit", "-", "--out", str(tmp_path / "out")], input=CSV)
+    assert result.exit_code == 0, result.output
+    ids = pq.read_table(tmp_path / "out" / "labels.parquet").column("event_id").to_pylist()
+    assert "a1" in ids  # the rows of standard input
+    assert "stdin" in json.loads((tmp_path / "out" / "audit.json").read_text())["inputs"][0]["path"]

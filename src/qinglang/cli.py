@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -174,11 +176,29 @@ def audit(
             with_evaluation=evaluate_truth,
             model=str(model) if model else None,
         )
-        facts = _run_with_progress(inputs, out_dir, options)
+        with _stdin_as_file(inputs) as files:
+            facts = _run_with_progress(files, out_dir, options)
     except QinglangError as exc:
         _fail(exc)
         return
     _show_audit(facts, out_dir, lang)
+
+
+@contextlib.contextmanager
+def _stdin_as_file(inputs: list[Path]) -> Iterator[list[Path]]:
+    """`-` among the inputs reads standard input (any text format, or Parquet bytes): it is
+    copied to a file named `stdin` in a temporary directory, so ids read `stdin:<line>`."""
+    if not any(str(p) == "-" for p in inputs):
+        yield inputs
+        return
+    import shutil
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="qinglang-stdin-") as scratch:
+        path = Path(scratch) / "stdin"
+        with open(path, "wb") as f:
+            shutil.copyfileobj(sys.stdin.buffer, f)
+        yield [path if str(p) == "-" else p for p in inputs]
 
 
 def _reading(fmt, map_, map_file, log_format, site):  # type: ignore[no-untyped-def]
@@ -389,7 +409,8 @@ def train(
         )  # fmt: skip
         with _progress() as bar:
             task = bar.add_task("starting", total=None)
-            result = run_train(inputs, labels, out_file, options, seed=seed,
+            with _stdin_as_file(inputs) as files:
+                result = run_train(files, labels, out_file, options, seed=seed,
                                step=lambda s, *_: bar.update(task, description=s))  # fmt: skip
     except QinglangError as exc:
         _fail(exc)

@@ -53,6 +53,8 @@ def guess_format(path: Path, log_format: str | None = None) -> Guess:
         return found
     if ext in EXTENSIONS:
         return Guess(EXTENSIONS[ext], f"the extension {ext}", log_format)
+    if _csv_header(first):  # no extension to go by (standard input, `data`)
+        return Guess("csv", "the header (a `ts` column)")
     raise InputError(
         str(path),
         "cannot guess the format from the extension or the first line; "
@@ -73,3 +75,10 @@ def _from_line(first: str, log_format: str | None) -> Guess | None:
         if compile_format(spec).regex.match(first):
             return Guess("nginx", f"the first line (nginx {spec} format)", spec)
     return None
+
+
+def _csv_header(first: str) -> bool:
+    """A delimited header that names the contract's one required column, `ts`."""
+    delimiter = "\t" if first.count("\t") > first.count(",") else ","
+    header = {c.strip().strip('"').lower() for c in first.split(delimiter)}
+    return "ts" in header and len(header) > 1
