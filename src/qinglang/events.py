@@ -11,6 +11,7 @@ See DESIGN.md ("The event contract"). Columns not known for a source are null. T
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import math
 from collections.abc import Iterable, Mapping
@@ -244,6 +245,33 @@ _INT_LIMITS = {"status": (100, 999), "bytes": (0, 2**62)}
 _METHOD_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ-_")
 
 
+def parse_ip(value: Any, field: str = "ip") -> str | None:
+    """An IPv4 or IPv6 address (or an anonymised address id: digits alone), kept as written
+    after trimming; anything else is refused, so `999.1.1.1` or `not-an-ip` can never count as
+    a paid visitor's address."""
+    text = parse_str(value, field)
+    if text is None:
+        return None
+    text = text.strip()
+    if not is_ip(text):
+        raise FieldError(field, value, "an IPv4 or IPv6 address (or digits: an anonymised id)")
+    return text
+
+
+def is_ip(text: str) -> bool:
+    """IPv4 or IPv6 text, or an anonymised address id of digits alone (datasets such as
+    TalkingData's replace each address by a number)."""
+    if len(text) > 64:  # the longest IPv6 text with a zone is well under this
+        return False
+    if text.isascii() and text.isdigit():
+        return True
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _parse_bounded_int(value: Any, field: str, limits: tuple[int, int]) -> int | None:
     number = parse_int(value, field)
     lo, hi = limits
@@ -285,6 +313,8 @@ class RowConverter:
                 row[name] = _parse_bounded_int(raw, name, _INT_LIMITS[name])
             elif name == "method":
                 row[name] = _parse_method(raw)
+            elif name == "ip":
+                row[name] = parse_ip(raw)
             elif name == "event":
                 row[name] = _parse_enum(raw, name, EVENT_KINDS) or "pageview"
             elif name == "token":

@@ -135,7 +135,11 @@ def test_duplicate_header_is_an_input_error(write):
 
 def test_invalid_utf8_after_the_head_is_a_bad_line(write):
     good = "".join(f"2024-01-01,pageview,1.1.1.1,v{i}\n" for i in range(5000))
-    data = (HEADER + good).encode() + b"2024-01-02,click,\xff\xfe,v\n" + b"2024-01-03,click,3,v\n"
+    data = (
+        (HEADER + good).encode()
+        + b"2024-01-02,click,\xff\xfe,v\n"
+        + b"2024-01-03,click,3.3.3.3,v\n"
+    )
     table, stream = read_table(write("u.csv", data), fmt="csv")
     assert table.num_rows == 5001
     [err] = stream.reports[0].errors

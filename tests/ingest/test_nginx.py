@@ -184,3 +184,10 @@ def test_any_line_never_crashes_the_reader(tmp_path_factory, line):
     report = stream.reports[0]
     assert table.column("event_id").to_pylist()[0] == "p.log:1"
     assert report.rows_ok + report.rows_bad + report.rows_skipped >= 1
+
+
+def test_an_x_forwarded_for_that_is_not_an_address_falls_back_to_the_peer(write):
+    fmt = '$remote_addr [$time_local] "$request" $status "$http_x_forwarded_for"'
+    line = '198.51.100.4 [10/Oct/2023:13:55:36 +0000] "GET / HTTP/1.1" 200 "unknown, 10.0.0.1"\n'
+    table, _ = read_table(write("x.log", line), fmt="nginx", log_format=fmt)
+    assert table.column("ip").to_pylist() == ["198.51.100.4"]

@@ -125,3 +125,36 @@ def test_parse_ts_raises_only_field_errors(text):
         parse_ts(text)
     except FieldError as exc:
         assert exc.field == "ts"
+
+
+@pytest.mark.parametrize("bad", ["999.1.1.1", "not-an-ip", "1.2.3", "::::::", "1.2.3.4.5"])
+def test_an_address_that_is_not_one_is_a_bad_row_in_every_reader(tmp_path, bad):
+    good = ["117.136.1.1", "2600:1f18::1", "83230"]  # v4, v6, an anonymised id (TalkingData)
+    rows = [(f"r{i}", "2017-09-01T01:00:00Z", ip) for i, ip in enumerate([*good, bad])]
+    csv_path = tmp_path / "t.csv"
+    csv_path.write_text("event_id,ts,ip\n" + "".join(",".join(r) + "\n" for r in rows))
+    pq_path = tmp_path / "t.parquet"
+    pq.write_table(
+        pa.table({"event_id": [r[0] for r in rows], "ts": [r[1] for r in rows],
+                  "ip": [r[2] for r in rows]}), pq_path)  # fmt: skip
+    for path in (csv_path, pq_path):
+        table, stream = read_table(path)
+        assert table.column("ip").to_pylist() == good, path
+        assert "IPv4 or IPv6" in str(stream.reports[0].errors[0]), path
+
+
+def test_contract_parquet_with_a_bad_address_leaves_the_in_place_path(tmp_path):
+    from qinglang.events import EVENT_SCHEMA
+    from qinglang.ingest.native import plan_native
+
+    ts = datetime(2017, 9, 1, tzinfo=UTC)
+    table = pa.Table.from_pylist(
+        [{"event_id": "a", "ts": ts, "event": "pageview", "ip": "2600:1f18::1"},
+         {"event_id": "b", "ts": ts, "event": "pageview", "ip": "1.2.3.4"}], schema=EVENT_SCHEMA,
+    )  # fmt: skip
+    ok = tmp_path / "ok.parquet"
+    pq.write_table(table, ok)
+    assert plan_native([ok]) is not None  # v6 and v4 addresses are read in place
+    bad = tmp_path / "bad.parquet"
+    pq.write_table(table.set_column(7, "ip", pa.array(["2600:1f18::1", "999.1.1.1"])), bad)
+    assert plan_native([bad]) is None  # the readers report it

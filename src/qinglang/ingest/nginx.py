@@ -33,6 +33,7 @@ from typing import Any
 import pyarrow as pa
 
 from qinglang.errors import FieldError
+from qinglang.events import is_ip
 
 from .common import ReadContext, RowSink
 from .nginx_format import LogFormat, compile_format, decode_escapes, parse_time_local
@@ -150,7 +151,9 @@ def _ts(v: dict[str, str]) -> Any:
 
 def _ip(v: dict[str, str]) -> str | None:
     forwarded = v.get("http_x_forwarded_for", "").split(",")[0].strip()
-    return forwarded if forwarded and forwarded != "-" else v.get("remote_addr")
+    if forwarded and forwarded != "-" and is_ip(forwarded):
+        return forwarded
+    return v.get("remote_addr")  # `unknown` or garbage in X-Forwarded-For: the peer's address
 
 
 def _visitor(v: dict[str, str]) -> str | None:

@@ -21,7 +21,15 @@ from qinglang.errors import FieldError, InputError
 from qinglang.events import EVENT_KINDS, TOKEN_VERDICTS, conform
 
 from .common import MAX_ERRORS, ReadContext, resolve_columns
-from .parquet_cols import Check, client_column, enum_column, fallback, string_column, ts_column
+from .parquet_cols import (
+    Check,
+    client_column,
+    enum_column,
+    fallback,
+    ip_column,
+    string_column,
+    ts_column,
+)
 
 MAGIC = b"PAR1"
 
@@ -97,6 +105,9 @@ def convert(ctx: ReadContext, table: pa.Table, row0: int) -> pa.Table:
             cols[name] = pc.coalesce(cols[name], pa.scalar(default))
     if "client" in cols:
         cols["client"], check = client_column(ctx, cols["client"])
+        checks.append(check)
+    if "ip" in cols:
+        cols["ip"], check = ip_column(ctx, cols["ip"])
         checks.append(check)
     if "signature_ok" in cols:
         cols["signature_ok"], check = fallback(ctx, cols["signature_ok"], "signature_ok")

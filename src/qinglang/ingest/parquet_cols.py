@@ -20,6 +20,7 @@ from qinglang.events import (
     TS_MIN,
     TS_TYPE,
     TS_WINDOW,
+    is_ip,
     parse_bool,
     parse_client,
     parse_ts,
@@ -123,6 +124,16 @@ def client_column(ctx: ReadContext, arr: pa.Array) -> tuple[pa.Array, Check]:
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return per_row(arr, "client", parse_client, CLIENT_TYPE)
     raise InputError(str(ctx.path), f"column 'client' has type {t}, expected a struct or JSON text")
+
+
+def ip_column(ctx: ReadContext, arr: pa.Array) -> tuple[pa.Array, Check]:
+    """IP addresses: each distinct value parsed once (ipaddress); the others are bad rows."""
+    text = string_column(ctx, arr, "ip")
+    distinct = pc.unique(text.drop_null())
+    good = [v for v in distinct.to_pylist() if is_ip(v.strip())]
+    trimmed = pc.utf8_trim_whitespace(text)
+    bad = pc.and_(pc.is_valid(text), pc.invert(pc.is_in(text, pa.array(good, pa.string()))))
+    return trimmed, Check("ip", pc.fill_null(bad, False), text, lambda i: "an IPv4 or IPv6 address")
 
 
 def fallback(ctx: ReadContext, arr: pa.Array, name: str) -> tuple[pa.Array, Check]:
