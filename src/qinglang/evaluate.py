@@ -79,25 +79,16 @@ def score_auc(engine: Engine) -> float | None:
     how well the score ranks, whatever the verdicts. None without both kinds of truth."""
     rows = engine.query(
         f"SELECT e.score, CASE WHEN {TRUTH} = 'valid' THEN 0 ELSE 1 END AS bad, count(*) AS n "
-        "FROM label_rows e WHERE e.truth IS NOT NULL GROUP BY 1, 2 ORDER BY 1"
+        "FROM label_rows e WHERE e.truth IS NOT NULL GROUP BY 1, 2"
     ).to_pylist()
-    neg = sum(r["n"] for r in rows if not r["bad"])
-    pos = sum(r["n"] for r in rows if r["bad"])
-    if not neg or not pos:
+    if len({r["bad"] for r in rows}) < 2:
         return None
-    below = 0.0  # valid events scored below the current score
-    wins = 0.0
-    i = 0
-    while i < len(rows):
-        j, here_neg, here_pos = i, 0, 0
-        while j < len(rows) and rows[j]["score"] == rows[i]["score"]:
-            here_neg += rows[j]["n"] if not rows[j]["bad"] else 0
-            here_pos += rows[j]["n"] if rows[j]["bad"] else 0
-            j += 1
-        wins += here_pos * (below + 0.5 * here_neg)
-        below += here_neg
-        i = j
-    return round(wins / (pos * neg), 6)
+    from sklearn.metrics import roc_auc_score
+
+    auc = roc_auc_score(
+        [r["bad"] for r in rows], [r["score"] for r in rows], sample_weight=[r["n"] for r in rows]
+    )
+    return round(float(auc), 6)
 
 
 def attach_truth(engine: Engine, truth_csv: str, input_name: str) -> int:

@@ -1,6 +1,6 @@
 """The event contract: one table, ``events``, that every reader writes and every detector reads.
 
-See DESIGN.md ("The event contract"). Columns not known for a source are null. This module owns:
+See docs/ARCHITECTURE.md ("The contracts"). Columns not known for a source are null. This module owns:
 
 * ``EVENT_SCHEMA`` / ``CLIENT_TYPE`` — the Arrow schema (the single source of truth for names and types);
 * ``LABEL_SCHEMA`` — what the pipeline writes;

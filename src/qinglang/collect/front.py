@@ -54,7 +54,7 @@ def limits() -> dict[str, Any]:
         "max_text": steps.MAX_TEXT,
         "max_list": steps.MAX_LIST,
         "max_ua": steps.MAX_UA,
-        "event_kinds": list(steps.EVENT_KINDS),
+        "event_kinds": list(steps.BEACON_KINDS),
         "client_kinds": [[k, list(kind) if isinstance(kind, tuple) else kind]
                          for k, kind in steps.CLIENT_KINDS],
     }  # fmt: skip

@@ -26,8 +26,7 @@ import pyarrow as pa
 
 from qinglang.collect import tokens
 from qinglang.collect.sites import Site
-from qinglang.events import BEACON_KINDS as EVENT_KINDS
-from qinglang.events import CLIENT_FIELDS
+from qinglang.events import BEACON_KINDS, CLIENT_FIELDS
 
 MAX_BODY = 16 * 1024
 MAX_EVENTS = 10
@@ -183,10 +182,10 @@ def _beacon(raw: dict[str, Any], index: int | None) -> dict[str, Any]:
     if site is None:
         raise Drop(DropReason.INVALID_FIELD, f"field '{pre}site' is required", pre + "site")
     event = _text(raw.get("event"), pre + "event", 16) or "pageview"
-    if event not in EVENT_KINDS:
+    if event not in BEACON_KINDS:
         raise Drop(
             DropReason.INVALID_FIELD,
-            f"field '{pre}event': expected one of {', '.join(EVENT_KINDS)}",
+            f"field '{pre}event': expected one of {', '.join(BEACON_KINDS)}",
             pre + "event",
         )
     return {
@@ -320,7 +319,7 @@ def _typed(body: bytes) -> list[dict[str, Any]] | None:
     out = []
     for b in items:
         event = b.event or "pageview"
-        if not b.site or event not in EVENT_KINDS:
+        if not b.site or event not in BEACON_KINDS:
             return None
         client = None
         if b.client is not None:

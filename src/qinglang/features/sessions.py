@@ -5,8 +5,10 @@ visitor is ``visitor_id`` (a cookie or session id), else IP + user agent; reques
 belong to no session and get null features. Requests are ordered by time (then input order), so
 a log whose clock goes backwards still splits where the pauses are.
 
-``materialize_sessions(ctx)`` leaves two tables in the engine:
+``materialize_sessions(ctx)`` leaves these tables in the engine (once per audit):
 
+* ``site_profile``: per site, its own host, whether its traffic fetches assets, its quiet hours;
+* ``session_events``: every event that has a session, with what the features need of it;
 * ``session_map`` (rid, skey, sno): the session of every event that has one;
 * ``session_features``: one row per session (skey, sno, first_rid) with the columns of
   :data:`SESSION_FEATURES`. A feature that cannot be measured is null (a single page has no gaps;
@@ -72,6 +74,9 @@ class SessionSql:
 
 
 def visitor_sql(alias: str = "") -> str:
+    """The session's visitor: like the UV key (``events.visitor_key_sql``), except that an IP
+    alone or a user agent alone still keys a session (the UV key needs the IP). Left apart on
+    purpose until the UV key's rule for logs without addresses is settled."""
     a = f"{alias}." if alias else ""
     return (
         f"coalesce({a}visitor_id, CASE WHEN {a}ip IS NOT NULL OR {a}user_agent IS NOT NULL "

@@ -1,5 +1,6 @@
-"""Learning from a user's labels: a LightGBM classifier of invalid traffic (model), the labels
-file it learns from (labels), and scoring on Spark (spark, imported on demand: it needs pyspark).
+"""Learning from a user's labels: a LightGBM classifier of invalid traffic (model) and the labels
+file it learns from (labels). Scoring inside an audit, on DuckDB or Spark alike, is
+detect/model.py through Engine.map_batches.
 """
 
 from qinglang.learn.labels import LabelSet, align, match_report, read_labels
