@@ -68,8 +68,7 @@ GROUPS: tuple[tuple[str, float, str], ...] = (
 # The site's own pace: median and MAD of the sessions' log median pause (sessions of 3+ pages).
 SITE_PACE_SQL = """
 WITH s AS (
-  SELECT coalesce(e.site, '') AS site, f.pages, ln(greatest(f.gap_median_s, 0.001)) AS x
-  FROM session_features f JOIN events e ON e.rid = f.first_rid),
+  SELECT site, pages, ln(greatest(gap_median_s, 0.001)) AS x FROM session_features),
 m AS (SELECT site, median(CASE WHEN pages >= 3 THEN x END) AS med FROM s GROUP BY site),
 d AS (SELECT s.site, median(abs(s.x - m.med)) AS mad FROM s JOIN m ON s.site = m.site
       WHERE s.pages >= 3 GROUP BY s.site)
@@ -78,8 +77,7 @@ SELECT m.site, m.med, d.mad FROM m LEFT JOIN d ON d.site = m.site
 # Each session with the share of the site's other sessions that have fewer pages than it
 # (percent_rank, from a histogram of page counts rather than a sort of every session).
 RANKED_SQL = """
-WITH f AS (SELECT f.*, coalesce(e.site, '') AS site
-           FROM session_features f JOIN events e ON e.rid = f.first_rid),
+WITH f AS (SELECT * FROM session_features),
 h AS (SELECT site, pages, count(*) AS n FROM f GROUP BY site, pages),
 c AS (SELECT site, pages,
              sum(n) OVER (PARTITION BY site ORDER BY pages

@@ -60,18 +60,19 @@ def _entry_sessions_sql(declared: bool) -> str:
     # Declared bots (crawlers, libraries, headless UAs) are charged by their own detectors and
     # say nothing of how people who came the same way behave: they are left out of the rates.
     bots = (
-        "LEFT JOIN ua_info u ON u.user_agent = e.user_agent WHERE f.pages > 0 AND u.kind IS NULL"
+        "LEFT JOIN ua_info u ON u.user_agent = f.entry_user_agent "
+        "WHERE f.pages > 0 AND u.kind IS NULL"
         if declared
         else "WHERE f.pages > 0"
     )
     return f"""
-SELECT f.skey, f.sno, coalesce(e.site, '') AS site,
+SELECT f.skey, f.sno, f.site,
        coalesce(f.entry_source, {tag},
                 CASE WHEN f.entry_referrer IS NULL THEN '(direct)' WHEN {ref} = p.host THEN NULL
                      ELSE {ref} END) AS entry,
        coalesce(f.self_referral_share, 0) > 0 AND f.pages >= 2 AS navigated, f.signals
-FROM session_features f JOIN events e ON e.rid = f.first_rid
-LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = coalesce(e.site, '')
+FROM session_features f
+LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = f.site
 {bots}
 """
 

@@ -13,7 +13,8 @@ a log whose clock goes backwards still splits where the pauses are.
 * ``session_features``: one row per session (skey, sno, first_rid) with the columns of
   :data:`SESSION_FEATURES`. A feature that cannot be measured is null (a single page has no gaps;
   a tracker's beacons have no HTTP status), never an error. Beside them, how the session entered
-  (``entry_url``, ``entry_referrer``, ``entry_source`` of its first page view) and whether any of
+  (``entry_url``, ``entry_referrer``, ``entry_source``, ``entry_user_agent`` of its first page
+  view), its ``site`` (empty when the input names none) and whether any of
   its events carries the tracker's signals (``signals``), and whether one visitor cookie sent more
   than one user agent within it (``ua_switch``).
 
@@ -202,6 +203,8 @@ sess AS (
          max(CASE WHEN first_page THEN url END) AS entry_url,
          max(CASE WHEN first_page THEN referrer END) AS entry_referrer,
          max(CASE WHEN first_page THEN source END) AS entry_source,
+         max(CASE WHEN first_page THEN user_agent END) AS entry_user_agent,
+         min(site) AS site,
          max(CASE WHEN sig THEN 1 ELSE 0 END) AS signals,
          max(CASE WHEN by_cookie THEN 1 ELSE 0 END) = 1
            AND min(user_agent) <> max(user_agent) AS ua_switch
@@ -217,7 +220,7 @@ SELECT s.skey, s.sno, s.first_rid, CAST(s.requests AS DOUBLE) AS requests,
        s.referrer_share, s.self_referral_share, s.url_depth,
        CASE WHEN s.pages > 0 THEN 1 - d.distinct_pages * 1.0 / s.pages END AS revisit_share,
        s.offpeak_share, s.robots,
-       s.entry_url, s.entry_referrer, s.entry_source,
+       s.entry_url, s.entry_referrer, s.entry_source, s.entry_user_agent, s.site,
        s.signals = 1 AS signals, coalesce(s.ua_switch, FALSE) AS ua_switch
 FROM sess s LEFT JOIN ent n ON n.skey = s.skey AND n.sno = s.sno
 LEFT JOIN seen d ON d.skey = s.skey AND d.sno = s.sno
