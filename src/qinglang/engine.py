@@ -184,6 +184,9 @@ PORTABLE_FUNCTIONS: dict[str, tuple[str, str, str]] = {
     "list_size": ("x", "len(x)", "size"),  # number of elements of a list
     "list_common": ("a, b", "list_intersect(a, b)", "array_intersect"),  # distinct shared items
     "list_any": ("a, b", "list_has_any(a, b)", "arrays_overlap"),  # do two lists share an item
+    # a 64-bit hash of a string, to compare many long strings cheaply (equal strings, equal
+    # hashes; the engines hash differently, so it is compared, never shown or stored)
+    "text_hash": ("x", "hash(x)", "xxhash64"),
 }
 
 

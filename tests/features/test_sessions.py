@@ -16,7 +16,12 @@ from qinglang.detect.pipeline import present_columns
 from qinglang.engine import DuckDBEngine
 from qinglang.events import rows_to_table
 from qinglang.features.events import FEATURES, materialize_event_features
-from qinglang.features.sessions import FEATURE_NAMES, build_sql, materialize_sessions
+from qinglang.features.sessions import (
+    FEATURE_NAMES,
+    build_sql,
+    materialize_sessions,
+    visitor_sql,
+)
 from tests.conftest import IPHONE, WIN_CHROME, engine_with
 
 T0 = dt.datetime(2017, 9, 2, 1, 0, tzinfo=dt.UTC)
@@ -48,15 +53,21 @@ def sessions_of(rows: list[dict[str, Any]], **settings: Any) -> tuple[dict, dict
     try:
         ctx = Context(engine=engine, present=present_columns(engine), settings=settings)
         materialize_sessions(ctx)
+        # skey is the visitor's first row id: shown here as the visitor it stands for
+        visitor = visitor_sql("v")
         mapping = {
-            r["event_id"]: (r["skey"], r["sno"])
+            r["event_id"]: (r["visitor"], r["sno"])
             for r in engine.query(
-                "SELECT e.event_id, m.skey, m.sno FROM session_map m JOIN events e ON e.rid = m.rid"
+                f"SELECT e.event_id, {visitor} AS visitor, m.sno FROM session_map m "
+                "JOIN events e ON e.rid = m.rid JOIN events v ON v.rid = m.skey"
             ).to_pylist()
         }
         features = {
-            (r["skey"], r["sno"]): r
-            for r in engine.query("SELECT * FROM session_features").to_pylist()
+            (r.pop("visitor"), r["sno"]): r
+            for r in engine.query(
+                f"SELECT {visitor} AS visitor, f.* FROM session_features f "
+                "JOIN events v ON v.rid = f.skey"
+            ).to_pylist()
         }
     finally:
         engine.close()
@@ -69,7 +80,11 @@ def features_by_event(rows: list[dict[str, Any]], **settings: Any) -> dict[str, 
 
 
 def without_rid(features: dict) -> dict:
-    return {k: {c: v for c, v in f.items() if c != "first_rid"} for k, f in features.items()}
+    """Features without the row ids (the session's first row, the visitor's first row)."""
+    return {
+        k: {c: v for c, v in f.items() if c not in ("first_rid", "skey")}
+        for k, f in features.items()
+    }
 
 
 def close_to(features: dict) -> dict:

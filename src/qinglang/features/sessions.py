@@ -9,12 +9,13 @@ a log whose clock goes backwards still splits where the pauses are.
 
 * ``site_profile``: per site, its own host, whether its traffic fetches assets, its quiet hours;
 * ``session_events``: every event that has a session, with what the features need of it;
-* ``session_map`` (rid, skey, sno): the session of every event that has one;
+* ``session_map`` (rid, skey, sno): the session of every event that has one (``skey``, the
+  visitor, as the row id of its first event: an integer, cheap to sort and join on);
 * ``session_features``: one row per session (skey, sno, first_rid) with the columns of
   :data:`SESSION_FEATURES`. A feature that cannot be measured is null (a single page has no gaps;
   a tracker's beacons have no HTTP status), never an error. Beside them, how the session entered
   (``entry_url``, ``entry_referrer``, ``entry_source``, ``entry_user_agent`` of its first page
-  view), its ``site`` (empty when the input names none) and whether any of
+  view, looked up by row id once per session), its ``site`` (empty when the input names none) and whether any of
   its events carries the tracker's signals (``signals``), and whether one visitor cookie sent more
   than one user agent within it (``ua_switch``).
 
@@ -105,13 +106,14 @@ def build_sql(gap_minutes: float) -> SessionSql:
     # fetches assets at all, and its quiet hours (hours that hold less than half an average
     # hour's page views).
     site_profile = f"""
-WITH refs AS (
-  SELECT coalesce(site, '') AS site, {host_sql("url")} AS host, 2 AS kind, count(*) AS n
+WITH urls AS (  -- each distinct URL once: the host is parsed per value, not per row
+  SELECT coalesce(site, '') AS site, url, 2 AS kind, count(*) AS n
   FROM events WHERE event = 'pageview' GROUP BY 1, 2
   UNION ALL
-  SELECT coalesce(site, '') AS site, {host_sql("referrer")} AS host,
-         CASE WHEN asset THEN 1 ELSE 0 END AS kind, count(*) AS n
+  SELECT coalesce(site, '') AS site, referrer AS url, CASE WHEN asset THEN 1 ELSE 0 END AS kind,
+         count(*) AS n
   FROM events WHERE referrer IS NOT NULL GROUP BY 1, 2, 3),
+refs AS (SELECT site, {host_sql("url")} AS host, kind, sum(n) AS n FROM urls GROUP BY 1, 2, 3),
 ranked AS (
   SELECT site, host, row_number() OVER (PARTITION BY site ORDER BY kind DESC, n DESC, host)
          AS r FROM refs WHERE host IS NOT NULL),
@@ -131,24 +133,37 @@ LEFT JOIN quiet q ON q.site = a.site
 """
     share = "avg(CASE WHEN {col} IS NULL THEN NULL WHEN {cond} THEN 1.0 ELSE 0.0 END)"
     page_share = "avg(CASE WHEN page THEN (CASE WHEN {cond} THEN 1.0 ELSE 0.0 END) END)"
-    # One pass over the session's events (one window, for the pauses between its page views),
-    # one GROUP BY, and a small one for the entropy's bins.
-    cols = (
-        "skey, rid, ts, page, asset, method, status, referrer, url, source, sig, user_agent, "
-        "by_cookie, site, path, host, ref_host, h"
+    # Each event reduced first to the narrow facts the features need (flags, numbers, hashes of
+    # its path and user agent), so the sorts that split sessions move small rows; then one
+    # window for the pauses between requests, one for the pauses between page views, and one
+    # GROUP BY. Strings are compared by their 64-bit hashes (text_hash), never shown.
+    narrow = (
+        "rid, ts, page, asset, method, status, referred, self_referred, depth, robots, "
+        "path_hash, ua_hash, sig, by_cookie, site, quiet"
     )
     session_events = f"""
 WITH site_info AS (SELECT DISTINCT site, host, has_assets FROM site_profile),
 quiet AS (SELECT DISTINCT site, quiet_hour FROM site_profile WHERE quiet_hour IS NOT NULL),
+raw AS (
+  SELECT e.rid, e.ts, {visitor_sql("e")} AS visitor, e.event = 'pageview' AS page, e.asset,
+         e.method, e.status, e.referrer IS NOT NULL AS referred, {path_sql("e.url")} AS path,
+         {host_sql("e.url")} AS host, {host_sql("e.referrer")} AS ref_host, si.host AS site_host,
+         CASE WHEN e.user_agent IS NOT NULL THEN text_hash(e.user_agent) END AS ua_hash,
+         e.client.visible_ms IS NOT NULL AS sig, e.visitor_id IS NOT NULL AS by_cookie,
+         coalesce(e.site, '') AS site, q.quiet_hour IS NOT NULL AS quiet
+  FROM events e LEFT JOIN site_info si ON si.site = coalesce(e.site, '')
+  LEFT JOIN quiet q ON q.site = coalesce(e.site, '') AND q.quiet_hour = hour(e.ts)),
 k AS (
-  SELECT rid, ts, {visitor_sql()} AS skey, event = 'pageview' AS page, asset, method, status,
-         referrer, url, source, client.visible_ms IS NOT NULL AS sig, user_agent,
-         visitor_id IS NOT NULL AS by_cookie, coalesce(site, '') AS site, {path_sql("url")} AS path, {host_sql("url")} AS host,
-         {host_sql("referrer")} AS ref_host, hour(ts) AS h
-  FROM events),
+  SELECT rid, ts, visitor, page, asset, method, status, referred,
+         coalesce(ref_host = host OR ref_host = site_host, FALSE) AS self_referred,
+         length(path) - length(replace(path, '/', '')) AS depth, path = '/robots.txt' AS robots,
+         text_hash(path) AS path_hash, ua_hash, sig, by_cookie, site, quiet
+  FROM raw),
+visitors AS (  -- each visitor once, keyed from here on by its first row id (an integer)
+  SELECT visitor, min(rid) AS skey, count(*) AS n FROM k WHERE visitor IS NOT NULL GROUP BY visitor),
 counted AS (
-  SELECT k.*, c.n FROM k JOIN (SELECT skey, count(*) AS n FROM k WHERE skey IS NOT NULL
-                               GROUP BY skey) c ON c.skey = k.skey),
+  SELECT v.skey, v.n, {", ".join("k." + c for c in narrow.split(", "))}
+  FROM k JOIN visitors v ON v.visitor = k.visitor),
 g AS (
   SELECT *, ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY skey ORDER BY ts, rid)) AS pause
   FROM counted WHERE n > 1),
@@ -156,20 +171,17 @@ split AS (
   SELECT *, CAST(sum(CASE WHEN pause IS NULL OR pause > {gap_ms} THEN 1 ELSE 0 END) OVER (
            PARTITION BY skey ORDER BY ts, rid ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
          AS BIGINT) AS sno
-  FROM g),
-u AS (
-  SELECT {cols}, sno,
-         CASE WHEN page THEN ts_ms(ts) - ts_ms(lag(ts) OVER (
-           PARTITION BY skey, sno, page ORDER BY ts, rid)) END AS gap,
-         page AND row_number() OVER (
-           PARTITION BY skey, sno, page ORDER BY ts, rid) = 1 AS first_page
-  FROM split
-  UNION ALL  -- a visitor's only request is a session of its own: no window needed
-  SELECT {cols}, CAST(1 AS BIGINT) AS sno, CAST(NULL AS BIGINT) AS gap, page AS first_page
-  FROM counted WHERE n = 1)
-SELECT u.*, s.host AS site_host, s.has_assets, q.quiet_hour IS NOT NULL AS quiet
-FROM u LEFT JOIN site_info s ON s.site = u.site
-LEFT JOIN quiet q ON q.site = u.site AND q.quiet_hour = u.h
+  FROM g)
+SELECT skey, {narrow}, sno, n,
+       CASE WHEN page THEN ts_ms(ts) - ts_ms(lag(ts) OVER (
+         PARTITION BY skey, sno, page ORDER BY ts, rid)) END AS gap,
+       page AND row_number() OVER (PARTITION BY skey, sno, page ORDER BY ts, rid) = 1
+         AS first_page
+FROM split
+UNION ALL  -- a visitor's only request is a session of its own: no window needed
+SELECT skey, {narrow}, CAST(1 AS BIGINT) AS sno, n, CAST(NULL AS BIGINT) AS gap,
+       page AS first_page
+FROM counted WHERE n = 1
 """
     session_map = "SELECT rid, skey, sno FROM session_events"
     session_features = f"""
@@ -182,32 +194,30 @@ gaps AS (
          stddev_samp(ln(greatest(gap, 1))) AS gap_spread,
          avg(CASE WHEN gap < 1000 THEN 1.0 ELSE 0.0 END) AS subsecond_share, count(*) AS n_gaps
   FROM session_events WHERE gap IS NOT NULL GROUP BY skey, sno),
-seen AS (SELECT skey, sno, count(*) AS distinct_pages
-         FROM (SELECT DISTINCT skey, sno, path FROM session_events WHERE page) d GROUP BY skey, sno),
+seen AS (  -- a visitor with one request saw one page at most: no need to count
+  SELECT skey, sno, count(*) AS distinct_pages
+  FROM (SELECT DISTINCT skey, sno, path_hash FROM session_events WHERE page AND n > 1) d
+  GROUP BY skey, sno),
+has_assets AS (SELECT site, max(has_assets) AS has_assets FROM site_profile GROUP BY site),
 sess AS (
   SELECT skey, sno, min(rid) AS first_rid, count(*) AS requests,
          sum(CASE WHEN page THEN 1 ELSE 0 END) AS pages,
          (max(ts_ms(ts)) - min(ts_ms(ts))) / 1000.0 AS duration_s,
-         CASE WHEN max(has_assets) = 1 THEN avg(CASE WHEN asset THEN 1.0 ELSE 0.0 END) END
-           AS asset_share,
+         avg(CASE WHEN asset THEN 1.0 ELSE 0.0 END) AS asset_share,
          {share.format(col="method", cond="method = 'HEAD'")} AS head_share,
          {share.format(col="method", cond="method = 'POST'")} AS post_share,
          {share.format(col="status", cond="status BETWEEN 400 AND 499")} AS error_share,
          {share.format(col="status", cond="status >= 500")} AS server_error_share,
-         {page_share.format(cond="referrer IS NOT NULL")} AS referrer_share,
-         {page_share.format(cond="ref_host IS NOT NULL AND (ref_host = host OR ref_host = site_host)")}
-           AS self_referral_share,
-         avg(CASE WHEN page THEN length(path) - length(replace(path, '/', '')) END) AS url_depth,
+         {page_share.format(cond="referred")} AS referrer_share,
+         {page_share.format(cond="self_referred")} AS self_referral_share,
+         avg(CASE WHEN page THEN depth END) AS url_depth,
          {page_share.format(cond="quiet")} AS offpeak_share,
-         CAST(max(CASE WHEN path = '/robots.txt' THEN 1 ELSE 0 END) AS DOUBLE) AS robots,
-         max(CASE WHEN first_page THEN url END) AS entry_url,
-         max(CASE WHEN first_page THEN referrer END) AS entry_referrer,
-         max(CASE WHEN first_page THEN source END) AS entry_source,
-         max(CASE WHEN first_page THEN user_agent END) AS entry_user_agent,
+         CAST(max(CASE WHEN robots THEN 1 ELSE 0 END) AS DOUBLE) AS robots,
+         min(CASE WHEN first_page THEN rid END) AS entry_rid,
          min(site) AS site,
          max(CASE WHEN sig THEN 1 ELSE 0 END) AS signals,
          max(CASE WHEN by_cookie THEN 1 ELSE 0 END) = 1
-           AND min(user_agent) <> max(user_agent) AS ua_switch
+           AND min(ua_hash) <> max(ua_hash) AS ua_switch
   FROM session_events GROUP BY skey, sno)
 SELECT s.skey, s.sno, s.first_rid, CAST(s.requests AS DOUBLE) AS requests,
        CAST(s.pages AS DOUBLE) AS pages, s.duration_s,
@@ -216,15 +226,20 @@ SELECT s.skey, s.sno, s.first_rid, CAST(s.requests AS DOUBLE) AS requests,
        g.gap_median_s, g.gap_spread, g.subsecond_share,
        CASE WHEN g.n_gaps < 2 THEN NULL
             ELSE (ln(g.n_gaps) - n.nlogn / g.n_gaps) / ln(g.n_gaps) END AS gap_entropy,
-       s.asset_share, s.head_share, s.post_share, s.error_share, s.server_error_share,
+       CASE WHEN a.has_assets = 1 THEN s.asset_share END AS asset_share,
+       s.head_share, s.post_share, s.error_share, s.server_error_share,
        s.referrer_share, s.self_referral_share, s.url_depth,
-       CASE WHEN s.pages > 0 THEN 1 - d.distinct_pages * 1.0 / s.pages END AS revisit_share,
+       CASE WHEN s.pages > 0 THEN 1 - coalesce(d.distinct_pages, s.pages) * 1.0 / s.pages END
+         AS revisit_share,
        s.offpeak_share, s.robots,
-       s.entry_url, s.entry_referrer, s.entry_source, s.entry_user_agent, s.site,
+       e.url AS entry_url, e.referrer AS entry_referrer, e.source AS entry_source,
+       e.user_agent AS entry_user_agent, s.site,
        s.signals = 1 AS signals, coalesce(s.ua_switch, FALSE) AS ua_switch
 FROM sess s LEFT JOIN ent n ON n.skey = s.skey AND n.sno = s.sno
 LEFT JOIN seen d ON d.skey = s.skey AND d.sno = s.sno
 LEFT JOIN gaps g ON g.skey = s.skey AND g.sno = s.sno
+LEFT JOIN has_assets a ON a.site = s.site
+LEFT JOIN events e ON e.rid = s.entry_rid
 """
     return SessionSql(session_map, site_profile, session_events, session_features)
 
