@@ -80,7 +80,7 @@ def test_strict_makes_a_bad_row_fatal(tmp_path):
     src = tmp_path / "campaign.csv"
     src.write_text(CSV, encoding="utf-8")
     result = runner.invoke(app, ["audit", str(src), "--out", str(tmp_path / "o"), "--strict"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # the data, not the command
     assert "campaign.csv:4" in result.output and "ts" in result.output
 
 
@@ -106,7 +106,7 @@ def test_error_text_from_the_input_is_not_read_as_markup(tmp_path):
     src = tmp_path / "campaign.csv"
     src.write_text(CSV.replace("not-a-time", "[bold]x[/bold]"), encoding="utf-8")
     result = runner.invoke(app, ["audit", str(src), "--out", str(tmp_path / "o"), "--strict"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # the data, not the command
     assert "[bold]x[/bold]" in result.output
 
 

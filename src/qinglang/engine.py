@@ -38,7 +38,7 @@ import pyarrow.parquet as pq
 import sqlglot
 from sqlglot import exp
 
-from qinglang.errors import EngineError
+from qinglang.errors import ConfigError, EngineError
 
 # A function from record batches to record batches (the engines' way to run Python per batch).
 BatchFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
@@ -65,11 +65,35 @@ def with_row_ids(reader: pa.RecordBatchReader) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_batches(schema, batches())
 
 
+class _Guarded:
+    """A record batch stream whose Python errors are kept: DuckDB reports an error raised while
+    it reads a Python stream as its own "Invalid Input Error ... Python exception: Traceback",
+    so the engine raises the original instead (the reader's own clear message)."""
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self.error: BaseException | None = None
+        self._reader = reader
+        self.reader = pa.RecordBatchReader.from_batches(reader.schema, self._batches())
+
+    def _batches(self) -> Iterator[pa.RecordBatch]:
+        try:
+            yield from self._reader
+        except BaseException as exc:
+            self.error = exc
+            raise
+
+    def reraise(self, exc: BaseException) -> None:
+        if self.error is not None:
+            raise self.error from None
+        raise exc
+
+
 class Engine(Protocol):
     name: str
 
     def load_events(self, reader: pa.RecordBatchReader) -> int: ...
     def attach_events(self, sql: str) -> int: ...
+    def keep_events(self, condition: str) -> int: ...
     def register(self, name: str, table: pa.Table) -> None: ...
     def materialize(self, name: str, sql: str) -> None: ...
     def create_view(self, name: str, sql: str) -> None: ...
@@ -127,13 +151,33 @@ class DuckDBEngine:
             raise EngineError(f"DuckDB failed: {exc}\n--- query ---\n{sql}") from exc
 
     def load_events(self, reader: pa.RecordBatchReader) -> int:
-        self.con.register("_events_stream", with_row_ids(reader))
-        self._run("CREATE OR REPLACE TABLE events AS SELECT * FROM _events_stream")
-        self.con.unregister("_events_stream")
+        guarded = _Guarded(with_row_ids(reader))
+        self.con.register("_events_stream", guarded.reader)
+        try:
+            self._run("CREATE OR REPLACE TABLE events AS SELECT * FROM _events_stream")
+        except EngineError as exc:
+            guarded.reraise(exc)
+        finally:
+            self.con.unregister("_events_stream")
         return int(self._run("SELECT count(*) FROM events")[0][0])
 
     def attach_events(self, sql: str) -> int:
         self._run(f"CREATE OR REPLACE VIEW events AS {sql}")
+        return int(self._run("SELECT count(*) FROM events")[0][0])
+
+    def keep_events(self, condition: str) -> int:
+        """Keep only the events where `condition` holds (a SQL expression over `events`);
+        returns how many are left."""
+        kind = self._run(
+            "SELECT table_type FROM information_schema.tables WHERE table_name = 'events'"
+        )
+        if kind and kind[0][0] == "BASE TABLE":
+            self._run(f"DELETE FROM events WHERE NOT coalesce({condition}, FALSE)")
+        else:  # Parquet read in place: a view over the files
+            self._run("ALTER VIEW events RENAME TO events_read")
+            self._run(
+                f"CREATE VIEW events AS SELECT * FROM events_read WHERE coalesce({condition}, FALSE)"
+            )
         return int(self._run("SELECT count(*) FROM events")[0][0])
 
     def register(self, name: str, table: pa.Table) -> None:
@@ -167,9 +211,14 @@ class DuckDBEngine:
             source = reader(batch_size=65_536)
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB failed: {exc}\n--- query ---\n{sql}") from exc
-        self.con.register(f"_{name}_mapped", pa.RecordBatchReader.from_batches(schema, fn(source)))
-        self._run(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_mapped")
-        self.con.unregister(f"_{name}_mapped")
+        guarded = _Guarded(pa.RecordBatchReader.from_batches(schema, fn(source)))
+        self.con.register(f"_{name}_mapped", guarded.reader)
+        try:
+            self._run(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_mapped")
+        except EngineError as exc:
+            guarded.reraise(exc)
+        finally:
+            self.con.unregister(f"_{name}_mapped")
 
     def close(self) -> None:
         self.con.close()
@@ -250,6 +299,13 @@ class SparkEngine:
         df.createOrReplaceTempView("events")
         return int(df.count())
 
+    def keep_events(self, condition: str) -> int:
+        df = self._sql(f"SELECT * FROM events WHERE coalesce({condition}, FALSE)")
+        df = df.localCheckpoint(eager=True)  # type: ignore[attr-defined]
+        df.createOrReplaceTempView("events")
+        self._cached.append(df)
+        return int(df.count())
+
     def register(self, name: str, table: pa.Table) -> None:
         df = self.spark.read.parquet(self._stage(table, name))  # type: ignore[attr-defined]
         df.createOrReplaceTempView(name)
@@ -295,5 +351,12 @@ def connect(kind: str = "duckdb", database: str | Path = ":memory:") -> Engine:
     if kind == "duckdb":
         return DuckDBEngine(database)
     if kind == "spark":
+        try:
+            import pyspark  # noqa: F401
+        except ImportError:
+            raise ConfigError(
+                "--engine spark needs PySpark and Java 17+: pip install 'qinglang[spark]' "
+                "(or use the default engine, duckdb)"
+            ) from None
         return SparkEngine()
-    raise EngineError(f"unknown engine {kind!r}: use duckdb or spark")
+    raise ConfigError(f"unknown engine {kind!r}: use duckdb or spark")

@@ -8,6 +8,11 @@
     ├── ConfigError               a bad --map, mapping file, log format, setting or option
     └── EngineError               the engine (DuckDB/Spark) failed to run a query; transient
 
+Each carries the command's exit code (`exit_code`): 2 when the command line is wrong (an option's
+value, a file or directory named on it that does not exist or cannot be used: fix the command),
+1 when the inputs exist but cannot be audited as they are (fix the data). The README's table of
+exit codes is this.
+
 Readers never raise on a bad row unless asked to be strict: they report a RowError and go on, so
 the good rows are always kept.
 """
@@ -20,12 +25,17 @@ from typing import Any
 
 class QinglangError(Exception):
     transient = False
+    exit_code = 1
 
 
 class InputError(QinglangError):
-    def __init__(self, path: str, message: str) -> None:
+    """`usage=True`: the file named on the command line is not there (or not a file): exit 2."""
+
+    def __init__(self, path: str, message: str, *, usage: bool = False) -> None:
         self.path = path
         self.message = message
+        if usage:
+            self.exit_code = 2
         super().__init__(f"{path}: {message}")
 
 
@@ -36,7 +46,7 @@ class FieldError(QinglangError):
         self.field = field
         self.value = value
         self.expected = expected
-        super().__init__(f"field '{field}': got {_show(value)}, expected {expected}")
+        super().__init__(f"field '{field}': got {show_value(value)}, expected {expected}")
 
 
 @dataclass(frozen=True)
@@ -57,21 +67,21 @@ class RowError:
 
 
 class TooManyBadRows(InputError):
-    def __init__(self, path: str, errors: list[RowError], total_bad: int) -> None:
+    def __init__(self, path: str, errors: list[RowError], total_bad: int, hint: str = "") -> None:
         self.errors = errors
         self.total_bad = total_bad
         first = "; ".join(str(e) for e in errors[:3])
-        super().__init__(path, f"{total_bad} bad row(s); first: {first}")
+        super().__init__(path, f"{total_bad} bad row(s){hint}; first: {first}")
 
 
 class ConfigError(QinglangError):
-    pass
+    exit_code = 2
 
 
 class EngineError(QinglangError):
     transient = True
 
 
-def _show(value: Any, limit: int = 60) -> str:
+def show_value(value: Any, limit: int = 60) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."

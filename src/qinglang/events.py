@@ -14,8 +14,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 import pyarrow as pa
@@ -28,6 +29,20 @@ BEACON_KINDS = ("pageview", "click", "heartbeat", "conversion", "action")
 # error or a redirect). It feeds the behaviour features and is never counted in PV or UV.
 EVENT_KINDS = (*BEACON_KINDS, "request")
 TOKEN_VERDICTS = ("valid", "missing", "invalid", "replayed", "expired")
+
+# The longest text a field keeps, in characters: the collector's own limits (it refuses a beacon
+# with a longer value); the readers keep the first this many characters of a longer value and
+# count it per field ("truncated"), so one hostile row has a bounded cost everywhere downstream.
+MAX_URL = 2048  # url, referrer
+MAX_UA = 512  # user_agent
+MAX_TEXT = 256  # every other text field, and each item of a list
+MAX_LIST = 32  # items of a list field (client.tells, client.ancestor_origins)
+TEXT_LIMITS = {"url": MAX_URL, "referrer": MAX_URL, "user_agent": MAX_UA}
+# client sizes and times are counts of pixels or milliseconds: never negative
+CLIENT_NONNEGATIVE = frozenset(
+    ("frame_w", "frame_h", "viewport_w", "viewport_h", "screen_w", "screen_h", "visible_ms",
+     "dwell_ms", "interactions", "first_interaction_ms")
+)  # fmt: skip
 
 # Keys of the `client` struct (all optional). Add keys freely; never rename these.
 CLIENT_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
@@ -223,11 +238,16 @@ def parse_client(value: Any, field: str = "client") -> dict[str, Any] | None:
         if pa.types.is_boolean(typ):
             out[name] = parse_bool(raw, key)
         elif pa.types.is_integer(typ):
-            out[name] = parse_int(raw, key)
+            number = parse_int(raw, key)
+            if number is not None and name in CLIENT_NONNEGATIVE and number < 0:
+                raise FieldError(key, raw, "0 or more (a size or time cannot be negative)")
+            out[name] = number
         elif pa.types.is_list(typ):
-            out[name] = parse_str_list(raw, key)
+            items = parse_str_list(raw, key)
+            out[name] = None if items is None else [i[:MAX_TEXT] for i in items[:MAX_LIST]]
         else:
-            out[name] = parse_str(raw, key)
+            text = parse_str(raw, key)
+            out[name] = None if text is None else text[:MAX_TEXT]
     return out
 
 
@@ -295,7 +315,15 @@ class RowConverter:
     """Convert a loose record into a contract row (a dict with every EVENT_COLUMNS key).
 
     Unknown keys are ignored (readers report them once). Raises FieldError on the first bad field.
+    Text longer than its limit (:data:`TEXT_LIMITS`, else :data:`MAX_TEXT`) is cut there and
+    counted in ``truncated`` (per field). A timestamp without a zone is read in ``naive_tz``
+    (UTC unless the user names the zone of the export) and counted in ``naive``.
     """
+
+    def __init__(self, naive_tz: tzinfo = UTC) -> None:
+        self.naive_tz = naive_tz
+        self.truncated: Counter[str] = Counter()
+        self.naive = 0
 
     def convert(self, record: Mapping[str, Any], default_id: str) -> dict[str, Any]:
         row: dict[str, Any] = {}
@@ -304,7 +332,7 @@ class RowConverter:
             if name == "ts":
                 if raw is None or raw == "":
                     raise FieldError("ts", raw, "a timestamp (required)")
-                row[name] = parse_ts(raw)
+                row[name] = self._ts(raw)
             elif name == "client":
                 row[name] = parse_client(raw)
             elif name in ("signature_ok", "asset"):
@@ -321,9 +349,38 @@ class RowConverter:
                 row[name] = _parse_enum(raw, name, TOKEN_VERDICTS)
             else:
                 row[name] = parse_str(raw, name)
+            value = row[name]
+            if isinstance(value, str) and len(value) > TEXT_LIMITS.get(name, MAX_TEXT):
+                row[name] = value[: TEXT_LIMITS.get(name, MAX_TEXT)]
+                self.truncated[name] += 1
         if row["event_id"] is None:
             row["event_id"] = default_id
         return row
+
+    def _ts(self, raw: Any) -> datetime:
+        if isinstance(raw, datetime | str) and not isinstance(raw, int | float):
+            naive = _naive(raw)
+            if naive is not None:
+                self.naive += 1
+                ts = naive.replace(tzinfo=self.naive_tz).astimezone(UTC)
+                if not TS_MIN <= ts < TS_MAX:
+                    raise FieldError("ts", raw, TS_WINDOW)
+                return ts
+        return parse_ts(raw)
+
+
+def _naive(raw: datetime | str) -> datetime | None:
+    """The wall-clock time of an ISO-8601 text or datetime that names no zone, else None."""
+    if isinstance(raw, datetime):
+        return raw if raw.tzinfo is None else None
+    text = raw.strip()
+    if not text or text[-1] in "Zz" or not any(c in text for c in "-:"):
+        return None  # UTC, or epoch digits
+    try:
+        ts = datetime.fromisoformat(text)
+    except ValueError:
+        return None  # parse_ts names the problem
+    return ts if ts.tzinfo is None else None
 
 
 class EventBatcher:

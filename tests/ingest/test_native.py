@@ -126,7 +126,16 @@ def test_every_timestamp_unit_gives_the_readers_rows(tmp_path, unit, tz):
     ts = pa.compute.add(ts, 0 if unit == "s" else 123).cast(pa.timestamp("ms"))
     ts = ts.cast(pa.timestamp(unit, tz))
     path = write(tmp_path / "t.parquet", table.set_column(1, "ts", ts))
+    # times without a zone go through the reader (it counts them and applies --input-tz);
+    # read as UTC by default, they equal the same file's times marked UTC, read in place
+    (tmp_path / "utc").mkdir()  # the same name: made event ids name the file
+    utc = write(
+        tmp_path / "utc" / "t.parquet",
+        table.set_column(1, "ts", ts.cast(pa.timestamp(unit, "UTC"))),
+    )
     plan = plan_native([path])
+    assert (plan is None) == (tz is None)
+    plan = plan_native([utc])
     assert plan is not None
     native, reader = DuckDBEngine(), DuckDBEngine()
     native.attach_events(plan.sql)

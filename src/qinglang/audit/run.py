@@ -8,19 +8,25 @@ Writes into the output directory:
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qinglang.audit.facts import compute_facts
 from qinglang.audit.render_html import render_html
 from qinglang.detect.ipranges import provenance
 from qinglang.detect.pipeline import DETECTORS, run_pipeline
 from qinglang.engine import Engine, connect
+from qinglang.errors import RowError, show_value
 from qinglang.evaluate import evaluate
+from qinglang.ingest.common import RejectedLog
 
 
 @dataclass
@@ -41,6 +47,11 @@ class AuditOptions:
     with_evaluation: bool = False
     model: str | None = None  # a model file from `qinglang train`
     detectors: tuple[Any, ...] | None = None  # default: detect.pipeline.DETECTORS
+    input_tz: str | None = None  # the zone of timestamps written without one (None: UTC, warned)
+    period_from: str | None = (
+        None  # first day settled (YYYY-MM-DD in `tz`); earlier events left out
+    )
+    period_to: str | None = None  # last day settled, inclusive
 
     def __post_init__(self) -> None:
         """Money is checked before any work: a finite price of 0 or more, per a whole number of
@@ -53,6 +64,12 @@ class AuditOptions:
             raise ConfigError(f"--price {self.unit_price!r}: a price cannot be negative")
         if isinstance(self.per, bool) or not isinstance(self.per, int) or self.per < 1:
             raise ConfigError(f"--per {self.per!r}: expected a whole number of UV, 1 or more")
+        if self.input_tz is not None:
+            _zone(self.input_tz, "--input-tz")
+        _zone(self.tz, "--tz")
+        start, end = _day(self.period_from, "--from"), _day(self.period_to, "--to")
+        if start and end and end < start:
+            raise ConfigError(f"--from {start} --to {end}: the period ends before it starts")
         if self.unit_price / self.per > 1e12:
             raise ConfigError(
                 f"--price {self.unit_price!r} --per {self.per}: more than 1e12 per UV; "
@@ -61,6 +78,56 @@ class AuditOptions:
 
 
 Progress = Callable[..., None]  # (step, fraction done or None)
+
+
+def _day(text: str | None, option: str) -> date | None:
+    from qinglang.errors import ConfigError
+
+    if text is None:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{option} {text!r}: expected a day, YYYY-MM-DD") from None
+
+
+def period_bounds(options: AuditOptions) -> tuple[datetime | None, datetime | None]:
+    """The settlement period as UTC instants: from the start of --from's day to the end of
+    --to's day, in the zone days are counted in (--tz)."""
+    zone = _zone(options.tz, "--tz")
+    start, end = _day(options.period_from, "--from"), _day(options.period_to, "--to")
+    lo = datetime.combine(start, time(0), zone).astimezone(UTC) if start else None
+    hi = datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC) if end else None
+    return lo, hi
+
+
+def _zone(name: str, option: str) -> ZoneInfo:
+    from qinglang.errors import ConfigError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{option} {name!r}: not a time zone; expected an IANA name such as Asia/Shanghai or UTC"
+        ) from None
+
+
+def output_dir(path: Path) -> Path:
+    """`--out DIR`, created if missing; a file there, or a directory that cannot be made, is the
+    command line's mistake (exit 2), found before any work."""
+    from qinglang.errors import InputError
+
+    if path.exists() and not path.is_dir():
+        raise InputError(
+            str(path), "is a file: --out takes a directory (made if missing)", usage=True
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            str(path), f"cannot make the --out directory: {exc.strerror}", usage=True
+        ) from None
+    return path
 
 
 def run_audit(
@@ -74,11 +141,17 @@ def run_audit(
         if progress:
             progress(name, frac)
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    output_dir(out_dir)
     own_engine = engine is None
     engine = engine or connect(options.engine, options.db)
     try:
-        loaded = load_inputs(engine, inputs, options, step)
+        rejected = RejectedLog(out_dir / "rejected.csv")
+        try:
+            loaded = load_inputs(engine, inputs, options, step, rejected)
+            duplicates = drop_repeated_ids(engine, loaded.reports, rejected)
+            outside = keep_period(engine, options)
+        finally:
+            rejected.close()
         reports = [_report_dict(r) for r in loaded.reports]
         model = _load_model(options.model)
         result = run_pipeline(
@@ -104,6 +177,10 @@ def run_audit(
             settings=options.settings,
             provenance=provenance(),
         )
+        facts["rows"] = _rows_summary(loaded.reports, duplicates, options.input_tz, rejected)
+        facts["rows"]["outside_period"] = outside
+        facts["rows"]["audited"] -= outside
+        facts["rows"]["period"] = {"from": options.period_from, "to": options.period_to}
         if model is not None:
             facts["model"] = _model_facts(engine, model, options.model)
         if options.with_evaluation:
@@ -130,7 +207,11 @@ class Loaded:
 
 
 def load_inputs(
-    engine: Engine, inputs: Sequence[str | Path], options: AuditOptions, step: Progress
+    engine: Engine,
+    inputs: Sequence[str | Path],
+    options: AuditOptions,
+    step: Progress,
+    rejected: RejectedLog | None = None,
 ) -> Loaded:
     """Fill the engine's `events` from the inputs; what reading them reported.
 
@@ -154,6 +235,8 @@ def load_inputs(
         strict=options.strict,
         site=options.site,
         on_rows=lambda n: step(f"reading ({n:,} rows)"),
+        input_tz=_zone(options.input_tz, "--input-tz") if options.input_tz else UTC,
+        rejected=rejected,
     )
     step("reading")
     engine.load_events(stream.to_reader())
@@ -190,6 +273,82 @@ def _model_facts(engine: Engine, model: Any, path: str | None) -> dict[str, Any]
     }
 
 
+def drop_repeated_ids(engine: Engine, reports: list[Any], rejected: RejectedLog) -> int:
+    """An event_id seen before is a duplicate: its first row is kept, every later one is left out
+    and listed in rejected.csv (under the file that held it). Returns how many were left out."""
+    repeated = engine.query(
+        "SELECT event_id, rid FROM (SELECT event_id, rid, row_number() OVER ("
+        "  PARTITION BY event_id ORDER BY rid) AS k FROM events"
+        "  WHERE event_id IN (SELECT event_id FROM events GROUP BY event_id HAVING count(*) > 1)"
+        ") WHERE k > 1 ORDER BY rid"
+    )
+    if not repeated.num_rows:
+        return 0
+    # rids are given in reading order, file by file: the file of a row is where its rid falls
+    ends, total = [], 0
+    for report in reports:
+        total += report.rows_ok
+        ends.append(total)
+    for batch in repeated.to_batches(max_chunksize=65_536):
+        for row in batch.to_pylist():
+            i = min(bisect.bisect_right(ends, row["rid"]), len(reports) - 1)
+            reports[i].duplicates += 1
+            rejected.write(
+                RowError(
+                    reports[i].path,
+                    row["rid"] - (ends[i - 1] if i else 0) + 1,
+                    "event_id",
+                    f"event_id {show_value(row['event_id'])} repeats an earlier row (the first "
+                    "is kept)",
+                    unit="accepted row",
+                )
+            )
+    engine.keep_events("rid IN (SELECT min(rid) FROM events GROUP BY event_id)")
+    return repeated.num_rows
+
+
+def keep_period(engine: Engine, options: AuditOptions) -> int:
+    """Leave out the events outside --from/--to; returns how many (they are not errors: they
+    are simply not in the period settled)."""
+    lo, hi = period_bounds(options)
+    if lo is None and hi is None:
+        return 0
+    conditions = []
+    if lo is not None:
+        conditions.append(f"ts >= TIMESTAMPTZ '{lo.isoformat()}'")
+    if hi is not None:
+        conditions.append(f"ts < TIMESTAMPTZ '{hi.isoformat()}'")
+    before = int(engine.query("SELECT count(*) AS n FROM events").column(0)[0].as_py())
+    return before - engine.keep_events(" AND ".join(conditions))
+
+
+def _rows_summary(
+    reports: list[Any], duplicates: int, input_tz: str | None, rejected: RejectedLog
+) -> dict[str, Any]:
+    """The headline's row counts: read, rejected (by field), audited; values cut at their
+    limit; timestamps that named no zone and the zone they were read in."""
+    by: Counter[str] = Counter()
+    truncated: Counter[str] = Counter()
+    for r in reports:
+        by.update(r.rejected_by)
+        truncated.update(r.truncated)
+    if duplicates:
+        by["event_id (repeated)"] += duplicates
+    bad = sum(r.rows_bad for r in reports)
+    ok = sum(r.rows_ok for r in reports)
+    return {
+        "read": ok + bad,
+        "rejected": bad + duplicates,
+        "rejected_by": dict(by.most_common()),
+        "audited": ok - duplicates,
+        "truncated": dict(truncated.most_common()),
+        "naive_ts": sum(r.naive_ts for r in reports),
+        "input_tz": input_tz,
+        "naive_tz_assumed": input_tz is None and any(r.naive_ts for r in reports),
+        "rejected_file": rejected.path.name,
+    }
+
+
 def _report_dict(report: Any) -> dict[str, Any]:
     return {
         "path": str(report.path),
@@ -198,6 +357,10 @@ def _report_dict(report: Any) -> dict[str, Any]:
         "sha256": report.sha256,
         "rows_ok": report.rows_ok,
         "rows_bad": report.rows_bad,
+        "rejected_by": dict(report.rejected_by),
+        "duplicates": report.duplicates,
+        "truncated": dict(report.truncated),
+        "naive_ts": report.naive_ts,
         "errors": [str(e) for e in report.errors[:20]],
         "notes": list(report.notes),
     }

@@ -7,6 +7,7 @@ the collector.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 import sqlite3
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from qinglang.errors import ConfigError
+from qinglang.errors import ConfigError, InputError
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
@@ -51,10 +52,57 @@ def segments_dir(db: Path) -> Path:
     return db.with_name(db.name + ".segments")
 
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+def is_collector_db(db: Path) -> bool:
+    """Whether `db` is a database `qinglang site add` (or `serve --create`) made: SQLite, with
+    the `sites` table."""
+    try:
+        with open(db, "rb") as f:
+            if f.read(len(SQLITE_MAGIC)) != SQLITE_MAGIC:
+                return False
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as c:
+            found = c.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sites'"
+            ).fetchone()
+    except (OSError, sqlite3.Error):
+        return False
+    return found is not None
+
+
+def open_collector_db(db: Path, create: bool = False) -> SiteRegistry:
+    """The collector's database, for `serve`: a path that does not exist is refused unless
+    `create` (a typo would otherwise start an empty collector that answers 404 to every site),
+    and so is a file that is not a collector database."""
+    db = Path(db)
+    if not db.exists():
+        if not create:
+            raise InputError(
+                str(db),
+                "no such collector database: register a site first (qinglang site add NAME "
+                "--origin URL --db DB), or give --create to start an empty one",
+                usage=True,
+            )
+    elif not is_collector_db(db):
+        raise InputError(
+            str(db),
+            "not a qinglang collector database (one that `qinglang site add` made)",
+            usage=True,
+        )
+    return SiteRegistry(db)
+
+
 class SiteRegistry:
     def __init__(self, db: Path) -> None:
         self.db = Path(db)
         self.db.parent.mkdir(parents=True, exist_ok=True)
+        if self.db.exists() and self.db.stat().st_size and not is_collector_db(self.db):
+            raise InputError(
+                str(self.db),
+                "not a qinglang collector database (one that `qinglang site add` made)",
+                usage=True,
+            )
         with self._conn() as c:
             c.execute(
                 "CREATE TABLE IF NOT EXISTS sites (name TEXT PRIMARY KEY, origins TEXT NOT NULL, "

@@ -26,14 +26,10 @@ import pyarrow as pa
 
 from qinglang.collect import tokens
 from qinglang.collect.sites import Site
-from qinglang.events import BEACON_KINDS, CLIENT_FIELDS
+from qinglang.events import BEACON_KINDS, CLIENT_FIELDS, MAX_LIST, MAX_TEXT, MAX_URL
 
 MAX_BODY = 16 * 1024
 MAX_EVENTS = 10
-MAX_URL = 2048
-MAX_TEXT = 256
-MAX_LIST = 32
-MAX_UA = 512
 JSON_TYPES = ("application/json", "text/plain")  # text/plain: sendBeacon without a CORS preflight
 
 

@@ -12,6 +12,7 @@ module of each (``csv``, ``parquet``, ``ndjson``, ``nginx``, ``talkingdata``, ``
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from qinglang.errors import ConfigError, InputError, QinglangError, TooManyBadRo
 from qinglang.events import EVENT_SCHEMA
 
 from . import csv, engagement, ndjson, nginx, parquet, talkingdata
-from .common import ReadContext, ReadReport
+from .common import ReadContext, ReadReport, RejectedLog
 from .guess import FORMATS, guess_format
 from .mapping import load_mapping_file, parse_map_options, validate_mapping
 from .nginx_format import compile_format
@@ -31,6 +32,7 @@ __all__ = [
     "FORMATS",
     "EventStream",
     "ReadReport",
+    "RejectedLog",
     "load_mapping_file",
     "parse_map_options",
     "read_events",
@@ -105,7 +107,14 @@ class EventStream:
         if report.rows_ok + report.rows_bad + report.rows_skipped == 0:
             raise InputError(str(path), "no events")
         if report.rows_ok == 0 and report.rows_bad:
-            raise TooManyBadRows(str(path), report.errors, report.rows_bad)
+            how = "guessed" if guessed else "given"
+            raise TooManyBadRows(
+                str(path),
+                report.errors,
+                report.rows_bad,
+                f" and not one good row: read as {report.format} ({how}); if that is not what the "
+                "file holds, give --format (and --map or --log-format)",
+            )
 
 
 def read_events(
@@ -117,9 +126,13 @@ def read_events(
     site: str | None = None,
     batch_size: int = 65536,
     on_rows: Callable[[int], None] | None = None,
+    input_tz: tzinfo = UTC,
+    rejected: RejectedLog | None = None,
 ) -> EventStream:
     """Read event files of one format (or ``auto``: guessed per file). Options are checked now
-    (ConfigError), and every path must be an existing file (InputError); reading is lazy."""
+    (ConfigError), and every path must be an existing file (InputError); reading is lazy.
+    ``input_tz``: the zone of timestamps written without one; ``rejected``: where every
+    rejected row is listed (``rejected.csv``)."""
     if fmt not in ("auto", *FORMATS):
         raise ConfigError(f"unknown format {fmt!r}; expected one of: auto, " + ", ".join(FORMATS))
     if batch_size < 1:
@@ -135,14 +148,16 @@ def read_events(
         "strict": strict,
         "site": site,
         "batch_size": batch_size,
+        "input_tz": input_tz,
+        "rejected": rejected,
     }
     return EventStream(files, fmt, options, on_rows)
 
 
 def _check_file(path: Path) -> None:
     if path.is_dir():
-        raise InputError(str(path), "is a directory; give the event files in it")
+        raise InputError(str(path), "is a directory; give the event files in it", usage=True)
     if not path.exists():
-        raise InputError(str(path), "no such file")
+        raise InputError(str(path), "no such file", usage=True)
     if not path.is_file():
-        raise InputError(str(path), "not a regular file")
+        raise InputError(str(path), "not a regular file", usage=True)

@@ -8,8 +8,11 @@ once when reading is strict.
 
 from __future__ import annotations
 
+import csv as csv_module
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +37,10 @@ class ReadReport:
     notes: list[str] = field(default_factory=list)
     sha256: str = ""
     rows_skipped: int = 0  # rows left out on purpose by a documented rule (nginx static assets)
+    rejected_by: Counter[str] = field(default_factory=Counter)  # bad rows per field ("row": none)
+    truncated: Counter[str] = field(default_factory=Counter)  # values cut at their limit, per field
+    naive_ts: int = 0  # timestamps without a zone, read in the --input-tz zone (UTC by default)
+    duplicates: int = 0  # accepted rows left out after all: their event_id came earlier
 
 
 @dataclass
@@ -48,6 +55,8 @@ class ReadContext:
     site: str | None = None
     batch_size: int = 65_536
     advance: Callable[[int], None] = lambda n: None  # called with rows newly read
+    input_tz: tzinfo = UTC  # the zone of timestamps written without one
+    rejected: RejectedLog | None = None  # every rejected row, for rejected.csv
 
     @property
     def name(self) -> str:
@@ -57,8 +66,11 @@ class ReadContext:
         """Report one bad row; raise TooManyBadRows at once when strict."""
         error = RowError(str(self.path), line, field, message, unit)
         self.report.rows_bad += 1
+        self.report.rejected_by[field or "row"] += 1
         if len(self.report.errors) < MAX_ERRORS:
             self.report.errors.append(error)
+        if self.rejected is not None:
+            self.rejected.write(error)
         if self.strict:
             raise TooManyBadRows(str(self.path), [error], 1)
 
@@ -70,15 +82,45 @@ class ReadContext:
             self.report.notes.append(text)
 
 
+class RejectedLog:
+    """`rejected.csv`: every rejected row (file, line or row, unit, field, reason), written as it
+    is found, so the full list costs no memory. Text that a spreadsheet would run as a formula
+    (=, +, -, @ first) is quoted with a leading apostrophe; the csv module quotes the rest."""
+
+    COLUMNS = ("file", "line", "unit", "field", "reason")
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._f = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115  (closed by close())
+        self._w = csv_module.writer(self._f)
+        self._w.writerow(self.COLUMNS)
+        self.rows = 0
+
+    def write(self, error: RowError) -> None:
+        cells = (error.path, error.line, error.unit, error.field or "", error.message)
+        self._w.writerow([_inert(str(c)) for c in cells])
+        self.rows += 1
+
+    def close(self) -> None:
+        self._f.close()
+
+
+def _inert(text: str) -> str:
+    text = text.replace("\x00", "\\0")
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
 class RowSink:
     """Convert loose records with the contract's RowConverter and batch the good ones."""
 
     def __init__(self, ctx: ReadContext, defaults: Mapping[str, Any] | None = None) -> None:
         self.ctx = ctx
         self.defaults = dict(defaults or {})
-        self._converter = RowConverter()
+        self._converter = RowConverter(ctx.input_tz)
+        self._converter.truncated = ctx.report.truncated  # counted straight into the report
         self._batcher = EventBatcher(ctx.batch_size)
         self._pending = 0
+        self._naive = 0
 
     def add(self, record: Mapping[str, Any], line: int) -> pa.RecordBatch | None:
         if self.defaults:
@@ -96,6 +138,8 @@ class RowSink:
         return self._batcher.add(row)
 
     def flush(self) -> pa.RecordBatch | None:
+        self.ctx.report.naive_ts += self._converter.naive - self._naive
+        self._naive = self._converter.naive
         self._tick(force=True)
         return self._batcher.flush()
 

@@ -45,7 +45,7 @@ def guess_format(path: Path, log_format: str | None = None) -> Guess:
     if EXTENSIONS.get(ext) == "parquet":
         return Guess("parquet", f"the extension {ext}")
     head = read_head(path)
-    check_text(path, head, "text (or Parquet)")
+    check_text(path, head, "text (CSV, NDJSON, a server log) or Parquet")
     first = next(line for line in head.decode("utf-8").splitlines() if line.strip())
     first = first.lstrip("\ufeff").strip()
     found = _from_line(first, log_format)

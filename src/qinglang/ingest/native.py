@@ -24,7 +24,19 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from qinglang.engine import sql_string
-from qinglang.events import EVENT_KINDS, EVENT_SCHEMA, TOKEN_VERDICTS, TS_MAX, TS_MIN, is_ip
+from qinglang.events import (
+    CLIENT_FIELDS,
+    CLIENT_NONNEGATIVE,
+    EVENT_KINDS,
+    EVENT_SCHEMA,
+    MAX_LIST,
+    MAX_TEXT,
+    TEXT_LIMITS,
+    TOKEN_VERDICTS,
+    TS_MAX,
+    TS_MIN,
+    is_ip,
+)
 
 from .common import ReadReport
 from .guess import guess_format
@@ -158,7 +170,9 @@ def _speaks_contract(schema: pa.Schema) -> bool:
             continue
         have, want = schema.field(name).type, EVENT_SCHEMA.field(name).type
         if name == "ts":
-            if not (pa.types.is_timestamp(have) and have.tz in (None, "UTC", "+00:00")):
+            # a timestamp without a zone is read by the reader, which counts it and applies
+            # --input-tz
+            if not (pa.types.is_timestamp(have) and have.tz in ("UTC", "+00:00")):
                 return False
         elif want == pa.string():
             if have not in STRING_TYPES:
@@ -209,14 +223,29 @@ _IPV4 = r"((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-
 
 
 def _bad_rows(select: str) -> int:
-    """Rows the Parquet reader would reject: no timestamp or one outside the plausible window,
-    an unknown event kind or verdict."""
+    """Rows the Parquet reader would reject or change: no timestamp or one outside the plausible
+    window, an unknown event kind or verdict, a negative client size or time, text longer than
+    its limit (the reader cuts and counts it)."""
     kinds = ", ".join(sql_string(k) for k in EVENT_KINDS)
     verdicts = ", ".join(sql_string(v) for v in TOKEN_VERDICTS)
+    too_long = " OR ".join(
+        f"length({name}) > {TEXT_LIMITS.get(name, MAX_TEXT)}"
+        for name, typ in zip(EVENT_SCHEMA.names, EVENT_SCHEMA.types, strict=True)
+        if typ == pa.string()
+    )
+    for name, typ in CLIENT_FIELDS:
+        if typ == pa.string():
+            too_long += f" OR length(client.{name}) > {MAX_TEXT}"
+        elif pa.types.is_list(typ):
+            too_long += (
+                f" OR len(client.{name}) > {MAX_LIST}"
+                f" OR list_max(list_transform(client.{name}, lambda x: length(x))) > {MAX_TEXT}"
+            )
+    negative = " OR ".join(f"client.{name} < 0" for name in sorted(CLIENT_NONNEGATIVE))
     check = (
         f"SELECT count(*) FROM ({select}) WHERE ts IS NULL OR event NOT IN ({kinds}) "
         f"OR ts < TIMESTAMPTZ '{TS_MIN.isoformat()}' OR ts >= TIMESTAMPTZ '{TS_MAX.isoformat()}' "
-        f"OR (token IS NOT NULL AND token NOT IN ({verdicts}))"
+        f"OR (token IS NOT NULL AND token NOT IN ({verdicts})) OR {too_long} OR {negative}"
     )
     others = (
         f"SELECT DISTINCT ip FROM ({select}) WHERE ip IS NOT NULL "

@@ -64,17 +64,25 @@ def read_head(path: Path, size: int = HEAD_BYTES) -> bytes:
 
 
 def check_text(path: Path, head: bytes, fmt: str) -> None:
-    """Raise InputError for an empty or binary input to a text format."""
+    """Raise InputError for an empty or binary input to a text format (`fmt`: what was expected,
+    e.g. "CSV text"), saying what to do."""
     if not head.strip():
         raise InputError(str(path), "empty file: no events")
     if b"\x00" in head:
-        raise InputError(str(path), f"binary file (contains NUL bytes); expected {fmt} text")
+        raise InputError(
+            str(path),
+            f"binary file (contains NUL bytes); expected {fmt}: is it the right file, or a "
+            "compressed format other than gzip?",
+        )
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         decoder.decode(head, final=len(head) < HEAD_BYTES)
     except UnicodeDecodeError as exc:
         raise InputError(
-            str(path), f"not UTF-8 text (invalid byte at offset {exc.start}); expected {fmt} text"
+            str(path),
+            f"not UTF-8 text (invalid byte at offset {exc.start}); expected {fmt} in UTF-8. "
+            "A Chinese export is often GBK: convert it first, e.g. "
+            "iconv -f GBK -t UTF-8 FILE > FILE.utf8.csv",
         ) from None
 
 
@@ -88,7 +96,7 @@ class LineSource:
 
     def __init__(self, ctx: ReadContext, fmt: str) -> None:
         self.ctx = ctx
-        check_text(ctx.path, read_head(ctx.path), fmt)
+        check_text(ctx.path, read_head(ctx.path), f"{fmt} text")
         self.bad: set[int] = set()
         self.lineno = 0
 

@@ -16,6 +16,7 @@ they exist, and the detectors must find them from the signals alone.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,8 @@ def simulate(scenario: str, scale: float, seed: int, out: Path,
              **params: Any) -> SimSummary:  # fmt: skip
     if scenario not in SCENARIOS:
         raise ConfigError(f"unknown scenario {scenario!r}; known: {', '.join(sorted(SCENARIOS))}")
-    if not scale > 0:
-        raise ConfigError(f"scale must be positive, got {scale}")
+    if not (scale > 0 and math.isfinite(scale)):
+        raise ConfigError(f"--scale {scale}: expected a number above 0 (1.0 = the full case)")
     built = SCENARIOS[scenario](**params)
     if isinstance(built, Scenario):
         return run(built, scale, seed, Path(out), on_progress)

@@ -1,10 +1,9 @@
-"""The `qinglang` command."""
+"""The audit commands: simulate, audit, train, evaluate, demo, injection, reasons, settings."""
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 import time
 from collections.abc import Iterator
@@ -12,55 +11,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from qinglang import __version__
+from qinglang.cli.common import app, console, fail, out, progress
 from qinglang.errors import ConfigError, QinglangError
-
-app = typer.Typer(
-    help="qinglang (清朗): audit web traffic and engagement for fraud, and settle campaigns.",
-    no_args_is_help=True,
-    add_completion=False,
-)
-console = Console(stderr=True)
-out = Console()
-
-
-def _fail(exc: Exception) -> None:
-    console.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
-    raise typer.Exit(code=2)
-
-
-def _progress() -> Progress:
-    return Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal and "CI" in os.environ,
-    )
-
-
-def _print_version(value: bool) -> None:
-    if value:
-        out.print(__version__)
-        raise typer.Exit()
-
-
-@app.callback()
-def _root(
-    version: Annotated[
-        bool,
-        typer.Option("--version", help="Print the version and exit", is_eager=True,
-                     callback=_print_version),
-    ] = False,
-) -> None:  # fmt: skip
-    """qinglang (清朗): audit web traffic and engagement for fraud, and settle campaigns."""
 
 
 @app.command()
@@ -87,8 +43,8 @@ def simulate(
     from qinglang.simulate import simulate as run_sim
 
     if scenario not in SCENARIOS:
-        _fail(QinglangError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}"))
-    with _progress() as bar:
+        fail(ConfigError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}"))
+    with progress() as bar:
         task = bar.add_task(f"simulating {scenario}", total=None)
         summary = run_sim(
             scenario,
@@ -129,6 +85,19 @@ def audit(
     currency: Annotated[str, typer.Option()] = "CNY",
     lang: Annotated[str, typer.Option(help="Report language: zh or en")] = "zh",
     tz: Annotated[str, typer.Option(help="Time zone that days are counted in")] = "Asia/Shanghai",
+    input_tz: Annotated[
+        str | None,
+        typer.Option(
+            help="Time zone of timestamps written without one (default: read as UTC, with a "
+            "warning)"
+        ),
+    ] = None,
+    period_from: Annotated[
+        str | None, typer.Option("--from", help="First day settled, YYYY-MM-DD in --tz")
+    ] = None,
+    period_to: Annotated[
+        str | None, typer.Option("--to", help="Last day settled (inclusive), YYYY-MM-DD in --tz")
+    ] = None,
     engine: Annotated[str, typer.Option(help="duckdb (default) or spark")] = "duckdb",
     db: Annotated[
         str,
@@ -156,7 +125,7 @@ def audit(
     from qinglang.settings import parse_settings
 
     if lang not in ("zh", "en"):
-        _fail(QinglangError(f"--lang {lang!r}: expected zh or en"))
+        fail(ConfigError(f"--lang {lang!r}: expected zh or en"))
     try:
         fmt, mapping, log_format, site = _reading(fmt, map_, map_file, log_format, site)
         options = AuditOptions(
@@ -175,11 +144,14 @@ def audit(
             settings=parse_settings(setting),
             with_evaluation=evaluate_truth,
             model=str(model) if model else None,
+            input_tz=input_tz,
+            period_from=period_from,
+            period_to=period_to,
         )
         with _stdin_as_file(inputs) as files:
             facts = _run_with_progress(files, out_dir, options)
     except QinglangError as exc:
-        _fail(exc)
+        fail(exc)
         return
     _show_audit(facts, out_dir, lang)
 
@@ -226,7 +198,7 @@ def _audit_collected(db, site, out_dir, lang, price, per, currency, tz, setting)
     from qinglang.settings import parse_settings
 
     if db == ":memory:" or not site:
-        _fail(QinglangError("give INPUTS, or --db (the collector's database) and --site"))
+        fail(ConfigError("give INPUTS, or --db (the collector's database) and --site"))
     try:
         with tempfile.TemporaryDirectory(prefix="qinglang-lake-") as scratch:
             files = site_files(Path(db), site, Path(scratch))
@@ -241,7 +213,7 @@ def _audit_collected(db, site, out_dir, lang, price, per, currency, tz, setting)
             )
             facts = _run_with_progress(files, out_dir, options)
     except QinglangError as exc:
-        _fail(exc)
+        fail(exc)
         return
     _show_audit(facts, out_dir, lang)
 
@@ -267,7 +239,7 @@ def _run_with_progress(inputs, out_dir, options):  # type: ignore[no-untyped-def
     from qinglang.audit.run import run_audit
 
     started = time.perf_counter()
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task("starting", total=None)
         facts = run_audit(
             inputs, out_dir, options, progress=lambda s, f: bar.update(task, description=s)
@@ -289,6 +261,33 @@ def _print_inputs(facts: dict) -> None:
             console.print(f"  {err}", markup=False, highlight=False)
         for note in r["notes"]:
             console.print(f"  note: {note}", markup=False, highlight=False)
+    rows = facts.get("rows")
+    if not rows:
+        return
+    by = ", ".join(f"{n:,} {field}" for field, n in rows["rejected_by"].items())
+    console.print(
+        f"rows: {rows['read']:,} read, {rows['rejected']:,} rejected{f' ({by})' if by else ''}, "
+        f"{rows['audited']:,} audited; every rejected row is in {rows['rejected_file']}",
+        markup=False,
+        highlight=False,
+    )
+    if rows.get("outside_period"):
+        p = rows["period"]
+        console.print(
+            f"  {rows['outside_period']:,} events outside the period {p['from'] or '…'} to "
+            f"{p['to'] or '…'} left out",
+            markup=False,
+            highlight=False,
+        )
+    if rows["truncated"]:
+        cut = ", ".join(f"{n:,} {field}" for field, n in rows["truncated"].items())
+        console.print(f"  values cut at their length limit: {cut}", markup=False, highlight=False)
+    if rows["naive_tz_assumed"]:
+        console.print(
+            f"[yellow]warning:[/yellow] {rows['naive_ts']:,} timestamps name no time zone and were "
+            "read as UTC; if the export is in local time give --input-tz (e.g. Asia/Shanghai)",
+            highlight=False,
+        )
 
 
 def print_evaluation(ev: dict) -> None:
@@ -356,7 +355,7 @@ def injection(
     """The FRAUDAR injection experiment: F-measure of the lockstep search vs density and camouflage."""
     from qinglang.experiment import injection as run_injection
 
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task("injecting", total=8)
         rows = run_injection(
             seeds=tuple(range(1, seeds + 1)),
@@ -407,13 +406,13 @@ def train(
             fmt=fmt, mapping=mapping or None, log_format=log_format, site=site,
             settings=parse_settings(setting),
         )  # fmt: skip
-        with _progress() as bar:
+        with progress() as bar:
             task = bar.add_task("starting", total=None)
             with _stdin_as_file(inputs) as files:
                 result = run_train(files, labels, out_file, options, seed=seed,
                                step=lambda s, *_: bar.update(task, description=s))  # fmt: skip
     except QinglangError as exc:
-        _fail(exc)
+        fail(exc)
         return
     if result.warning:
         console.print(f"[yellow]warning:[/yellow] {escape(result.warning)}", highlight=False)
@@ -466,10 +465,10 @@ def evaluate(
         run_pipeline(engine, parse_settings(setting), known_present=loaded.known_present)
         result = run_eval(engine, tz)
     except QinglangError as exc:
-        _fail(exc)
+        fail(exc)
         return
     if "error" in result:
-        _fail(QinglangError(result["error"]))
+        fail(QinglangError(result["error"]))
     if as_json:
         out.print_json(json.dumps(result))
     else:
@@ -487,12 +486,15 @@ def demo(
 ) -> None:
     """Simulate the 2017 case, audit it, print the summary and the evaluation, write the report."""
     from qinglang.audit.render_terminal import render_summary
-    from qinglang.audit.run import AuditOptions
+    from qinglang.audit.run import AuditOptions, output_dir
     from qinglang.simulate import simulate as run_sim
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        output_dir(out_dir)
+    except QinglangError as exc:
+        fail(exc)
     data = out_dir / f"case2017-scale{scale:g}-seed{seed}.parquet"
-    with _progress() as bar:
+    with progress() as bar:
         task = bar.add_task("simulating case2017", total=None)
         summary = run_sim(
             "case2017",
@@ -513,7 +515,7 @@ def demo(
     try:
         facts = _run_with_progress([data], out_dir, options)
     except QinglangError as exc:
-        _fail(exc)
+        fail(exc)
         return
     render_summary(facts, out, lang="en")
     print_evaluation(facts["evaluation"])
@@ -544,93 +546,3 @@ def settings() -> None:
     for s in SETTINGS.values():
         table.add_row(s.name, f"{s.default:g}", s.help)
     out.print(table)
-
-
-site_app = typer.Typer(help="Register the sites the collector counts for.", no_args_is_help=True)
-app.add_typer(site_app, name="site")
-DB_HELP = "The collector's database file (sites; the lake lives beside it)"
-URL_HELP = "Where visitors' browsers reach the collector"
-
-
-@site_app.command("add")
-def site_add(
-    name: Annotated[str, typer.Argument(help="Site name (a-z 0-9 . _ -)")],
-    origin: Annotated[list[str], typer.Option(help="Origin the site is served from (repeatable)")],
-    db: Annotated[Path, typer.Option(help=DB_HELP)] = Path("qinglang.db"),
-    collector: Annotated[str, typer.Option(help=URL_HELP)] = "http://127.0.0.1:8080",
-) -> None:
-    """Register a site with its own secret and print the snippet to paste into its pages."""
-    from qinglang.collect.sites import SiteRegistry, snippet
-
-    try:
-        site = SiteRegistry(db).add(name, origin)
-    except QinglangError as exc:
-        _fail(exc)
-        return
-    console.print(f"site {site.name} registered for {', '.join(site.origins)}; paste this:")
-    out.print(snippet(collector, site.name), markup=False, highlight=False)
-
-
-@site_app.command("snippet")
-def site_snippet(
-    name: Annotated[str, typer.Argument(help="Site name")],
-    db: Annotated[Path, typer.Option(help=DB_HELP)] = Path("qinglang.db"),
-    collector: Annotated[str, typer.Option(help=URL_HELP)] = "http://127.0.0.1:8080",
-) -> None:
-    """Print the snippet of a registered site again."""
-    from qinglang.collect.sites import SiteRegistry, snippet
-
-    try:
-        found = SiteRegistry(db).get(name)
-    except QinglangError as exc:
-        _fail(exc)
-        return
-    if found is None:
-        _fail(QinglangError(f"unknown site {name!r} in {db}"))
-    out.print(snippet(collector, name), markup=False, highlight=False)
-
-
-@app.command()
-def serve(
-    db: Annotated[Path, typer.Option(help=DB_HELP)] = Path("qinglang.db"),
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option()] = 8080,
-    queue: Annotated[int, typer.Option(help="Beacons waiting for fsync before 503")] = 2048,
-    setting: Annotated[
-        list[str], typer.Option(help="NAME=VALUE; the collector reads token_ttl_minutes")
-    ] = [],  # noqa: B006
-    engine: Annotated[
-        str,
-        typer.Option(
-            envvar="QINGLANG_ENGINE",
-            help="rust: the qinglang-front binary (fast; built from front/); python: the ASGI "
-            "app under uvicorn; auto: rust if the binary is found",
-        ),
-    ] = "auto",
-) -> None:
-    """Run the collector: /t.js, /b, /b.gif, /healthz and /metrics."""
-    from qinglang.collect.front import find_front, serve_front
-    from qinglang.collect.server import serve as run_server
-    from qinglang.settings import parse_settings, setting_value
-
-    try:
-        if engine not in ("auto", "rust", "python"):
-            raise ConfigError(f"--engine {engine!r}: expected auto, rust or python")
-        ttl = setting_value(parse_settings(setting), "token_ttl_minutes")
-        front = find_front() if engine != "python" else None
-        if engine == "rust" and front is None:
-            raise ConfigError(
-                "--engine rust: no qinglang-front binary (build it: see README, "
-                "'Collector engines'; or set QINGLANG_FRONT to its path)"
-            )
-        ttl_s = int(ttl * 60)
-        if front is not None:
-            serve_front(front, db, host, port, queue, ttl_s=ttl_s)
-        else:
-            run_server(db, host, port, queue_size=queue, ttl_s=ttl_s)
-    except QinglangError as exc:
-        _fail(exc)
-
-
-def main() -> None:  # pragma: no cover
-    sys.exit(app())
