@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import json
 
 import pyarrow.parquet as pq
@@ -71,7 +73,7 @@ def test_audit_a_csv_end_to_end(tmp_path):
     facts = json.loads((out / "audit.json").read_text(encoding="utf-8"))
     assert facts["totals"]["uv"] == 3 and facts["totals"]["valid_uv"] == 1
     assert facts["inputs"][0]["rows_bad"] == 1
-    assert facts["amount"]["payable"] == pytest.approx(1.1)
+    assert Decimal(facts["amount"]["payable"]) == Decimal("1.10")
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "<script>alert(1)" not in html and "<img src=x" not in html
 

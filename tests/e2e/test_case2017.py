@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import ROUND_HALF_UP, Decimal
+
 import json
 
 import pyarrow.parquet as pq
@@ -65,7 +67,8 @@ def test_report_has_the_settlement(audited):
     assert t["uv"] == t["valid_uv"] + t["invalid_uv"]
     lo, hi = t["invalid_uv_share_ci"]
     assert lo <= t["invalid_uv_share"] <= hi
-    assert facts["amount"]["payable"] == pytest.approx(t["valid_uv"] * 1.1 / 1000, abs=0.01)
+    exact = (Decimal(t["valid_uv"]) * Decimal("1.1") / 1000).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    assert Decimal(facts["amount"]["payable"]) == exact
     assert facts["inputs"][0]["sha256"] and len(facts["inputs"][0]["sha256"]) == 64
     html = (out / "report.html").read_text(encoding="utf-8")
     assert "应付金额" in html and facts["inputs"][0]["sha256"] in html

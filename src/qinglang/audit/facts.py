@@ -12,10 +12,12 @@ invalid UV takes the category of its highest-priority invalid event.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+from babel.numbers import get_currency_precision
 
 from qinglang import __version__
 from qinglang.audit.engagement import engagement_facts
@@ -201,7 +203,6 @@ def _counts(cells, pv_by, events, price, replicates, seed) -> dict[str, Any]:
         lo, hi = np.quantile(x, [0.025, 0.975])
         return [round(float(lo), 6), round(float(hi), 6)]
 
-    unit = float(price["unit_price"]) / float(price["per"])
     share = invalid / total if total else 0.0
     share_ci = ci(share_inv)
     categories = []
@@ -232,16 +233,31 @@ def _counts(cells, pv_by, events, price, replicates, seed) -> dict[str, Any]:
             "valid_pv": pv_by.get("valid", 0),
             "invalid_pv": pv_by.get("invalid", 0),
         },
-        "amount": {
-            "claimed": round(total * unit, 2),
-            "payable": round(valid * unit, 2),
-            "withheld": round(invalid * unit, 2),
-            "payable_ci": [
-                round(total * (1 - share_ci[1]) * unit, 2),
-                round(total * (1 - share_ci[0]) * unit, 2),
-            ],
-        },
+        "amount": amounts(price, int(total), int(valid), share_ci),
         "categories": categories,
+    }
+
+
+def amounts(price: dict[str, Any], total: int, valid: int, share_ci: list[float]) -> dict[str, Any]:
+    """What the UV cost, exactly: decimal arithmetic from the price as written, each amount
+    rounded half-up once to the currency's minor unit (Babel's ISO 4217 data: 2 for CNY, 0 for
+    JPY), written as a decimal string ("184.97") so no reader's float can change it; withheld is
+    claimed minus payable, so the two always add up."""
+    unit_price = Decimal(str(price["unit_price"]))
+    per = Decimal(int(price["per"]))
+    minor = Decimal(1).scaleb(-get_currency_precision(str(price.get("currency") or "XXX")))
+
+    def cost(uv: Decimal) -> Decimal:
+        return (uv * unit_price / per).quantize(minor, rounding=ROUND_HALF_UP)
+
+    claimed, payable = cost(Decimal(total)), cost(Decimal(valid))
+    lo_share, hi_share = (Decimal(repr(x)) for x in share_ci)
+    return {
+        "claimed": str(claimed),
+        "payable": str(payable),
+        "withheld": str(claimed - payable),
+        "payable_ci": [str(cost(total * (1 - hi_share))), str(cost(total * (1 - lo_share)))],
+        "minor_unit": str(minor),
     }
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import get_currency_precision
 
 LANGS = ("zh", "en")
 
@@ -290,10 +293,16 @@ def fmt_pct(value: object, digits: int = 1) -> str:
 
 
 def fmt_money(value: object, currency: str = "") -> str:
-    """18480 -> '18,480.00' (with ' CNY' when a currency is given); None -> '—'."""
+    """'18480' or 18480 -> '18,480.00' (with ' CNY' when a currency is given: as many decimals
+    as the currency's minor unit); None -> '—'. Decimal text stays exact."""
     if value is None:
         return "—"
-    text = f"{float(value):,.2f}"  # type: ignore[arg-type]
+    places = get_currency_precision(currency) if currency else 2
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation:
+        return clean(value)
+    text = f"{amount:,.{places}f}"
     return f"{text} {currency}" if currency else text
 
 
