@@ -358,15 +358,41 @@ class RowConverter:
         return row
 
     def _ts(self, raw: Any) -> datetime:
-        if isinstance(raw, datetime | str) and not isinstance(raw, int | float):
-            naive = _naive(raw)
-            if naive is not None:
-                self.naive += 1
-                ts = naive.replace(tzinfo=self.naive_tz).astimezone(UTC)
-                if not TS_MIN <= ts < TS_MAX:
-                    raise FieldError("ts", raw, TS_WINDOW)
-                return ts
-        return parse_ts(raw)
+        ts, naive = parse_ts_in(raw, self.naive_tz)
+        self.naive += naive
+        return ts
+
+
+def parse_ts_in(raw: Any, naive_tz: tzinfo) -> tuple[datetime, bool]:
+    """parse_ts, with a time that names no zone read in ``naive_tz``; and whether it named none."""
+    if isinstance(raw, datetime | str):
+        naive = _naive(raw)
+        if naive is not None:
+            ts = naive.replace(tzinfo=naive_tz).astimezone(UTC)
+            if not TS_MIN <= ts < TS_MAX:
+                raise FieldError("ts", raw, TS_WINDOW)
+            return ts, True
+    return parse_ts(raw), False
+
+
+def cap_text(table: pa.Table) -> tuple[pa.Table, Counter[str]]:
+    """The contract's text columns cut at their limits (TEXT_LIMITS, else MAX_TEXT), and how
+    many values were cut, per column: the columnar twin of RowConverter's cut."""
+    import pyarrow.compute as pc
+
+    cut: Counter[str] = Counter()
+    for name in table.column_names:
+        col = table.column(name)
+        if not pa.types.is_string(col.type):
+            continue
+        limit = TEXT_LIMITS.get(name, MAX_TEXT)
+        over = pc.sum(pc.greater(pc.utf8_length(col), limit)).as_py() or 0
+        if over:
+            cut[name] += over
+            table = table.set_column(
+                table.column_names.index(name), name, pc.utf8_slice_codeunits(col, 0, limit)
+            )
+    return table, cut
 
 
 def _naive(raw: datetime | str) -> datetime | None:

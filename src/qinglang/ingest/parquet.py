@@ -18,7 +18,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from qinglang.errors import FieldError, InputError
-from qinglang.events import EVENT_KINDS, TOKEN_VERDICTS, conform
+from qinglang.events import EVENT_KINDS, TOKEN_VERDICTS, cap_text, conform
 
 from .common import MAX_ERRORS, ReadContext, resolve_columns
 from .parquet_cols import (
@@ -120,6 +120,8 @@ def convert(ctx: ReadContext, table: pa.Table, row0: int) -> pa.Table:
     bad = _report_bad(ctx, [c for c in checks if c.bad is not None], row0)
     if bad is not None:
         table = table.filter(pc.invert(bad))
+    table, cut = cap_text(table)
+    ctx.report.truncated.update(cut)
     try:
         return conform(table)
     except FieldError as exc:

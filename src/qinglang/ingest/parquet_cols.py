@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from qinglang.errors import FieldError, InputError
 from qinglang.events import (
+    CLIENT_NONNEGATIVE,
     CLIENT_TYPE,
     TS_MAX,
     TS_MIN,
@@ -23,7 +24,7 @@ from qinglang.events import (
     is_ip,
     parse_bool,
     parse_client,
-    parse_ts,
+    parse_ts_in,
 )
 
 from .common import ReadContext
@@ -45,11 +46,11 @@ class Check:
 def ts_column(ctx: ReadContext, arr: pa.Array) -> tuple[pa.Array, Check]:
     t = arr.type
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
-        out = _ts_from_text(arr.cast(pa.string()))
+        out = _ts_from_text(ctx, arr.cast(pa.string()))
         if out is None:
-            return per_row(arr, "ts", _parse_ts_required, TS_TYPE)
+            return per_row(arr, "ts", _required_ts_parser(ctx), TS_TYPE)
     elif pa.types.is_timestamp(t):
-        out = (arr if t.tz else arr.cast(pa.timestamp(t.unit, "UTC"))).cast(TS_TYPE, safe=False)
+        out = (arr if t.tz else _in_zone(ctx, arr)).cast(TS_TYPE, safe=False)
     elif pa.types.is_date(t):
         out = arr.cast(pa.timestamp("ms")).cast(TS_TYPE)
     elif pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_decimal(t):
@@ -73,13 +74,35 @@ def ts_column(ctx: ReadContext, arr: pa.Array) -> tuple[pa.Array, Check]:
     return out, Check("ts", bad, arr, expected)
 
 
-def _ts_from_text(arr: pa.Array) -> pa.Array | None:
-    for target in (TS_TYPE, pa.timestamp("ms")):  # with a zone offset, else naive = UTC
-        try:
-            return arr.cast(target).cast(TS_TYPE)
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
-    return None
+def _ts_from_text(ctx: ReadContext, arr: pa.Array) -> pa.Array | None:
+    try:  # every time with a zone offset
+        return arr.cast(TS_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    try:  # every time without one: read in --input-tz
+        return _in_zone(ctx, arr.cast(pa.timestamp("ms"))).cast(TS_TYPE)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None  # a mix, or oddities: row by row
+
+
+def _in_zone(ctx: ReadContext, arr: pa.Array) -> pa.Array:
+    """Wall-clock times that name no zone, as instants in ``ctx.input_tz`` (counted)."""
+    ctx.report.naive_ts += len(arr) - arr.null_count
+    zone = getattr(ctx.input_tz, "key", None) or "UTC"
+    if zone == "UTC":
+        return arr.cast(pa.timestamp(arr.type.unit, "UTC"))
+    return pc.assume_timezone(arr, timezone=zone, ambiguous="earliest", nonexistent="earliest")
+
+
+def _required_ts_parser(ctx: ReadContext) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise FieldError("ts", value, TS_REQUIRED)
+        ts, naive = parse_ts_in(value, ctx.input_tz)
+        ctx.report.naive_ts += naive
+        return ts
+
+    return parse
 
 
 def _ts_from_epoch(arr: pa.Array) -> pa.Array:
@@ -94,12 +117,6 @@ def _ts_from_epoch(arr: pa.Array) -> pa.Array:
     ok = pc.and_(pc.greater_equal(x, 0), pc.less_equal(ms, MAX_MS))
     ms = pc.if_else(ok, ms, pa.scalar(None, ms.type)).cast(pa.int64())
     return ms.cast(TS_TYPE)
-
-
-def _parse_ts_required(value: Any) -> Any:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        raise FieldError("ts", value, TS_REQUIRED)
-    return parse_ts(value)
 
 
 def enum_column(
@@ -119,8 +136,16 @@ def enum_column(
 def client_column(ctx: ReadContext, arr: pa.Array) -> tuple[pa.Array, Check]:
     """A struct is conformed later; JSON object text is parsed row by row."""
     t = arr.type
-    if pa.types.is_struct(t) or pa.types.is_null(t):
+    if pa.types.is_null(t):
         return arr, Check("client", None, arr, str)
+    if pa.types.is_struct(t):
+        bad = None
+        for name in sorted(CLIENT_NONNEGATIVE & {t.field(i).name for i in range(t.num_fields)}):
+            child = pc.struct_field(arr, name)
+            if pa.types.is_integer(child.type) or pa.types.is_floating(child.type):
+                neg = pc.fill_null(pc.less(child, 0), False)
+                bad = neg if bad is None else pc.or_(bad, neg)
+        return arr, Check("client", bad, arr, lambda i: "sizes and times of 0 or more")
     if pa.types.is_string(t) or pa.types.is_large_string(t):
         return per_row(arr, "client", parse_client, CLIENT_TYPE)
     raise InputError(str(ctx.path), f"column 'client' has type {t}, expected a struct or JSON text")
