@@ -200,3 +200,18 @@ def test_stdin_reads_as_a_file_named_stdin(tmp_path):
     res = run("audit", "-", "--out", str(tmp_path / "o"), stdin=GOOD.encode())
     assert res.returncode == 0, res.stderr
     assert json.loads((tmp_path / "o" / "audit.json").read_text())["totals"]["events"] == 2
+
+
+def test_the_report_says_what_was_rejected_and_assumed(tmp_path):
+    text = GOOD + "c,2024-01-01 00:00:02,999.1.1.1,<script>x</script>,http://a.test/\n"
+    text += "d,2024-01-01 00:00:03,1.2.3.9,Mozilla/5.0 Chrome/120.0,http://a.test/\n"
+    (tmp_path / "in.csv").write_text(text)
+    for lang, says in (
+        ("en", "4 rows read, 1 rejected, 3 audited"),
+        ("zh", "共读取 4 行，拒绝 1 行，审计 3 行"),
+    ):
+        res = run("audit", str(tmp_path / "in.csv"), "--out", str(tmp_path / lang), "--lang", lang)
+        assert res.returncode == 0, res.stderr
+        html = (tmp_path / lang / "report.html").read_text(encoding="utf-8")
+        assert says in html and "rejected.csv" in html and "--input-tz" in html
+        assert "<script>x" not in html

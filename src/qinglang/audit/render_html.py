@@ -107,6 +107,7 @@ def _view(facts: dict, lang: str) -> dict[str, Any]:
         claimed=fmt_money(amount.get("claimed"), currency),
     )
     method = facts.get("method") or {}
+    rows = _rows_lines(facts.get("rows"), lang)
     return {
         "lang": lang,
         "t": lambda key, **kw: t(key, lang).format(**kw) if kw else t(key, lang),
@@ -131,6 +132,7 @@ def _view(facts: dict, lang: str) -> dict[str, Any]:
         "method": {"uv_definition": "", "verdict_rule": "", "interval_method": ""} | method,
         "queries": method.get("queries") or {},
         "inputs": inputs,
+        "rows": rows,
         "evaluation": facts.get("evaluation"),
         "engagement": facts.get("engagement"),
         "charts": _charts(facts, lang),
@@ -146,3 +148,33 @@ def render_html(facts: dict, lang: str = "zh") -> str:
     if lang not in ("zh", "en"):
         raise ValueError(f"lang must be 'zh' or 'en', got {lang!r}")
     return _env().get_template("report.html.j2").render(**_view(facts, lang))
+
+
+def _rows_lines(rows: dict[str, Any] | None, lang: str) -> list[str]:
+    """The report's sentences on what was read, rejected and audited (plain text; escaped by
+    the template like everything else)."""
+    if not rows:
+        return []
+    lines = [
+        t("rows_sentence", lang).format(
+            read=fmt_int(rows.get("read")),
+            rejected=fmt_int(rows.get("rejected")),
+            audited=fmt_int(rows.get("audited")),
+            file=clean(rows.get("rejected_file") or "rejected.csv"),
+        )
+    ]
+    if rows.get("outside_period"):
+        period = rows.get("period") or {}
+        lines.append(
+            t("rows_outside", lang).format(
+                n=fmt_int(rows["outside_period"]),
+                start=clean(period.get("from") or "…"),
+                end=clean(period.get("to") or "…"),
+            )
+        )
+    if rows.get("truncated"):
+        cut = ", ".join(f"{clean(k)} {fmt_int(v)}" for k, v in rows["truncated"].items())
+        lines.append(t("rows_truncated", lang).format(cut=cut))
+    if rows.get("naive_tz_assumed"):
+        lines.append(t("rows_naive", lang).format(n=fmt_int(rows.get("naive_ts"))))
+    return lines

@@ -191,7 +191,8 @@ def run_audit(
             out_dir / "labels.parquet",
         )
         (out_dir / "audit.json").write_text(
-            json.dumps(facts, ensure_ascii=False, indent=1, default=str, allow_nan=False), encoding="utf-8"
+            json.dumps(facts, ensure_ascii=False, indent=1, default=str, allow_nan=False),
+            encoding="utf-8",
         )
         (out_dir / "report.html").write_text(render_html(facts, options.lang), encoding="utf-8")
         return facts
