@@ -127,12 +127,16 @@ STRINGS: dict[str, dict[str, str]] = {
         "uv_share_error_pp": "Error (percentage points)",
         "reverify": "How to re-verify",
         "reverify_text": (
-            "Either party can reproduce these numbers. Check that the input files match the "
-            "SHA-256 checksums above, install the same qinglang version ({version}) and run "
-            "the command below: it assigns the same label and reason codes to every event, so "
-            "the counts, shares and amounts above come out identical. The detector queries in "
-            "the method section can also be run directly on the events table."
+            "Either party can check and reproduce these numbers. In the audit's directory, "
+            "the first command checks every output and input against the manifest (and the "
+            "signature) and redoes the audit from the options recorded in audit.json, comparing "
+            "every figure and every label; it exits 0 only when all are identical. The second "
+            "is the audit command itself, with every option that determines a figure, for "
+            "qinglang {version}."
         ),
+        "manifest_line": "Manifest SHA-256: {sha}",
+        "signer_line": "Signed by the auditor's key {fingerprint}",
+        "unsigned_line": "Not signed (audit --sign KEY signs the outputs).",
         "none": "none",
         "chart_daily": "UV per day: valid and invalid by category",
         "chart_sources": "Top sources by invalid UV share",
@@ -249,10 +253,14 @@ STRINGS: dict[str, dict[str, str]] = {
         "uv_share_error_pp": "误差（百分点）",
         "reverify": "复核方法",
         "reverify_text": (
-            "双方均可复现上述数字：先核对输入文件的 SHA-256 校验和与上表一致，安装相同版本的 "
-            "qinglang（{version}），再运行下面的命令。它会为每个事件给出相同的判定和原因代码，"
-            "因此上述计数、占比和金额完全一致。方法说明中的检测 SQL 也可直接在事件表上运行。"
+            "双方均可核对并复现上述数字。在审计输出目录中，第一条命令按清单（及签名）核对每个输出"
+            "和输入文件，并按 audit.json 中记录的选项重新运行审计，逐项比较所有数字和每条判定；"
+            "只有完全一致时才以 0 退出。第二条是审计命令本身，包含决定数字的全部选项"
+            "（qinglang {version}）。"
         ),
+        "manifest_line": "清单 SHA-256：{sha}",
+        "signer_line": "审计方密钥签名：{fingerprint}",
+        "unsigned_line": "未签名（audit --sign KEY 可为输出签名）。",
         "none": "无",
         "chart_daily": "每日 UV：有效与各类无效流量",
         "chart_sources": "无效 UV 占比最高的来源",

@@ -137,9 +137,8 @@ def _view(facts: dict, lang: str) -> dict[str, Any]:
         "engagement": facts.get("engagement"),
         "charts": _charts(facts, lang),
         "chart_note": charts.chart_lang(lang) != lang,
-        "rerun": "qinglang audit "
-        + " ".join(shlex.quote(clean(i.get("path"))) for i in facts.get("inputs") or [])
-        + " --out DIR",
+        "rerun": _rerun_commands(facts),
+        "manifest": facts.get("manifest") or {},
     }
 
 
@@ -178,3 +177,15 @@ def _rows_lines(rows: dict[str, Any] | None, lang: str) -> list[str]:
     if rows.get("naive_tz_assumed"):
         lines.append(t("rows_naive", lang).format(n=fmt_int(rows.get("naive_ts"))))
     return lines
+
+
+def _rerun_commands(facts: dict[str, Any]) -> str:
+    """`qinglang verify DIR --rerun`, then the audit's own command as recorded."""
+    recorded = (facts.get("record") or {}).get("command")
+    if not recorded:
+        recorded = (
+            "qinglang audit "
+            + " ".join(shlex.quote(clean(i.get("path"))) for i in facts.get("inputs") or [])
+            + " --out DIR"
+        )
+    return "qinglang verify DIR --rerun\n" + clean(recorded)

@@ -4,6 +4,9 @@ Writes into the output directory:
     labels.parquet   one row per input event: event_id, verdict, category, reasons, score
     audit.json       the audit facts (what the report shows, as data)
     report.html      the report, in the language asked for
+    rejected.csv     every row not audited, with file, line, field and reason
+    manifest.json    the SHA-256 of every input and data output, the figures (audit/record.py)
+    seal.json        the SHA-256 (and signature) of manifest.json and report.html
 """
 
 from __future__ import annotations
@@ -13,13 +16,14 @@ import json
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from qinglang.audit.facts import compute_facts
+from qinglang.audit.record import record, write_manifest, write_seal
 from qinglang.audit.render_html import render_html
 from qinglang.detect.ipranges import provenance
 from qinglang.detect.pipeline import DETECTORS, run_pipeline
@@ -52,6 +56,7 @@ class AuditOptions:
         None  # first day settled (YYYY-MM-DD in `tz`); earlier events left out
     )
     period_to: str | None = None  # last day settled, inclusive
+    sign_key: str | None = None  # an Ed25519 private key (qinglang keys new): signs the outputs
 
     def __post_init__(self) -> None:
         """Money is checked before any work: a finite price of 0 or more, per a whole number of
@@ -99,6 +104,19 @@ def period_bounds(options: AuditOptions) -> tuple[datetime | None, datetime | No
     lo = datetime.combine(start, time(0), zone).astimezone(UTC) if start else None
     hi = datetime.combine(end + timedelta(days=1), time(0), zone).astimezone(UTC) if end else None
     return lo, hi
+
+
+def options_from_record(recorded: dict[str, Any]) -> AuditOptions:
+    """The AuditOptions an audit.json records (`verify --rerun`); the default detectors unless
+    it names others, and no signing (the re-run is compared, not kept)."""
+    known = {f.name for f in fields(AuditOptions)}
+    values = {
+        k: v for k, v in recorded.items() if k in known and k not in ("detectors", "sign_key")
+    }
+    names = recorded.get("detectors")
+    if names:
+        values["detectors"] = tuple(d for d in DETECTORS if d.NAME in names)
+    return AuditOptions(**values)
 
 
 def _zone(name: str, option: str) -> ZoneInfo:
@@ -190,11 +208,15 @@ def run_audit(
             "SELECT event_id, verdict, category, reasons, score FROM labels ORDER BY rid",
             out_dir / "labels.parquet",
         )
+        facts["record"] = record([Path(p) for p in inputs], options, provenance())
         (out_dir / "audit.json").write_text(
             json.dumps(facts, ensure_ascii=False, indent=1, default=str, allow_nan=False),
             encoding="utf-8",
         )
+        key = Path(options.sign_key) if options.sign_key else None
+        facts["manifest"] = write_manifest(out_dir, facts, key)
         (out_dir / "report.html").write_text(render_html(facts, options.lang), encoding="utf-8")
+        write_seal(out_dir, key)
         return facts
     finally:
         if own_engine:

@@ -113,6 +113,10 @@ def audit(
     model: Annotated[
         Path | None, typer.Option(help="A model file from `qinglang train` (adds model.* findings)")
     ] = None,
+    sign: Annotated[
+        Path | None,
+        typer.Option(help="Sign the outputs with this Ed25519 private key (qinglang keys new)"),
+    ] = None,
 ) -> None:
     """Ingest, detect and report: labels.parquet, audit.json and report.html in --out.
 
@@ -147,6 +151,7 @@ def audit(
             input_tz=input_tz,
             period_from=period_from,
             period_to=period_to,
+            sign_key=str(sign) if sign else None,
         )
         with _stdin_as_file(inputs) as files:
             facts = _run_with_progress(files, out_dir, options)
@@ -520,6 +525,55 @@ def demo(
     render_summary(facts, out, lang="en")
     print_evaluation(facts["evaluation"])
     out.print(f"report: {out_dir / 'report.html'}")
+
+
+@app.command()
+def verify(
+    out_dir: Annotated[Path, typer.Argument(help="An audit's output directory")],
+    key: Annotated[
+        Path | None,
+        typer.Option(help="The auditor's public key (.pub): the signature must be by it"),
+    ] = None,
+    rerun: Annotated[
+        bool, typer.Option("--rerun", help="Also redo the audit and compare every figure and label")
+    ] = False,
+) -> None:
+    """Check an audit: its seal and signature, every output and input against the manifest, and
+    with --rerun that redoing it gives the same figures and labels. Exit 0 when all hold, 1 naming
+    what does not."""
+    from qinglang.audit.verify import verify as check
+
+    try:
+        verdict = check(out_dir, key, rerun)
+    except QinglangError as exc:
+        fail(exc)
+    for line in verdict.checked:
+        out.print(f"ok: {line}", markup=False, highlight=False)
+    for line in verdict.problems:
+        console.print(f"[red]FAILED:[/red] {escape(line)}", highlight=False)
+    if not verdict.ok:
+        raise typer.Exit(code=1)
+    out.print("verified", highlight=False)
+
+
+keys_app = typer.Typer(help="Ed25519 keys that sign audits.", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("new")
+def keys_new(
+    base: Annotated[Path, typer.Argument(help="Writes BASE.key (private, mode 0600) and BASE.pub")],
+) -> None:
+    """Make a key pair for `audit --sign BASE.key`; give BASE.pub to whoever checks the audits."""
+    from qinglang.audit.record import new_key_pair
+
+    try:
+        private, public, fingerprint = new_key_pair(base)
+    except QinglangError as exc:
+        fail(exc)
+    out.print(
+        f"private key {private} (keep it secret)\npublic key {public}\n{fingerprint}", markup=False
+    )
 
 
 @app.command()
