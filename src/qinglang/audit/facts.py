@@ -25,10 +25,13 @@ from qinglang.engine import Engine
 from qinglang.reasons import CATEGORY_PRIORITY, CATEGORY_TEXT, REASONS
 from qinglang.settings import SETTINGS, setting_value
 
+MIN_INTERVAL_UNITS = 5  # fewer (source, day) cells than this: no interval is estimable
 INTERVAL_TEXT = (
-    "95% intervals come from a cluster bootstrap over (source, day) cells: they show how much the "
-    "shares would move if the campaign's traffic had been drawn again, cell by cell. They do not "
-    "include detector error; `qinglang evaluate` measures that on labelled data."
+    "95% intervals come from a cluster bootstrap over (source, day) cells (Poisson weights; "
+    "resamples with no UV at all are left out): they show how much the shares would move if the "
+    "campaign's traffic had been drawn again, cell by cell. With fewer than "
+    f"{MIN_INTERVAL_UNITS} cells no interval is estimable and none is shown. They do not include "
+    "detector error; `qinglang evaluate` measures that on labelled data."
 )
 VERDICT_TEXT = (
     "An event is invalid when any detector finding scores at least 0.5 (a decisive reason); "
@@ -192,14 +195,18 @@ def _counts(cells, pv_by, events, price, replicates, seed) -> dict[str, Any]:
     valid = m[:, 0].sum()
     invalid = total - valid
     rng = np.random.default_rng(seed)
-    weights = rng.poisson(1.0, size=(replicates, len(keys))) if len(keys) else np.zeros((0, 0))
-    boot = weights @ m if len(keys) else np.zeros((replicates, k + 1))
-    boot_total = np.maximum(boot.sum(axis=1), 1)
-    share_inv = 1 - boot[:, 0] / boot_total
+    estimable = len(keys) >= MIN_INTERVAL_UNITS
+    weights = rng.poisson(1.0, size=(replicates, len(keys))) if estimable else np.zeros((0, 0))
+    boot = weights @ m if estimable else np.zeros((0, k + 1))
+    # a resample of only empty or missing cells has no UV at all: it is no draw of the campaign
+    # (counted as 100% invalid, it used to widen the interval to 0-100%), so it is left out
+    boot = boot[boot.sum(axis=1) > 0]
+    boot_total = boot.sum(axis=1)
+    share_inv = 1 - boot[:, 0] / boot_total if len(boot) else np.zeros(0)
 
-    def ci(x: np.ndarray) -> list[float]:
+    def ci(x: np.ndarray) -> list[float] | None:
         if not len(x):
-            return [0.0, 0.0]
+            return None  # not estimable: too few units
         lo, hi = np.quantile(x, [0.025, 0.975])
         return [round(float(lo), 6), round(float(hi), 6)]
 
@@ -230,6 +237,12 @@ def _counts(cells, pv_by, events, price, replicates, seed) -> dict[str, Any]:
             "invalid_uv": int(invalid),
             "invalid_uv_share": round(share, 6),
             "invalid_uv_share_ci": share_ci,
+            "interval": {
+                "unit": "(source, day) cell",
+                "units": len(keys),
+                "replicates": int(len(boot)),
+                "estimable": share_ci is not None,
+            },
             "valid_pv": pv_by.get("valid", 0),
             "invalid_pv": pv_by.get("invalid", 0),
         },
@@ -238,7 +251,9 @@ def _counts(cells, pv_by, events, price, replicates, seed) -> dict[str, Any]:
     }
 
 
-def amounts(price: dict[str, Any], total: int, valid: int, share_ci: list[float]) -> dict[str, Any]:
+def amounts(
+    price: dict[str, Any], total: int, valid: int, share_ci: list[float] | None
+) -> dict[str, Any]:
     """What the UV cost, exactly: decimal arithmetic from the price as written, each amount
     rounded half-up once to the currency's minor unit (Babel's ISO 4217 data: 2 for CNY, 0 for
     JPY), written as a decimal string ("184.97") so no reader's float can change it; withheld is
@@ -251,12 +266,15 @@ def amounts(price: dict[str, Any], total: int, valid: int, share_ci: list[float]
         return (uv * unit_price / per).quantize(minor, rounding=ROUND_HALF_UP)
 
     claimed, payable = cost(Decimal(total)), cost(Decimal(valid))
-    lo_share, hi_share = (Decimal(repr(x)) for x in share_ci)
+    payable_ci = None
+    if share_ci is not None:
+        lo_share, hi_share = (Decimal(repr(x)) for x in share_ci)
+        payable_ci = [str(cost(total * (1 - hi_share))), str(cost(total * (1 - lo_share)))]
     return {
         "claimed": str(claimed),
         "payable": str(payable),
         "withheld": str(claimed - payable),
-        "payable_ci": [str(cost(total * (1 - hi_share))), str(cost(total * (1 - lo_share)))],
+        "payable_ci": payable_ci,
         "minor_unit": str(minor),
     }
 
