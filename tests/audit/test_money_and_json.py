@@ -90,4 +90,4 @@ def test_every_audit_json_is_strict_json(tmp_path, extra):
     # (it used to print 0%-100%, from resamples with no UV counted as all invalid)
     assert loaded["amount"]["payable_ci"] is None
     assert loaded["totals"]["invalid_uv_share_ci"] is None
-    assert loaded["totals"]["interval"]["units"] == 1
+    assert loaded["totals"]["interval"]["units"] <= 1

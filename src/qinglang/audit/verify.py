@@ -56,7 +56,12 @@ def verify(out_dir: Path, key: Path | None = None, rerun: bool = False) -> Verdi
     if seal is None or manifest is None:
         return v
     _check_seal(out_dir, seal, manifest, key, v)
-    _check_manifest(out_dir, manifest, v)
+    if any(p.startswith(MANIFEST) for p in v.problems):
+        return v  # a manifest that is not the sealed one says nothing about the other files
+    try:
+        _check_manifest(out_dir, manifest, v)
+    except (KeyError, TypeError, AttributeError) as exc:
+        v.problems.append(f"{MANIFEST} is not a qinglang manifest ({exc!r} missing or malformed)")
     if rerun and v.ok:
         _rerun(out_dir, v)
     return v
