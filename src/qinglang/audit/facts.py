@@ -140,8 +140,14 @@ def compute_facts(
     facts["daily"] = _daily(cells)
     facts["sources"] = _sources(cells)
     evidence_n = int(setting_value(settings, "evidence_per_reason"))
-    facts["evidence"] = _evidence(engine, evidence_n)
+    facts["evidence"] = _evidence(engine, evidence_n, tz, seed)
     facts["reasons"] = _reasons(engine)
+    facts["evidence_sampling"] = {
+        "seed": seed,
+        "per_reason": evidence_n,
+        "method": EVIDENCE_TEXT,
+        "totals": {r["code"]: r["events"] for r in facts["reasons"] if r["events"]},
+    }
     facts["detectors"] = detectors
     facts["method"] = {
         "uv_definition": facts["uv_key_note"],
@@ -322,20 +328,42 @@ def _sources(cells: list[dict]) -> list[dict[str, Any]]:
 EVIDENCE_COLUMNS = ("event_id", "ts", "ip", "user_agent", "referrer", "url", "source")
 
 
-def _evidence(engine: Engine, per_reason: int) -> dict[str, list[dict[str, Any]]]:
-    picked = (
-        "SELECT reason, rid FROM (SELECT reason, rid, row_number() OVER "
-        "(PARTITION BY reason ORDER BY score DESC, rid) AS rn FROM findings) "
-        f"WHERE rn <= {per_reason}"
-    )
-    cols = ", ".join(f"e.{c}" for c in EVIDENCE_COLUMNS if c != "ts")
+EVIDENCE_TEXT = (
+    "Evidence rows are drawn at random (a fixed seed, recorded) among each reason's events, one "
+    "source at a time: the first row of each source, then the second, so that no one source "
+    "fills the sample. Times are shown in the zone days are counted in."
+)
+
+
+def _evidence(
+    engine: Engine, per_reason: int, tz: str, seed: int
+) -> dict[str, list[dict[str, Any]]]:
+    # a portable pseudo-random order (the same on DuckDB and Spark): a multiplicative hash of
+    # the row id and the seed
+    mix = f"((rid + {int(seed)}) * 2654435761) % 4294967296"
+    picked = f"""
+SELECT reason, rid FROM (
+  SELECT reason, rid, row_number() OVER (PARTITION BY reason ORDER BY k, m) AS rn
+  FROM (SELECT f.reason, f.rid, {mix.replace("rid", "f.rid")} AS m,
+               row_number() OVER (PARTITION BY f.reason, e.source
+                                  ORDER BY {mix.replace("rid", "f.rid")}) AS k
+        FROM findings f JOIN events e ON e.rid = f.rid) s) r
+WHERE rn <= {int(per_reason)}"""
+    cols = ", ".join(f"e.{c}" for c in EVIDENCE_COLUMNS)
     rows = engine.query(
-        f"SELECT p.reason, {cols}, CAST(e.ts AS VARCHAR) AS ts, l.category, l.reasons, l.score "
+        f"SELECT p.reason, {cols}, l.category, l.reasons, l.score "
         f"FROM ({picked}) p JOIN events e ON e.rid = p.rid "
-        f"JOIN labels l ON l.rid = p.rid ORDER BY p.reason, l.score DESC, e.rid"
+        f"JOIN labels l ON l.rid = p.rid ORDER BY p.reason, e.ts, e.rid"
     ).to_pylist()
+    try:
+        zone: Any = ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = UTC
     out: dict[str, list[dict[str, Any]]] = {}
     for r in rows:
+        ts = r.get("ts")
+        if isinstance(ts, datetime):
+            r["ts"] = ts.astimezone(zone).isoformat(timespec="seconds")
         out.setdefault(r.pop("reason"), []).append(r)
     return out
 

@@ -85,12 +85,13 @@ def _view(facts: dict, lang: str) -> dict[str, Any]:
     price = facts.get("price") or {}
     currency = price.get("currency") or ""
     reason_text = {r.get("code"): r for r in facts.get("reasons") or []}
+    evidence_totals = (facts.get("evidence_sampling") or {}).get("totals") or {}
     evidence = [
         {
             "code": code,
             "text": (reason_text.get(code) or {}).get(lang) or "",
             "rows": list(rows or [])[:EVIDENCE_ROWS],
-            "total": len(rows or []),
+            "total": evidence_totals.get(code, len(rows or [])),
         }
         for code, rows in (facts.get("evidence") or {}).items()
     ]

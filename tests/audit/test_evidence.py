@@ -1,0 +1,38 @@
+"""Evidence samples: drawn at random with a recorded seed, one source at a time, shown in the
+report's time zone, and captioned with how many events the reason really has (issue 13, item 6)."""
+
+from __future__ import annotations
+
+import json
+
+from qinglang.audit.run import AuditOptions, run_audit
+
+BOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
+
+
+def test_samples_are_spread_over_sources_counted_and_in_local_time(tmp_path):
+    lines = ["event_id,ts,ip,user_agent,url,source"]
+    for i in range(40):  # 40 crawler hits from source a, 3 from source b
+        lines.append(f"a{i},2024-01-01T{i % 24:02d}:00:00Z,66.249.66.{i},{BOT},/p{i},a")
+    for i in range(3):
+        lines.append(f"b{i},2024-01-01T00:30:0{i}Z,66.249.67.{i},{BOT},/q{i},b")
+    src = tmp_path / "in.csv"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    facts = run_audit([src], tmp_path / "o", AuditOptions(tz="Asia/Shanghai", lang="en"))
+    rows = (
+        facts["evidence"]["ua.crawler"]
+        if "ua.crawler" in facts["evidence"]
+        else next(iter(facts["evidence"].values()))
+    )
+    code = next(c for c, r in facts["evidence"].items() if r == rows)
+    assert len(rows) == 5
+    assert {r["source"] for r in rows} == {"a", "b"}  # the small source is not crowded out
+    assert all(r["ts"].endswith("+08:00") for r in rows)  # the report's zone, not UTC
+    sampling = facts["evidence_sampling"]
+    assert sampling["totals"][code] == 43 and sampling["seed"] == 0
+    html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "5 of 43 samples shown" in html
+    again = run_audit([src], tmp_path / "o2", AuditOptions(tz="Asia/Shanghai", lang="en"))
+    assert again["evidence"] == facts["evidence"]  # the same seed, the same sample
+    saved = json.loads((tmp_path / "o" / "audit.json").read_text())
+    assert saved["evidence_sampling"]["method"]
