@@ -90,6 +90,7 @@ class _Guarded:
 
 class Engine(Protocol):
     name: str
+    statements: list[str]  # every statement that made a table, in run order
 
     def load_events(self, reader: pa.RecordBatchReader) -> int: ...
     def attach_events(self, sql: str) -> int: ...
@@ -130,6 +131,7 @@ class DuckDBEngine:
 
     def __init__(self, database: str | Path = ":memory:", threads: int | None = None) -> None:
         self.con = duckdb.connect(str(database))
+        self.statements: list[str] = []  # every table the audit made, in run order (the method)
         self._spill = tempfile.TemporaryDirectory(prefix="qinglang-duckdb-")
         try:
             self.con.execute(f"SET memory_limit = {sql_string(default_memory_limit())}")
@@ -153,6 +155,7 @@ class DuckDBEngine:
     def load_events(self, reader: pa.RecordBatchReader) -> int:
         guarded = _Guarded(with_row_ids(reader))
         self.con.register("_events_stream", guarded.reader)
+        self.statements.append("-- events: the inputs, read by qinglang's readers (rid: row order)")
         try:
             self._run("CREATE OR REPLACE TABLE events AS SELECT * FROM _events_stream")
         except EngineError as exc:
@@ -162,6 +165,7 @@ class DuckDBEngine:
         return int(self._run("SELECT count(*) FROM events")[0][0])
 
     def attach_events(self, sql: str) -> int:
+        self.statements.append(f"CREATE OR REPLACE VIEW events AS {sql}")
         self._run(f"CREATE OR REPLACE VIEW events AS {sql}")
         return int(self._run("SELECT count(*) FROM events")[0][0])
 
@@ -171,6 +175,7 @@ class DuckDBEngine:
         kind = self._run(
             "SELECT table_type FROM information_schema.tables WHERE table_name = 'events'"
         )
+        self.statements.append(f"-- keep only: {condition}")
         if kind and kind[0][0] == "BASE TABLE":
             self._run(f"DELETE FROM events WHERE NOT coalesce({condition}, FALSE)")
         else:  # Parquet read in place: a view over the files
@@ -181,14 +186,17 @@ class DuckDBEngine:
         return int(self._run("SELECT count(*) FROM events")[0][0])
 
     def register(self, name: str, table: pa.Table) -> None:
+        self.statements.append(f"-- {name}: {table.num_rows} rows computed in Python (see its module)")
         self.con.register(f"_{name}_arrow", table)
         self._run(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_arrow")
         self.con.unregister(f"_{name}_arrow")
 
     def materialize(self, name: str, sql: str) -> None:
+        self.statements.append(f"CREATE OR REPLACE TABLE {name} AS {sql}")
         self._run(f"CREATE OR REPLACE TABLE {name} AS {sql}")
 
     def create_view(self, name: str, sql: str) -> None:
+        self.statements.append(f"CREATE OR REPLACE VIEW {name} AS {sql}")
         self._run(f"CREATE OR REPLACE VIEW {name} AS {sql}")
 
     def query(self, sql: str) -> pa.Table:
@@ -211,6 +219,7 @@ class DuckDBEngine:
             source = reader(batch_size=65_536)
         except duckdb.Error as exc:
             raise EngineError(f"DuckDB failed: {exc}\n--- query ---\n{sql}") from exc
+        self.statements.append(f"-- {name}: Python over the batches of: {sql}")
         guarded = _Guarded(pa.RecordBatchReader.from_batches(schema, fn(source)))
         self.con.register(f"_{name}_mapped", guarded.reader)
         try:
@@ -279,6 +288,7 @@ class SparkEngine:
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")  # type: ignore[attr-defined]
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="qinglang-spark-"))
         self._cached: list[object] = []
+        self.statements: list[str] = []  # as DuckDB's: in DuckDB's dialect, as written
 
     def _stage(self, table: pa.Table | pa.RecordBatchReader, name: str) -> str:
         path = self.workdir / f"{name}-{uuid.uuid4().hex}.parquet"
@@ -320,11 +330,13 @@ class SparkEngine:
     def materialize(self, name: str, sql: str) -> None:
         # a local checkpoint, not just cache(): iterative detectors (batch peeling) build each
         # round on the last, and a lineage that grows every round makes Spark's plans explode
+        self.statements.append(f"CREATE OR REPLACE TABLE {name} AS {sql}")
         df = self._sql(sql).localCheckpoint(eager=True)  # type: ignore[attr-defined]
         df.createOrReplaceTempView(name)
         self._cached.append(df)
 
     def create_view(self, name: str, sql: str) -> None:
+        self.statements.append(f"CREATE OR REPLACE VIEW {name} AS {sql}")
         self._sql(sql).createOrReplaceTempView(name)  # type: ignore[attr-defined]
 
     def query(self, sql: str) -> pa.Table:

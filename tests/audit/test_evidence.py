@@ -32,3 +32,19 @@ def test_samples_are_spread_over_sources_counted_and_in_local_time(tmp_path):
     assert again["evidence"] == facts["evidence"]  # the same seed, the same sample
     saved = json.loads((tmp_path / "o" / "audit.json").read_text())
     assert saved["evidence_sampling"]["method"]
+
+
+def test_the_method_lists_every_statement_in_run_order_and_the_settings(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text(
+        "ts,ip,user_agent,url\n2024-01-01T00:00:00Z,1.2.3.4,curl/8.0,/a\n", encoding="utf-8"
+    )
+    facts = run_audit([src], tmp_path / "o", AuditOptions(lang="en"))
+    statements = facts["method"]["statements"]
+    made = [s.split(" AS ")[0].split()[-1] for s in statements if s.startswith("CREATE")]
+    # helper tables before the tables that read them, labels last among the detectors' work
+    assert made.index("findings") < made.index("labels") < made.index("uv")
+    assert any(s.startswith("-- events:") for s in statements)
+    html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "Every statement, in run order" in html and " labels AS " in html
+    assert "Settings and thresholds" in html and "session_gap_minutes" in html

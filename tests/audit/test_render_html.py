@@ -16,7 +16,7 @@ GOLDEN = Path(__file__).parent / "golden"
 ALLOWED_TAGS = {
     "html", "head", "meta", "title", "style", "body", "header", "footer", "section", "h1", "h2",
     "h3", "h4", "p", "dl", "dt", "dd", "div", "span", "table", "thead", "tbody", "tr", "th", "td",
-    "code", "pre", "ul", "li", "strong", "br", "figure",
+    "code", "pre", "ul", "li", "strong", "br", "figure", "details", "summary",
     # matplotlib SVG
     "svg", "defs", "g", "path", "use", "clippath", "rect", "text", "polyline", "line",
 }  # fmt: skip

@@ -208,6 +208,7 @@ def run_audit(
             "SELECT event_id, verdict, category, reasons, score FROM labels ORDER BY rid",
             out_dir / "labels.parquet",
         )
+        facts["method"]["statements"] = list(engine.statements)
         facts["record"] = record([Path(p) for p in inputs], options, provenance())
         (out_dir / "audit.json").write_text(
             json.dumps(facts, ensure_ascii=False, indent=1, default=str, allow_nan=False),
