@@ -126,6 +126,13 @@ def compute_facts(
         f"WHERE {'e.event = ' + repr('pageview') if has_pv else 'TRUE'} GROUP BY 1"
     ).to_pylist()
     pv_by = {r["verdict"]: int(r["n"]) for r in pv}
+    pv_by_category = {
+        r["category"]: int(r["n"])
+        for r in engine.query(
+            "SELECT e.category, count(*) AS n FROM label_rows e WHERE e.verdict = 'invalid' "
+            f"AND {'e.event = ' + repr('pageview') if has_pv else 'TRUE'} GROUP BY 1"
+        ).to_pylist()
+    }
     replicates = int(setting_value(settings, "bootstrap_replicates"))
     facts: dict[str, Any] = {
         "qinglang_version": __version__,
@@ -137,7 +144,11 @@ def compute_facts(
         "price": price,
     }
     facts.update(_counts(cells, pv_by, int(shape["events"]), price, replicates, seed))
+    for c in facts["categories"]:
+        c["pv"] = pv_by_category.get(c["category"], 0)
     facts["daily"] = _daily(cells)
+    for d in facts["daily"]:  # what each day's valid UV cost, exactly
+        d["payable"] = amounts(price, d["uv"], d["valid_uv"], None)["payable"]
     facts["sources"] = _sources(cells)
     evidence_n = int(setting_value(settings, "evidence_per_reason"))
     facts["evidence"] = _evidence(engine, evidence_n, tz, seed)

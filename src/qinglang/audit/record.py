@@ -93,12 +93,14 @@ def command(inputs: list[str], options: dict[str, Any]) -> str:
         "unit_price": ("--price", None), "per": ("--per", None), "currency": ("--currency", None),
         "lang": ("--lang", None), "tz": ("--tz", None), "input_tz": ("--input-tz", None),
         "period_from": ("--from", None), "period_to": ("--to", None), "engine": ("--engine", "duckdb"),
-        "model": ("--model", None),
+        "model": ("--model", None), "contract": ("--contract", None),
     }  # fmt: skip
     for name, (flag, skip) in flags.items():
         value = options.get(name)
         if value is not None and value != skip:
             args += [flag, str(value)]
+    if options.get("buyer") or options.get("seller"):
+        args += ["--parties", options.get("buyer") or "", options.get("seller") or ""]
     for theirs, ours in (options.get("mapping") or {}).items():
         args += ["--map", f"{theirs}={ours}"]
     for name, value in (options.get("settings") or {}).items():

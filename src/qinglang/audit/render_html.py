@@ -134,6 +134,9 @@ def _view(facts: dict, lang: str) -> dict[str, Any]:
         "queries": method.get("queries") or {},
         "inputs": inputs,
         "rows": rows,
+        "daily": facts.get("daily") or [],
+        "settlement": {"buyer": None, "seller": None, "contract": None}
+        | (facts.get("settlement") or {}),
         "evaluation": facts.get("evaluation"),
         "engagement": facts.get("engagement"),
         "charts": _charts(facts, lang),

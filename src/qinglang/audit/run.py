@@ -57,6 +57,9 @@ class AuditOptions:
     )
     period_to: str | None = None  # last day settled, inclusive
     sign_key: str | None = None  # an Ed25519 private key (qinglang keys new): signs the outputs
+    buyer: str | None = None  # the parties and the contract, as the settlement document names them
+    seller: str | None = None
+    contract: str | None = None
 
     def __post_init__(self) -> None:
         """Money is checked before any work: a finite price of 0 or more, per a whole number of
@@ -208,6 +211,13 @@ def run_audit(
             "SELECT event_id, verdict, category, reasons, score FROM labels ORDER BY rid",
             out_dir / "labels.parquet",
         )
+        facts["settlement"] = {
+            "buyer": options.buyer,
+            "seller": options.seller,
+            "contract": options.contract,
+            "period_from": options.period_from,
+            "period_to": options.period_to,
+        }
         facts["method"]["statements"] = list(engine.statements)
         facts["record"] = record([Path(p) for p in inputs], options, provenance())
         (out_dir / "audit.json").write_text(

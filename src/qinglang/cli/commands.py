@@ -117,6 +117,11 @@ def audit(
         Path | None,
         typer.Option(help="Sign the outputs with this Ed25519 private key (qinglang keys new)"),
     ] = None,
+    parties: Annotated[
+        tuple[str, str] | None,
+        typer.Option(help="BUYER SELLER, as the settlement document names them"),
+    ] = None,
+    contract: Annotated[str | None, typer.Option(help="The contract's reference")] = None,
 ) -> None:
     """Ingest, detect and report: labels.parquet, audit.json and report.html in --out.
 
@@ -152,6 +157,9 @@ def audit(
             period_from=period_from,
             period_to=period_to,
             sign_key=str(sign) if sign else None,
+            buyer=parties[0] if parties else None,
+            seller=parties[1] if parties else None,
+            contract=contract,
         )
         with _stdin_as_file(inputs) as files:
             facts = _run_with_progress(files, out_dir, options)
