@@ -141,6 +141,7 @@ def compute_facts(
         "campaign": _campaign(cells, shape, tz),
         "uv_key": "visitor_id" if has_visitor else "ip+user_agent",
         "uv_key_note": _uv_note(has_visitor, has_pv, tz),
+        "uv_rule": {"visitor_id": has_visitor, "pageviews": has_pv, "tz": tz},
         "price": price,
     }
     facts.update(_counts(cells, pv_by, int(shape["events"]), price, replicates, seed))

@@ -107,7 +107,9 @@ def _view(facts: dict, lang: str) -> dict[str, Any]:
         payable=fmt_money(amount.get("payable"), currency),
         claimed=fmt_money(amount.get("claimed"), currency),
     )
-    method = facts.get("method") or {}
+    method = dict(facts.get("method") or {})
+    if lang == "zh":  # the method's prose in Chinese; the English stays in audit.json
+        method.update(_method_zh(facts))
     rows = _rows_lines(facts.get("rows"), lang)
     return {
         "lang": lang,
@@ -118,7 +120,9 @@ def _view(facts: dict, lang: str) -> dict[str, Any]:
         "campaign": {"sites": [], "start": None, "end": None, "days": None}
         | (facts.get("campaign") or {}),
         "uv_key": facts.get("uv_key") or "",
-        "uv_key_note": facts.get("uv_key_note") or "",
+        "uv_key_note": (method.get("uv_definition") if lang == "zh" else None)
+        or facts.get("uv_key_note")
+        or "",
         "price": {"unit_price": None, "per": 1000} | price,
         "currency": currency,
         "totals": totals,
@@ -193,3 +197,19 @@ def _rerun_commands(facts: dict[str, Any]) -> str:
             + " --out DIR"
         )
     return "qinglang verify DIR --rerun\n" + clean(recorded)
+
+
+def _method_zh(facts: dict[str, Any]) -> dict[str, str]:
+    from qinglang.audit.facts import MIN_INTERVAL_UNITS
+    from qinglang.reasons import CATEGORY_PRIORITY
+
+    out = {
+        "verdict_rule": t("verdict_rule_text", "zh").format(order=" > ".join(CATEGORY_PRIORITY)),
+        "interval_method": t("interval_text", "zh").format(min_units=MIN_INTERVAL_UNITS),
+    }
+    rule = facts.get("uv_rule")
+    if rule:
+        what = t("uv_what_pv" if rule.get("pageviews") else "uv_what_all", "zh")
+        key = "uv_note_visitor" if rule.get("visitor_id") else "uv_note_ip"
+        out["uv_definition"] = t(key, "zh").format(tz=clean(rule.get("tz")), what=what)
+    return out
