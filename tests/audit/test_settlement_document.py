@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from qinglang.audit.run import AuditOptions, run_audit
 
-CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
+CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
 
 
 def test_parties_contract_daily_amounts_and_pv(tmp_path):
@@ -33,3 +33,41 @@ def test_parties_contract_daily_amounts_and_pv(tmp_path):
     html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert "甲方 &amp; Co" in html and "&lt;b&gt;乙方&lt;/b&gt;" in html and "HT-2024-007" in html
     assert "2024-01-01 – 2024-01-31" in html and 'class="daily"' in html
+
+
+def test_settle_on_a_bound_pays_that_bound_and_says_so(tmp_path):
+    lines = ["ts,ip,user_agent,url,source"]
+    for day in range(1, 8):  # 7 days x 2 sources: 14 bootstrap units
+        for src in ("a", "b"):
+            for i in range(6 + day):
+                lines.append(
+                    f"2024-01-0{day}T02:0{i % 10}:00Z,1.{day}.{ord(src)}.{i},{CHROME},/p,{src}"
+                )
+            for i in range(day % 3 + 1):
+                lines.append(
+                    f"2024-01-0{day}T03:00:0{i}Z,2.{day}.{ord(src)}.{i},curl/8.{i},/p,{src}"
+                )
+    src = tmp_path / "in.csv"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    got = {}
+    for settle in ("estimate", "lower", "upper"):
+        facts = run_audit(
+            [src], tmp_path / settle,
+            AuditOptions(tz="UTC", lang="en", unit_price=1.1, per=1, settle=settle),
+        )  # fmt: skip
+        got[settle] = facts["amount"]
+    low, high = (Decimal(x) for x in got["estimate"]["payable_ci"])
+    assert Decimal(got["lower"]["payable"]) == low < Decimal(got["estimate"]["payable"])
+    assert Decimal(got["upper"]["payable"]) == high > Decimal(got["estimate"]["payable"])
+    for a in got.values():
+        assert Decimal(a["payable"]) + Decimal(a["withheld"]) == Decimal(a["claimed"])
+    html = (tmp_path / "lower" / "report.html").read_text(encoding="utf-8")
+    assert "settled on the lower 95% bound" in html
+
+
+def test_a_bound_with_no_interval_falls_back_to_the_estimate_and_says_so(tmp_path):
+    src = tmp_path / "in.csv"
+    src.write_text(f"ts,ip,user_agent,url\n2024-01-01T00:00:00Z,1.2.3.4,{CHROME},/\n")
+    facts = run_audit([src], tmp_path / "o", AuditOptions(lang="en", settle="lower"))
+    assert facts["amount"]["settle"] == "estimate" and facts["amount"]["settle_asked"] == "lower"
+    assert "no interval is estimable" in (tmp_path / "o" / "report.html").read_text()

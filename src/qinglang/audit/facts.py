@@ -283,16 +283,25 @@ def amounts(
     def cost(uv: Decimal) -> Decimal:
         return (uv * unit_price / per).quantize(minor, rounding=ROUND_HALF_UP)
 
-    claimed, payable = cost(Decimal(total)), cost(Decimal(valid))
+    claimed, estimate = cost(Decimal(total)), cost(Decimal(valid))
     payable_ci = None
     if share_ci is not None:
         lo_share, hi_share = (Decimal(repr(x)) for x in share_ci)
-        payable_ci = [str(cost(total * (1 - hi_share))), str(cost(total * (1 - lo_share)))]
+        payable_ci = [cost(total * (1 - hi_share)), cost(total * (1 - lo_share))]
+    settle = str(price.get("settle") or "estimate")
+    # --settle lower/upper: the payable amount is that end of its 95% interval; where no
+    # interval is estimable, the estimate (and the document says so)
+    payable = estimate
+    if payable_ci is not None and settle in ("lower", "upper"):
+        payable = payable_ci[0] if settle == "lower" else payable_ci[1]
     return {
         "claimed": str(claimed),
         "payable": str(payable),
         "withheld": str(claimed - payable),
-        "payable_ci": payable_ci,
+        "payable_estimate": str(estimate),
+        "payable_ci": None if payable_ci is None else [str(x) for x in payable_ci],
+        "settle": settle if payable_ci is not None or settle == "estimate" else "estimate",
+        "settle_asked": settle,
         "minor_unit": str(minor),
     }
 

@@ -50,8 +50,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "headline": "Headline",
         "headline_sentence": (
             "Of {uv} unique visitors (UV) counted, {invalid} ({share}, 95% CI {ci}) are invalid. "
-            "Payable: {payable} of {claimed} claimed."
+            "Payable: {payable} of {claimed} claimed{settled}."
         ),
+        "settled_on_lower": " (settled on the lower 95% bound of the payable amount)",
+        "settled_on_upper": " (settled on the upper 95% bound of the payable amount)",
+        "settled_on_estimate": "",
+        "settled_fallback": " (the estimate: no interval is estimable for a bound)",
         "uv": "Unique visitors (UV)",
         "pv": "Page views (PV)",
         "events": "Events",
@@ -195,8 +199,12 @@ STRINGS: dict[str, dict[str, str]] = {
         "headline": "结论摘要",
         "headline_sentence": (
             "统计的 {uv} 个独立访客（UV）中，{invalid} 个为无效流量"
-            "（占比 {share}，95% 置信区间 {ci}）。应付金额 {payable}，申报金额 {claimed}。"
+            "（占比 {share}，95% 置信区间 {ci}）。应付金额 {payable}{settled}，申报金额 {claimed}。"
         ),
+        "settled_on_lower": "（按应付金额 95% 置信区间下限结算）",
+        "settled_on_upper": "（按应付金额 95% 置信区间上限结算）",
+        "settled_on_estimate": "",
+        "settled_fallback": "（按估计值结算：无法估计置信区间的上下限）",
         "uv": "独立访客（UV）",
         "pv": "浏览量（PV）",
         "events": "事件数",

@@ -93,7 +93,7 @@ def command(inputs: list[str], options: dict[str, Any]) -> str:
         "unit_price": ("--price", None), "per": ("--per", None), "currency": ("--currency", None),
         "lang": ("--lang", None), "tz": ("--tz", None), "input_tz": ("--input-tz", None),
         "period_from": ("--from", None), "period_to": ("--to", None), "engine": ("--engine", "duckdb"),
-        "model": ("--model", None), "contract": ("--contract", None),
+        "model": ("--model", None), "contract": ("--contract", None), "settle": ("--settle", "estimate"),
     }  # fmt: skip
     for name, (flag, skip) in flags.items():
         value = options.get(name)

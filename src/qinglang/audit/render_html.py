@@ -106,6 +106,7 @@ def _view(facts: dict, lang: str) -> dict[str, Any]:
         ci=fmt_range(totals.get("invalid_uv_share_ci")),
         payable=fmt_money(amount.get("payable"), currency),
         claimed=fmt_money(amount.get("claimed"), currency),
+        settled=_settled(amount, lang),
     )
     method = dict(facts.get("method") or {})
     if lang == "zh":  # the method's prose in Chinese; the English stays in audit.json
@@ -213,3 +214,10 @@ def _method_zh(facts: dict[str, Any]) -> dict[str, str]:
         key = "uv_note_visitor" if rule.get("visitor_id") else "uv_note_ip"
         out["uv_definition"] = t(key, "zh").format(tz=clean(rule.get("tz")), what=what)
     return out
+
+
+def _settled(amount: dict[str, Any], lang: str) -> str:
+    asked, used = amount.get("settle_asked") or "estimate", amount.get("settle") or "estimate"
+    if asked != used:
+        return t("settled_fallback", lang)
+    return t(f"settled_on_{used}", lang) if used in ("lower", "upper", "estimate") else ""

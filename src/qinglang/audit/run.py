@@ -32,6 +32,8 @@ from qinglang.errors import RowError, show_value
 from qinglang.evaluate import evaluate
 from qinglang.ingest.common import RejectedLog
 
+SETTLE_ON = ("estimate", "lower", "upper")  # the payable amount: the estimate or a 95% bound
+
 
 @dataclass
 class AuditOptions:
@@ -60,6 +62,7 @@ class AuditOptions:
     buyer: str | None = None  # the parties and the contract, as the settlement document names them
     seller: str | None = None
     contract: str | None = None
+    settle: str = "estimate"  # the figure the payable amount is: estimate, lower or upper (bound)
 
     def __post_init__(self) -> None:
         """Money is checked before any work: a finite price of 0 or more, per a whole number of
@@ -72,6 +75,8 @@ class AuditOptions:
             raise ConfigError(f"--price {self.unit_price!r}: a price cannot be negative")
         if isinstance(self.per, bool) or not isinstance(self.per, int) or self.per < 1:
             raise ConfigError(f"--per {self.per!r}: expected a whole number of UV, 1 or more")
+        if self.settle not in SETTLE_ON:
+            raise ConfigError(f"--settle {self.settle!r}: expected one of {', '.join(SETTLE_ON)}")
         if self.input_tz is not None:
             _zone(self.input_tz, "--input-tz")
         _zone(self.tz, "--tz")
@@ -193,6 +198,7 @@ def run_audit(
                 "unit_price": options.unit_price,
                 "per": options.per,
                 "currency": options.currency,
+                "settle": options.settle,
             },
             tz=options.tz,
             settings=options.settings,

@@ -122,6 +122,10 @@ def audit(
         typer.Option(help="BUYER SELLER, as the settlement document names them"),
     ] = None,
     contract: Annotated[str | None, typer.Option(help="The contract's reference")] = None,
+    settle: Annotated[
+        str,
+        typer.Option(help="The payable amount: estimate, or the lower or upper 95% bound"),
+    ] = "estimate",
 ) -> None:
     """Ingest, detect and report: labels.parquet, audit.json and report.html in --out.
 
@@ -160,6 +164,7 @@ def audit(
             buyer=parties[0] if parties else None,
             seller=parties[1] if parties else None,
             contract=contract,
+            settle=settle,
         )
         with _stdin_as_file(inputs) as files:
             facts = _run_with_progress(files, out_dir, options)
