@@ -186,7 +186,9 @@ class DuckDBEngine:
         return int(self._run("SELECT count(*) FROM events")[0][0])
 
     def register(self, name: str, table: pa.Table) -> None:
-        self.statements.append(f"-- {name}: {table.num_rows} rows computed in Python (see its module)")
+        self.statements.append(
+            f"-- {name}: {table.num_rows} rows computed in Python (see its module)"
+        )
         self.con.register(f"_{name}_arrow", table)
         self._run(f"CREATE OR REPLACE TABLE {name} AS SELECT * FROM _{name}_arrow")
         self.con.unregister(f"_{name}_arrow")
