@@ -34,7 +34,10 @@ class Server:
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(db.with_name(f"serve-{self.port}.log"), "ab")  # noqa: SIM115
         cmd = [QINGLANG, "serve", "--db", str(db), "--port", str(self.port), *extra]
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        # its own process group, so that interrupt() is a terminal's Ctrl-C to it alone
+        self.proc = subprocess.Popen(
+            cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -50,6 +53,20 @@ class Server:
         os.kill(self.proc.pid, signal.SIGKILL)
         self.proc.wait(10)
         self.log.close()
+
+    def interrupt(self) -> None:
+        """Ctrl-C: SIGINT to the whole process group, as a terminal sends it."""
+        os.killpg(self.proc.pid, signal.SIGINT)
+        try:
+            self.proc.wait(30)
+        finally:
+            self.log.close()
+
+    def log_text(self) -> str:
+        """What the collector printed, whitespace folded (rich wraps long lines)."""
+        if not self.log.closed:
+            self.log.flush()
+        return " ".join(Path(self.log.name).read_text(encoding="utf-8", errors="replace").split())
 
     def stop(self) -> None:
         if self.proc.poll() is None:

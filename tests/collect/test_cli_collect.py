@@ -104,6 +104,11 @@ def test_audit_of_a_site_reads_what_the_collector_stored(tmp_path):
     facts = json.loads((out / "audit.json").read_text())
     assert facts["inputs"][0]["format"] == "parquet"
     assert (out / "report.html").exists()
+    # what it read is kept in DIR/inputs (links to the lake's files, the rows not yet rolled):
+    # the audit re-verifies after the collector has moved on
+    assert all(str(out / "inputs") in i["path"] for i in facts["inputs"])
+    r = runner.invoke(app, ["verify", str(out), "--rerun"])
+    assert r.exit_code == 0, r.output
 
 
 def test_audit_of_an_unknown_site_or_missing_db_is_a_clear_error(tmp_path):
@@ -120,7 +125,7 @@ def test_audit_of_an_unknown_site_or_missing_db_is_a_clear_error(tmp_path):
     r = runner.invoke(
         app, ["audit", "--db", str(db), "--site", "shop", "--out", str(tmp_path / "o")]
     )
-    assert r.exit_code == 2 and "no stored events" in flat(r.output)
+    assert r.exit_code == 1 and "no stored events" in flat(r.output)  # nothing to audit yet
     r = runner.invoke(app, ["audit", "--out", str(tmp_path / "o")])
     assert r.exit_code == 2 and "give INPUTS" in flat(r.output)
 
@@ -153,3 +158,58 @@ def test_serve_names_a_missing_rust_front_and_a_wrong_engine(tmp_path, monkeypat
     assert res.exit_code != 0 and "qinglang-front" in res.output
     res = CliRunner().invoke(app, ["serve", "--db", db, "--engine", "java"])
     assert res.exit_code != 0 and "expected auto, rust or python" in res.output
+
+
+# ---- starting and stopping the collector (issue 12) ---------------------------------------------
+
+
+def test_serve_refuses_a_missing_database_unless_create(tmp_path):
+    typo = tmp_path / "typo.db"
+    r = runner.invoke(app, ["serve", "--db", str(typo)])
+    assert r.exit_code == 2 and "no such collector database" in flat(r.output), r.output
+    assert "--create" in flat(r.output) and not typo.exists()
+
+
+def test_serve_refuses_a_file_that_is_not_a_collector_database(tmp_path):
+    for content in (b"ts,ip\n2024-01-01T00:00:00Z,1.2.3.4\n", b""):
+        not_db = tmp_path / "events.csv"
+        not_db.write_bytes(content)
+        r = runner.invoke(app, ["serve", "--db", str(not_db)])
+        assert r.exit_code == 2 and "not a qinglang collector database" in flat(r.output)
+        assert not_db.read_bytes() == content  # left as it was
+        r = runner.invoke(
+            app, ["audit", "--db", str(not_db), "--site", "x", "--out", str(tmp_path)]
+        )
+        assert r.exit_code == 2 and "not a qinglang collector database" in flat(r.output)
+
+
+def test_serve_create_starts_empty_and_says_where_everything_is(tmp_path):
+    db = tmp_path / "new.db"
+    server = Server(db, None, "--create")
+    try:
+        assert httpx.get(server.url + "/healthz").status_code == 200
+    finally:
+        server.stop()
+    log = server.log_text()
+    assert "database " + str(db.resolve()) in log and "sites none yet" in log
+    assert "lake " + str(db.resolve()) + ".lake" in log and str(server.port) in log
+
+
+def test_ctrl_c_stops_the_collector_cleanly_after_storing_what_it_accepted(tmp_path):
+    db = tmp_path / "c.db"
+    assert (
+        runner.invoke(
+            app, ["site", "add", "shop", "--origin", "http://shop.test", "--db", str(db)]
+        ).exit_code
+        == 0
+    )
+    server = Server(db)
+    headers = {"user-agent": BROWSER_UA, "content-type": "text/plain", "origin": "http://shop.test"}
+    body = {"site": "shop", "url": "http://shop.test/a", "vid": "v1"}
+    r = httpx.post(server.url + "/b", content=json.dumps(body), headers=headers)
+    assert r.status_code in (200, 204), r.text
+    server.interrupt()
+    assert server.proc.returncode == 0, server.log_text()
+    log = server.log_text()
+    assert "Traceback" not in log and "error" not in log.lower() and "collector stopped" in log
+    assert sum(pq.read_table(f).num_rows for f in site_files(db, "shop", tmp_path / "s")) == 1

@@ -131,29 +131,33 @@ def audit(
 
     With no INPUTS, audits what the collector stored for --site in --db (its Parquet lake).
     """
-    if not inputs:
-        _audit_collected(db, site, out_dir, lang, price, per, currency, tz, setting)
-        return
-    from qinglang.audit.run import AuditOptions
+    from qinglang.audit.run import AuditOptions, output_dir
     from qinglang.settings import parse_settings
 
+    collected = not inputs  # the collector's lake for --site in --db
+    if collected and (db == ":memory:" or not site):
+        fail(ConfigError("give INPUTS, or --db (the collector's database) and --site"))
     if lang not in ("zh", "en"):
         fail(ConfigError(f"--lang {lang!r}: expected zh or en"))
     try:
-        fmt, mapping, log_format, site = _reading(fmt, map_, map_file, log_format, site)
+        if collected:
+            mapping, log_format, read_site = None, None, None
+            fmt = "parquet"
+        else:
+            fmt, mapping, log_format, read_site = _reading(fmt, map_, map_file, log_format, site)
         options = AuditOptions(
             fmt=fmt,
             mapping=mapping or None,
             log_format=log_format,
             strict=strict,
-            site=site,
+            site=read_site,
             unit_price=price,
             per=per,
             currency=currency,
             lang=lang,
             tz=tz,
             engine=engine,
-            db=db,
+            db=":memory:" if collected else db,
             settings=parse_settings(setting),
             with_evaluation=evaluate_truth,
             model=str(model) if model else None,
@@ -166,8 +170,17 @@ def audit(
             contract=contract,
             settle=settle,
         )
-        with _stdin_as_file(inputs) as files:
+        if collected:
+            from qinglang.collect.lake import site_inputs
+
+            output_dir(out_dir)  # a bad --out is exit 2 before anything is linked into it
+            # the lake's files, hard-linked (or copied) into DIR/inputs with the rows not yet
+            # rolled: what the audit records stays true after a later compaction
+            files = site_inputs(Path(db), site, out_dir / "inputs")
             facts = _run_with_progress(files, out_dir, options)
+        else:
+            with _stdin_as_file(inputs) as files:
+                facts = _run_with_progress(files, out_dir, options)
     except QinglangError as exc:
         fail(exc)
         return
@@ -205,35 +218,6 @@ def _reading(fmt, map_, map_file, log_format, site):  # type: ignore[no-untyped-
         site = site or spec["site"]
     mapping.update(parse_map_options(map_))
     return fmt, mapping, log_format, site
-
-
-def _audit_collected(db, site, out_dir, lang, price, per, currency, tz, setting):  # type: ignore[no-untyped-def]
-    """`qinglang audit --db FILE --site NAME --out DIR`: the site's lake, as Parquet input."""
-    import tempfile
-
-    from qinglang.audit.run import AuditOptions
-    from qinglang.collect.lake import site_files
-    from qinglang.settings import parse_settings
-
-    if db == ":memory:" or not site:
-        fail(ConfigError("give INPUTS, or --db (the collector's database) and --site"))
-    try:
-        with tempfile.TemporaryDirectory(prefix="qinglang-lake-") as scratch:
-            files = site_files(Path(db), site, Path(scratch))
-            options = AuditOptions(
-                fmt="parquet",
-                unit_price=price,
-                per=per,
-                currency=currency,
-                lang=lang,
-                tz=tz,
-                settings=parse_settings(setting),
-            )
-            facts = _run_with_progress(files, out_dir, options)
-    except QinglangError as exc:
-        fail(exc)
-        return
-    _show_audit(facts, out_dir, lang)
 
 
 def _show_audit(facts: dict, out_dir: Path, lang: str) -> None:

@@ -23,11 +23,10 @@ import rjsmin
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from qinglang.collect import segments, tokens
+from qinglang.collect import compact, segments, tokens
 from qinglang.collect.sites import SiteRegistry, lake_dir, segments_dir
 from qinglang.collect.steps import (
     MAX_BODY,
-    MAX_UA,
     STEP_NAMES,
     STEPS,
     Context,
@@ -37,6 +36,7 @@ from qinglang.collect.steps import (
     origin_of,
     unknown_site,
 )
+from qinglang.events import MAX_UA
 
 log = logging.getLogger("qinglang.collect")
 GIF = bytes.fromhex(
@@ -81,6 +81,8 @@ class Collector:
             else ThreadPoolExecutor(1, thread_name_prefix="ql-roll")
         )
         self.log: segments.SegmentLog | None = None
+        self._compacting: asyncio.Future | None = None  # the compaction step under way, if any
+        self._compact_at = 0.0  # when the next compaction step may start (time.monotonic)
         self.fault: str | None = None  # what keeps the writer from working normally, if anything
         self._metrics()
 
@@ -132,12 +134,26 @@ class Collector:
         )
         self.writer = asyncio.create_task(self._write_loop())
         self.ticker = asyncio.create_task(self._tick())
+        self._compact()  # what the lake holds already (and what the restart rolled)
 
     async def _tick(self) -> None:
         while True:
             await asyncio.sleep(min(1.0, self.roll_seconds))
             if self.log is not None and self.log.due() and self.queue.empty():
                 self.queue.put_nowait(ROLL)
+            self._compact()
+
+    def _compact(self) -> None:
+        """Start a compaction step of the lake (compact.py) in the rolling process, after the rolls
+        queued there before it: one at a time, at most every `compact.interval()` seconds."""
+        now = time.monotonic()
+        if now < self._compact_at or (self._compacting and not self._compacting.done()):
+            return
+        self._compact_at = now + compact.interval()
+        self._compacting = asyncio.get_running_loop().run_in_executor(
+            self._roller, compact.compact, lake_dir(self.db)
+        )
+        self._compacting.add_done_callback(_report_compact_error)
 
     async def shutdown(self) -> None:
         self.ticker.cancel()
@@ -149,7 +165,8 @@ class Collector:
         if last is not None:
             await loop.run_in_executor(self._roller, segments.roll, last, lake_dir(self.db))
         self._io.shutdown()
-        self._roller.shutdown()
+        # a compaction step not started yet is dropped: the next run takes its turn
+        self._roller.shutdown(cancel_futures=True)
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -355,6 +372,12 @@ def _report_roll_error(fut: asyncio.Future) -> None:
     """A segment that failed to roll stays on disk and is rolled again at the next start."""
     if not fut.cancelled() and fut.exception() is not None:
         log.error("rolling a segment into the lake failed: %s", fut.exception())
+
+
+def _report_compact_error(fut: asyncio.Future) -> None:
+    """A compaction that failed leaves the lake as it was; the next step tries again."""
+    if not fut.cancelled() and fut.exception() is not None:
+        log.error("compacting the lake failed: %s", fut.exception())
 
 
 async def _read_body(receive: Any, headers: dict) -> bytes:

@@ -8,7 +8,8 @@ are handed to it from steps.py, so both engines share one definition. This proce
 1. recovers the segments an earlier run left (torn tails cut), remembers their used tokens for the
    replay check, and rolls them into the lake;
 2. writes the front's config and the sites file (rewritten when `qinglang site add` adds one);
-3. starts the front, and rolls each segment it reports closed into the Parquet lake;
+3. starts the front, and rolls each segment it reports closed into the Parquet lake, and
+   compacts the lake's parts into day files now and then (compact.py);
 4. stops it by closing its stdin (on SIGTERM or Ctrl-C); if this process dies, even by SIGKILL,
    the front sees its stdin close and stops too. Acknowledged beacons are already fsync'd.
 """
@@ -28,9 +29,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from qinglang.collect import segments, steps
+from qinglang.collect import compact, segments, steps
 from qinglang.collect.sites import SiteRegistry, lake_dir, segments_dir
 from qinglang.errors import ConfigError
+from qinglang.events import MAX_UA
 
 log = logging.getLogger("qinglang.collect")
 FRONT_ENV = "QINGLANG_FRONT"
@@ -53,7 +55,7 @@ def limits() -> dict[str, Any]:
         "max_url": steps.MAX_URL,
         "max_text": steps.MAX_TEXT,
         "max_list": steps.MAX_LIST,
-        "max_ua": steps.MAX_UA,
+        "max_ua": MAX_UA,
         "event_kinds": list(steps.BEACON_KINDS),
         "client_kinds": [[k, list(kind) if isinstance(kind, tuple) else kind]
                          for k, kind in steps.CLIENT_KINDS],
@@ -162,6 +164,9 @@ def _start(binary: str, config_file: Path) -> subprocess.Popen:
         stdout=subprocess.PIPE,
         text=True,
         bufsize=1,
+        # Ctrl-C in a terminal goes to this process alone: it stops the front in order (closes
+        # its stdin: the front drains, fsyncs and exits 0), instead of the front dying mid-write
+        start_new_session=True,
     )
     assert proc.stdin is not None and proc.stdout is not None
     first = proc.stdout.readline()
@@ -175,8 +180,9 @@ def _start(binary: str, config_file: Path) -> subprocess.Popen:
 def _supervise(
     proc: subprocess.Popen, registry: SiteRegistry, sites: dict, sites_file: Path, lake: Path
 ) -> None:
-    """Roll each segment the front closes; rewrite the sites file when a site is added; stop the
-    front (close its stdin) on SIGTERM or Ctrl-C. Returns when the front has exited."""
+    """Roll each segment the front closes, and compact the lake between rolls (at most every
+    `compact.interval()` seconds); rewrite the sites file when a site is added; stop the front
+    (close its stdin) on SIGTERM or Ctrl-C. Returns when the front has exited."""
     # This process only rolls segments into Parquet now: the front has the CPU first (a backlog
     # of closed segments waits on disk, already durable, until a quieter moment).
     _background()
@@ -213,6 +219,7 @@ def _supervise(
                 segments.roll(seg, lake)
             except Exception as e:  # the segment stays; the next start rolls it
                 log.error("rolling %s into the lake failed: %s", seg, e)
+        compact.maybe_compact(lake)  # throttled; logs its errors
         if time.monotonic() - checked >= 1.0:
             checked = time.monotonic()
             now = _sites(registry)

@@ -6,7 +6,8 @@ commit). After a crash the last line of a segment may be torn: recovery keeps th
 whole, checksummed lines and truncates the rest - everything acknowledged is in that prefix.
 Closed segments roll into the lake, one Parquet file per site and segment, written to a temporary
 name, fsync'd and renamed, then the segment is deleted (a crash in between rolls it again to the
-same name).
+same name). compact.py later merges these parts into one file per site and day; the parts keep the
+segment's name (``part-<segment stem>.parquet``), which is how a segment that rolled is known.
 """
 
 from __future__ import annotations
@@ -163,10 +164,14 @@ class SegmentLog:
 
 def die_with(parent: int) -> None:
     """Initializer of the rolling process: exit when the collector is gone (even by SIGKILL).
-    It runs at a lower priority: serving comes first, closed segments can wait on disk."""
+    It runs at a lower priority: serving comes first, closed segments can wait on disk. It
+    ignores Ctrl-C, which a terminal sends to the whole process group: the collector's own
+    shutdown still needs it to roll the last segment."""
+    import signal
     import threading
 
     os.nice(10)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     def watch() -> None:
         while os.getppid() == parent:
