@@ -245,7 +245,9 @@ def _bad_rows(select: str) -> int:
     check = (
         f"SELECT count(*) FROM ({select}) WHERE ts IS NULL OR event NOT IN ({kinds}) "
         f"OR ts < TIMESTAMPTZ '{TS_MIN.isoformat()}' OR ts >= TIMESTAMPTZ '{TS_MAX.isoformat()}' "
-        f"OR (token IS NOT NULL AND token NOT IN ({verdicts})) OR {too_long} OR {negative}"
+        f"OR (token IS NOT NULL AND token NOT IN ({verdicts})) OR {too_long} OR {negative} "
+        "OR status < 100 OR status > 999 OR bytes < 0 OR bytes > 4611686018427387904 "
+        "OR (method IS NOT NULL AND NOT regexp_full_match(method, '[A-Z_-]{1,16}'))"
     )
     others = (
         f"SELECT DISTINCT ip FROM ({select}) WHERE ip IS NOT NULL "
