@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import json
+from decimal import Decimal
 
 import pyarrow.parquet as pq
 import pytest

@@ -142,9 +142,12 @@ def _parse_ts_any(value: Any, field: str) -> datetime:
     if isinstance(value, bool):
         raise FieldError(field, value, "a timestamp (ISO-8601 or epoch seconds/milliseconds)")
     if isinstance(value, int | float):
-        return _from_epoch(float(value), field, value)
+        try:
+            return _from_epoch(float(value), field, value)
+        except OverflowError:  # an int past the largest float
+            raise FieldError(field, value, TS_WINDOW) from None
     text = str(value).strip()
-    if not text:
+    if not text or len(text) > 64:  # no timestamp is longer: bounded cost for any input
         raise FieldError(field, value, "a timestamp (ISO-8601 or epoch seconds/milliseconds)")
     try:
         return _from_epoch(float(text), field, value)
@@ -229,6 +232,8 @@ def parse_client(value: Any, field: str = "client") -> dict[str, Any] | None:
             value = json.loads(value)
         except json.JSONDecodeError as exc:
             raise FieldError(field, value, f"a JSON object ({exc.msg})") from None
+        except (ValueError, RecursionError):  # digits past Python's limit, nesting past the stack's
+            raise FieldError(field, value, "a JSON object of plain values") from None
     if not isinstance(value, Mapping):
         raise FieldError(field, value, "a JSON object")
     out: dict[str, Any] = {}
@@ -241,6 +246,9 @@ def parse_client(value: Any, field: str = "client") -> dict[str, Any] | None:
             number = parse_int(raw, key)
             if number is not None and name in CLIENT_NONNEGATIVE and number < 0:
                 raise FieldError(key, raw, "0 or more (a size or time cannot be negative)")
+            bits = typ.bit_width - 1
+            if number is not None and not -(2**bits) <= number < 2**bits:
+                raise FieldError(key, raw, f"an integer below 2^{bits}")
             out[name] = number
         elif pa.types.is_list(typ):
             items = parse_str_list(raw, key)
@@ -368,7 +376,10 @@ def parse_ts_in(raw: Any, naive_tz: tzinfo) -> tuple[datetime, bool]:
     if isinstance(raw, datetime | str):
         naive = _naive(raw)
         if naive is not None:
-            ts = naive.replace(tzinfo=naive_tz).astimezone(UTC)
+            try:
+                ts = naive.replace(tzinfo=naive_tz).astimezone(UTC)
+            except (OverflowError, ValueError):  # year 1 or 9999 moved past datetime's range
+                raise FieldError("ts", raw, TS_WINDOW) from None
             if not TS_MIN <= ts < TS_MAX:
                 raise FieldError("ts", raw, TS_WINDOW)
             return ts, True

@@ -17,9 +17,14 @@ import pyarrow as pa
 from qinglang.errors import FieldError, InputError
 
 from .common import ReadContext, RowSink, resolve_columns
-from .textio import LineSource, bad_utf8, read_head
+from .textio import MAX_LINE_BYTES, LineSource, add_record, bad_line, read_head
 
 RecordMaker = Callable[[dict[str, str]], dict[str, Any]]
+
+# The csv module refuses a field over 128 Ki characters; a long URL or user agent is cut by the
+# contract instead, so allow a field as long as a line may be (the limit is the module's, global).
+if csv.field_size_limit() < MAX_LINE_BYTES:
+    csv.field_size_limit(MAX_LINE_BYTES)
 
 
 def read(ctx: ReadContext) -> Iterator[pa.RecordBatch]:
@@ -46,7 +51,8 @@ def read_table(
     """Read a delimited file. ``columns`` picks the header's columns (default: contract names
     after mapping); ``make_record`` turns the picked values into a contract record."""
     lines = LineSource(ctx, fmt)
-    reader = csv.reader(iter(lines), delimiter=sniff_delimiter(ctx), strict=True)
+    quotes = _QuoteCount(lines)
+    reader = csv.reader(quotes, delimiter=sniff_delimiter(ctx), strict=True)
     header = _header(ctx, reader)
     pick = columns(header) if columns else resolve_columns(header, ctx.mapping, ctx)
     missing = [c for c in required if c not in pick.values()]
@@ -59,23 +65,29 @@ def read_table(
     index = [(i, pick[name]) for i, name in enumerate(header) if name in pick]
     sink = RowSink(ctx, defaults)
     width = len(header)
-    prev = reader.line_num
+    prev = lines.lineno
     while True:
+        mark = quotes.count
         try:
             row = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            hint = " (unclosed quote?)" if reader.line_num > prev + 1 else ""
+            spans = lines.lineno > prev + 1
+            if spans or "field limit" in str(exc):
+                quotes.skip_quoted(mark)  # the rest of the record, so it cannot spill into rows
+            hint = " (unclosed quote?)" if spans else ""
             ctx.bad(prev + 1, None, f"malformed CSV: {exc}{hint}")
-            prev = reader.line_num
+            lines.take_bad(prev + 1, lines.lineno)
+            prev = lines.lineno
             continue
-        start, end = prev + 1, reader.line_num
+        start, end = prev + 1, lines.lineno
         prev = end
         if not row:
             continue
-        if lines.has_bad(start, end):
-            bad_utf8(ctx, start)
+        reason = lines.take_bad(start, end)
+        if reason:
+            bad_line(ctx, start, reason)
             continue
         if len(row) != width:
             span = f" (record runs to line {end}: unclosed quote?)" if end > start else ""
@@ -93,7 +105,7 @@ def read_table(
             except FieldError as exc:
                 ctx.bad_field(start, exc)
                 continue
-        batch = sink.add(record, start)
+        batch = add_record(ctx, sink, record, start)
         if batch is not None:
             yield batch
     last = sink.flush()
@@ -101,6 +113,32 @@ def read_table(
         yield last
     if ctx.report.rows_ok + ctx.report.rows_bad == 0:
         raise InputError(str(ctx.path), "no events: the file has a header but no data rows")
+
+
+class _QuoteCount:
+    """The lines the csv module reads, counting their double quotes: after a malformed record
+    inside a quoted field, :meth:`skip_quoted` reads past the lines left inside it, so its rest
+    is not taken for rows (in well-formed CSV, quotes come in pairs within a field)."""
+
+    def __init__(self, lines: LineSource) -> None:
+        self._it = iter(lines)
+        self.count = 0
+
+    def __iter__(self) -> _QuoteCount:
+        return self
+
+    def __next__(self) -> str:
+        text = next(self._it)
+        self.count += text.count('"')
+        return text
+
+    def skip_quoted(self, mark: int) -> None:
+        """Read lines until the quotes counted since `mark` are even (the field has closed)."""
+        while (self.count - mark) % 2:
+            try:
+                next(self)
+            except StopIteration:
+                return
 
 
 def _header(ctx: ReadContext, reader: Any) -> list[str]:

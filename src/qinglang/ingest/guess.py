@@ -46,8 +46,12 @@ def guess_format(path: Path, log_format: str | None = None) -> Guess:
         return Guess("parquet", f"the extension {ext}")
     head = read_head(path)
     check_text(path, head, "text (CSV, NDJSON, a server log) or Parquet")
-    first = next(line for line in head.decode("utf-8").splitlines() if line.strip())
-    first = first.lstrip("\ufeff").strip()
+    # lines as the readers split them (on LF alone); the head may end inside a character, and a
+    # later line may be bad (the reader reports it): replacement characters, never an error
+    text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
+    first = next((line.strip() for line in text.split("\n") if line.strip()), None)
+    if first is None:  # only Unicode spaces and separators (U+2028, U+0085, ...)
+        raise InputError(str(path), "empty file: no events (only spaces and line separators)")
     found = _from_line(first, log_format)
     if found:
         return found

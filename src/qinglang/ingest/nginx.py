@@ -37,7 +37,7 @@ from qinglang.events import is_ip
 
 from .common import ReadContext, RowSink
 from .nginx_format import LogFormat, compile_format, decode_escapes, parse_time_local
-from .textio import LineSource, bad_utf8
+from .textio import LineSource, add_record, bad_line
 
 STATIC_EXTENSIONS = (
     ".js", ".mjs", ".css", ".map",
@@ -64,8 +64,9 @@ def read(ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     for lineno, text in enumerate(lines, 1):
         if not text.strip():
             continue
-        if lineno in lines.bad:
-            bad_utf8(ctx, lineno)
+        reason = lines.take_bad(lineno, lineno)
+        if reason:
+            bad_line(ctx, lineno, reason)
             continue
         m = fmt.regex.match(text.rstrip("\r\n"))
         if m is None:
@@ -76,7 +77,7 @@ def read(ctx: ReadContext) -> Iterator[pa.RecordBatch]:
         except FieldError as exc:
             ctx.bad_field(lineno, exc)
             continue
-        batch = sink.add(record, lineno)
+        batch = add_record(ctx, sink, record, lineno)
         if batch is not None:
             yield batch
     last = sink.flush()

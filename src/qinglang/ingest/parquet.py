@@ -3,9 +3,13 @@
 Batches are checked and converted with Arrow compute, never row by row on the good path:
 ``ts`` may be a timestamp (naive = UTC), a date, epoch seconds or milliseconds (as for
 ``events.parse_ts``: above 1e11 means milliseconds) or ISO-8601 text; ``event`` must be one of
-``EVENT_KINDS`` (null = ``pageview``), ``token`` one of ``TOKEN_VERDICTS`` or null. Bad rows are
-reported with their row number (from 1) and filtered out. Missing event ids become
-``<file name>:<row>``. A column whose type cannot be cast to the contract's is an InputError.
+``EVENT_KINDS`` (null or no column = ``pageview``), ``token`` one of ``TOKEN_VERDICTS`` or null;
+``status`` (100-999), ``bytes`` (0 to 2**62) and ``method`` (an HTTP token, upper-cased) as the row
+readers read them. Bad rows are reported with their row number (from 1) and filtered out, also
+when one value does not fit its column's contract type (text in an integer column, bytes that are
+not UTF-8, a client key out of its integer range): that row is bad, not the file. Missing or empty
+event ids become ``<file name>:<row>``. A column whose type can never be the contract's (a list
+for ``url``) is an InputError.
 """
 
 from __future__ import annotations
@@ -23,13 +27,21 @@ from qinglang.events import EVENT_KINDS, TOKEN_VERDICTS, cap_text, conform
 from .common import MAX_ERRORS, ReadContext, resolve_columns
 from .parquet_cols import (
     Check,
+    bounded_int_column,
     client_column,
     enum_column,
     fallback,
     ip_column,
+    method_column,
+    raw_value,
     string_column,
     ts_column,
+    utf8_column,
 )
+
+# as events.RowConverter reads them
+STATUS_RANGE = (100, 999)
+BYTES_RANGE = (0, 2**62)
 
 MAGIC = b"PAR1"
 
@@ -92,6 +104,10 @@ def convert(ctx: ReadContext, table: pa.Table, row0: int) -> pa.Table:
     n = table.num_rows
     cols = {name: table.column(name).combine_chunks() for name in table.column_names}
     checks: list[Check] = []
+    for name, col in list(cols.items()):
+        if pa.types.is_binary(col.type) or pa.types.is_large_binary(col.type):
+            cols[name], check = utf8_column(col, name)
+            checks.append(check)
     cols["ts"], check = ts_column(ctx, cols["ts"])
     checks.append(check)
     for name, allowed, default in (
@@ -103,14 +119,24 @@ def convert(ctx: ReadContext, table: pa.Table, row0: int) -> pa.Table:
             checks.append(check)
         if default and name in cols:
             cols[name] = pc.coalesce(cols[name], pa.scalar(default))
+        elif default:  # no such column: every row has the default, as in the row readers
+            cols[name] = pa.repeat(pa.scalar(default), n)
     if "client" in cols:
         cols["client"], check = client_column(ctx, cols["client"])
         checks.append(check)
     if "ip" in cols:
         cols["ip"], check = ip_column(ctx, cols["ip"])
         checks.append(check)
-    if "signature_ok" in cols:
-        cols["signature_ok"], check = fallback(ctx, cols["signature_ok"], "signature_ok")
+    for name in ("signature_ok", "asset"):
+        if name in cols:
+            cols[name], check = fallback(ctx, cols[name], name)
+            checks.append(check)
+    for name, (lo, hi) in (("status", STATUS_RANGE), ("bytes", BYTES_RANGE)):
+        if name in cols:
+            cols[name], check = bounded_int_column(cols[name], name, lo, hi)
+            checks.append(check)
+    if "method" in cols:
+        cols["method"], check = method_column(ctx, cols["method"])
         checks.append(check)
     cols["event_id"] = _ids(ctx, cols.get("event_id"), n, row0)
     if ctx.site:
@@ -133,6 +159,9 @@ def convert(ctx: ReadContext, table: pa.Table, row0: int) -> pa.Table:
 def _ids(ctx: ReadContext, ids: pa.Array | None, n: int, row0: int) -> pa.Array:
     if ids is not None:
         ids = string_column(ctx, ids, "event_id")
+        empty = pc.fill_null(pc.equal(ids, ""), False)
+        if pc.any(empty).as_py():  # an empty id is none, as in the row readers
+            ids = pc.if_else(empty, pa.scalar(None, pa.string()), ids)
         if ids.null_count == 0:
             return ids
     rows = pa.array(np.arange(row0 + 1, row0 + n + 1, dtype=np.int64)).cast(pa.string())
@@ -153,7 +182,7 @@ def _report_bad(ctx: ReadContext, checks: list[Check], row0: int) -> pa.Array | 
     room = max(1, MAX_ERRORS - len(ctx.report.errors))
     for i in indices.slice(0, room).to_pylist():
         c = next(c for c in checks if c.bad is not None and c.bad[i].as_py())
-        exc = FieldError(c.field, c.raw[i].as_py(), c.expected(i))
+        exc = FieldError(c.field, raw_value(c.raw, i), c.expected(i))
         ctx.bad(row0 + i + 1, c.field, str(exc), unit="row")
     ctx.report.rows_bad += max(0, len(indices) - room)
     return bad

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from qinglang.errors import FieldError, InputError
 from qinglang.events import (
+    CLIENT_FIELDS,
     CLIENT_NONNEGATIVE,
     CLIENT_TYPE,
     TS_MAX,
@@ -24,6 +25,7 @@ from qinglang.events import (
     is_ip,
     parse_bool,
     parse_client,
+    parse_int,
     parse_ts_in,
 )
 
@@ -111,7 +113,10 @@ def _ts_from_epoch(arr: pa.Array) -> pa.Array:
         ms = pc.if_else(pc.greater(x, MS_THRESHOLD), x, pc.multiply(x, 1000))
     else:
         x = arr.cast(pa.float64())
-        x = pc.if_else(pc.is_finite(x), x, pa.scalar(None, pa.float64()))
+        # beyond the last millisecond of 9999 in any unit: out of range, and rounding it could
+        # overflow (1e305 seconds)
+        plausible = pc.and_(pc.is_finite(x), pc.less_equal(pc.abs(x), float(MAX_MS)))
+        x = pc.if_else(plausible, x, pa.scalar(None, pa.float64()))
         ms = pc.if_else(pc.greater(x, MS_THRESHOLD), x, pc.multiply(x, 1000.0))
         ms = pc.floor(pc.round(ms, 3))
     ok = pc.and_(pc.greater_equal(x, 0), pc.less_equal(ms, MAX_MS))
@@ -139,16 +144,110 @@ def client_column(ctx: ReadContext, arr: pa.Array) -> tuple[pa.Array, Check]:
     if pa.types.is_null(t):
         return arr, Check("client", None, arr, str)
     if pa.types.is_struct(t):
+        try:
+            conformed = _client_struct(arr)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            # a value that does not fit its key's type (text in frame_w, 2**40 for an int32):
+            # that row is bad, not the file
+            return per_row(arr, "client", _parse_client_fitting, CLIENT_TYPE)
         bad = None
         for name in sorted(CLIENT_NONNEGATIVE & {t.field(i).name for i in range(t.num_fields)}):
             child = pc.struct_field(arr, name)
             if pa.types.is_integer(child.type) or pa.types.is_floating(child.type):
                 neg = pc.fill_null(pc.less(child, 0), False)
                 bad = neg if bad is None else pc.or_(bad, neg)
-        return arr, Check("client", bad, arr, lambda i: "sizes and times of 0 or more")
+        return conformed, Check("client", bad, arr, lambda i: "sizes and times of 0 or more")
     if pa.types.is_string(t) or pa.types.is_large_string(t):
-        return per_row(arr, "client", parse_client, CLIENT_TYPE)
+        return per_row(arr, "client", _parse_client_fitting, CLIENT_TYPE)
     raise InputError(str(ctx.path), f"column 'client' has type {t}, expected a struct or JSON text")
+
+
+def _client_struct(arr: pa.StructArray) -> pa.StructArray:
+    """A struct column as CLIENT_TYPE: known keys cast (safely), missing ones null, others
+    dropped; raises an ArrowException when a value does not fit."""
+    present = {arr.type.field(i).name for i in range(arr.type.num_fields)}
+    children = [
+        pc.struct_field(arr, f.name).cast(f.type)
+        if f.name in present
+        else pa.nulls(len(arr), f.type)
+        for f in CLIENT_TYPE
+    ]
+    return pa.StructArray.from_arrays(children, fields=list(CLIENT_TYPE), mask=arr.is_null())
+
+
+_INT_BOUNDS = {pa.int32(): 2**31, pa.int64(): 2**63}
+
+
+def _parse_client_fitting(value: Any) -> Any:
+    """events.parse_client, and every integer within its Arrow type."""
+    out = parse_client(value)
+    for name, typ in CLIENT_FIELDS:
+        number = out.get(name) if out else None
+        bound = _INT_BOUNDS.get(typ)
+        if bound and number is not None and not -bound <= number < bound:
+            raise FieldError(f"client.{name}", number, f"an integer that fits {typ}")
+    return out
+
+
+def utf8_column(arr: pa.Array, name: str) -> tuple[pa.Array, Check]:
+    """Binary as text; a value that is not UTF-8 is a bad row (not the file's problem)."""
+    try:
+        return arr.cast(pa.string()), Check(name, None, arr, str)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
+    out: list[str | None] = []
+    bad: list[bool] = []
+    for value in arr.to_pylist():
+        try:
+            out.append(None if value is None else value.decode("utf-8"))
+            bad.append(False)
+        except UnicodeDecodeError:
+            out.append(None)
+            bad.append(True)
+    return pa.array(out, pa.string()), Check(name, pa.array(bad), arr, lambda i: "UTF-8 text")
+
+
+def bounded_int_column(arr: pa.Array, name: str, lo: int, hi: int) -> tuple[pa.Array, Check]:
+    """Whole numbers from lo to hi, as events.RowConverter reads status and bytes: cast
+    vectorized (integers, floats, numeric text), else parsed row by row; others are bad rows."""
+    expected = f"an integer from {lo} to {hi}"
+
+    def parse(value: Any) -> int | None:
+        number = parse_int(value, name)
+        if number is not None and not lo <= number <= hi:
+            raise FieldError(name, value, expected)
+        return number
+
+    try:
+        ints = arr.cast(pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return per_row(arr, name, parse, pa.int64())
+    bad = pc.fill_null(pc.or_(pc.less(ints, lo), pc.greater(ints, hi)), False)
+    return pc.if_else(bad, pa.scalar(None, pa.int64()), ints), Check(
+        name, bad, arr, lambda i: expected
+    )
+
+
+def method_column(ctx: ReadContext, arr: pa.Array) -> tuple[pa.Array, Check]:
+    """An HTTP method token, trimmed and upper-cased, as events.RowConverter reads it."""
+    text = string_column(ctx, arr, "method")
+    norm = pc.utf8_upper(pc.utf8_trim_whitespace(text))
+    empty = pc.fill_null(pc.equal(text, ""), False)
+    token = pc.match_substring_regex(norm, r"^[A-Z_\-]{1,16}$")
+    bad = pc.fill_null(pc.and_(pc.invert(empty), pc.invert(token)), False)
+    out = pc.if_else(pc.or_(empty, bad), pa.scalar(None, pa.string()), norm)
+    return out, Check("method", bad, arr, lambda i: "an HTTP method such as GET, POST or HEAD")
+
+
+def raw_value(arr: pa.Array, i: int) -> Any:
+    """Row i's value as Python, for an error message (a time past Python's years as its text)."""
+    try:
+        return arr[i].as_py()
+    except (OverflowError, ValueError, OSError):
+        try:
+            return f"{arr.type} {arr.cast(pa.int64())[i].as_py()}"
+        except (pa.ArrowException, OverflowError, ValueError):
+            return f"a {arr.type} value"
 
 
 def ip_column(ctx: ReadContext, arr: pa.Array) -> tuple[pa.Array, Check]:
@@ -183,6 +282,10 @@ def per_row(
             out.append(None)
             bad.append(True)
             expected[i] = exc.expected
+        except (ValueError, OverflowError, RecursionError) as exc:  # Python refused it first
+            out.append(None)
+            bad.append(True)
+            expected[i] = f"a value that can be read ({type(exc).__name__})"
     return pa.array(out, typ), Check(name, pa.array(bad, pa.bool_()), arr, expected.__getitem__)
 
 
