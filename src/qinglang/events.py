@@ -394,6 +394,11 @@ def cap_text(table: pa.Table) -> tuple[pa.Table, Counter[str]]:
     cut: Counter[str] = Counter()
     for name in table.column_names:
         col = table.column(name)
+        if pa.types.is_struct(col.type):
+            table = table.set_column(
+                table.column_names.index(name), name, _cap_struct(col.combine_chunks(), name, cut)
+            )
+            continue
         if not pa.types.is_string(col.type):
             continue
         limit = TEXT_LIMITS.get(name, MAX_TEXT)
@@ -404,6 +409,35 @@ def cap_text(table: pa.Table) -> tuple[pa.Table, Counter[str]]:
                 table.column_names.index(name), name, pc.utf8_slice_codeunits(col, 0, limit)
             )
     return table, cut
+
+
+def _cap_struct(arr: pa.StructArray, name: str, cut: Counter[str]) -> pa.StructArray:
+    """A struct's text children cut at MAX_TEXT, its lists at MAX_LIST items of MAX_TEXT."""
+    import pyarrow.compute as pc
+
+    children, fields = [], []
+    for i in range(arr.type.num_fields):
+        field, child = arr.type.field(i), arr.field(i)
+        key = f"{name}.{field.name}"
+        if pa.types.is_string(child.type):
+            over = pc.sum(pc.greater(pc.utf8_length(child), MAX_TEXT)).as_py() or 0
+            if over:
+                cut[key] += over
+                child = pc.utf8_slice_codeunits(child, 0, MAX_TEXT)
+        elif pa.types.is_list(child.type) and pa.types.is_string(child.type.value_type):
+            sizes = pc.list_value_length(child)
+            items = pc.list_flatten(child)
+            long_items = pc.sum(pc.greater(pc.utf8_length(items), MAX_TEXT)).as_py() or 0
+            many = pc.sum(pc.greater(sizes, MAX_LIST)).as_py() or 0
+            if long_items or many:
+                cut[key] += long_items + many
+                child = pc.list_slice(child, 0, MAX_LIST)
+                offsets = child.offsets
+                values = pc.utf8_slice_codeunits(child.values, 0, MAX_TEXT)
+                child = pa.ListArray.from_arrays(offsets, values, mask=child.is_null())
+        children.append(child)
+        fields.append(field)
+    return pa.StructArray.from_arrays(children, fields=fields, mask=arr.is_null())
 
 
 def _naive(raw: datetime | str) -> datetime | None:

@@ -175,7 +175,9 @@ def resolve_columns(
             loser = first if name.strip() in mapping else name
             taken[target] = name if loser == first else first
             del out[loser]
-            ctx.note(f"column '{loser}' ignored: the mapping gives '{target}' from another column")
+            ctx.note(
+                f"column '{_short(loser)}' ignored: the mapping gives '{target}' from another column"
+            )
         else:
             raise InputError(str(ctx.path), f"two columns give '{target}': '{first}' and '{name}'")
     missing = [k for k in mapping if k not in {n.strip() for n in names}]
@@ -183,5 +185,13 @@ def resolve_columns(
         ctx.note("mapped columns not in the input: " + ", ".join(sorted(missing)))
     unknown = [n for n in names if n not in out and n.strip() not in mapping]
     if unknown:
-        ctx.note("ignored unknown columns: " + ", ".join(unknown))
+        shown = [_short(n) for n in unknown[:20]] + (
+            [f"... {len(unknown) - 20} more"] if len(unknown) > 20 else []
+        )
+        ctx.note("ignored unknown columns: " + ", ".join(shown))
     return out
+
+
+def _short(name: str, limit: int = 60) -> str:
+    """A column name as a note shows it: a header is the input's to choose, so at most 60."""
+    return name if len(name) <= limit else name[: limit - 3] + "..."

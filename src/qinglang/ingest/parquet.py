@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from qinglang.errors import FieldError, InputError
 from qinglang.events import EVENT_KINDS, TOKEN_VERDICTS, cap_text, conform
 
-from .common import MAX_ERRORS, ReadContext, resolve_columns
+from .common import ReadContext, resolve_columns
 from .parquet_cols import (
     Check,
     bounded_int_column,
@@ -179,10 +179,11 @@ def _report_bad(ctx: ReadContext, checks: list[Check], row0: int) -> pa.Array | 
     indices = pc.indices_nonzero(bad)
     if len(indices) == 0:
         return None
-    room = max(1, MAX_ERRORS - len(ctx.report.errors))
-    for i in indices.slice(0, room).to_pylist():
-        c = next(c for c in checks if c.bad is not None and c.bad[i].as_py())
+    # every bad row is reported (kept in memory for the first MAX_ERRORS, listed in
+    # rejected.csv for all): the first check that fails names the field
+    masks = [(c, c.bad.to_pylist()) for c in checks if c.bad is not None]
+    for i in indices.to_pylist():
+        c = next(c for c, mask in masks if mask[i])
         exc = FieldError(c.field, raw_value(c.raw, i), c.expected(i))
         ctx.bad(row0 + i + 1, c.field, str(exc), unit="row")
-    ctx.report.rows_bad += max(0, len(indices) - room)
     return bad
