@@ -19,6 +19,16 @@ pytestmark = pytest.mark.usefixtures("engine")
 runner = CliRunner()
 
 
+def shop_db(tmp_path):
+    """A collector database with the site `shop` (served from http://shop.test) registered."""
+    db = tmp_path / "c.db"
+    added = runner.invoke(
+        app, ["site", "add", "shop", "--origin", "http://shop.test", "--db", str(db)]
+    )
+    assert added.exit_code == 0, added.output
+    return db
+
+
 def flat(text: str) -> str:
     return " ".join(text.split())  # rich wraps long error lines
 
@@ -57,13 +67,7 @@ def test_site_add_refuses_bad_names_origins_and_duplicates(tmp_path):
 
 
 def test_audit_of_a_site_reads_what_the_collector_stored(tmp_path):
-    db = tmp_path / "c.db"
-    assert (
-        runner.invoke(
-            app, ["site", "add", "shop", "--origin", "http://shop.test", "--db", str(db)]
-        ).exit_code
-        == 0
-    )
+    db = shop_db(tmp_path)
     server = Server(db)
     try:
         headers = {
@@ -196,13 +200,7 @@ def test_serve_create_starts_empty_and_says_where_everything_is(tmp_path):
 
 
 def test_ctrl_c_stops_the_collector_cleanly_after_storing_what_it_accepted(tmp_path):
-    db = tmp_path / "c.db"
-    assert (
-        runner.invoke(
-            app, ["site", "add", "shop", "--origin", "http://shop.test", "--db", str(db)]
-        ).exit_code
-        == 0
-    )
+    db = shop_db(tmp_path)
     server = Server(db)
     headers = {"user-agent": BROWSER_UA, "content-type": "text/plain", "origin": "http://shop.test"}
     body = {"site": "shop", "url": "http://shop.test/a", "vid": "v1"}
