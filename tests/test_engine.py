@@ -76,3 +76,15 @@ def test_duckdb_spills_beyond_its_memory_limit(monkeypatch):
     assert spill_dir.exists()
     engine.close()
     assert not spill_dir.exists()
+
+
+def test_spark_without_pyspark_is_a_clear_usage_error(monkeypatch):
+    import sys
+
+    from qinglang.engine import connect
+    from qinglang.errors import ConfigError
+
+    monkeypatch.setitem(sys.modules, "pyspark", None)  # as if it were not installed
+    with pytest.raises(ConfigError, match=r"pip install 'qinglang\[spark\]'") as caught:
+        connect("spark")
+    assert caught.value.exit_code == 2
