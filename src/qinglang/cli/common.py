@@ -40,7 +40,9 @@ def fail(exc: BaseException) -> NoReturn:
     """End the command with `exc` as one line, and its exit code."""
     if _debug["on"]:
         console.print("".join(traceback.format_exception(exc)), markup=False, highlight=False)
-    console.print(f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False)
+    console.print(
+        f"[red]error:[/red] {escape(str(exc))}", markup=True, highlight=False, soft_wrap=True
+    )
     raise typer.Exit(code=getattr(exc, "exit_code", EXIT_DATA))
 
 
@@ -101,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"[red]internal error:[/red] {escape(type(exc).__name__)}: {escape(str(exc)[:300])}"
             f"{at}. This is a bug in qinglang: run again with --debug and report the traceback.",
             highlight=False,
+            soft_wrap=True,
         )
         return EXIT_BUG
     return EXIT_OK
