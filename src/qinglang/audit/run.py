@@ -162,7 +162,11 @@ def run_audit(
     options: AuditOptions,
     progress: Progress | None = None,
     engine: Engine | None = None,
+    lake_root: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """One audit of `inputs` into `out_dir`. `lake_root`: for a collector's lake, the root of the
+    files read (collect.lake.site_snapshot), recorded in audit.json."""
+
     def step(name: str, frac: float | None = None) -> None:
         if progress:
             progress(name, frac)
@@ -226,6 +230,8 @@ def run_audit(
         }
         facts["method"]["statements"] = list(engine.statements)
         facts["record"] = record([Path(p) for p in inputs], options, provenance())
+        if lake_root is not None:
+            facts["record"]["lake"] = lake_root
         (out_dir / "audit.json").write_text(
             json.dumps(facts, ensure_ascii=False, indent=1, default=str, allow_nan=False),
             encoding="utf-8",

@@ -1,4 +1,4 @@
-"""The collector's commands: `qinglang site add|snippet` and `qinglang serve`."""
+"""The collector's commands: `qinglang site add|snippet`, `qinglang serve` and `qinglang lake root`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from qinglang import __version__
 from qinglang.cli.common import app, console, fail, out
@@ -112,3 +113,65 @@ def serve(
         console.print("collector stopped", highlight=False)
     except QinglangError as exc:
         fail(exc)
+
+
+lake_app = typer.Typer(
+    help="The collector's Parquet lake and its tamper-evident log.", no_args_is_help=True
+)
+app.add_typer(lake_app, name="lake")
+
+
+@lake_app.command("root")
+def lake_root(
+    site: Annotated[str, typer.Option(help="The site whose lake to state")],
+    db: Annotated[Path, typer.Option(help=DB_HELP)] = Path("qinglang.db"),
+    day: Annotated[
+        str | None, typer.Option(help="The UTC day (YYYY-MM-DD); without it, the whole lake")
+    ] = None,
+    sign: Annotated[
+        Path | None,
+        typer.Option(help="Sign the statement with this Ed25519 private key (qinglang keys new)"),
+    ] = None,
+) -> None:
+    """Print the root to publish for a day of a site's lake: the hash of the log entry that last
+    changed that day, and the day's rows and files as of it (JSON on standard output; signed with
+    --sign). Anyone holding it can later check that the lake still agrees (qinglang verify)."""
+    import time
+
+    from qinglang.audit.record import canonical
+    from qinglang.collect import lakelog
+    from qinglang.errors import InputError
+
+    try:
+        if day is not None:
+            try:
+                time.strptime(day, "%Y-%m-%d")
+            except ValueError:
+                raise ConfigError(f"--day {day!r}: expected a UTC day as YYYY-MM-DD") from None
+            statement = lakelog.day_root(db, site, day)
+        else:
+            root = lakelog.lake_root(db, site)
+            if root is None:
+                raise InputError(str(db), f"site {site!r} has no lake log yet (nothing rolled)")
+            statement = {"statement": lakelog.STATEMENT, "qinglang": __version__, **root}
+        if sign is not None:
+            statement = lakelog.sign_statement(statement, sign)
+    except QinglangError as exc:
+        fail(exc)
+    entry = statement.get("entry") or statement["head"]
+    what = f"{day} (UTC)" if day else "the lake"
+    note = "" if not day or statement.get("complete") else "; the day is not complete yet"
+    console.print(
+        f"{site}: {statement['rows']} rows in {what}, closed by log entry {entry['seq']}"
+        f"{note}\nroot {entry['hash']}" + (" (signed)" if sign else ""),
+        markup=False,
+        highlight=False,
+    )
+    if statement.get("log_problems"):
+        console.print(
+            f"[yellow]warning:[/yellow] the log itself shows {len(statement['log_problems'])} "
+            f"problem(s), e.g. {escape(statement['log_problems'][0])}; run qinglang verify first",
+            highlight=False,
+        )
+    text = canonical(statement).decode().rstrip("\n")
+    out.print(text, markup=False, highlight=False, soft_wrap=True)

@@ -171,13 +171,14 @@ def audit(
             settle=settle,
         )
         if collected:
-            from qinglang.collect.lake import site_inputs
+            from qinglang.collect.lake import site_snapshot
 
             output_dir(out_dir)  # a bad --out is exit 2 before anything is linked into it
             # the lake's files, hard-linked (or copied) into DIR/inputs with the rows not yet
-            # rolled: what the audit records stays true after a later compaction
-            files = site_inputs(Path(db), site, out_dir / "inputs")
-            facts = _run_with_progress(files, out_dir, options)
+            # rolled, and the lake log's root of exactly those files: what the audit records
+            # stays true after a later compaction, and ties to the roots the operator publishes
+            files, root = site_snapshot(Path(db), site, out_dir / "inputs")
+            facts = _run_with_progress(files, out_dir, options, lake_root=root)
         else:
             with _stdin_as_file(inputs) as files:
                 facts = _run_with_progress(files, out_dir, options)
@@ -237,14 +238,18 @@ def _show_audit(facts: dict, out_dir: Path, lang: str) -> None:
     out.print(f"wrote {out_dir}/labels.parquet, audit.json, report.html")
 
 
-def _run_with_progress(inputs, out_dir, options):  # type: ignore[no-untyped-def]
+def _run_with_progress(inputs, out_dir, options, lake_root=None):  # type: ignore[no-untyped-def]
     from qinglang.audit.run import run_audit
 
     started = time.perf_counter()
     with progress() as bar:
         task = bar.add_task("starting", total=None)
         facts = run_audit(
-            inputs, out_dir, options, progress=lambda s, f: bar.update(task, description=s)
+            inputs,
+            out_dir,
+            options,
+            progress=lambda s, f: bar.update(task, description=s),
+            lake_root=lake_root,
         )
     console.print(f"audit took {time.perf_counter() - started:.1f}s")
     return facts
@@ -526,31 +531,68 @@ def demo(
 
 @app.command()
 def verify(
-    out_dir: Annotated[Path, typer.Argument(help="An audit's output directory")],
+    out_dir: Annotated[Path | None, typer.Argument(help="An audit's output directory")] = None,
     key: Annotated[
         Path | None,
-        typer.Option(help="The auditor's public key (.pub): the signature must be by it"),
+        typer.Option(
+            help="A public key (.pub): the audit, or the published root, must be signed by it"
+        ),
     ] = None,
     rerun: Annotated[
         bool, typer.Option("--rerun", help="Also redo the audit and compare every figure and label")
     ] = False,
+    db: Annotated[
+        Path | None,
+        typer.Option(
+            help="A collector's database: check a site's lake against its log (with --site)"
+        ),
+    ] = None,
+    site: Annotated[str | None, typer.Option(help="The site whose lake --db checks")] = None,
+    root: Annotated[
+        str | None,
+        typer.Option(
+            help="A published root: a log entry's hash, or a file from `qinglang lake root`"
+        ),
+    ] = None,
 ) -> None:
     """Check an audit: its seal and signature, every output and input against the manifest, and
-    with --rerun that redoing it gives the same figures and labels. Exit 0 when all hold, 1 naming
-    what does not."""
+    with --rerun that redoing it gives the same figures and labels. With --db and --site, check a
+    collector's lake against its hash-chained log (and a published --root). Exit 0 when all
+    hold, 1 naming what does not."""
     from qinglang.audit.verify import verify as check
 
-    try:
-        verdict = check(out_dir, key, rerun)
-    except QinglangError as exc:
-        fail(exc)
-    for line in verdict.checked:
-        out.print(f"ok: {line}", markup=False, highlight=False)
-    for line in verdict.problems:
-        console.print(f"[red]FAILED:[/red] {escape(line)}", highlight=False)
-    if not verdict.ok:
+    if out_dir is None and db is None and site is None:
+        fail(ConfigError("give an audit directory, or --db and --site (a collector's lake)"))
+    ok = True
+    if db is not None or site is not None:
+        from qinglang.collect.lakelog import check_lake
+
+        if db is None or site is None:
+            fail(ConfigError("--db and --site go together"))
+        try:
+            lake = check_lake(db, site, root, key)
+        except QinglangError as exc:
+            fail(exc)
+        ok = _print_checks(lake.checked, lake.problems, lake.notes) and ok
+    if out_dir is not None:
+        try:
+            verdict = check(out_dir, key if db is None else None, rerun)
+        except QinglangError as exc:
+            fail(exc)
+        ok = _print_checks(verdict.checked, verdict.problems) and ok
+    if not ok:
         raise typer.Exit(code=1)
     out.print("verified", highlight=False)
+
+
+def _print_checks(checked: list[str], problems: list[str], notes: list[str] | None = None) -> bool:
+    for line in checked:
+        out.print(f"ok: {line}", markup=False, highlight=False)
+    for line in notes or []:
+        out.print(f"note: {line}", markup=False, highlight=False)
+    for line in problems:
+        console.print(f"[red]FAILED:[/red] {escape(line)}", highlight=False, soft_wrap=True)
+    return not problems
 
 
 keys_app = typer.Typer(help="Ed25519 keys that sign audits.", no_args_is_help=True)

@@ -12,7 +12,8 @@ compaction step merges them. In ``<db>.lake/site=NAME/``:
     day's file. The footer's key-value metadata ``qinglang.parts`` lists (JSON) the stems of the
     segments whose rows the file holds.
 ``day=YYYY-MM-DD.parquet.tmp``
-    a compaction being written; one left by a crash is deleted by the next step.
+    a compaction being written; one left by a crash is deleted by the next step (renamed into
+    place instead if the lake log holds it already: see step 3).
 
 ``<db>.lake/.lock`` is an advisory lock (flock): a compaction holds it exclusively and skips its
 turn when it is held; readers (lake.py) hold it shared while they list and link the lake.
@@ -25,8 +26,14 @@ step, for one day of one site:
    from a segment a restart found), and day temporary files a crash left;
 2. write the rows of the day's file (if any) and of the chosen parts, with the union of their
    stems, to ``day=D.parquet.tmp``, then fsync it;
-3. ``os.replace`` it onto ``day=D.parquet`` and fsync the directory: the commit point;
+3. log it in the site's lake log (lakelog.py: its SHA-256, rows, its base's and parts' row
+   digests) and fdatasync the log, then ``os.replace`` it onto ``day=D.parquet`` and fsync the
+   directory: the commit point (a kill between the log and the rename: the log's recovery, at
+   the next roll or step, finishes the rename from the temporary file, which it then keeps);
 4. delete the merged parts and fsync the directory.
+
+Step 1's deletions of parts the log still holds (rolled again after their compaction) are logged
+(``drop``) before they happen. A step that has nothing to do does not touch the log.
 
 A kill before 3 leaves the old day file and the parts, as they were (the temporary file is never
 read); a kill after 3 leaves parts the new day file lists, which readers skip and step 1 deletes.
@@ -51,16 +58,18 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from qinglang.collect import lakelog
 from qinglang.events import EVENT_SCHEMA
 
 log = logging.getLogger("qinglang.collect")
 
-PARTS_KEY = b"qinglang.parts"  # the day file's footer: JSON list of the segment stems it holds
+PARTS_KEY = lakelog.PARTS_KEY  # the day file's footer: JSON list of the segment stems it holds
 DAY_PREFIX = "day="
 PART_PREFIX = "part-"
 LOCK_NAME = ".lock"
@@ -143,14 +152,6 @@ def lake_lock(lake: Path, exclusive: bool, wait: bool) -> Iterator[bool]:
         os.close(fd)  # releases the lock
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _utc_day(ms: int) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ms // 1000))
 
@@ -186,51 +187,88 @@ def _delete(paths: Iterable[Path]) -> None:
         p.unlink(missing_ok=True)
 
 
-def _merge(sources: list[Path], stems: set[str], tmp: Path) -> int:
-    """Write the rows of `sources`, in order, to `tmp` with `stems` in its footer; fsync it."""
+def _merge(
+    sources: list[Path], stems: set[str], tmp: Path, hashed: list[bool]
+) -> list[tuple[int, str | None]]:
+    """Write the rows of `sources`, in order, to `tmp` with `stems` in its footer; fsync it.
+    Returns each source's rows and, where `hashed` says so, its row digest (lakelog.py)."""
     schema = EVENT_SCHEMA.with_metadata({PARTS_KEY: json.dumps(sorted(stems)).encode()})
-    rows = 0
+    out: list[tuple[int, str | None]] = []
     with pq.ParquetWriter(tmp, schema) as writer:
         buf: list[pa.Table] = []
         held = 0
-        for src in sources:
+        for src, digest in zip(sources, hashed, strict=True):
+            rows = 0
+            d = lakelog.RowDigest() if digest else None
             with pq.ParquetFile(src) as f:
                 for i in range(f.num_row_groups):
                     t = f.read_row_group(i).select(EVENT_SCHEMA.names).cast(EVENT_SCHEMA)
+                    if d is not None:
+                        d.update(t)
                     buf.append(t)
                     held += t.num_rows
+                    rows += t.num_rows
                     if held >= ROW_GROUP:
                         writer.write_table(pa.concat_tables(buf).combine_chunks())
-                        rows += held
                         buf, held = [], 0
+            out.append((rows, d.hexdigest() if d is not None else None))
         if held:
             writer.write_table(pa.concat_tables(buf).combine_chunks())
-            rows += held
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
-    return rows
+    return out
 
 
-def compact_day(site_dir: Path, day: str, parts: list[Path]) -> Path:
-    """Merge `parts` into the day file of `day` (steps 2-4). The caller holds the lake's lock and
-    has already deleted the parts a day file holds (step 1)."""
+def compact_day(site_dir: Path, day: str, parts: list[Path], ledger: lakelog.Writer) -> Path:
+    """Merge `parts` into the day file of `day` (steps 2-4), committed through the site's lake
+    log `ledger` (its digest chains its base's digest on with the parts' row digests). The caller
+    holds the lake's lock and has already deleted the parts a day file holds (step 1)."""
     site_dir = Path(site_dir)
     final = site_dir / f"{DAY_PREFIX}{day}.parquet"
     tmp = final.with_name(final.name + ".tmp")
     stems = {stem_of(p) for p in parts}
     sources = list(parts)
+    hashed = [True] * len(parts)
+    base = None
+    base_info: dict[str, Any] | None = None
     if final.exists():
         stems |= listed(final)
         sources.insert(0, final)
+        base = ledger.current(final.name)
+        hashed.insert(0, base is None)  # a day file the log does not hold: one segment
     try:
-        _merge(sources, stems, tmp)
+        merged = _merge(sources, stems, tmp, hashed)
+        if final.exists():
+            (base_rows, base_d), merged = merged[0], merged[1:]
+            if base is None:
+                sha, _ = lakelog.sha256_file(final)
+                base_info = {
+                    "sha256": sha,
+                    "rows": base_rows,
+                    "digest": lakelog.chain([str(base_d)]),
+                }
+            else:
+                base_info = {"sha256": base.sha256, "rows": base.rows, "digest": base.digest}
+                if base_rows != base.rows:  # the log is kept as it is: verify_lake names it
+                    log.warning("%s holds %d rows, its lake log %d", final, base_rows, base.rows)
+        infos = [
+            {"file": p.name, "rows": n, "digest": d}
+            for p, (n, d) in zip(parts, merged, strict=True)
+        ]
+        rows = (base_info["rows"] if base_info else 0) + sum(n for n, _ in merged)
+        digest = lakelog.chain(
+            [str(i["digest"]) for i in infos], base_info["digest"] if base_info else None
+        )
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    os.replace(tmp, final)  # the commit point: from here the day file holds the parts' rows
-    _fsync_dir(site_dir)
+    # the commit point: logged, then renamed; from here the day file holds the parts' rows (a
+    # temporary file a failure leaves here is renamed by the log's recovery if it was logged,
+    # else deleted by the next step)
+    ledger.commit("compact", tmp, final, rows=rows, digest=digest, day=day, base=base_info,
+               parts=infos)  # fmt: skip
     _delete(parts)
-    _fsync_dir(site_dir)
+    lakelog.fsync_dir(site_dir)
     return final
 
 
@@ -248,31 +286,52 @@ def _due(day: str, parts: list[Path], site_dir: Path, now_ms: int, limit: int) -
     return GROWTH * sum(p.stat().st_size for p in parts) >= size
 
 
-def compact_site(
-    site_dir: Path, now_ms: int | None = None, limit: int | None = None, force: bool = False
-) -> list[Path]:
-    """One compaction step for one site (the caller holds the lake's lock): clear what a crash
-    left (step 1), then compact each day that is due (every day with parts if `force`). Returns
-    the day files written."""
-    site_dir = Path(site_dir)
-    now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
-    limit = threshold() if limit is None else limit
-    for tmp in site_dir.glob(f"{DAY_PREFIX}*.parquet.tmp"):
-        tmp.unlink(missing_ok=True)  # only compaction writes these, and it holds the lock
+def _plan(
+    site_dir: Path, now_ms: int, limit: int, force: bool
+) -> tuple[list[Path], list[Path], list[tuple[str, list[Path]]]]:
+    """What a step does: the temporary files to delete, the parts a day file holds already (to
+    delete), and the days due with their parts."""
+    tmps = list(site_dir.glob(f"{DAY_PREFIX}*.parquet.tmp"))
     held = contained(site_dir)
     parts = part_files(site_dir)
     done = [p for p in parts if stem_of(p) in held]
-    if done:
-        _delete(done)
-        _fsync_dir(site_dir)
     by_day: dict[str, list[Path]] = {}
     for p in parts:
         if stem_of(p) not in held:
             by_day.setdefault(part_day(p), []).append(p)
-    written = []
-    for day, day_parts in sorted(by_day.items()):
-        if force or _due(day, day_parts, site_dir, now_ms, limit):
-            written.append(compact_day(site_dir, day, day_parts))
+    due = [
+        (day, day_parts)
+        for day, day_parts in sorted(by_day.items())
+        if force or _due(day, day_parts, site_dir, now_ms, limit)
+    ]
+    return tmps, done, due
+
+
+def compact_site(
+    site_dir: Path, now_ms: int | None = None, limit: int | None = None, force: bool = False
+) -> list[Path]:
+    """One compaction step for one site (the caller holds the lake's lock): clear what a crash
+    left (step 1), then compact each day that is due (every day with parts if `force`), each
+    committed through the site's lake log, held (lakelog.writing) for the whole step. Returns
+    the day files written."""
+    site_dir = Path(site_dir)
+    now_ms = time.time_ns() // 1_000_000 if now_ms is None else now_ms
+    limit = threshold() if limit is None else limit
+    if not any(_plan(site_dir, now_ms, limit, force)):
+        return []  # nothing to do: the log is not touched
+    with lakelog.writing(site_dir) as ledger:
+        # a day file whose commit a kill interrupted (logged, not renamed) is renamed by the log's
+        # recovery: written by this step; then the step is planned again
+        written = [p for p in ledger.completed if p.name.startswith(DAY_PREFIX)]
+        tmps, done, due = _plan(site_dir, now_ms, limit, force)
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)  # only compaction writes these, and it holds the lock
+        if done:
+            ledger.drop(done, "a day file holds its rows (rolled again after its compaction)")
+            _delete(done)
+            lakelog.fsync_dir(site_dir)
+        for day, day_parts in due:
+            written.append(compact_day(site_dir, day, day_parts, ledger))
     return written
 
 

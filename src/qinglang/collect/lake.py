@@ -9,20 +9,23 @@ The listing is taken under the lake's shared lock, so no compaction runs while i
 
 `site_inputs` is what an audit should read: hard links (or copies) of those files in a directory
 of the audit's own, which a later compaction cannot delete, so the paths and SHA-256 the audit
-records stay true.
+records stay true; `site_snapshot` also returns the lake's root (lakelog.py) as of that listing,
+for the audit to record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from qinglang.collect import compact, segments
+from qinglang.collect import compact, lakelog, segments
 from qinglang.collect.sites import SiteRegistry, is_collector_db, lake_dir, segments_dir
 from qinglang.errors import ConfigError, InputError
 
@@ -33,7 +36,7 @@ def site_files(db: Path, site: str, scratch: Path) -> list[Path]:
     """Parquet files holding every stored event of `site`, once each: the lake's files, read in
     place (a later compaction may delete a part: see `site_inputs`), and the rows of segments not
     rolled yet, written to `scratch`."""
-    return _snapshot(Path(db), site, Path(scratch), link=False)
+    return _snapshot(Path(db), site, Path(scratch), link=False)[0]
 
 
 def site_inputs(db: Path, site: str, dest: Path) -> list[Path]:
@@ -43,14 +46,23 @@ def site_inputs(db: Path, site: str, dest: Path) -> list[Path]:
     in place (it writes new ones and renames them), so a link keeps the content that was read,
     whatever a compaction deletes later. Files an earlier call left in `dest` and this one does not
     return (``day=*``, ``part-*``, ``pending-*``) are deleted."""
+    return site_snapshot(db, site, dest)[0]
+
+
+def site_snapshot(db: Path, site: str, dest: Path) -> tuple[list[Path], dict[str, Any] | None]:
+    """`site_inputs`, and the lake's root (lakelog.py `root_of`: the log's head, the rows and
+    files it holds, per-day figures) read under the same locks as the listing: no roll or
+    compaction happens between the two, so the root describes exactly the lake files linked
+    (the pending rows are not in the lake yet: no root covers them). The root is None if the
+    site has no lake log."""
     dest = Path(dest)
-    files = _snapshot(Path(db), site, dest, link=True)
+    files, root = _snapshot(Path(db), site, dest, link=True)
     keep = {f.name for f in files}
     for pattern in (f"{compact.DAY_PREFIX}*.parquet", "part-*.parquet", "pending-*.parquet"):
         for stale in dest.glob(pattern):
             if stale.name not in keep:
                 stale.unlink(missing_ok=True)
-    return files
+    return files, root
 
 
 def _check(db: Path, site: str) -> None:
@@ -84,13 +96,21 @@ def _place(src: Path, dest: Path) -> Path:
     return final
 
 
-def _snapshot(db: Path, site: str, scratch: Path, link: bool) -> list[Path]:
+def _snapshot(
+    db: Path, site: str, scratch: Path, link: bool
+) -> tuple[list[Path], dict[str, Any] | None]:
     _check(db, site)
     site_dir = lake_dir(db) / f"site={site}"
+    root = None
     for attempt in range(_ATTEMPTS):
         # segments first: one that is gone by the time the lake is listed rolled before it
         seg_list = sorted(segments_dir(db).glob("seg-*.log"))
-        with compact.lake_lock(lake_dir(db), exclusive=False, wait=True):
+        with (
+            compact.lake_lock(lake_dir(db), exclusive=False, wait=True),
+            lakelog.reading(site_dir) if link else contextlib.nullcontext() as logged,
+        ):
+            if logged is not None:
+                root = lakelog.root_of(logged[0], site, lakelog.log_path(site_dir))
             days = compact.day_files(site_dir)
             held: set[str] = set()
             for d in days:
@@ -121,4 +141,4 @@ def _snapshot(db: Path, site: str, scratch: Path, link: bool) -> list[Path]:
         files.append(path)
     if not files:
         raise InputError(str(db), f"site {site!r} has no stored events yet")
-    return files
+    return files, root

@@ -5,8 +5,8 @@ after the write that holds it has been fsync'd (many beacons share one write and
 commit). After a crash the last line of a segment may be torn: recovery keeps the longest prefix of
 whole, checksummed lines and truncates the rest - everything acknowledged is in that prefix.
 Closed segments roll into the lake, one Parquet file per site and segment, written to a temporary
-name, fsync'd and renamed, then the segment is deleted (a crash in between rolls it again to the
-same name). compact.py later merges these parts into one file per site and day; the parts keep the
+name, fsync'd, logged in the site's lake log (lakelog.py) and renamed, then the segment is deleted
+(a crash in between rolls it again to the same name). compact.py later merges these parts into one file per site and day; the parts keep the
 segment's name (``part-<segment stem>.parquet``), which is how a segment that rolled is known.
 """
 
@@ -26,6 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.json as pa_json
 import pyarrow.parquet as pq
 
+from qinglang.collect import lakelog
 from qinglang.events import EVENT_SCHEMA
 
 _ENCODE = msgspec.json.Encoder().encode  # compact UTF-8 JSON, as json.dumps would write it
@@ -67,14 +68,6 @@ def scan(path: Path) -> tuple[list[dict[str, Any]], int]:
             break
         pos = end
     return rows, pos
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def recover(directory: Path) -> list[Path]:
@@ -121,7 +114,7 @@ class SegmentLog:
         self._n += 1
         self.path = self.dir / f"seg-{self._run}-{self._n:06d}.log"
         self._fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        _fsync_dir(self.dir)
+        lakelog.fsync_dir(self.dir)
         self.size = 0
         self.opened = time.monotonic()
 
@@ -194,7 +187,7 @@ def _write_durably(table: pa.Table, final: Path) -> Path:
     with open(tmp, "rb") as f:
         os.fsync(f.fileno())
     os.replace(tmp, final)
-    _fsync_dir(final.parent)
+    lakelog.fsync_dir(final.parent)
     return final
 
 
@@ -262,18 +255,34 @@ def read_segment(segment: Path) -> tuple[pa.Table, list[dict[str, Any]]]:
     return table, used
 
 
+def _commit_part(part: pa.Table, final: Path) -> Path:
+    """Write one site's part: to a temporary name, fsync'd, logged in the site's lake log
+    (lakelog.py: SHA-256, rows, row digest, day), then renamed into place."""
+    with lakelog.writing(final.parent) as ledger:
+        tmp = final.with_suffix(".parquet.tmp")
+        pq.write_table(part, tmp)
+        with open(tmp, "rb") as f:
+            os.fsync(f.fileno())
+        ledger.commit(
+            "roll", tmp, final, rows=part.num_rows, digest=lakelog.rows_digest(part),
+            day=lakelog.first_day(part),
+        )  # fmt: skip
+    return final
+
+
 def roll(segment: Path, lake: Path) -> list[Path]:
-    """Turn one closed segment into Parquet files of the lake (one per site), then delete it."""
+    """Turn one closed segment into Parquet files of the lake (one per site), then delete it.
+    Each part is committed through its site's lake log (lakelog.py)."""
     table, used = read_segment(segment)
     name = f"part-{segment.stem}.parquet"
     written = []
     for site in pc.unique(table.column("site")).to_pylist():
         part = table.filter(pc.equal(table.column("site"), site))
-        written.append(_write_durably(part, lake / f"site={site}" / name))
+        written.append(_commit_part(part, lake / f"site={site}" / name))
     if used:
         _write_durably(pa.Table.from_pylist(used, schema=TOKENS_SCHEMA), lake / TOKENS_DIR / name)
     segment.unlink()
-    _fsync_dir(segment.parent)
+    lakelog.fsync_dir(segment.parent)
     return written
 
 
