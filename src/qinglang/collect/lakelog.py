@@ -235,6 +235,20 @@ def sha256_file(path: Path) -> tuple[str, int]:
     return h.hexdigest(), size
 
 
+def write_durably(fd: int, data: bytes, committed: int) -> None:
+    """Append `data` to the file open at `fd` and fdatasync it; on failure cut the file back to
+    `committed` bytes, so a torn write never hides what is written after it."""
+    view = memoryview(data)
+    try:
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        os.fdatasync(fd)
+    except OSError:
+        os.ftruncate(fd, committed)
+        raise
+
+
 def fsync_dir(path: Path) -> None:
     """Make a directory's entries (a rename, a new file) durable."""
     fd = os.open(path, os.O_RDONLY)
@@ -617,16 +631,7 @@ class Writer:
         r = self.state
         entry = {"seq": r.seq + 1, "time": _now(), **body, "prev": r.head}
         line = canonical_line(entry)
-        data = line + b"\n"
-        view = memoryview(data)
-        try:
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
-            os.fdatasync(self._fd)
-        except OSError:
-            os.ftruncate(self._fd, self._cache.size)
-            raise
+        write_durably(self._fd, line + b"\n", self._cache.size)
         st = os.fstat(self._fd)
         self._cache.size, self._cache.mtime_ns = st.st_size, st.st_mtime_ns
         self._cache.applied = False

@@ -121,15 +121,7 @@ class SegmentLog:
     def append(self, data: bytes) -> None:
         """Write and fsync one group of records (the group commit). On failure the segment is cut
         back to its last committed byte, so a torn group never hides later acknowledged ones."""
-        view = memoryview(data)
-        try:
-            while view:
-                n = os.write(self._fd, view)
-                view = view[n:]
-            os.fdatasync(self._fd)
-        except OSError:
-            os.ftruncate(self._fd, self.size)
-            raise
+        lakelog.write_durably(self._fd, data, self.size)
         self.size += len(data)
 
     def due(self) -> bool:
