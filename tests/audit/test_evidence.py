@@ -48,3 +48,36 @@ def test_the_method_lists_every_statement_in_run_order_and_the_settings(tmp_path
     html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert "Every statement, in run order" in html and " labels AS " in html
     assert "Settings and thresholds" in html and "session_gap_minutes" in html
+
+
+def test_evidence_n_sets_the_samples_per_reason_and_the_footer_names_the_manifest(tmp_path):
+    import hashlib
+
+    from typer.testing import CliRunner
+
+    from qinglang.cli import app
+
+    lines = ["event_id,ts,ip,user_agent,url"] + [
+        f"e{i},2024-01-01T00:00:0{i}Z,66.249.66.{i},{BOT},/p{i}" for i in range(6)
+    ]
+    (tmp_path / "in.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    r = CliRunner().invoke(
+        app,
+        [
+            "audit",
+            str(tmp_path / "in.csv"),
+            "--out",
+            str(tmp_path / "o"),
+            "--evidence",
+            "2",
+            "--lang",
+            "en",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    facts = json.loads((tmp_path / "o" / "audit.json").read_text())
+    assert [len(rows) for rows in facts["evidence"].values()] == [2]
+    html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    manifest = hashlib.sha256((tmp_path / "o" / "manifest.json").read_bytes()).hexdigest()
+    footer = html[html.index("<footer>") :]
+    assert manifest in footer and "counter(page)" in html

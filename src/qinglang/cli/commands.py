@@ -126,6 +126,10 @@ def audit(
         str,
         typer.Option(help="The payable amount: estimate, or the lower or upper 95% bound"),
     ] = "estimate",
+    evidence: Annotated[
+        int | None,
+        typer.Option(help="Evidence samples per reason code (the setting evidence_per_reason)"),
+    ] = None,
 ) -> None:
     """Ingest, detect and report: labels.parquet, audit.json and report.html in --out.
 
@@ -158,7 +162,9 @@ def audit(
             tz=tz,
             engine=engine,
             db=":memory:" if collected else db,
-            settings=parse_settings(setting),
+            settings=parse_settings(
+                [*setting, *([f"evidence_per_reason={evidence}"] if evidence is not None else [])]
+            ),
             with_evaluation=evaluate_truth,
             model=str(model) if model else None,
             input_tz=input_tz,
