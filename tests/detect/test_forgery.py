@@ -51,10 +51,36 @@ def test_one_captured_beacon_sent_under_many_visitor_ids(make_engine):
         "dwell_ms": 21388,
         "first_interaction_ms": 1733,
     }
-    rows = [event(i, client=dict(captured)) for i in range(6)]
+    rows = [event(i, client=dict(captured), token="replayed") for i in range(6)]
     rows += [event(10 + i, client=c) for i, c in enumerate(PEOPLE)]
     found = findings_of(forgery, make_engine(rows))
-    assert found == {f"e{i:04d}": {"beacon.cloned"} for i in range(6)}
+    assert found == {f"e{i:04d}": {"beacon.cloned", "token.replayed"} for i in range(6)}
+
+
+def test_the_person_whose_beacon_was_captured_is_not_charged_with_the_copies(make_engine):
+    captured = {
+        "interactions": 3,
+        "visible_ms": 20417,
+        "dwell_ms": 21388,
+        "first_interaction_ms": 1733,
+    }
+    original = event(0, client=dict(captured))  # the person: a valid token, first
+    copies = [event(i, client=dict(captured), token="replayed") for i in range(1, 6)]
+    late_valid = [event(7, client=dict(captured))]  # a later copy with a token of its own
+    rows = [original, *copies, *late_valid] + [
+        event(10 + i, client=c) for i, c in enumerate(PEOPLE)
+    ]
+    found = findings_of(forgery, make_engine(rows))
+    assert "e0000" not in found
+    assert {k for k, v in found.items() if "beacon.cloned" in v} == {
+        f"e{i:04d}" for i in (1, 2, 3, 4, 5, 7)
+    }
+    # without the collector's tokens there is no telling the original: all copies are charged
+    bare = [{**r, "token": None} for r in rows]
+    found = findings_of(forgery, make_engine(bare))
+    assert {k for k, v in found.items() if "beacon.cloned" in v} == {
+        f"e{i:04d}" for i in (0, 1, 2, 3, 4, 5, 7)
+    }
 
 
 def test_measurements_that_repeat_only_as_often_as_chance_predicts_are_not_cloned(make_engine):
@@ -78,7 +104,7 @@ def test_engagement_actions_are_not_beacon_less_hits(make_engine):
 def test_a_replay_that_leaves_a_measurement_out_is_still_cloned(make_engine):
     captured = {"interactions": None, "visible_ms": 20417, "dwell_ms": 21388,
                 "first_interaction_ms": 1733}  # fmt: skip
-    rows = [event(i, client=dict(captured)) for i in range(6)]
+    rows = [event(i, client=dict(captured), token=None) for i in range(6)]
     rows += [event(10 + i, client=c) for i, c in enumerate(PEOPLE)]
     found = findings_of(forgery, make_engine(rows))
-    assert found == {f"e{i:04d}": {"beacon.cloned"} for i in range(6)}
+    assert {k for k, v in found.items() if "beacon.cloned" in v} == {f"e{i:04d}" for i in range(6)}

@@ -55,7 +55,8 @@ DEVICE = ("screen_w", "screen_h", "viewport_w", "viewport_h")
 
 
 def _cloned(ctx: Context) -> str:
-    """One captured beacon sent again and again under fresh visitor ids.
+    """One captured beacon sent again and again under fresh visitor ids (the first copy with a
+    valid token, the person's own, stays valid).
 
     A replay copies the beacon's body: its timings and the device sizes it reported. People do
     share single values (one interaction, a dwell of 15 s when trackers round, the commonest
@@ -74,7 +75,7 @@ def _cloned(ctx: Context) -> str:
     cols += f", {device} AS device"
     ctx.engine.materialize(
         "forgery_measured",
-        f"SELECT rid, visitor_id, {cols} FROM events "
+        f"SELECT rid, ts, token, visitor_id, {cols} FROM events "
         "WHERE client.dwell_ms > 0 AND client.first_interaction_ms IS NOT NULL",
     )
     keys = ", ".join(MEASURES)
@@ -101,7 +102,14 @@ def _cloned(ctx: Context) -> str:
     expected = f"{total} * " + " * ".join(freq)
     clones = f"SELECT t.* FROM forgery_repeated t {' '.join(joins)} WHERE t.hits >= {excess} * {expected}"
     on = " AND ".join(f"m.{c} = c.{c}" for c in MEASURES)
+    # The captured original is in the cluster too: a person's genuine beacon, which carried the
+    # collector's valid token and came first. The first copy with a valid token stays valid;
+    # every other copy (replayed tokens, none, or later valid ones) is the clone.
+    valid = "coalesce(m.token = 'valid', FALSE)"
     return (
-        f"SELECT m.rid, 'beacon.cloned' AS reason, 0.9 AS score FROM forgery_measured m "
-        f"JOIN ({clones}) c ON {on}"
+        "SELECT rid, 'beacon.cloned' AS reason, 0.9 AS score FROM ("
+        f"SELECT m.rid, {valid} AS valid, row_number() OVER ("
+        f"PARTITION BY {m_keys}, {valid} ORDER BY m.ts, m.rid) AS k "
+        f"FROM forgery_measured m JOIN ({clones}) c ON {on}) x "
+        "WHERE NOT (valid AND k = 1)"
     )
