@@ -13,8 +13,16 @@ import pyarrow as pa
 from crawlerdetect import CrawlerDetect
 from ua_parser import parse as ua_parse
 
-HEADLESS_RE = re.compile(
-    r"HeadlessChrome|PhantomJS|SlimerJS|Electron/|Puppeteer|Playwright|Selenium"
+HEADLESS_RE = re.compile(r"HeadlessChrome|PhantomJS|SlimerJS|Puppeteer|Playwright|Selenium")
+# Electron with no app of its own before the engine tokens (Nightmare and other Electron
+# automation); desktop apps name themselves (Slack/4.33, discord/1.0, Code/1.85): people.
+BARE_ELECTRON_RE = re.compile(r"\(KHTML, like Gecko\)\s+(?:Chrome/\S+\s+)?Electron/")
+# Text-mode browsers a person drives (crawlerdetect lists Lynx's libwww as a library).
+TEXT_BROWSER_RE = re.compile(r"^(?:Lynx|Links|ELinks|w3m)/")
+# A full browser engine UA with a mail client's name after it: the client's in-app view of a
+# link a person opened (Outlook's); a mail prefetcher sends no engine tokens.
+MAIL_VIEW_RE = re.compile(
+    r"AppleWebKit/\S+ \(KHTML, like Gecko\).*(?:Chrome|Version)/\S+.*Microsoft Outlook"
 )
 BOT_WORDS_RE = re.compile(r"bot|spider|crawl|\+https?://", re.IGNORECASE)
 CHROME_RE = re.compile(r"(?:Chrome|Chromium)/(\d+)")
@@ -70,8 +78,14 @@ def _classify(user_agent: str) -> dict[str, object]:
     browser = parsed.user_agent.family if parsed.user_agent else None
     kind = None
     match = None
-    if HEADLESS_RE.search(user_agent):
+    if HEADLESS_RE.search(user_agent) or BARE_ELECTRON_RE.search(user_agent):
         kind = "headless"
+    elif (
+        "Electron/" in user_agent  # a named desktop app (crawlerdetect reads Slack/ as Slackbot)
+        or TEXT_BROWSER_RE.match(user_agent)
+        or MAIL_VIEW_RE.search(user_agent)
+    ):
+        kind = None  # a person's browser, whatever the crawler list says
     elif detector.isCrawler(user_agent):
         match = detector.getMatches()
         plain = not user_agent.startswith("Mozilla/") and not BOT_WORDS_RE.search(user_agent)
