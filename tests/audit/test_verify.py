@@ -175,3 +175,17 @@ def test_an_audit_with_a_model_re_verifies_and_records_the_model(data, tmp_path)
     assert "--model" in rec["command"]
     result = runner.invoke(app, ["verify", str(tmp_path / "a"), "--rerun"])
     assert result.exit_code == 0, result.output
+
+
+def test_a_rerun_never_writes_where_the_record_says(data, tmp_path):
+    out = tmp_path / "a"
+    audit(out, str(data["parquet"]))
+    facts = json.loads((out / "audit.json").read_text())
+    target = tmp_path / "planted.duckdb"
+    facts["record"]["options"]["db"] = str(target)  # a hostile record
+    (out / "audit.json").write_text(json.dumps(facts))
+    write_manifest(out, facts)
+    write_seal(out)
+    result = runner.invoke(app, ["verify", str(out), "--rerun"])
+    assert result.exit_code == 0, result.output
+    assert not target.exists()

@@ -118,9 +118,10 @@ def options_from_record(recorded: dict[str, Any]) -> AuditOptions:
     """The AuditOptions an audit.json records (`verify --rerun`); the default detectors unless
     it names others, and no signing (the re-run is compared, not kept)."""
     known = {f.name for f in fields(AuditOptions)}
-    values = {
-        k: v for k, v in recorded.items() if k in known and k not in ("detectors", "sign_key")
-    }
+    # an audit.json is anyone's to write: its record may not choose where the re-run writes (a
+    # DuckDB file) or what it signs with; the re-run runs in memory and signs nothing
+    skip = ("detectors", "sign_key", "db")
+    values = {k: v for k, v in recorded.items() if k in known and k not in skip}
     names = recorded.get("detectors")
     if names:
         values["detectors"] = tuple(d for d in DETECTORS if d.NAME in names)
