@@ -62,15 +62,20 @@ def test_train_then_audit_with_the_model(labelled_log, tmp_path):
     assert "model." in (out / "report.html").read_text()
 
 
-def test_labels_that_match_nothing_are_an_error(labelled_log, tmp_path):
-    log, _, _ = labelled_log
+def train_with_labels(log, text: str, tmp_path):  # type: ignore[no-untyped-def]
+    """`qinglang train LOG --labels` with a labels file holding `text`."""
     labels = tmp_path / "labels.csv"
-    labels.write_text("visitor_id,label\nnobody,invalid\nnone,valid\n")
-    result = runner.invoke(
+    labels.write_text(text)
+    return runner.invoke(
         app,
         ["train", str(log), "--format", "nginx", "--labels", str(labels), "--out",
          str(tmp_path / "m.json")],
     )  # fmt: skip
+
+
+def test_labels_that_match_nothing_are_an_error(labelled_log, tmp_path):
+    log, _, _ = labelled_log
+    result = train_with_labels(log, "visitor_id,label\nnobody,invalid\nnone,valid\n", tmp_path)
     assert result.exit_code == 2
     assert "none of its 2 visitor_id keys appear in the input" in result.output
     assert not (tmp_path / "m.json").exists()
@@ -78,13 +83,7 @@ def test_labels_that_match_nothing_are_an_error(labelled_log, tmp_path):
 
 def test_a_labels_file_with_unknown_labels_is_refused(labelled_log, tmp_path):
     log, _, _ = labelled_log
-    labels = tmp_path / "labels.csv"
-    labels.write_text("event_id,label\nc.log:1,maybe\n")
-    result = runner.invoke(
-        app,
-        ["train", str(log), "--format", "nginx", "--labels", str(labels), "--out",
-         str(tmp_path / "m.json")],
-    )  # fmt: skip
+    result = train_with_labels(log, "event_id,label\nc.log:1,maybe\n", tmp_path)
     assert result.exit_code == 2
     assert "labels.csv" in result.output
 

@@ -110,16 +110,24 @@ def command(inputs: list[str], options: dict[str, Any]) -> str:
     return shlex.join(args)
 
 
-def record(inputs: list[Path], options: Any, data: dict[str, str]) -> dict[str, Any]:
+def record(
+    reports: list[dict[str, Any]],
+    options: Any,
+    data: dict[str, str],
+    model_sha256: str | None = None,
+) -> dict[str, Any]:
+    """The record of one audit. `reports`: what reading each input reported (its SHA-256 was
+    taken while it was read: not read again here); `model_sha256`: the model file's, if any."""
     opts = options_record(options)
     files = [
-        {"path": str(p), "absolute": str(Path(p).resolve()), "bytes": Path(p).stat().st_size,
-         "sha256": sha256_file(Path(p))}
-        for p in inputs
+        {"path": r["path"], "absolute": str(Path(r["path"]).resolve()),
+         "bytes": Path(r["path"]).stat().st_size, "sha256": r["sha256"]}
+        for r in reports
     ]  # fmt: skip
     model = None
     if options.model:
-        model = {"path": str(options.model), "sha256": sha256_file(Path(options.model))}
+        model = {"path": str(options.model), "sha256": model_sha256}
+    inputs = [r["path"] for r in reports]
     return {
         "qinglang": {"version": __version__, "git_commit": git_commit()},
         "dependencies": versions(),
@@ -127,7 +135,7 @@ def record(inputs: list[Path], options: Any, data: dict[str, str]) -> dict[str, 
         "options": opts,
         "inputs": files,
         "model": model,
-        "command": command([str(p) for p in inputs], opts),
+        "command": command(inputs, opts),
     }
 
 

@@ -230,7 +230,9 @@ def run_audit(
             "period_to": options.period_to,
         }
         facts["method"]["statements"] = list(engine.statements)
-        facts["record"] = record([Path(p) for p in inputs], options, provenance())
+        facts["record"] = record(
+            reports, options, provenance(), (facts.get("model") or {}).get("sha256")
+        )
         if lake_root is not None:
             facts["record"]["lake"] = lake_root
         (out_dir / "audit.json").write_text(
