@@ -204,8 +204,8 @@ REASONS: dict[str, ReasonInfo] = {
         _R(
             "dc.human",
             "givt.datacenter",
-            "Data-center IP but a person interacted (VPN user): kept valid",
-            "数据中心IP但有真人交互（VPN用户）：保留为有效",
+            "Data-center IP, but a person's visitor (VPN, office proxy or cloud desktop): trusted input, visible time and a genuine token in this visit or on several visits, no automation tell, no volume; kept valid",
+            "数据中心IP，但属于真人访客（VPN、办公代理或云桌面）：本次访问或多次访问中有真实交互、可见时长和有效令牌，无自动化痕迹、无异常流量；保留为有效",
             False,
         ),
         # sivt.anomaly

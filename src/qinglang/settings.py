@@ -74,7 +74,21 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "dc_known_person",
             1,
-            "1: a data-center hit whose visitor id interacted anywhere in the input stays valid",
+            "1: a data-center hit of a visitor shown to be a person stays valid (dc.human: a VPN, "
+            "office-proxy or cloud-desktop user, see dc_person_visits); 0: never",
+        ),
+        Setting(
+            "dc_person_visits",
+            2,
+            "Visits with a trusted interaction, visible time and a valid token that make a "
+            "visitor id a person on data-center IPs (its visits without interaction stay valid "
+            "too); a visit with them is kept by itself",
+        ),
+        Setting(
+            "dc_person_max_pages",
+            100,
+            "Page views a day from data-center IPs above which a visitor id is volume, not a "
+            "person (its data-center hits are charged)",
         ),
         Setting(
             "dc_min_hits",

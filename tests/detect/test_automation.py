@@ -78,3 +78,26 @@ def test_server_logs_skip_client_checks_and_say_so(make_engine):
     skipped = {check for check, _ in found.checks_skipped}
     assert {"client.webdriver", "client.tell", "ua.ch_mismatch", "ua.platform_mismatch"} <= skipped
     assert "ua.headless" in found.checks_run
+
+
+def test_swiftshader_person_is_not_a_program(make_engine):
+    """Issue 14: people on virtual machines and GPU-less Linux render WebGL in SwiftShader.
+    The tell alone is weak (evidence, never a charge); with another weak tell it adds up."""
+    linux = (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36"
+    )
+    person = {"tells": ["swiftshader"], "interactions": 6, "platform": "Linux x86_64"}
+    engine = make_engine(
+        [
+            event(0, user_agent=linux, client=dict(person, ch_ua=CH_120)),
+            event(1, user_agent=linux, client=dict(person, tells=["swiftshader", "no_plugins"])),
+            event(2, user_agent=linux, client=dict(person, tells=["swiftshader", "no_languages"])),
+            event(3, user_agent=linux, client=dict(person, tells=["swiftshader", "webdriver"])),
+        ]
+    )
+    found = findings_of(automation, engine)
+    assert "e0000" not in found and "e0001" not in found
+    assert found["e0002"] == {"client.tell"}  # two weak tells add up
+    assert found["e0003"] == {"client.tell"}  # a strong tell decides, SwiftShader or not
+    assert "swiftshader" in automation.WEAK_TELLS and "swiftshader" not in automation.STRONG_TELLS

@@ -37,14 +37,22 @@ STRONG_TELLS = (
     "puppeteer_binding",
     "phantom",
     "automation_controlled",
-    "swiftshader",
     "automation_global",  # window globals that Nightmare / ChromeDriver leave behind
 )
 # Tells that ordinary mobile browsers show too (no plugins on every phone): ignored.
 BENIGN_TELLS = ("no_plugins",)
 # Contradictions some real browsers show too (privacy modes, odd locales): each one only adds up.
+# `swiftshader` (WebGL renders in software) is here, not strong: real people on virtual machines,
+# cloud desktops and GPU-less Linux render with it too; the kits that show it show other tells
+# (tests/collect/test_kits.py).
 # Any tell code not listed in these three lists counts as weak as well.
-WEAK_TELLS = ("permissions_mismatch", "no_languages", "lang_mismatch", "no_chrome_obj")
+WEAK_TELLS = (
+    "permissions_mismatch",
+    "no_languages",
+    "lang_mismatch",
+    "no_chrome_obj",
+    "swiftshader",
+)
 
 
 def _list(values: tuple[str, ...]) -> str:
