@@ -29,6 +29,7 @@ MANIFEST = "manifest.json"
 SEAL = "seal.json"
 DATA_OUTPUTS = ("audit.json", "labels.parquet", "rejected.csv")
 SEALED = (MANIFEST, "report.html")
+SEALED_IF_PRINTED = ("report.pdf",)  # audit --pdf: sealed (and signed) when it was printed
 # the packages whose code computes a figure (engines, parsers, lists, models, rounding)
 FIGURE_PACKAGES = (
     "duckdb", "pyarrow", "sqlglot", "numpy", "crawlerdetect", "ua-parser", "ua-parser-builtins",
@@ -144,8 +145,8 @@ def record(
 # manifest.json: the SHA-256 of every input and of the data outputs (audit.json, labels.parquet,
 # rejected.csv), the headline figures, and the signer's public key. The report shows the
 # manifest's SHA-256 and the key's fingerprint, so it is written after the manifest; seal.json
-# then holds the SHA-256 of manifest.json and report.html and, when signed, an Ed25519
-# signature of each file's bytes.
+# then holds the SHA-256 of manifest.json and report.html (and report.pdf, printed from it) and,
+# when signed, an Ed25519 signature of each file's bytes.
 
 
 def write_manifest(out_dir: Path, facts: dict[str, Any], key_file: Path | None = None) -> dict:
@@ -169,7 +170,8 @@ def write_manifest(out_dir: Path, facts: dict[str, Any], key_file: Path | None =
 def write_seal(out_dir: Path, key_file: Path | None = None) -> None:
     private = load_private_key(key_file) if key_file else None
     seal = {}
-    for name in SEALED:
+    printed = tuple(name for name in SEALED_IF_PRINTED if (out_dir / name).is_file())
+    for name in (*SEALED, *printed):
         body = (out_dir / name).read_bytes()
         seal[name] = {"sha256": hashlib.sha256(body).hexdigest()}
         if private is not None:

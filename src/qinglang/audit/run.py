@@ -4,9 +4,10 @@ Writes into the output directory:
     labels.parquet   one row per input event: event_id, verdict, category, reasons, score
     audit.json       the audit facts (what the report shows, as data)
     report.html      the report, in the language asked for
+    report.pdf       with pdf=True: report.html printed by Chromium in an embedded CJK font (audit/pdf.py)
     rejected.csv     every row not audited, with file, line, field and reason
     manifest.json    the SHA-256 of every input and data output, the figures (audit/record.py)
-    seal.json        the SHA-256 (and signature) of manifest.json and report.html
+    seal.json        the SHA-256 (and signature) of manifest.json, report.html and report.pdf
 """
 
 from __future__ import annotations
@@ -164,9 +165,11 @@ def run_audit(
     progress: Progress | None = None,
     engine: Engine | None = None,
     lake_root: dict[str, Any] | None = None,
+    pdf: bool = False,
 ) -> dict[str, Any]:
     """One audit of `inputs` into `out_dir`. `lake_root`: for a collector's lake, the root of the
-    files read (collect.lake.site_snapshot), recorded in audit.json."""
+    files read (collect.lake.site_snapshot), recorded in audit.json. `pdf`: also report.pdf
+    (sealed with report.html; not an option of the figures, so not in the record)."""
 
     def step(name: str, frac: float | None = None) -> None:
         if progress:
@@ -241,12 +244,36 @@ def run_audit(
         )
         key = Path(options.sign_key) if options.sign_key else None
         facts["manifest"] = write_manifest(out_dir, facts, key)
-        (out_dir / "report.html").write_text(render_html(facts, options.lang), encoding="utf-8")
-        write_seal(out_dir, key)
+        html = render_html(facts, options.lang)
+        (out_dir / "report.html").write_text(html, encoding="utf-8")
+        pdf_error = _print_pdf(out_dir, html, facts, options.lang, pdf, step)
+        write_seal(out_dir, key)  # seals report.pdf too, when printed
+        if pdf_error is not None:
+            raise pdf_error  # after the seal: the rest of the audit stands and verifies
         return facts
     finally:
         if own_engine:
             engine.close()
+
+
+def _print_pdf(
+    out_dir: Path, html: str, facts: dict[str, Any], lang: str, pdf: bool, step: Progress
+) -> Exception | None:
+    """report.pdf from `html`, before the seal so that it is sealed; an earlier audit's
+    report.pdf is removed (it is not this audit's). The error, if printing failed."""
+    from qinglang.audit.i18n import t
+    from qinglang.audit.pdf import PDF_NAME, PdfError, write_pdf
+
+    (out_dir / PDF_NAME).unlink(missing_ok=True)
+    if not pdf:
+        return None
+    step(f"printing {PDF_NAME}")
+    stamp = t("manifest_line", lang).format(sha=facts["manifest"]["sha256"])
+    try:
+        facts["pdf"] = asdict(write_pdf(html, out_dir / PDF_NAME, stamp=stamp))
+    except PdfError as exc:
+        return exc
+    return None
 
 
 @dataclass

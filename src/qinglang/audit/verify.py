@@ -1,7 +1,8 @@
 """`qinglang verify DIR`: is this audit what it says it is, and does redoing it give the same?
 
 1. seal.json: the SHA-256 (and, when signed, the Ed25519 signature) of manifest.json and
-   report.html; with ``--key PUB`` the signatures must be by that key;
+   report.html, and of report.pdf when the audit printed one (a report.pdf the seal does not
+   list is not the audit's: a problem); with ``--key PUB`` the signatures must be by that key;
 2. manifest.json: the SHA-256 of audit.json, labels.parquet, rejected.csv and of every input
    (found where the audit read it), and the headline figures as audit.json has them;
 3. ``--rerun``: the audit again, from the options recorded in audit.json, into a temporary
@@ -26,6 +27,7 @@ from qinglang.audit.record import (
     MANIFEST,
     SEAL,
     SEALED,
+    SEALED_IF_PRINTED,
     load_public_key,
     public_key_info,
     sha256_file,
@@ -91,7 +93,13 @@ def _check_seal(out_dir: Path, seal: dict, manifest: dict, key: Path | None, v: 
         from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
         public = Ed25519PublicKey.from_public_bytes(base64.b64decode(signer["public_key"]))
-    for name in SEALED:
+    printed = []
+    for name in SEALED_IF_PRINTED:
+        if name in seal:
+            printed.append(name)
+        elif (out_dir / name).exists():
+            v.problems.append(f"{name} is not in {SEAL}: it is not this audit's")
+    for name in (*SEALED, *printed):
         entry = seal.get(name) or {}
         path = out_dir / name
         if not path.is_file():

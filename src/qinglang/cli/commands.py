@@ -130,6 +130,14 @@ def audit(
         int | None,
         typer.Option(help="Evidence samples per reason code (the setting evidence_per_reason)"),
     ] = None,
+    pdf: Annotated[
+        bool,
+        typer.Option(
+            "--pdf",
+            help="Also report.pdf: the report printed by Chromium, in the CJK font qinglang "
+            "brings (sealed with the report)",
+        ),
+    ] = False,
 ) -> None:
     """Ingest, detect and report: labels.parquet, audit.json and report.html in --out.
 
@@ -144,6 +152,10 @@ def audit(
     if lang not in ("zh", "en"):
         fail(ConfigError(f"--lang {lang!r}: expected zh or en"))
     try:
+        if pdf:
+            from qinglang.audit.pdf import check
+
+            check()  # no Chromium: one line naming what to install, before any work
         if collected:
             mapping, log_format, read_site = None, None, None
             fmt = "parquet"
@@ -184,10 +196,10 @@ def audit(
             # rolled, and the lake log's root of exactly those files: what the audit records
             # stays true after a later compaction, and ties to the roots the operator publishes
             files, root = site_snapshot(Path(db), site, out_dir / "inputs")
-            facts = _run_with_progress(files, out_dir, options, lake_root=root)
+            facts = _run_with_progress(files, out_dir, options, lake_root=root, pdf=pdf)
         else:
             with _stdin_as_file(inputs) as files:
-                facts = _run_with_progress(files, out_dir, options)
+                facts = _run_with_progress(files, out_dir, options, pdf=pdf)
     except QinglangError as exc:
         fail(exc)
         return
@@ -241,10 +253,12 @@ def _show_audit(facts: dict, out_dir: Path, lang: str) -> None:
     render_summary(facts, out, lang="en" if lang == "en" else "zh")
     if facts.get("evaluation"):
         print_evaluation(facts["evaluation"])
-    out.print(f"wrote {out_dir}/labels.parquet, audit.json, report.html")
+    printed = facts.get("pdf")
+    pdf = f", report.pdf ({printed['pages']} pages)" if printed else ""
+    out.print(f"wrote {out_dir}/labels.parquet, audit.json, report.html{pdf}")
 
 
-def _run_with_progress(inputs, out_dir, options, lake_root=None):  # type: ignore[no-untyped-def]
+def _run_with_progress(inputs, out_dir, options, lake_root=None, pdf=False):  # type: ignore[no-untyped-def]
     from qinglang.audit.run import run_audit
 
     started = time.perf_counter()
@@ -256,6 +270,7 @@ def _run_with_progress(inputs, out_dir, options, lake_root=None):  # type: ignor
             options,
             progress=lambda s, f: bar.update(task, description=s),
             lake_root=lake_root,
+            pdf=pdf,
         )
     console.print(f"audit took {time.perf_counter() - started:.1f}s")
     return facts
