@@ -93,6 +93,36 @@ REASONS: dict[str, ReasonInfo] = {
             "User agent of an HTTP library or command-line client",
             "用户代理为HTTP库或命令行工具",
         ),
+        _R(
+            "ua.monitor",
+            "givt.crawler",
+            "User agent of an uptime monitor, security scanner, validator or service agent",
+            "用户代理为可用性监控、安全扫描、校验工具或服务代理",
+        ),
+        _R(
+            "ua.feed_reader",
+            "givt.crawler",
+            "User agent of a feed reader or feed fetcher (RSS, Atom, podcasts)",
+            "用户代理为订阅源阅读器或抓取器（RSS、Atom、播客）",
+        ),
+        _R(
+            "ua.link_preview",
+            "givt.crawler",
+            "User agent of a link previewer (social networks and chat apps unfurling a link)",
+            "用户代理为链接预览抓取器（社交网络与聊天应用展开链接）",
+        ),
+        _R(
+            "ua.ai_agent",
+            "givt.crawler",
+            "User agent of an AI crawler, assistant or agent",
+            "用户代理为AI爬虫、助手或智能体",
+        ),
+        _R(
+            "ua.mail_prefetch",
+            "givt.crawler",
+            "User agent of a mail service fetching links or images ahead of the reader",
+            "用户代理为邮件服务预取链接或图片",
+        ),
         _R("ua.empty", "givt.crawler", "No user agent at all", "无用户代理"),
         # sivt.forgery
         _R("token.missing", "sivt.forgery", "No signed page-view token", "缺少签名令牌"),

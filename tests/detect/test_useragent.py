@@ -24,11 +24,12 @@ STILL_NOT_PEOPLE = {
         "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.6099.0 Electron/28.0.0 Safari/537.36",
         "headless",
     ),
+    # issue 14's classes: the prefetcher is a mail service's fetch, Slackbot unfurls a link
     "Outlook's prefetcher": (
         "Microsoft Office/16.0 (Windows NT 10.0; Microsoft Outlook 16.0.12026; Pro)",
-        "http_library",
+        "mail_prefetch",
     ),
-    "Slackbot": ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "crawler"),
+    "Slackbot": ("Slackbot-LinkExpanding 1.0 (+https://api.slack.com/robots)", "link_preview"),
 }
 
 
@@ -41,3 +42,96 @@ def test_people_at_the_edges_are_browsers(name):
 def test_what_looks_like_them_but_is_not_a_person_is_still_caught(name):
     ua, kind = STILL_NOT_PEOPLE[name]
     assert classify(ua)["kind"] == kind
+
+
+# ---- classes of declared bots (issue 14), each its own reason code, and which source matched
+
+CLASSES = {
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)": "crawler",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)": "crawler",
+    "UptimeRobot/2.0 (http://www.uptimerobot.com/)": "monitor",
+    "Pingdom.com_bot_version_1.4_(http://www.pingdom.com/)": "monitor",
+    "Feedly/1.0 (+http://www.feedly.com/fetcher.html; 3 subscribers; like FeedFetcher-Google)": "feed_reader",
+    "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)": "link_preview",
+    "TelegramBot (like TwitterBot)": "link_preview",
+    "curl/8.4.0": "http_library",
+    "python-requests/2.31.0": "http_library",
+    "Go-http-client/2.0": "http_library",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; GPTBot/1.2; +https://openai.com/gptbot)": "ai_agent",
+    "Mozilla/5.0 AppleWebKit/537.36 (KHTML, like Gecko; compatible; ClaudeBot/1.0; +claudebot@anthropic.com)": "ai_agent",
+    "Mozilla/5.0 (Windows NT 5.1; rv:11.0) Gecko Firefox/11.0 (via ggpht.com GoogleImageProxy)": "mail_prefetch",
+}
+
+
+@pytest.mark.parametrize("ua", sorted(CLASSES))
+def test_declared_bots_fall_in_their_class(ua):
+    info = classify(ua)
+    assert info["kind"] == CLASSES[ua]
+    assert info["source"]  # which list or rule matched is always said
+
+
+# The issue's misses: plain shapes no list needs to enumerate (some lists have them now; the
+# shape rules catch them either way).
+ISSUE_MISSES = [
+    "bigsur.ai",
+    "Potions/1.0.0",
+    "SparkShipping",
+    "Mozilla/5.0 (compatible; Noibu; +https://www.noibu.com/)",
+    "rss-parser / Buttondown",
+    "Amazon CloudFront",
+    "scraping@nytimes.com",
+]
+
+
+@pytest.mark.parametrize("ua", ISSUE_MISSES)
+def test_the_issues_misses_are_caught(ua):
+    assert classify(ua)["kind"] is not None
+
+
+@pytest.mark.parametrize(
+    "ua, rule",
+    [
+        ("Acme-Fetcher-Zeta/3.2", "rule:name_version"),  # in no list
+        ("Mozilla/5.0 (compatible; Zqxwv/1.0; +https://zqxwv.example/about)", "rule:url"),
+        ("Zqxwv Harvester contact: ops@zqxwv.example", "rule:url"),
+        ("Zqxwv/1.0 (Zqxwv Harvester; Java 17)", "rule:no_browser_token"),
+    ],
+)
+def test_shape_rules_name_themselves(ua, rule):
+    from qinglang.detect.useragent import shape_rule
+
+    assert shape_rule(ua) == rule
+    assert classify(ua)["kind"] is not None
+
+
+PEOPLE = [
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.4 Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 7.0; C Bot Tab 70) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/78.0.3904.108 Safari/537.36",
+    "Nokia6230i/2.0 (03.40) Profile/MIDP-2.0 Configuration/CLDC-1.1",
+    "Mozilla/5.0 (Linux; Android 13; SM-S918B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Mobile Safari/537.36 XiaoHongShu/8.0",
+]
+
+
+@pytest.mark.parametrize("ua", PEOPLE)
+def test_browsers_and_phones_are_not_bots(ua):
+    assert classify(ua)["kind"] is None
+
+
+def test_every_bundled_list_says_its_version_and_date():
+    from qinglang.detect.useragent import bot_lists, data_sources
+
+    sources = data_sources()
+    for name in ("crawlerdetect", "matomo", "crawler-user-agents", "isbot"):
+        assert sources[name]["version"], name
+    for name in ("matomo", "crawler-user-agents", "isbot"):
+        assert sources[name]["date"] and sources[name]["license"], name
+    assert [p.source for p in bot_lists()] == [
+        "crawlerdetect",
+        "matomo",
+        "crawler-user-agents",
+        "isbot",
+    ]
+    # every pattern runs: in the RE2 set (loosened) or in Python's re
+    for plist in bot_lists():
+        assert all(plist.exact(i) is not None for i in range(len(plist.patterns))), plist.source

@@ -24,3 +24,18 @@ def test_long_user_agents_keep_their_own_value_in_the_lookup_table():
     table = classify_many(uas)
     assert table.column("user_agent").to_pylist() == uas
     assert len(set(table.column("kind").to_pylist())) == 1  # same first 512 characters
+
+
+def test_a_100_kb_hostile_user_agent_stays_bounded():
+    # shapes that make backtracking regexes slow: long runs inside a comment, near-matches
+    uas = [
+        "Mozilla/5.0 (" + "compatible; " * 9000 + ")",
+        "Mozilla/5.0 " + "bot" * 34_000,
+        "a/" + "1." * 50_000,
+        "(" * 100_000,
+    ]
+    for ua in uas:
+        started = time.process_time()
+        info = classify(ua)
+        assert time.process_time() - started < 2, ua[:40]
+        assert info["user_agent"] == ua

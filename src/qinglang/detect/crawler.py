@@ -1,20 +1,23 @@
-"""givt.crawler: traffic that says it is a crawler, a spider or an HTTP library.
+"""givt.crawler: traffic that declares a bot in its user agent, by class.
 
 Declared bots are general invalid traffic: they announce themselves in the user agent, and
-crawlerdetect (a maintained port of the CrawlerDetect pattern list) recognises them. Headless
+several maintained lists (crawlerdetect, Matomo device-detector, crawler-user-agents, isbot)
+merged with shape rules recognise them (`detect/useragent.py`). Each class is its own reason:
+`ua.crawler` (search engines, SEO, archivers, scrapers), `ua.monitor` (uptime and security
+scanners, validators, service agents), `ua.feed_reader`, `ua.link_preview`, `ua.http_library`,
+`ua.ai_agent`, `ua.mail_prefetch`. Which list or rule matched is in `ua_info.source`. Headless
 browsers are left to `automation`, which is where they belong.
 """
 
 from __future__ import annotations
 
 from qinglang.detect.base import Check, Context, Findings, finding_sql
-from qinglang.detect.useragent import classify_many
+from qinglang.detect.useragent import KINDS, classify_many
 
 NAME = "crawler"
 CATEGORY = "givt.crawler"
 CHECKS = (
-    Check("ua.crawler", ("user_agent",)),
-    Check("ua.http_library", ("user_agent",)),
+    *(Check(f"ua.{kind}", ("user_agent",)) for kind in KINDS),
     Check("ua.empty", ("user_agent",)),
 )
 
@@ -34,8 +37,7 @@ def detect(ctx: Context) -> Findings:
     ctx.lookup(*UA_INFO)
     joined = "events JOIN ua_info USING (user_agent)"
     findings.queries += [
-        finding_sql("ua.crawler", 0.99, joined, "ua_info.kind = 'crawler'"),
-        finding_sql("ua.http_library", 0.99, joined, "ua_info.kind = 'http_library'"),
+        *(finding_sql(f"ua.{kind}", 0.99, joined, f"ua_info.kind = '{kind}'") for kind in KINDS),
         finding_sql("ua.empty", 0.9, "events", "user_agent IS NULL OR trim(user_agent) = ''"),
     ]
     return findings
