@@ -31,6 +31,7 @@ a1,2017-09-01T01:00:00Z,s,pageview,v1,117.136.1.1,"Mozilla/5.0 (iPhone; CPU iPho
 a2,2017-09-01T01:05:00Z,s,pageview,v2,117.136.1.2,python-requests/2.31,,search,missing,
 a3,not-a-time,s,pageview,v3,117.136.1.3,x,,search,valid,
 a4,2017-09-01T01:07:00Z,s,pageview,v4,117.136.1.4,"<script>alert(1)</script>",https://evil.example/"><img src=x onerror=alert(2)>,host,valid,"{""framed"": true, ""frame_w"": 0, ""frame_h"": 0, ""visible_ms"": 0, ""interactions"": 0}"
+a5,2017-09-01T01:08:00Z,s,pageview,v5,117.136.1.5,"Mozilla/5.0 (Linux; Android 13; V2134A) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/116.0.0.0 Mobile Safari/537.36",https://evil.example/"><img src=x onerror=alert(3)>,host,valid,"{""framed"": true, ""frame_w"": 0, ""frame_h"": 0, ""visible_ms"": 0, ""interactions"": 0}"
 """
 
 
@@ -65,12 +66,14 @@ def test_audit_a_csv_end_to_end(tmp_path):
     assert result.exit_code == 0, result.output
     assert "campaign.csv:4" in result.output  # the bad row, by file and line
     labels = {r["event_id"]: r for r in pq.read_table(out / "labels.parquet").to_pylist()}
-    assert set(labels) == {"a1", "a2", "a4"}
+    assert set(labels) == {"a1", "a2", "a4", "a5"}
     assert labels["a1"]["verdict"] == "valid"
     assert labels["a2"]["category"] == "givt.crawler"
-    assert labels["a4"]["category"] == "sivt.hidden"
+    # markup for a user agent has no browser token at all: no browser sent it
+    assert labels["a4"]["category"] == "givt.crawler"
+    assert labels["a5"]["category"] == "sivt.hidden"  # a browser in a 0x0 frame
     facts = json.loads((out / "audit.json").read_text(encoding="utf-8"))
-    assert facts["totals"]["uv"] == 3 and facts["totals"]["valid_uv"] == 1
+    assert facts["totals"]["uv"] == 4 and facts["totals"]["valid_uv"] == 1
     assert facts["inputs"][0]["rows_bad"] == 1
     assert Decimal(facts["amount"]["payable"]) == Decimal("1.10")
     html = (out / "report.html").read_text(encoding="utf-8")
