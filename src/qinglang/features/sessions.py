@@ -184,19 +184,26 @@ SELECT skey, {narrow}, CAST(1 AS BIGINT) AS sno, n, CAST(NULL AS BIGINT) AS gap,
 FROM counted WHERE n = 1
 """
     session_map = "SELECT rid, skey, sno FROM session_events"
+    # Sessions of two requests or more are aggregated; a visitor's only request (most of a
+    # log's visitors) is a session whose features are that row's own values, so it skips the
+    # GROUP BY and the joins (the same numbers: a mean of one value is the value).
+    one = "CASE WHEN {cond} THEN 1.0 ELSE 0.0 END"
+    one_of = "CASE WHEN {col} IS NULL THEN NULL WHEN {cond} THEN 1.0 ELSE 0.0 END"
+    one_page = "CASE WHEN o.page THEN " + one + " END"
     session_features = f"""
-WITH bins AS (
+WITH multi AS (SELECT * FROM session_events WHERE n > 1),
+bins AS (
   SELECT skey, sno, CAST(floor(ln(greatest(gap, 1)) / ln(2)) AS INTEGER) AS bin, count(*) AS n
-  FROM session_events WHERE gap IS NOT NULL GROUP BY 1, 2, 3),
+  FROM multi WHERE gap IS NOT NULL GROUP BY 1, 2, 3),
 ent AS (SELECT skey, sno, sum(n * ln(n)) AS nlogn FROM bins GROUP BY skey, sno),
 gaps AS (
   SELECT skey, sno, median(gap) / 1000.0 AS gap_median_s,
          stddev_samp(ln(greatest(gap, 1))) AS gap_spread,
          avg(CASE WHEN gap < 1000 THEN 1.0 ELSE 0.0 END) AS subsecond_share, count(*) AS n_gaps
-  FROM session_events WHERE gap IS NOT NULL GROUP BY skey, sno),
-seen AS (  -- a visitor with one request saw one page at most: no need to count
+  FROM multi WHERE gap IS NOT NULL GROUP BY skey, sno),
+seen AS (
   SELECT skey, sno, count(*) AS distinct_pages
-  FROM (SELECT DISTINCT skey, sno, path_hash FROM session_events WHERE page AND n > 1) d
+  FROM (SELECT DISTINCT skey, sno, path_hash FROM multi WHERE page) d
   GROUP BY skey, sno),
 has_assets AS (SELECT site, max(has_assets) AS has_assets FROM site_profile GROUP BY site),
 sess AS (
@@ -218,28 +225,51 @@ sess AS (
          max(CASE WHEN sig THEN 1 ELSE 0 END) AS signals,
          max(CASE WHEN by_cookie THEN 1 ELSE 0 END) = 1
            AND min(ua_hash) <> max(ua_hash) AS ua_switch
-  FROM session_events GROUP BY skey, sno)
-SELECT s.skey, s.sno, s.first_rid, CAST(s.requests AS DOUBLE) AS requests,
-       CAST(s.pages AS DOUBLE) AS pages, s.duration_s,
-       CASE WHEN s.pages >= 2 AND s.duration_s > 0 THEN s.pages * 60.0 / s.duration_s END
-         AS pages_per_min,
-       g.gap_median_s, g.gap_spread, g.subsecond_share,
-       CASE WHEN g.n_gaps < 2 THEN NULL
-            ELSE (ln(g.n_gaps) - n.nlogn / g.n_gaps) / ln(g.n_gaps) END AS gap_entropy,
-       CASE WHEN a.has_assets = 1 THEN s.asset_share END AS asset_share,
-       s.head_share, s.post_share, s.error_share, s.server_error_share,
-       s.referrer_share, s.self_referral_share, s.url_depth,
-       CASE WHEN s.pages > 0 THEN 1 - coalesce(d.distinct_pages, s.pages) * 1.0 / s.pages END
-         AS revisit_share,
-       s.offpeak_share, s.robots,
+  FROM multi GROUP BY skey, sno),
+features AS (
+  SELECT s.skey, s.sno, s.first_rid, CAST(s.requests AS DOUBLE) AS requests,
+         CAST(s.pages AS DOUBLE) AS pages, s.duration_s,
+         CASE WHEN s.pages >= 2 AND s.duration_s > 0 THEN s.pages * 60.0 / s.duration_s END
+           AS pages_per_min,
+         g.gap_median_s, g.gap_spread, g.subsecond_share,
+         CASE WHEN g.n_gaps < 2 THEN NULL
+              ELSE (ln(g.n_gaps) - n.nlogn / g.n_gaps) / ln(g.n_gaps) END AS gap_entropy,
+         CASE WHEN a.has_assets = 1 THEN s.asset_share END AS asset_share,
+         s.head_share, s.post_share, s.error_share, s.server_error_share,
+         s.referrer_share, s.self_referral_share, s.url_depth,
+         CASE WHEN s.pages > 0 THEN 1 - coalesce(d.distinct_pages, s.pages) * 1.0 / s.pages END
+           AS revisit_share,
+         s.offpeak_share, s.robots, s.entry_rid, s.site, s.signals = 1 AS signals,
+         coalesce(s.ua_switch, FALSE) AS ua_switch
+  FROM sess s LEFT JOIN ent n ON n.skey = s.skey AND n.sno = s.sno
+  LEFT JOIN seen d ON d.skey = s.skey AND d.sno = s.sno
+  LEFT JOIN gaps g ON g.skey = s.skey AND g.sno = s.sno
+  LEFT JOIN has_assets a ON a.site = s.site
+  UNION ALL
+  SELECT o.skey, o.sno, o.rid AS first_rid, CAST(1 AS DOUBLE) AS requests,
+         CASE WHEN o.page THEN 1.0 ELSE 0.0 END AS pages, CAST(0 AS DOUBLE) AS duration_s,
+         CAST(NULL AS DOUBLE) AS pages_per_min, CAST(NULL AS DOUBLE) AS gap_median_s,
+         CAST(NULL AS DOUBLE) AS gap_spread, CAST(NULL AS DOUBLE) AS subsecond_share,
+         CAST(NULL AS DOUBLE) AS gap_entropy,
+         CASE WHEN a.has_assets = 1 THEN {one.format(cond="o.asset")} END AS asset_share,
+         {one_of.format(col="o.method", cond="o.method = 'HEAD'")} AS head_share,
+         {one_of.format(col="o.method", cond="o.method = 'POST'")} AS post_share,
+         {one_of.format(col="o.status", cond="o.status BETWEEN 400 AND 499")} AS error_share,
+         {one_of.format(col="o.status", cond="o.status >= 500")} AS server_error_share,
+         {one_page.format(cond="o.referred")} AS referrer_share,
+         {one_page.format(cond="o.self_referred")}
+           AS self_referral_share,
+         CASE WHEN o.page THEN CAST(o.depth AS DOUBLE) END AS url_depth,
+         CASE WHEN o.page THEN 0.0 END AS revisit_share,
+         {one_page.format(cond="o.quiet")} AS offpeak_share,
+         CASE WHEN o.robots THEN 1.0 ELSE 0.0 END AS robots,
+         CASE WHEN o.page THEN o.rid END AS entry_rid, o.site, o.sig AS signals,
+         FALSE AS ua_switch
+  FROM session_events o LEFT JOIN has_assets a ON a.site = o.site WHERE o.n = 1)
+SELECT f.skey, f.sno, f.first_rid, {", ".join("f." + c for c in FEATURE_NAMES)},
        e.url AS entry_url, e.referrer AS entry_referrer, e.source AS entry_source,
-       e.user_agent AS entry_user_agent, s.site,
-       s.signals = 1 AS signals, coalesce(s.ua_switch, FALSE) AS ua_switch
-FROM sess s LEFT JOIN ent n ON n.skey = s.skey AND n.sno = s.sno
-LEFT JOIN seen d ON d.skey = s.skey AND d.sno = s.sno
-LEFT JOIN gaps g ON g.skey = s.skey AND g.sno = s.sno
-LEFT JOIN has_assets a ON a.site = s.site
-LEFT JOIN events e ON e.rid = s.entry_rid
+       e.user_agent AS entry_user_agent, f.site, f.signals, f.ua_switch
+FROM features f LEFT JOIN events e ON e.rid = f.entry_rid
 """
     return SessionSql(session_map, site_profile, session_events, session_features)
 
