@@ -51,6 +51,7 @@ def evaluate(engine: Engine, tz: str = "UTC") -> dict[str, Any]:
                 "category": cat,
                 **_prf(tp, pred, actual),
                 "detected": round(detected / actual, 4) if actual else None,
+                "true_positives": tp,
                 "support": actual,
                 "predicted": pred,
             }
@@ -59,7 +60,12 @@ def evaluate(engine: Engine, tz: str = "UTC") -> dict[str, Any]:
     pred = sum(r["n"] for r in rows if r["verdict"] == "invalid")
     actual = sum(r["n"] for r in rows if r["truth"] != "valid")
     result: dict[str, Any] = {
-        "overall": {**_prf(tp, pred, actual), "support": actual, "predicted": pred},
+        "overall": {
+            **_prf(tp, pred, actual),
+            "true_positives": tp,
+            "support": actual,
+            "predicted": pred,
+        },
         "per_category": per_category,
         "score_auc": score_auc(engine),
     }

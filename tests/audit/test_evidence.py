@@ -81,3 +81,35 @@ def test_evidence_n_sets_the_samples_per_reason_and_the_footer_names_the_manifes
     manifest = hashlib.sha256((tmp_path / "o" / "manifest.json").read_bytes()).hexdigest()
     footer = html[html.index("<footer>") :]
     assert manifest in footer and "counter(page)" in html
+
+
+def test_a_declared_bot_s_evidence_says_which_list_or_rule_matched(tmp_path):
+    """Issue 14, item 1: every match says its source, in audit.json and the report."""
+    agents = {
+        "g": BOT,  # crawlerdetect and the other lists
+        "m": "Quill Feather (v2; de)",  # no list: no browser token at all
+        # a browser's shape with a URL in it, and markup (escaped in the report)
+        "x": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0 Safari/537.36 <b>SiteScan</b> (+https://scan.example/about)",
+    }
+    lines = ["event_id,ts,ip,user_agent,url,source"]
+    for key, ua in agents.items():
+        quoted = '"' + ua.replace('"', '""') + '"'
+        lines.append(f"{key},2024-01-01T01:00:00Z,203.0.113.{len(lines)},{quoted},/p,a")
+    src = tmp_path / "in.csv"
+    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    facts = run_audit([src], tmp_path / "o", AuditOptions(tz="UTC", lang="en"))
+    matched = {
+        r["event_id"]: r["ua_match"]
+        for code, rows in facts["evidence"].items()
+        if code.startswith("ua.")
+        for r in rows
+    }
+    assert set(matched) == set(agents)
+    assert "crawlerdetect" in matched["g"]["source"] and matched["g"]["matched"]
+    assert matched["m"]["source"] == "rule:no_browser_token"
+    assert matched["x"]["source"] == "rule:url"
+    assert matched["x"]["matched"].startswith("https://scan.example/")
+    html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
+    assert "declared bot, by" in html and "rule:no_browser_token" in html
+    assert "<b>SiteScan" not in html and "&lt;b&gt;SiteScan" in html

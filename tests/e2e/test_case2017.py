@@ -66,7 +66,9 @@ def test_report_has_the_settlement(audited):
     assert t["uv"] == t["valid_uv"] + t["invalid_uv"]
     lo, hi = t["invalid_uv_share_ci"]
     assert lo <= t["invalid_uv_share"] <= hi
-    exact = (Decimal(t["valid_uv"]) * Decimal("1.1") / 1000).quantize(Decimal("0.01"), ROUND_HALF_UP)
+    exact = (Decimal(t["valid_uv"]) * Decimal("1.1") / 1000).quantize(
+        Decimal("0.01"), ROUND_HALF_UP
+    )
     assert Decimal(facts["amount"]["payable"]) == exact
     assert facts["inputs"][0]["sha256"] and len(facts["inputs"][0]["sha256"]) == 64
     html = (out / "report.html").read_text(encoding="utf-8")

@@ -20,7 +20,9 @@ import numpy as np
 from babel.numbers import get_currency_precision
 
 from qinglang import __version__
+from qinglang.audit.detector_error import describe, pick, rates, ratio_draws
 from qinglang.audit.engagement import engagement_facts
+from qinglang.detect.useragent import classify
 from qinglang.engine import Engine
 from qinglang.reasons import CATEGORY_PRIORITY, CATEGORY_TEXT, REASONS
 from qinglang.settings import SETTINGS, setting_value
@@ -30,8 +32,11 @@ INTERVAL_TEXT = (
     "95% intervals come from a cluster bootstrap over (source, day) cells (Poisson weights; "
     "resamples with no UV at all are left out): they show how much the shares would move if the "
     "campaign's traffic had been drawn again, cell by cell. With fewer than "
-    f"{MIN_INTERVAL_UNITS} cells no interval is estimable and none is shown. They do not include "
-    "detector error; `qinglang evaluate` measures that on labelled data."
+    f"{MIN_INTERVAL_UNITS} cells no interval is estimable and none is shown. Where the detectors' "
+    "own error was measured, each resample also draws a precision and a recall from the measured "
+    "counts (Beta distributions, Jeffreys' prior) and scales the flagged UV by precision / recall, "
+    "so the interval holds the detectors' error as well as the sampling; the estimate itself "
+    "stays what the detectors found."
 )
 VERDICT_TEXT = (
     "An event is invalid when any detector finding scores at least 0.5 (a decisive reason); "
@@ -104,10 +109,14 @@ def compute_facts(
     settings: dict[str, object] | None = None,
     provenance: dict[str, str] | None = None,
     seed: int = 0,
+    detector_error: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
+    """`detector_error`: the measurement (audit.detector_error.load) whose error the intervals
+    take in; None: sampling only."""
     settings = dict(settings or {})
     shape = engine.query(
         "SELECT count(*) AS events, count(visitor_id) AS with_visitor, "
+        "count(client.visible_ms) AS with_signals, "
         "sum(CASE WHEN event = 'pageview' THEN 1 ELSE 0 END) AS pv, "
         "CAST(min(ts) AS VARCHAR) AS start, CAST(max(ts) AS VARCHAR) AS finish, "
         "min(ts) AS first_ts, max(ts) AS last_ts, "
@@ -144,7 +153,8 @@ def compute_facts(
         "uv_rule": {"visitor_id": has_visitor, "pageviews": has_pv, "tz": tz},
         "price": price,
     }
-    facts.update(_counts(cells, pv_by, int(shape["events"]), price, replicates, seed))
+    error = pick(detector_error, bool(shape["with_signals"]))
+    facts.update(_counts(cells, pv_by, int(shape["events"]), price, replicates, seed, error))
     for c in facts["categories"]:
         c["pv"] = pv_by_category.get(c["category"], 0)
     facts["daily"] = _daily(cells)
@@ -164,7 +174,9 @@ def compute_facts(
     facts["method"] = {
         "uv_definition": facts["uv_key_note"],
         "verdict_rule": VERDICT_TEXT,
-        "interval_method": INTERVAL_TEXT,
+        "interval_method": INTERVAL_TEXT
+        + " "
+        + describe(facts["totals"]["interval"]["detector_error"], "en"),
         "settings": {k: settings.get(k, s.default) for k, s in SETTINGS.items()},
         "data_sources": provenance or {},
         "queries": {d["name"]: ";\n".join(d.get("queries", [])) for d in detectors},
@@ -200,7 +212,7 @@ def _campaign(cells: list[dict], shape: dict, tz: str) -> dict[str, Any]:
     }
 
 
-def _counts(cells, pv_by, events, price, replicates, seed) -> dict[str, Any]:
+def _counts(cells, pv_by, events, price, replicates, seed, error=None) -> dict[str, Any]:
     k = len(CATEGORY_PRIORITY)
     keys = sorted({(str(c["day"]), str(c["source"])) for c in cells})
     index = {key: i for i, key in enumerate(keys)}
@@ -221,6 +233,12 @@ def _counts(cells, pv_by, events, price, replicates, seed) -> dict[str, Any]:
     boot = boot[boot.sum(axis=1) > 0]
     boot_total = boot.sum(axis=1)
     share_inv = 1 - boot[:, 0] / boot_total if len(boot) else np.zeros(0)
+    # the detectors' own error (audit/detector_error.py): each resample draws the measured
+    # precision / recall, overall and per category, from its own seeded stream
+    err_rng = np.random.default_rng([seed, 1])
+    n_boot = len(boot)
+    overall_ratio = ratio_draws(error["overall"] if error else None, err_rng, n_boot)
+    share_with_error = np.minimum(share_inv * overall_ratio, 1.0)
 
     def ci(x: np.ndarray) -> list[float] | None:
         if not len(x):
@@ -229,10 +247,12 @@ def _counts(cells, pv_by, events, price, replicates, seed) -> dict[str, Any]:
         return [round(float(lo), 6), round(float(hi), 6)]
 
     share = invalid / total if total else 0.0
-    share_ci = ci(share_inv)
+    share_ci = ci(share_with_error)
     categories = []
     for i, cat in enumerate(CATEGORY_PRIORITY):
         n = m[:, i + 1].sum()
+        measured = (error or {}).get("per_category", {}).get(cat)
+        cat_ratio = ratio_draws(measured, err_rng, n_boot)
         if n == 0:
             continue
         en, zh = CATEGORY_TEXT[cat]
@@ -243,7 +263,8 @@ def _counts(cells, pv_by, events, price, replicates, seed) -> dict[str, Any]:
                 "label_zh": zh,
                 "uv": int(n),
                 "uv_share": round(n / total, 6) if total else 0.0,
-                "uv_share_ci": ci(boot[:, i + 1] / boot_total),
+                "uv_share_ci": ci(np.minimum(boot[:, i + 1] / boot_total * cat_ratio, 1.0)),
+                "detector_error": rates(measured) if measured else None,
             }
         )
     return {
@@ -255,17 +276,32 @@ def _counts(cells, pv_by, events, price, replicates, seed) -> dict[str, Any]:
             "invalid_uv": int(invalid),
             "invalid_uv_share": round(share, 6),
             "invalid_uv_share_ci": share_ci,
+            "invalid_uv_share_ci_sampling": ci(share_inv),
             "interval": {
                 "unit": "(source, day) cell",
                 "units": len(keys),
                 "replicates": int(len(boot)),
                 "estimable": share_ci is not None,
+                "detector_error": _error_facts(error),
             },
             "valid_pv": pv_by.get("valid", 0),
             "invalid_pv": pv_by.get("invalid", 0),
         },
         "amount": amounts(price, int(total), int(valid), share_ci),
         "categories": categories,
+    }
+
+
+def _error_facts(error: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the interval took in of the detectors' error, for audit.json and the report."""
+    if error is None:
+        return None
+    return {
+        "profile": error["profile"],
+        "source": error["source"],
+        "sha256": error["sha256"],
+        "measured_on": error["measured_on"],
+        "overall": {**error["overall"], **rates(error["overall"])},
     }
 
 
@@ -385,7 +421,12 @@ WHERE rn <= {int(per_reason)}"""
         ts = r.get("ts")
         if isinstance(ts, datetime):
             r["ts"] = ts.astimezone(zone).isoformat(timespec="seconds")
-        out.setdefault(r.pop("reason"), []).append(r)
+        reason = r.pop("reason")
+        if reason.startswith("ua.") and r.get("user_agent"):
+            # which list or shape rule declared the bot (the detector's own classification)
+            said = classify(r["user_agent"])
+            r["ua_match"] = {"source": said["source"], "matched": said["crawler"]}
+        out.setdefault(reason, []).append(r)
     return out
 
 

@@ -95,6 +95,7 @@ def command(inputs: list[str], options: dict[str, Any]) -> str:
         "lang": ("--lang", None), "tz": ("--tz", None), "input_tz": ("--input-tz", None),
         "period_from": ("--from", None), "period_to": ("--to", None), "engine": ("--engine", "duckdb"),
         "model": ("--model", None), "contract": ("--contract", None), "settle": ("--settle", "estimate"),
+        "detector_error": ("--detector-error", "bundled"),
     }  # fmt: skip
     for name, (flag, skip) in flags.items():
         value = options.get(name)

@@ -201,12 +201,14 @@ def _rerun_commands(facts: dict[str, Any]) -> str:
 
 
 def _method_zh(facts: dict[str, Any]) -> dict[str, str]:
+    from qinglang.audit.detector_error import describe
     from qinglang.audit.facts import MIN_INTERVAL_UNITS
     from qinglang.reasons import CATEGORY_PRIORITY
 
     out = {
         "verdict_rule": t("verdict_rule_text", "zh").format(order=" > ".join(CATEGORY_PRIORITY)),
-        "interval_method": t("interval_text", "zh").format(min_units=MIN_INTERVAL_UNITS),
+        "interval_method": t("interval_text", "zh").format(min_units=MIN_INTERVAL_UNITS)
+        + describe(((facts.get("totals") or {}).get("interval") or {}).get("detector_error"), "zh"),
     }
     rule = facts.get("uv_rule")
     if rule:

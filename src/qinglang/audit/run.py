@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from qinglang.audit.detector_error import load as load_detector_error
 from qinglang.audit.facts import compute_facts
 from qinglang.audit.record import record, write_manifest, write_seal
 from qinglang.audit.render_html import render_html
@@ -64,6 +65,9 @@ class AuditOptions:
     seller: str | None = None
     contract: str | None = None
     settle: str = "estimate"  # the figure the payable amount is: estimate, lower or upper (bound)
+    # whose measurement of the detectors' error the intervals take in: bundled (the simulator's,
+    # audit/detector_error.py), none, or a file (`qinglang evaluate --json` on labelled data)
+    detector_error: str = "bundled"
 
     def __post_init__(self) -> None:
         """Money is checked before any work: a finite price of 0 or more, per a whole number of
@@ -84,6 +88,8 @@ class AuditOptions:
         start, end = _day(self.period_from, "--from"), _day(self.period_to, "--to")
         if start and end and end < start:
             raise ConfigError(f"--from {start} --to {end}: the period ends before it starts")
+        if self.detector_error not in ("bundled", "none"):
+            load_detector_error(self.detector_error)  # a bad file: one line, before any work
         if self.unit_price / self.per > 1e12:
             raise ConfigError(
                 f"--price {self.unit_price!r} --per {self.per}: more than 1e12 per UV; "
@@ -211,6 +217,7 @@ def run_audit(
             tz=options.tz,
             settings=options.settings,
             provenance=provenance(),
+            detector_error=load_detector_error(options.detector_error),
         )
         facts["rows"] = _rows_summary(loaded.reports, duplicates, options.input_tz, rejected)
         facts["rows"]["outside_period"] = outside

@@ -126,6 +126,14 @@ def audit(
         str,
         typer.Option(help="The payable amount: estimate, or the lower or upper 95% bound"),
     ] = "estimate",
+    detector_error: Annotated[
+        str,
+        typer.Option(
+            "--detector-error",
+            help="The detectors' measured error the intervals take in: bundled (measured on "
+            "the simulator), none, or FILE (`qinglang evaluate --json` on your labelled data)",
+        ),
+    ] = "bundled",
     evidence: Annotated[
         int | None,
         typer.Option(help="Evidence samples per reason code (the setting evidence_per_reason)"),
@@ -187,6 +195,7 @@ def audit(
             seller=parties[1] if parties else None,
             contract=contract,
             settle=settle,
+            detector_error=detector_error,
         )
         if collected:
             from qinglang.collect.lake import site_snapshot

@@ -442,8 +442,19 @@ def list_matches(user_agent: str) -> list[tuple[str, str, str | None]]:
         i = plist.first(user_agent)
         if i is not None:
             name, listed = plist.labels[i]
-            found.append((plist.source, name or plist.patterns[i], listed))
+            if not name:  # an unnamed pattern: what it matched says more than the regex
+                rx = plist.exact(i)
+                hit = rx.search(user_agent) if rx is not None else None
+                name = hit.group(0)[:64] if hit and hit.group(0) else plist.patterns[i][:64]
+            found.append((plist.source, name, listed))
     return found
+
+
+def _rule_evidence(rule: str, user_agent: str) -> str:
+    """What a shape rule saw: the URL or address and what follows it, else the UA's start."""
+    if rule == "rule:url" and (m := URL_RE.search(user_agent)):
+        return user_agent[m.start() : m.start() + 64]
+    return user_agent[:64]
 
 
 def declared_bot(user_agent: str) -> tuple[str, str, str] | None:
@@ -458,7 +469,7 @@ def declared_bot(user_agent: str) -> tuple[str, str, str] | None:
     if shaped:
         accepted = strong or (found if len(found) >= 2 else [])
         if not accepted and rule == "rule:url":
-            return bot_class(stripped), stripped[:64], rule
+            return bot_class(stripped), _rule_evidence(rule, stripped), rule
     else:
         # isbot's pattern alone reads some devices' own strings (`iPhone16ProMax`, feature
         # phones' MAUI strings) as bots: alone, it counts only where no browser token is
@@ -466,7 +477,7 @@ def declared_bot(user_agent: str) -> tuple[str, str, str] | None:
             found if not BROWSER_TOKENS_RE.search(stripped) else []
         )
         if not accepted and rule:
-            return bot_class(stripped), stripped[:64], rule
+            return bot_class(stripped), _rule_evidence(rule, stripped), rule
     if not accepted:
         return None
     source, name, _ = accepted[0]
