@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from tests.audit.campaigns import week_of_two_sources
 
 from qinglang.audit.detector_error import (
     counts_from_evaluation,
@@ -20,25 +21,10 @@ from qinglang.audit.detector_error import (
 from qinglang.audit.run import AuditOptions, run_audit
 from qinglang.errors import QinglangError
 
-CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
-
 
 def campaign(tmp_path: Path) -> Path:
-    """7 days x 2 sources (14 bootstrap cells), about one UV in five a declared library."""
-    lines = ["ts,ip,user_agent,url,source"]
-    for day in range(1, 8):
-        for src in ("a", "b"):
-            for i in range(20 + day):
-                lines.append(
-                    f"2024-01-0{day}T02:{i:02d}:00Z,1.{day}.{ord(src)}.{i},{CHROME},/p,{src}"
-                )
-            for i in range(day % 3 + 4):
-                lines.append(
-                    f"2024-01-0{day}T03:00:{i:02d}Z,2.{day}.{ord(src)}.{i},curl/8.{i},/p,{src}"
-                )
-    path = tmp_path / "in.csv"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+    """About one UV in five a declared library."""
+    return week_of_two_sources(tmp_path, people=20, bots=4)
 
 
 def evaluation(tp: int, predicted: int, support: int) -> dict:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from qinglang.audit.run import AuditOptions, run_audit
+from tests.audit.campaigns import CHROME, week_of_two_sources
 
-CHROME = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0 Safari/537.36"
+from qinglang.audit.run import AuditOptions, run_audit
 
 
 def test_parties_contract_daily_amounts_and_pv(tmp_path):
@@ -36,19 +36,7 @@ def test_parties_contract_daily_amounts_and_pv(tmp_path):
 
 
 def test_settle_on_a_bound_pays_that_bound_and_says_so(tmp_path):
-    lines = ["ts,ip,user_agent,url,source"]
-    for day in range(1, 8):  # 7 days x 2 sources: 14 bootstrap units
-        for src in ("a", "b"):
-            for i in range(6 + day):
-                lines.append(
-                    f"2024-01-0{day}T02:0{i % 10}:00Z,1.{day}.{ord(src)}.{i},{CHROME},/p,{src}"
-                )
-            for i in range(day % 3 + 1):
-                lines.append(
-                    f"2024-01-0{day}T03:00:0{i}Z,2.{day}.{ord(src)}.{i},curl/8.{i},/p,{src}"
-                )
-    src = tmp_path / "in.csv"
-    src.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    src = week_of_two_sources(tmp_path, people=6, bots=1)
     got = {}
     for settle in ("estimate", "lower", "upper"):
         # sampling alone: the interval then lies around the estimate (the detectors' error,
