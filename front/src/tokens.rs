@@ -1,5 +1,8 @@
 //! Per-pageview tokens, as in `qinglang/collect/tokens.py`: HMAC over (site, issue time, nonce,
-//! user-agent hash) with a key derived from the site secret, and the replay guard.
+//! user-agent hash) with a key derived from the site secret, and the replay guard. The grammar
+//! (README, "Signed tokens"; the docstring of tokens.py) is checked byte by byte in `parse`:
+//! `iat "." nonce "." mac`, iat 1-16 lower-case hex digits without a leading zero, nonce 16 and
+//! mac 22 base64url characters.
 
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
@@ -20,10 +23,14 @@ pub fn token_key(secret: &[u8]) -> Vec<u8> {
     m.finalize().into_bytes().to_vec()
 }
 
+/// The first 16 lower-case hex digits of SHA-256 over the user agent's UTF-8.
+pub fn ua_hash(user_agent: &str) -> String {
+    hex::encode(&Sha256::digest(user_agent.as_bytes())[..8])
+}
+
 fn mac(key: &[u8], site: &str, iat: u64, nonce: &str, user_agent: &str) -> String {
-    let ua = hex::encode(Sha256::digest(user_agent.as_bytes()));
     let mut m = HmacSha256::new_from_slice(key).expect("any key length");
-    m.update(format!("{site}|{iat}|{nonce}|{}", &ua[..16]).as_bytes());
+    m.update(format!("{site}|{iat}|{nonce}|{}", ua_hash(user_agent)).as_bytes());
     b64(&m.finalize().into_bytes()[..16])
 }
 
@@ -33,6 +40,27 @@ pub fn issue(key: &[u8], site: &str, now_s: u64, user_agent: &str) -> String {
     let nonce = b64(&raw);
     let m = mac(key, site, now_s, &nonce, user_agent);
     format!("{now_s:x}.{nonce}.{m}")
+}
+
+fn is_b64(part: &str, len: usize) -> bool {
+    part.len() == len
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// (issue time, nonce, mac) of a token of the grammar; None for anything else.
+pub fn parse(token: &str) -> Option<(u64, &str, &str)> {
+    let mut parts = token.split('.');
+    let (iat, nonce, mac) = (parts.next()?, parts.next()?, parts.next()?);
+    let hex_ok = (1..=16).contains(&iat.len())
+        && iat.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && (iat == "0" || !iat.starts_with('0'));
+    if parts.next().is_some() || !hex_ok || !is_b64(nonce, 16) || !is_b64(mac, 22) {
+        return None;
+    }
+    // from_str_radix alone would also take "+1f" and "1F"; the checks above leave digits only
+    Some((u64::from_str_radix(iat, 16).ok()?, nonce, mac))
 }
 
 /// The verdict before the replay check, and the nonce when the MAC holds.
@@ -48,22 +76,18 @@ pub fn check(
         Some(t) if !t.is_empty() => t,
         _ => return ("missing", None),
     };
-    let parts: Vec<&str> = token.split('.').collect();
-    if token.chars().count() > TOKEN_MAX_LEN || parts.len() != 3 {
-        return ("invalid", None);
-    }
-    let iat = match u64::from_str_radix(parts[0], 16) {
-        Ok(v) if !parts[0].is_empty() => v,
-        _ => return ("invalid", None),
+    let (iat, nonce, given) = match parse(token) {
+        Some(p) => p,
+        None => return ("invalid", None),
     };
-    let expected = mac(key, site, iat, parts[1], user_agent);
-    let same = expected.len() == parts[2].len()
+    let expected = mac(key, site, iat, nonce, user_agent);
+    let same = expected.len() == given.len()
         && expected
             .bytes()
-            .zip(parts[2].bytes())
+            .zip(given.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
-    if !same || iat > now_s + 60 {
+    if !same || iat > now_s.saturating_add(60) {
         return ("invalid", None);
     }
     let verdict = if now_s.saturating_sub(iat) > ttl_s {
@@ -71,7 +95,7 @@ pub fn check(
     } else {
         "valid"
     };
-    (verdict, Some(parts[1].to_string()))
+    (verdict, Some(nonce.to_string()))
 }
 
 /// What a request's beacons are checked against: its site's key, the time, its user agent, and
@@ -178,5 +202,79 @@ impl ReplayGuard {
             let gone = self.order.pop_front().expect("front exists");
             self.seen.remove(&gone);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::Value;
+
+    /// The shared vectors, the same file that the Python tests read.
+    pub fn vectors(name: &str) -> Value {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/collect/vectors")
+            .join(name);
+        let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        serde_json::from_slice(&text).expect("vectors are JSON")
+    }
+
+    #[test]
+    fn the_token_key_ua_hash_and_mac_are_as_specified() {
+        let v = vectors("tokens.json");
+        let secret = hex::decode(v["secret_hex"].as_str().unwrap()).unwrap();
+        let key = token_key(&secret);
+        assert_eq!(hex::encode(&key), v["key_hex"].as_str().unwrap());
+        for h in v["ua_hashes"].as_array().unwrap() {
+            assert_eq!(
+                ua_hash(h["user_agent"].as_str().unwrap()),
+                h["ua_hash"].as_str().unwrap()
+            );
+        }
+        for m in v["macs"].as_array().unwrap() {
+            let got = mac(
+                &key,
+                m["site"].as_str().unwrap(),
+                m["iat"].as_u64().unwrap(),
+                m["nonce"].as_str().unwrap(),
+                m["user_agent"].as_str().unwrap(),
+            );
+            assert_eq!(got, m["mac"].as_str().unwrap());
+        }
+    }
+
+    #[test]
+    fn token_vectors() {
+        let v = vectors("tokens.json");
+        let key = token_key(&hex::decode(v["secret_hex"].as_str().unwrap()).unwrap());
+        let cases = v["cases"].as_array().unwrap();
+        assert!(cases.len() > 30);
+        for c in cases {
+            let got = check(
+                &key,
+                v["site"].as_str().unwrap(),
+                c["token"].as_str(),
+                v["now_s"].as_u64().unwrap(),
+                v["ttl_s"].as_u64().unwrap(),
+                v["user_agent"].as_str().unwrap(),
+            );
+            let want = (
+                c["verdict"].as_str().unwrap(),
+                c["nonce"].as_str().map(String::from),
+            );
+            assert_eq!((got.0, got.1), want, "{}", c["name"]);
+        }
+    }
+
+    #[test]
+    fn an_issued_token_follows_the_grammar() {
+        let key = token_key(b"secret");
+        let t = issue(&key, "shop", 1_700_000_000, "UA");
+        let (iat, nonce, _) = parse(&t).expect("grammar");
+        assert_eq!(iat, 1_700_000_000);
+        assert_eq!(
+            check(&key, "shop", Some(&t), iat, 60, "UA").1.as_deref(),
+            Some(nonce)
+        );
     }
 }

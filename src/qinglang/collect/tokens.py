@@ -1,5 +1,22 @@
 """Per-pageview tokens: HMAC over (site, issue time, nonce, user-agent hash), key from the site secret.
 
+The grammar, byte for byte (README, "Signed tokens"; front/src/tokens.rs implements the same):
+
+    token  = iat "." nonce "." mac
+    iat    = "0" / NZHEX *15HEX       issue time, Unix seconds, lower-case hex, no leading zero
+    nonce  = 16B64                    12 random bytes, base64url without padding
+    mac    = 22B64                    the first 16 bytes of the HMAC, base64url without padding
+    HEX    = "0" / NZHEX              0-9 a-f (no upper case, no 0x, _, sign or space)
+    NZHEX  = %x31-39 / %x61-66
+    B64    = ALPHA / DIGIT / "-" / "_"
+
+    key    = HMAC-SHA256(site secret, "qinglang-token-v1")
+    mac    = b64url(HMAC-SHA256(key, site "|" decimal(iat) "|" nonce "|" ua_hash)[:16])
+    ua_hash = lower-case hex of SHA-256(UTF-8(user agent)), its first 16 characters
+
+The user agent is the header's bytes read as Latin-1 (one character per byte, as ASGI does), its
+first 512 characters; an absent header is "". Anything off the grammar is `invalid`.
+
 `/t.js` embeds a fresh token in every copy of the tracker it serves (no-store). The tracker echoes
 it with a sequence number on every beacon of that page view. The collector's verdict:
 
@@ -17,9 +34,11 @@ import functools
 import hashlib
 import hmac
 import os
+import re
 from collections import OrderedDict
 
-TOKEN_MAX_LEN = 64
+TOKEN_MAX_LEN = 64  # the beacon's `token` field; a token of the grammar has at most 56
+GRAMMAR = re.compile(r"(0|[1-9a-f][0-9a-f]{0,15})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{22})")
 
 
 def _b64(raw: bytes) -> str:
@@ -31,9 +50,12 @@ def _key(secret: bytes) -> bytes:
     return hmac.new(secret, b"qinglang-token-v1", hashlib.sha256).digest()
 
 
+def ua_hash(user_agent: str) -> str:
+    return hashlib.sha256(user_agent.encode("utf-8", "replace")).hexdigest()[:16]
+
+
 def _mac(secret: bytes, site: str, iat: int, nonce: str, user_agent: str) -> str:
-    ua = hashlib.sha256(user_agent.encode("utf-8", "replace")).hexdigest()[:16]
-    msg = f"{site}|{iat}|{nonce}|{ua}".encode()
+    msg = f"{site}|{iat}|{nonce}|{ua_hash(user_agent)}".encode()
     return _b64(hmac.new(_key(secret), msg, hashlib.sha256).digest()[:16])
 
 
@@ -48,16 +70,13 @@ def check(
     """(verdict before the replay check, nonce or None)."""
     if not token:
         return "missing", None
-    parts = token.split(".")
-    if len(token) > TOKEN_MAX_LEN or len(parts) != 3:
+    parts = GRAMMAR.fullmatch(token)
+    if parts is None:  # int(x, 16) would also take "0x1f", "1_f", " 1f", "+1f" and "1F"
         return "invalid", None
-    iat_hex, nonce, mac = parts
-    try:
-        iat = int(iat_hex, 16)
-    except ValueError:
-        return "invalid", None
-    expected = _mac(secret, site, iat, nonce, user_agent).encode()
-    if not hmac.compare_digest(mac.encode("utf-8", "replace"), expected):  # str needs ASCII
+    iat_hex, nonce, mac = parts.groups()
+    iat = int(iat_hex, 16)
+    expected = _mac(secret, site, iat, nonce, user_agent)
+    if not hmac.compare_digest(mac, expected):  # both ASCII: the grammar saw to it
         return "invalid", None
     if iat > now_s + 60:
         return "invalid", None  # issued in the future: not by this collector's clock
