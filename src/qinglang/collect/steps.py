@@ -15,9 +15,11 @@ import itertools
 import json
 import math
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -26,10 +28,15 @@ import pyarrow as pa
 
 from qinglang.collect import tokens
 from qinglang.collect.sites import Site
-from qinglang.events import BEACON_KINDS, CLIENT_FIELDS, MAX_LIST, MAX_TEXT, MAX_URL
+from qinglang.events import BEACON_KINDS, CLIENT_FIELDS, MAX_LIST, MAX_TEXT, MAX_UA, MAX_URL
 
-MAX_BODY = 16 * 1024
-MAX_EVENTS = 10
+# What a valid beacon is, for both engines (front/ checks its tables against it in `cargo test`)
+CONTRACT: dict[str, Any] = json.loads(
+    Path(__file__).with_name("contract.json").read_text(encoding="utf-8")
+)
+MAX_BODY = CONTRACT["limits"]["max_body"]
+MAX_EVENTS = CONTRACT["limits"]["max_events"]
+BEACON_FIELDS = {f["name"]: f for f in CONTRACT["beacon"]}
 JSON_TYPES = ("application/json", "text/plain")  # text/plain: sendBeacon without a CORS preflight
 
 
@@ -48,18 +55,7 @@ class DropReason(StrEnum):
     OVERLOADED = "overloaded"
 
 
-STATUS = {
-    DropReason.NOT_FOUND: 404,
-    DropReason.METHOD_NOT_ALLOWED: 405,
-    DropReason.BAD_CONTENT_TYPE: 415,
-    DropReason.BODY_TOO_LARGE: 413,
-    DropReason.MALFORMED_JSON: 400,
-    DropReason.INVALID_FIELD: 400,
-    DropReason.TOO_MANY_EVENTS: 413,
-    DropReason.UNKNOWN_SITE: 404,
-    DropReason.ORIGIN_REFUSED: 403,
-    DropReason.OVERLOADED: 503,
-}
+STATUS = {DropReason(r["code"]): r["status"] for r in CONTRACT["reasons"]}
 
 
 class Drop(Exception):
@@ -151,6 +147,8 @@ def _short(e: Exception) -> str:
 
 
 # --------------------------------------------------------------------------------------- validate
+# an integer sent as text: ASCII digits, a sign, ASCII white space around (front/src/steps.rs: `int`)
+_INT_TEXT = re.compile(r"[ \t\n\r\x0b\x0c]*([+-]?[0-9]{1,30})[ \t\n\r\x0b\x0c]*")
 _INT_RANGE = {pa.int32(): (0, 2**31 - 1), pa.int64(): (0, 2**53)}
 
 
@@ -162,7 +160,35 @@ def _kind(typ: pa.DataType) -> str | tuple[int, int]:
     return _INT_RANGE[typ] if pa.types.is_integer(typ) else "str"
 
 
-CLIENT_KINDS = tuple((key, _kind(typ)) for key, typ in CLIENT_FIELDS)  # worked out once
+def _contract_kind(f: dict[str, Any]) -> str | tuple[int, int]:
+    return (f["min"], f["max"]) if f["type"] == "int" else f["type"]
+
+
+CLIENT_KINDS = tuple((f["name"], _contract_kind(f)) for f in CONTRACT["client"])
+
+
+def _check_contract() -> None:
+    """The contract and the event schema (events.py) must say the same; checked at import."""
+    limits = CONTRACT["limits"]
+    same = {
+        "client fields": (CLIENT_KINDS, tuple((k, _kind(t)) for k, t in CLIENT_FIELDS)),
+        "event kinds": (tuple(CONTRACT["event_kinds"]), tuple(BEACON_KINDS)),
+        "refusal reasons": (sorted(STATUS), sorted(DropReason)),
+        "text limits": (
+            (limits["max_url"], limits["max_text"], limits["max_list"], limits["max_ua"]),
+            (MAX_URL, MAX_TEXT, MAX_LIST, MAX_UA),
+        ),
+        "client text limits": (
+            (CONTRACT["client_text_max_len"], CONTRACT["client_list_max_items"]),
+            (MAX_TEXT, MAX_LIST),
+        ),
+    }
+    for what, (contract, code) in same.items():
+        if contract != code:
+            raise RuntimeError(f"collect/contract.json: {what} {contract} differ from {code}")
+
+
+_check_contract()
 
 
 def validate(hit: Hit, ctx: Context) -> Hit:
@@ -174,10 +200,10 @@ def validate(hit: Hit, ctx: Context) -> Hit:
 
 def _beacon(raw: dict[str, Any], index: int | None) -> dict[str, Any]:
     pre = f"{index}." if index is not None else ""
-    site = _text(raw.get("site"), pre + "site", 64)
+    site = _text(raw.get("site"), pre + "site", _LEN["site"])
     if site is None:
         raise Drop(DropReason.INVALID_FIELD, f"field '{pre}site' is required", pre + "site")
-    event = _text(raw.get("event"), pre + "event", 16) or "pageview"
+    event = _text(raw.get("event"), pre + "event", _LEN["event"]) or "pageview"
     if event not in BEACON_KINDS:
         raise Drop(
             DropReason.INVALID_FIELD,
@@ -187,13 +213,17 @@ def _beacon(raw: dict[str, Any], index: int | None) -> dict[str, Any]:
     return {
         "site": site,
         "event": event,
-        "url": _text(raw.get("url"), pre + "url", MAX_URL),
-        "referrer": _text(raw.get("referrer"), pre + "referrer", MAX_URL),
-        "token": _text(raw.get("token"), pre + "token", tokens.TOKEN_MAX_LEN),
-        "vid": _text(raw.get("vid"), pre + "vid", 64),
-        "seq": _int(raw.get("seq"), pre + "seq", (0, 1_000_000)),
+        "url": _text(raw.get("url"), pre + "url", _LEN["url"]),
+        "referrer": _text(raw.get("referrer"), pre + "referrer", _LEN["referrer"]),
+        "token": _text(raw.get("token"), pre + "token", _LEN["token"]),
+        "vid": _text(raw.get("vid"), pre + "vid", _LEN["vid"]),
+        "seq": _int(raw.get("seq"), pre + "seq", _SEQ),
         "client": _client(raw.get("client"), pre + "client"),
     }
+
+
+_LEN = {k: f["max_len"] for k, f in BEACON_FIELDS.items() if f["type"] == "str"}
+_SEQ = (BEACON_FIELDS["seq"]["min"], BEACON_FIELDS["seq"]["max"])
 
 
 def _bad(name: str, expected: str) -> Drop:
@@ -218,10 +248,10 @@ def _int(value: Any, name: str, bounds: tuple[int, int]) -> int | None:
     if value is None or value == "":
         return None
     if isinstance(value, str):
-        try:
-            value = int(value)
-        except ValueError:
-            raise _bad(name, "an integer") from None
+        text = _INT_TEXT.fullmatch(value)  # int() would also take "1_0" and other scripts' digits
+        if text is None:
+            raise _bad(name, "an integer")
+        value = int(text.group(1))
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
@@ -283,18 +313,14 @@ def _typed_decoder() -> msgspec.json.Decoder:
         return Annotated[int, msgspec.Meta(ge=kind[0], le=kind[1])] | None
 
     client = msgspec.defstruct("Client", [(k, kind_type(kind), None) for k, kind in CLIENT_KINDS])
+
+    def field_type(f: dict[str, Any]) -> Any:
+        if f["type"] == "client":
+            return client | None
+        return text(f["max_len"]) if f["type"] == "str" else kind_type(_contract_kind(f))
+
     beacon = msgspec.defstruct(
-        "Beacon",
-        [
-            ("site", text(64), None),
-            ("event", text(16), None),
-            ("url", text(MAX_URL), None),
-            ("referrer", text(MAX_URL), None),
-            ("token", text(tokens.TOKEN_MAX_LEN), None),
-            ("vid", text(64), None),
-            ("seq", kind_type((0, 1_000_000)), None),
-            ("client", client | None, None),
-        ],
+        "Beacon", [(f["name"], field_type(f), None) for f in CONTRACT["beacon"]]
     )
     return msgspec.json.Decoder(beacon | list[beacon])  # type: ignore[valid-type]
 
@@ -454,3 +480,5 @@ STEPS = (
     ("enrich", enrich),
 )
 STEP_NAMES = tuple(n for n, _ in STEPS) + ("write",)
+if list(STEP_NAMES) != CONTRACT["steps"]:
+    raise RuntimeError(f"collect/contract.json: steps {CONTRACT['steps']} differ from {STEP_NAMES}")
