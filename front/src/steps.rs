@@ -1,7 +1,7 @@
 //! The collector's steps, as in `qinglang/collect/steps.py`: parse -> validate -> site_check ->
-//! token_check -> enrich (write is in log.rs). The Python module is the reference; this one may be
-//! stricter (it refuses what the reference would refuse, and a few odd spellings it would take,
-//! such as `"seq": " 1_0"`), never more lenient. A test sends the same requests to both.
+//! token_check -> enrich (write is in log.rs). The Python module is the reference; the shared
+//! vectors (tests/collect/vectors/, run by `cargo test` here and by pytest on both engines) and a
+//! test that sends the same generated requests to both keep the two alike.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -308,7 +308,7 @@ fn int(value: Option<&Value>, name: Name, bounds: (i64, i64)) -> Result<Option<i
         None | Some(Value::Null) => return Ok(None),
         Some(Value::String(s)) if s.is_empty() => return Ok(None),
         Some(Value::String(s)) => {
-            let t = s.trim();
+            let t = s.trim_matches(|c| matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'));
             let digits = t.strip_prefix(['+', '-']).unwrap_or(t);
             if digits.is_empty() || digits.len() > 30 || !digits.bytes().all(|b| b.is_ascii_digit())
             {
