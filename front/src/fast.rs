@@ -383,30 +383,25 @@ mod tests {
     use serde_json::json;
 
     fn limits() -> Limits {
-        let kinds = CLIENT
-            .iter()
-            .map(|(k, c, b)| {
-                let kind = match c {
-                    'b' => Kind::Bool,
-                    's' => Kind::Str,
-                    'l' => Kind::List,
-                    _ => Kind::Int(b.0, b.1),
-                };
-                (k.to_string(), kind)
-            })
-            .collect();
-        Limits {
-            max_body: 16384,
-            max_events: 10,
-            max_url: 2048,
-            max_text: 256,
-            max_list: 32,
-            max_ua: 512,
-            event_kinds: ["pageview", "click", "heartbeat", "conversion", "action"]
-                .map(String::from)
-                .to_vec(),
-            client_kinds: kinds,
-        }
+        crate::contract::limits()
+    }
+
+    #[test]
+    fn the_client_table_and_struct_are_the_contracts() {
+        // main.rs turns the fast path off when these differ from what `qinglang serve` hands
+        // over; here they must be the contract's (vectors.rs tries every field on this path)
+        assert!(
+            matches(&limits()),
+            "fast.rs CLIENT is not contract.json's client fields"
+        );
+        let c: Client = serde_json::from_slice(b"{}").unwrap();
+        let keys: Vec<String> = match serde_json::to_value(&c).unwrap() {
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            _ => unreachable!(),
+        };
+        let mut want: Vec<String> = limits().client_kinds.into_iter().map(|(k, _)| k).collect();
+        want.sort(); // serde_json's map (without preserve_order) is sorted
+        assert_eq!(keys, want, "fast.rs struct Client");
     }
 
     fn attempt(body: serde_json::Value) -> Option<Result<Done, ()>> {

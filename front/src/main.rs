@@ -8,6 +8,8 @@
 //! "Collector engines".
 
 mod config;
+#[cfg(test)]
+mod contract;
 mod fast;
 mod http;
 mod log;
@@ -15,6 +17,8 @@ mod metrics;
 mod server;
 mod steps;
 mod tokens;
+#[cfg(test)]
+mod vectors;
 
 // linked for its malloc, which replaces glibc's (see Cargo.toml)
 use jemalloc_sys as _;

@@ -28,7 +28,7 @@ pub fn ua_hash(user_agent: &str) -> String {
     hex::encode(&Sha256::digest(user_agent.as_bytes())[..8])
 }
 
-fn mac(key: &[u8], site: &str, iat: u64, nonce: &str, user_agent: &str) -> String {
+pub(crate) fn mac(key: &[u8], site: &str, iat: u64, nonce: &str, user_agent: &str) -> String {
     let mut m = HmacSha256::new_from_slice(key).expect("any key length");
     m.update(format!("{site}|{iat}|{nonce}|{}", ua_hash(user_agent)).as_bytes());
     b64(&m.finalize().into_bytes()[..16])
