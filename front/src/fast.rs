@@ -261,8 +261,9 @@ pub fn run(
     } else {
         vec![serde_json::from_slice(body).ok()?]
     };
+    // decoding checks the types and the checks below the rest: both are `parse`, as in the
+    // Python engine, whose typed decoder does both at once (its `validate` then has nothing left)
     let mut beacons: Vec<Beacon> = objects.into_iter().map(|o| o.0).collect();
-    lap!(0);
     if beacons.is_empty() || beacons.len() > l.max_events {
         return None;
     }
@@ -293,6 +294,7 @@ pub fn run(
             b.client = None;
         }
     }
+    lap!(0);
     lap!(1);
     let name = beacons[0].site.as_deref()?;
     if beacons.iter().any(|b| b.site.as_deref() != Some(name)) {

@@ -208,16 +208,7 @@ impl ReplayGuard {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
-
-    /// The shared vectors, the same file that the Python tests read.
-    pub fn vectors(name: &str) -> Value {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../tests/collect/vectors")
-            .join(name);
-        let text = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        serde_json::from_slice(&text).expect("vectors are JSON")
-    }
+    use crate::contract::vectors;
 
     #[test]
     fn the_token_key_ua_hash_and_mac_are_as_specified() {
