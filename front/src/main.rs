@@ -14,6 +14,7 @@ mod fast;
 mod http;
 mod log;
 mod metrics;
+mod schema;
 mod server;
 mod steps;
 mod tokens;

@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::config::{Kind, Limits, Site};
+use crate::schema::{int_range, max_len};
 use crate::tokens;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -250,14 +251,15 @@ pub fn validate(hit: &mut Hit, limits: &Limits) -> Result<(), Drop> {
 fn beacon(raw: &Map<String, Value>, index: Option<usize>, l: &Limits) -> Result<Beacon, Drop> {
     let pre = index.map(|i| format!("{i}.")).unwrap_or_default();
     let name = |n: &str| format!("{pre}{n}");
-    let site = text(raw.get("site"), &|| name("site"), 64)?.ok_or_else(|| {
+    let site = text(raw.get("site"), &|| name("site"), max_len("site"))?.ok_or_else(|| {
         Drop::new(
             Reason::InvalidField,
             format!("field '{}' is required", name("site")),
             Some(name("site")),
         )
     })?;
-    let event = text(raw.get("event"), &|| name("event"), 16)?.unwrap_or_else(|| "pageview".into());
+    let event = text(raw.get("event"), &|| name("event"), max_len("event"))?
+        .unwrap_or_else(|| "pageview".into());
     if !l.event_kinds.iter().any(|k| *k == event) {
         return Err(Drop::new(
             Reason::InvalidField,
@@ -272,11 +274,15 @@ fn beacon(raw: &Map<String, Value>, index: Option<usize>, l: &Limits) -> Result<
     Ok(Beacon {
         site,
         event,
-        url: text(raw.get("url"), &|| name("url"), l.max_url)?,
-        referrer: text(raw.get("referrer"), &|| name("referrer"), l.max_url)?,
-        token: text(raw.get("token"), &|| name("token"), tokens::TOKEN_MAX_LEN)?,
-        vid: text(raw.get("vid"), &|| name("vid"), 64)?,
-        seq: int(raw.get("seq"), &|| name("seq"), (0, 1_000_000))?,
+        url: text(raw.get("url"), &|| name("url"), max_len("url"))?,
+        referrer: text(
+            raw.get("referrer"),
+            &|| name("referrer"),
+            max_len("referrer"),
+        )?,
+        token: text(raw.get("token"), &|| name("token"), max_len("token"))?,
+        vid: text(raw.get("vid"), &|| name("vid"), max_len("vid"))?,
+        seq: int(raw.get("seq"), &|| name("seq"), int_range("seq"))?,
         client: client(raw.get("client"), &|| name("client"), l)?,
         verdict: "missing",
         seen: None,

@@ -11,7 +11,6 @@ use std::collections::{HashMap, HashSet, VecDeque};
 use crate::config::Site;
 
 type HmacSha256 = Hmac<Sha256>;
-pub const TOKEN_MAX_LEN: usize = 64;
 
 fn b64(raw: &[u8]) -> String {
     base64::encode_config(raw, base64::URL_SAFE_NO_PAD)
