@@ -88,3 +88,18 @@ def test_spark_without_pyspark_is_a_clear_usage_error(monkeypatch):
     with pytest.raises(ConfigError, match=r"pip install 'qinglang\[spark\]'") as caught:
         connect("spark")
     assert caught.value.exit_code == 2
+
+
+@pytest.mark.spark
+def test_spark_picks_the_same_evidence_sample(spark_engine):
+    from qinglang.audit.facts import _evidence_pick_sql
+    from tests.audit.test_evidence import sample_tables
+
+    duck = sample_tables()
+    for name in ("events", "findings"):
+        spark_engine.register(name, duck.query(f"SELECT * FROM {name}"))
+    for per_reason, seed, keep in [(5, 0, None), (5, 0, 1)]:
+        sql = _evidence_pick_sql(per_reason, seed, keep)
+        got = [duck.query(sql).to_pylist(), spark_engine.query(sql).to_pylist()]
+        a, b = (sorted((r["reason"], r["rid"]) for r in rows) for rows in got)
+        assert a == b and len(a) == 3 * per_reason

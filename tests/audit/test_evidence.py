@@ -113,3 +113,50 @@ def test_a_declared_bot_s_evidence_says_which_list_or_rule_matched(tmp_path):
     html = (tmp_path / "o" / "report.html").read_text(encoding="utf-8")
     assert "declared bot, by" in html and "rule:no_browser_token" in html
     assert "<b>SiteScan" not in html and "&lt;b&gt;SiteScan" in html
+
+
+def every_finding_sorted(per_reason: int, seed: int) -> str:
+    """The sample's definition, as a sort of every finding (what the audit's query must equal)."""
+    m = f"((f.rid + {seed}) * 2654435761) % 4294967296"
+    return f"""
+SELECT reason, rid FROM (
+  SELECT reason, rid, row_number() OVER (PARTITION BY reason ORDER BY k, m, rid) AS rn
+  FROM (SELECT f.reason, f.rid, {m} AS m,
+               row_number() OVER (PARTITION BY f.reason, e.source ORDER BY {m}, f.rid) AS k
+        FROM findings f JOIN events e ON e.rid = f.rid) s) r
+WHERE rn <= {per_reason}"""
+
+
+def sample_tables():
+    """Findings of three reasons over sources of very different sizes, one of them null."""
+    import pyarrow as pa
+
+    from qinglang.engine import DuckDBEngine
+
+    engine = DuckDBEngine()
+    sources = ["big"] * 3000 + ["mid"] * 200 + ["tiny"] * 3 + [None] * 40
+    engine.register("events", pa.table({"rid": list(range(len(sources))), "source": sources}))
+    reasons = [
+        ("ua.crawler", range(0, len(sources))),
+        ("ip.cloud", range(0, len(sources), 7)),
+        ("entry.inert", range(3100, 3243)),
+    ]
+    rids, codes = [], []
+    for code, picked in reasons:
+        rids += list(picked)
+        codes += [code] * len(picked)
+    engine.register("findings", pa.table({"rid": rids, "reason": codes}))
+    return engine
+
+
+def test_the_sample_is_the_one_a_sort_of_every_finding_picks():
+    from qinglang.audit.facts import _evidence_pick_sql
+
+    engine = sample_tables()
+    for per_reason, seed, keep in [(5, 0, None), (5, 7, None), (20, 3, None), (5, 0, 1), (9, 1, 2)]:
+        # keep=1 or 2: most groups fall short of their limit and take all their findings
+        fast = engine.query(_evidence_pick_sql(per_reason, seed, keep)).to_pylist()
+        slow = engine.query(every_finding_sorted(per_reason, seed)).to_pylist()
+        key = lambda r: (r["reason"], r["rid"])  # noqa: E731
+        assert sorted(fast, key=key) == sorted(slow, key=key), (per_reason, seed, keep)
+        assert len(fast) == 3 * per_reason

@@ -392,20 +392,51 @@ EVIDENCE_TEXT = (
 )
 
 
+def _evidence_pick_sql(per_reason: int, seed: int, keep: int | None = None) -> str:
+    """(reason, rid) of the evidence sample: per reason, the findings in the order of a seeded
+    hash of the row id, one source at a time (each source's first, then each one's second...),
+    the first `per_reason` of them.
+
+    The order is a multiplicative hash of the row id and the seed (the same on DuckDB and
+    Spark). Sorting every finding by it (millions of rows) is the costly part, so only the
+    findings whose hash falls under a per-(reason, source) limit are sorted: about `keep` per
+    group. A group left with fewer than it needs (rare: the limit keeps `keep` on average, at
+    least `per_reason` are needed) takes all its findings, so the sample is exactly the one
+    a sort of every finding would pick."""
+    n = int(per_reason)
+    keep = int(keep if keep is not None else 4 * n + 20)
+    mix = f"((f.rid + {int(seed)}) * 2654435761) % 4294967296"
+    same = "l.reason = fe.reason AND l.source IS NOT DISTINCT FROM fe.source"
+    return f"""
+WITH fe AS (
+  SELECT f.reason, e.source, f.rid, {mix} AS m FROM findings f JOIN events e ON e.rid = f.rid),
+lim AS (
+  SELECT reason, source, count(*) AS n,
+         CASE WHEN count(*) <= {keep} THEN 4294967296
+              ELSE floor(4294967296.0 * {keep} / count(*)) END AS lim
+  FROM fe GROUP BY reason, source),
+cand AS (SELECT fe.reason, fe.source, fe.rid, fe.m FROM fe JOIN lim l ON {same} WHERE fe.m < l.lim),
+got AS (SELECT reason, source, count(*) AS k FROM cand GROUP BY reason, source),
+short AS (
+  SELECT l.reason, l.source, l.lim FROM lim l
+  LEFT JOIN got g ON g.reason = l.reason AND g.source IS NOT DISTINCT FROM l.source
+  WHERE coalesce(g.k, 0) < least(l.n, {n})),
+pool AS (
+  SELECT reason, source, rid, m FROM cand
+  UNION ALL
+  SELECT fe.reason, fe.source, fe.rid, fe.m FROM fe JOIN short l ON {same} WHERE fe.m >= l.lim)
+SELECT reason, rid FROM (
+  SELECT reason, rid, row_number() OVER (PARTITION BY reason ORDER BY k, m, rid) AS rn
+  FROM (SELECT reason, rid, m,
+               row_number() OVER (PARTITION BY reason, source ORDER BY m, rid) AS k
+        FROM pool) s) r
+WHERE rn <= {n}"""
+
+
 def _evidence(
     engine: Engine, per_reason: int, tz: str, seed: int
 ) -> dict[str, list[dict[str, Any]]]:
-    # a portable pseudo-random order (the same on DuckDB and Spark): a multiplicative hash of
-    # the row id and the seed
-    mix = f"((rid + {int(seed)}) * 2654435761) % 4294967296"
-    picked = f"""
-SELECT reason, rid FROM (
-  SELECT reason, rid, row_number() OVER (PARTITION BY reason ORDER BY k, m) AS rn
-  FROM (SELECT f.reason, f.rid, {mix.replace("rid", "f.rid")} AS m,
-               row_number() OVER (PARTITION BY f.reason, e.source
-                                  ORDER BY {mix.replace("rid", "f.rid")}) AS k
-        FROM findings f JOIN events e ON e.rid = f.rid) s) r
-WHERE rn <= {int(per_reason)}"""
+    picked = _evidence_pick_sql(per_reason, seed)
     cols = ", ".join(f"e.{c}" for c in EVIDENCE_COLUMNS)
     rows = engine.query(
         f"SELECT p.reason, {cols}, l.category, l.reasons, l.score "
