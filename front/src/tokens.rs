@@ -9,6 +9,7 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet, VecDeque};
 
 use crate::config::Site;
+use crate::schema;
 
 type HmacSha256 = Hmac<Sha256>;
 
@@ -18,19 +19,19 @@ fn b64(raw: &[u8]) -> String {
 
 pub fn token_key(secret: &[u8]) -> Vec<u8> {
     let mut m = HmacSha256::new_from_slice(secret).expect("any key length");
-    m.update(b"qinglang-token-v1");
+    m.update(schema::TOKEN_KEY_INFO);
     m.finalize().into_bytes().to_vec()
 }
 
 /// The first 16 lower-case hex digits of SHA-256 over the user agent's UTF-8.
 pub fn ua_hash(user_agent: &str) -> String {
-    hex::encode(&Sha256::digest(user_agent.as_bytes())[..8])
+    hex::encode(&Sha256::digest(user_agent.as_bytes())[..schema::UA_HASH_BYTES])
 }
 
 pub(crate) fn mac(key: &[u8], site: &str, iat: u64, nonce: &str, user_agent: &str) -> String {
     let mut m = HmacSha256::new_from_slice(key).expect("any key length");
     m.update(format!("{site}|{iat}|{nonce}|{}", ua_hash(user_agent)).as_bytes());
-    b64(&m.finalize().into_bytes()[..16])
+    b64(&m.finalize().into_bytes()[..schema::MAC_BYTES])
 }
 
 pub fn issue(key: &[u8], site: &str, now_s: u64, user_agent: &str) -> String {
@@ -86,7 +87,7 @@ pub fn check(
             .zip(given.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0;
-    if !same || iat > now_s.saturating_add(60) {
+    if !same || iat > now_s.saturating_add(schema::FUTURE_S) {
         return ("invalid", None);
     }
     let verdict = if now_s.saturating_sub(iat) > ttl_s {
@@ -254,6 +255,16 @@ mod tests {
             );
             assert_eq!((got.0, got.1), want, "{}", c["name"]);
         }
+    }
+
+    #[test]
+    fn parse_is_the_contracts_grammar() {
+        // parse() checks this by hand (there is no regex crate here): a change to the grammar
+        // in contract.json must change parse() too, and the token vectors with it
+        assert_eq!(
+            schema::TOKEN_GRAMMAR,
+            r"(0|[1-9a-f][0-9a-f]{0,15})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{22})"
+        );
     }
 
     #[test]

@@ -19,7 +19,6 @@ import re
 import time
 from dataclasses import dataclass, field
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,13 +26,10 @@ import msgspec
 import pyarrow as pa
 
 from qinglang.collect import tokens
+from qinglang.collect.contract import CONTRACT  # what a valid beacon is, for both engines
 from qinglang.collect.sites import Site
 from qinglang.events import BEACON_KINDS, CLIENT_FIELDS, MAX_LIST, MAX_TEXT, MAX_UA, MAX_URL
 
-# What a valid beacon is, for both engines (front/ checks its tables against it in `cargo test`)
-CONTRACT: dict[str, Any] = json.loads(
-    Path(__file__).with_name("contract.json").read_text(encoding="utf-8")
-)
 MAX_BODY = CONTRACT["limits"]["max_body"]
 MAX_EVENTS = CONTRACT["limits"]["max_events"]
 BEACON_FIELDS = {f["name"]: f for f in CONTRACT["beacon"]}

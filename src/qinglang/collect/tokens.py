@@ -37,8 +37,10 @@ import os
 import re
 from collections import OrderedDict
 
-TOKEN_MAX_LEN = 64  # the beacon's `token` field; a token of the grammar has at most 56
-GRAMMAR = re.compile(r"(0|[1-9a-f][0-9a-f]{0,15})\.([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{22})")
+from qinglang.collect.contract import CONTRACT
+
+SPEC = CONTRACT["token"]
+GRAMMAR = re.compile(SPEC["grammar"])  # the ABNF above as a regular expression (ASCII classes)
 
 
 def _b64(raw: bytes) -> str:
@@ -47,16 +49,18 @@ def _b64(raw: bytes) -> str:
 
 @functools.lru_cache(maxsize=1024)  # one derivation per site, not one per beacon
 def _key(secret: bytes) -> bytes:
-    return hmac.new(secret, b"qinglang-token-v1", hashlib.sha256).digest()
+    return hmac.new(secret, SPEC["key_info"].encode(), hashlib.sha256).digest()
 
 
 def ua_hash(user_agent: str) -> str:
-    return hashlib.sha256(user_agent.encode("utf-8", "replace")).hexdigest()[:16]
+    return hashlib.sha256(user_agent.encode("utf-8", "replace")).hexdigest()[
+        : SPEC["ua_hash_hex_digits"]
+    ]
 
 
 def _mac(secret: bytes, site: str, iat: int, nonce: str, user_agent: str) -> str:
     msg = f"{site}|{iat}|{nonce}|{ua_hash(user_agent)}".encode()
-    return _b64(hmac.new(_key(secret), msg, hashlib.sha256).digest()[:16])
+    return _b64(hmac.new(_key(secret), msg, hashlib.sha256).digest()[: SPEC["mac_bytes"]])
 
 
 def issue(secret: bytes, site: str, now_s: int, user_agent: str) -> str:
@@ -78,7 +82,7 @@ def check(
     expected = _mac(secret, site, iat, nonce, user_agent)
     if not hmac.compare_digest(mac, expected):  # both ASCII: the grammar saw to it
         return "invalid", None
-    if iat > now_s + 60:
+    if iat > now_s + SPEC["future_s"]:
         return "invalid", None  # issued in the future: not by this collector's clock
     return ("expired" if now_s - iat > ttl_s else "valid"), nonce
 
