@@ -20,7 +20,9 @@ fn main() {
         .expect("OUT_DIR is writable");
 }
 
-fn fields<'a>(c: &'a Value, list: &str) -> Vec<(&'a str, &'a str, &'a Value)> {
+type Fields<'a> = Vec<(&'a str, &'a str, &'a Value)>;
+
+fn fields<'a>(c: &'a Value, list: &str) -> Fields<'a> {
     c[list]
         .as_array()
         .unwrap_or_else(|| panic!("contract.json: no list {list}"))
@@ -143,99 +145,67 @@ fn structs(c: &Value) -> String {
         table.concat()
     )
     .unwrap();
-    let of = |fs: &[(&str, &str, &Value)], t: &str| -> Vec<String> {
-        fs.iter()
-            .filter(|(_, k, _)| *k == t)
-            .map(|(n, _, f)| format!("{n}|{}", if t == "int" { range(f) } else { String::new() }))
-            .collect()
-    };
-    let method = |s: &mut String, name: &str, ret: &str, items: Vec<String>, mutable: bool| {
-        let this = if mutable { "&mut self" } else { "&self" };
+    // one method per kind of field that fast.rs's checks walk: the fields of that kind, in order
+    type Item<'f> = &'f dyn Fn(&str, &Value) -> String;
+    let method = |s: &mut String, sig: &str, ret: &str, fs: &Fields, kind: &str, item: Item| {
+        let items: Vec<String> = fs
+            .iter()
+            .filter(|(_, k, _)| *k == kind)
+            .map(|(n, _, f)| item(n, f))
+            .collect();
+        let (n, items) = (items.len(), items.join(", "));
         writeln!(
             s,
-            "    fn {name}({this}) -> [{ret}; {}] {{\n        [{}]\n    }}",
-            items.len(),
-            items.join(", ")
+            "    fn {sig} -> [{ret}; {n}] {{\n        [{items}]\n    }}"
         )
         .unwrap();
     };
+    let int = |n: &str, f: &Value| format!("(self.{n}, {})", range(f));
+    let len = |n: &str, f: &Value| format!("(&self.{n}, {}usize)", f["max_len"].as_u64().unwrap());
+    let int_ret = "(Option<i64>, (i64, i64))";
     s += "impl<'a> Beacon<'a> {\n";
-    let texts = of(&beacon, "str");
     method(
         &mut s,
-        "texts",
+        "texts(&mut self)",
         "&mut Text<'a>",
-        texts
-            .iter()
-            .map(|x| format!("&mut self.{}", x.trim_end_matches('|')))
-            .collect(),
-        true,
+        &beacon,
+        "str",
+        &|n, _| format!("&mut self.{n}"),
     );
-    let lens: Vec<String> = beacon
-        .iter()
-        .filter(|(_, t, _)| *t == "str")
-        .map(|(n, _, f)| format!("(&self.{n}, {}usize)", f["max_len"].as_u64().unwrap()))
-        .collect();
-    method(&mut s, "lengths", "(&Text<'a>, usize)", lens, false);
-    let ints = of(&beacon, "int");
     method(
         &mut s,
-        "ints",
-        "(Option<i64>, (i64, i64))",
-        ints.iter()
-            .map(|x| {
-                let (n, r) = x.split_once('|').unwrap();
-                format!("(self.{n}, {r})")
-            })
-            .collect(),
-        false,
+        "lengths(&self)",
+        "(&Text<'a>, usize)",
+        &beacon,
+        "str",
+        &len,
     );
+    method(&mut s, "ints(&self)", int_ret, &beacon, "int", &int);
     s += "}\n\nimpl<'a> Client<'a> {\n";
-    let ints = of(&client, "int");
+    method(&mut s, "ints(&self)", int_ret, &client, "int", &int);
     method(
         &mut s,
-        "ints",
-        "(Option<i64>, (i64, i64))",
-        ints.iter()
-            .map(|x| {
-                let (n, r) = x.split_once('|').unwrap();
-                format!("(self.{n}, {r})")
-            })
-            .collect(),
-        false,
-    );
-    let texts = of(&client, "str");
-    method(
-        &mut s,
-        "texts",
+        "texts(&mut self)",
         "&mut Text<'a>",
-        texts
-            .iter()
-            .map(|x| format!("&mut self.{}", x.trim_end_matches('|')))
-            .collect(),
-        true,
+        &client,
+        "str",
+        &|n, _| format!("&mut self.{n}"),
     );
-    let bools = of(&client, "bool");
     method(
         &mut s,
-        "bools",
+        "bools(&self)",
         "Option<bool>",
-        bools
-            .iter()
-            .map(|x| format!("self.{}", x.trim_end_matches('|')))
-            .collect(),
-        false,
+        &client,
+        "bool",
+        &|n, _| format!("self.{n}"),
     );
-    let lists = of(&client, "list");
     method(
         &mut s,
-        "lists",
+        "lists(&self)",
         "&List<'a>",
-        lists
-            .iter()
-            .map(|x| format!("&self.{}", x.trim_end_matches('|')))
-            .collect(),
-        false,
+        &client,
+        "list",
+        &|n, _| format!("&self.{n}"),
     );
     s += "}\n";
     s
