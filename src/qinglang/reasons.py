@@ -216,8 +216,6 @@ REASONS: dict[str, ReasonInfo] = {
             "Arrived through an entry (campaign tag or referring site) whose visitors almost never go past the first page; scored by the share of that entry's traffic that cannot be people",
             "来自某入口（推广标记或来源站点）的访客几乎从不浏览第二页；按该入口流量中不可能是真人的比例评分",
         ),
-        _R("input.none", "sivt.hidden", "No trusted user interaction", "无真实用户交互", False),
-        _R("frame.foreign", "sivt.hidden", "Framed by another origin", "被其他站点嵌入", False),
         # givt.datacenter
         _R(
             "ip.cloud",

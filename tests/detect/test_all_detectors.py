@@ -129,3 +129,42 @@ def test_empty_input(module):
 def test_people_are_left_alone(module):
     found, _ = run(module, [event(i) for i in range(40)])
     assert [f for f in found if f[2] >= 0.5] == []
+
+
+# ---------------------------------------------------------------- the reason table tells the truth
+def emitted_codes() -> dict[str, str]:
+    """Every code some detector can emit, with the category of the detector that emits it: its
+    checks, the behaviour detector's groups and the model's feature groups."""
+    from qinglang.detect import behaviour
+    from qinglang.detect import model as model_detector
+    from qinglang.features.events import FEATURE_GROUP
+
+    codes = {c.reason: m.CATEGORY for m in (*DETECTORS, model_detector) for c in m.CHECKS}
+    codes |= {reason: behaviour.CATEGORY for reason, *_ in behaviour.GROUPS}
+    codes |= dict.fromkeys(FEATURE_GROUP.values(), model_detector.CATEGORY)
+    return codes
+
+
+def test_every_documented_reason_is_emitted_by_a_detector_of_its_category():
+    codes = emitted_codes()
+    never = sorted(set(REASONS) - set(codes))
+    assert never == [], f"documented but no detector emits them: {never}"
+    undocumented = sorted(set(codes) - set(REASONS))
+    assert undocumented == []
+    wrong = {
+        c: (REASONS[c].category, cat) for c, cat in codes.items() if REASONS[c].category != cat
+    }
+    assert wrong == {}
+
+
+def test_what_is_found_is_of_its_detector_s_category_and_supporting_codes_never_invalidate(
+    baseline,
+):
+    _rows, results = baseline
+    codes = emitted_codes()
+    for module in DETECTORS:
+        found, _ = results[module.NAME]
+        for event_id, reason, score in found:
+            assert codes[reason] == module.CATEGORY, (module.NAME, reason)
+            if not REASONS[reason].decisive:  # supporting evidence: never a charge on its own
+                assert score < 0.5, (module.NAME, event_id, reason, score)
