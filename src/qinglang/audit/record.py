@@ -40,11 +40,8 @@ FIGURES = ("totals", "amount", "categories", "daily", "sources", "rows", "campai
 
 
 def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def git_commit() -> str | None:

@@ -543,11 +543,8 @@ def load(path: str | Path) -> Model:
 
 def model_sha256(path: str | Path) -> str:
     """SHA-256 of the model file's bytes: what an audit records as the model it used."""
-    digest = hashlib.sha256()
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _plain(value: Any) -> Any:
