@@ -189,3 +189,12 @@ def test_a_rerun_never_writes_where_the_record_says(data, tmp_path):
     result = runner.invoke(app, ["verify", str(out), "--rerun"])
     assert result.exit_code == 0, result.output
     assert not target.exists()
+
+
+def test_an_audit_json_that_no_longer_parses_is_a_problem_not_a_crash(signed, data, tmp_path):
+    out = copy_of(signed, tmp_path)
+    path = out / "audit.json"
+    path.write_bytes(path.read_bytes()[:-40] + b"{{{")
+    v = verify(out, data["dir"] / "auditor.pub")
+    assert not v.ok
+    assert any("audit.json cannot be read as JSON" in p for p in v.problems), v.problems

@@ -18,14 +18,14 @@ TOP_GROUPS = 20
 SAMPLE_IDS = 8
 
 
-def _ran(detectors: list[dict[str, Any]], name: str) -> bool:
+def detector_ran(detectors: list[dict[str, Any]], name: str) -> bool:
     return any(d.get("name") == name and d.get("checks_run") for d in detectors)
 
 
 def _group_sql(detectors: list[dict[str, Any]]) -> tuple[str, str]:
     """(joins, group expression) naming the group behind each invalid action."""
     joins, cases = [], []
-    if _ran(detectors, "lockstep"):
+    if detector_ran(detectors, "lockstep"):
         joins.append(
             "LEFT JOIN (SELECT account_id, target, min(block) AS block FROM lockstep_hits "
             "GROUP BY 1, 2) h ON h.account_id = e.account_id AND h.target = e.target"
@@ -34,7 +34,7 @@ def _group_sql(detectors: list[dict[str, Any]]) -> tuple[str, str]:
             "WHEN l.category = 'sivt.lockstep' AND h.block IS NOT NULL "
             "THEN 'lockstep block ' || CAST(h.block AS VARCHAR)"
         )
-    if _ran(detectors, "farm"):
+    if detector_ran(detectors, "farm"):
         joins.append(
             "LEFT JOIN (SELECT device_id, min(ip) AS ip FROM farm_devices GROUP BY 1) f "
             "ON f.device_id = e.device_id"
@@ -115,7 +115,7 @@ def _groups(engine: Engine, detectors: list[dict[str, Any]]) -> list[dict[str, A
     per.sort(key=lambda g: (-int(g["actions"]), str(g["grp"])))
     out = []
     lift = {}
-    if _ran(detectors, "lockstep"):
+    if detector_ran(detectors, "lockstep"):
         for b in engine.query(
             "SELECT block, lift, windows, density FROM lockstep_blocks"
         ).to_pylist():

@@ -22,6 +22,7 @@ from babel.numbers import get_currency_precision
 from qinglang import __version__
 from qinglang.audit.detector_error import describe, pick, rates, ratio_draws
 from qinglang.audit.engagement import engagement_facts
+from qinglang.audit.entries import entry_facts
 from qinglang.detect.useragent import classify
 from qinglang.engine import Engine
 from qinglang.reasons import CATEGORY_PRIORITY, CATEGORY_TEXT, REASONS
@@ -183,6 +184,7 @@ def compute_facts(
     }
     facts["evaluation"] = None
     engagement = engagement_facts(engine, detectors, settings)
+    facts["entries"] = entry_facts(engine, detectors)
     if engagement:  # only when the input has engagement actions
         facts["engagement"] = engagement
     return facts

@@ -144,6 +144,7 @@ def _view(facts: dict, lang: str) -> dict[str, Any]:
         | (facts.get("settlement") or {}),
         "evaluation": facts.get("evaluation"),
         "engagement": facts.get("engagement"),
+        "entries": facts.get("entries"),
         "charts": _charts(facts, lang),
         "chart_note": charts.chart_lang(lang) != lang,
         "rerun": _rerun_commands(facts),

@@ -142,7 +142,9 @@ def _check_manifest(out_dir: Path, manifest: dict, v: Verdict) -> None:
             v.problems.append(f"input {path} changed: its SHA-256 is not the one recorded")
         else:
             v.checked.append(f"input {path} as recorded")
-    facts = json.loads((out_dir / "audit.json").read_text(encoding="utf-8"))
+    facts = _json(out_dir / "audit.json", v)  # changed bytes may not even parse: a problem
+    if not isinstance(facts, dict):
+        return
     for name, value in (manifest.get("figures") or {}).items():
         if facts.get(name) != value:
             v.problems.append(f"audit.json's {name} differ from the manifest's")
