@@ -169,6 +169,26 @@ def test_serve_names_a_missing_rust_front_and_a_wrong_engine(tmp_path, monkeypat
     assert res.exit_code != 0 and "expected auto, rust or python" in res.output
 
 
+def test_serve_on_the_python_engine_says_how_to_get_the_fast_one(tmp_path, monkeypatch):
+    import qinglang.collect.front as front
+    import qinglang.collect.server as server
+
+    def stop_at_once(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(front, "find_front", lambda: None)
+    monkeypatch.setattr(server, "serve", stop_at_once)
+    db = str(tmp_path / "c.db")
+    args = ["serve", "--db", db, "--create", "--engine", "auto"]
+    res = CliRunner().invoke(app, args, terminal_width=300)
+    assert res.exit_code == 0, res.output
+    assert (
+        "collector (python)" in res.output and "cargo install --locked --path front" in res.output
+    )
+    res = CliRunner().invoke(app, ["serve", "--db", db, "--engine", "python"], terminal_width=300)
+    assert "cargo install" not in res.output  # asked for by name: no advice
+
+
 # ---- starting and stopping the collector (issue 12) ---------------------------------------------
 
 
