@@ -8,6 +8,9 @@ what stealth kits that only patch the UA string leave behind.
 
 from __future__ import annotations
 
+import json
+from importlib import resources
+
 from qinglang.detect.base import Check, Context, Findings, finding_sql
 from qinglang.detect.crawler import UA_INFO
 from qinglang.detect.useragent import consistency_many
@@ -23,36 +26,17 @@ CHECKS = (
     Check("client.emulator", ("user_agent",)),
 )
 
-# Tells no ordinary browser shows. Any other tell is weak: it adds up but never decides alone.
-STRONG_TELLS = (
-    "webdriver",
-    "headless_ua",
-    "headless_ch",
-    "cdp_runtime",
-    "worker_ua_mismatch",
-    "worker_platform_mismatch",
-    "headless_window",
-    "selenium_vars",
-    "playwright_binding",
-    "puppeteer_binding",
-    "phantom",
-    "automation_controlled",
-    "automation_global",  # window globals that Nightmare / ChromeDriver leave behind
-)
-# Tells that ordinary mobile browsers show too (no plugins on every phone): ignored.
-BENIGN_TELLS = ("no_plugins",)
-# Contradictions some real browsers show too (privacy modes, odd locales): each one only adds up.
-# `swiftshader` (WebGL renders in software) is here, not strong: real people on virtual machines,
-# cloud desktops and GPU-less Linux render with it too; the kits that show it show other tells
-# (tests/collect/test_kits.py).
-# Any tell code not listed in these three lists counts as weak as well.
-WEAK_TELLS = (
-    "permissions_mismatch",
-    "no_languages",
-    "lang_mismatch",
-    "no_chrome_obj",
-    "swiftshader",
-)
+# The tracker's tell codes and their strength live in the beacon contract
+# (collect/contract.json, "tells"): strong tells no ordinary browser shows (one decides); weak
+# ones, contradictions some real browsers show too (privacy modes, odd locales, `swiftshader`:
+# people on virtual machines and GPU-less Linux render WebGL in software), only add up; benign
+# ones (no plugins: every phone) are ignored. A code the contract does not list counts as weak.
+_TELLS = json.loads(
+    resources.files("qinglang").joinpath("collect", "contract.json").read_text(encoding="utf-8")
+)["tells"]
+STRONG_TELLS = tuple(t["code"] for t in _TELLS if t["strength"] == "strong")
+WEAK_TELLS = tuple(t["code"] for t in _TELLS if t["strength"] == "weak")
+BENIGN_TELLS = tuple(t["code"] for t in _TELLS if t["strength"] == "benign")
 
 
 def _list(values: tuple[str, ...]) -> str:
