@@ -85,6 +85,29 @@ fn schema(c: &Value) -> String {
     .unwrap();
     writeln!(s, "pub const MAC_BYTES: usize = {};", n("mac_bytes")).unwrap();
     writeln!(s, "pub const FUTURE_S: u64 = {};", n("future_s")).unwrap();
+    // the answer to a request with a refused token: its worst verdict's status and reason
+    let mut answers: Vec<(&str, u64, &str)> = c["verdicts"]
+        .as_array()
+        .expect("verdicts")
+        .iter()
+        .filter_map(|v| {
+            let reason = v["reason"].as_str()?;
+            let status = v["status"].as_u64().expect("verdicts[].status");
+            Some((v["code"].as_str().expect("verdicts[].code"), status, reason))
+        })
+        .collect();
+    answers.sort_by(|a, b| b.1.cmp(&a.1)); // the highest status is the worst verdict
+    let items: Vec<String> = answers
+        .iter()
+        .map(|(code, status, reason)| format!("({code:?}, {status}, {reason:?})"))
+        .collect();
+    writeln!(
+        s,
+        "pub const VERDICT_ANSWERS: [(&str, u16, &str); {}] = [{}];",
+        items.len(),
+        items.join(", ")
+    )
+    .unwrap();
     writeln!(
         s,
         "pub const BEACON_TEXT: [(&str, usize); {}] = [{}];",

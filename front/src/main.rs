@@ -359,14 +359,14 @@ pub(crate) fn answer_held(st: &State, h: Held, res: &Result<(), String>, queued:
     }
     st.metrics.observe(5, queued.elapsed().as_secs_f64());
     let extra = cors(&h.origin);
-    let bad = ["replayed", "invalid"]
-        .into_iter()
-        .find(|b| h.verdicts.contains(b));
-    if let Some(bad) = bad {
-        let msg = json!({"error": format!("token {bad}: recorded as token={bad}"), "reason": format!("token_{bad}")});
-        let status = if bad == "replayed" { 409 } else { 403 };
+    // the worst refused verdict answers (the contract's verdicts, worst first)
+    let bad = schema::VERDICT_ANSWERS
+        .iter()
+        .find(|(v, _, _)| h.verdicts.contains(v));
+    if let Some((bad, status, reason)) = bad {
+        let msg = json!({"error": format!("token {bad}: recorded as token={bad}"), "reason": reason});
         respond(
-            status,
+            *status,
             msg.to_string().into_bytes(),
             Some("application/json"),
             extra,

@@ -29,6 +29,7 @@ from qinglang.collect.steps import (
     MAX_BODY,
     STEP_NAMES,
     STEPS,
+    VERDICT_ANSWERS,
     Context,
     Drop,
     DropReason,
@@ -299,13 +300,13 @@ class Collector:
         for row in hit.rows:
             self.m_rows.labels(row["token"]).inc()
         cors = _cors(headers.get("origin"), True)
-        verdicts = {r["token"] for r in hit.rows}
-        if "replayed" in verdicts or "invalid" in verdicts:
-            bad = "replayed" if "replayed" in verdicts else "invalid"
-            msg = {"error": f"token {bad}: recorded as token={bad}", "reason": f"token_{bad}"}
+        refused = [VERDICT_ANSWERS[r["token"]] for r in hit.rows if r["token"] in VERDICT_ANSWERS]
+        if refused:  # the worst refused verdict answers (the contract's highest status)
+            status, reason, bad = max(refused)
+            msg = {"error": f"token {bad}: recorded as token={bad}", "reason": reason}
             await _respond(
                 send,
-                409 if bad == "replayed" else 403,
+                status,
                 json.dumps(msg).encode(),
                 "application/json",
                 cors,

@@ -52,6 +52,10 @@ class DropReason(StrEnum):
 
 
 STATUS = {DropReason(r["code"]): r["status"] for r in CONTRACT["reasons"]}
+# A token verdict the request is refused for: (status, reason, verdict); the worst one answers
+VERDICT_ANSWERS = {
+    v["code"]: (v["status"], v["reason"], v["code"]) for v in CONTRACT["verdicts"] if "reason" in v
+}
 
 
 class Drop(Exception):
