@@ -34,10 +34,13 @@ INTERVAL_TEXT = (
     "resamples with no UV at all are left out): they show how much the shares would move if the "
     "campaign's traffic had been drawn again, cell by cell. With fewer than "
     f"{MIN_INTERVAL_UNITS} cells no interval is estimable and none is shown. Where the detectors' "
-    "own error was measured, each resample also draws a precision and a recall from the measured "
-    "counts (Beta distributions, Jeffreys' prior) and scales the flagged UV by precision / recall, "
-    "so the interval holds the detectors' error as well as the sampling; the estimate itself "
-    "stays what the detectors found."
+    "own error was measured, each resample also draws, per category, a precision and a recall "
+    "from the measured counts (Beta distributions, Jeffreys' prior) and scales that category's "
+    "flagged UV by how far the drawn precision / recall lies from the measured one: the interval "
+    "holds the sampling and the uncertainty of the measured error, around the estimate. The "
+    "measured bias itself (precision below 1: part of what was flagged is valid; recall below 1: "
+    "part of the invalid traffic was not caught) is stated below and not added to the figures: it "
+    "was measured on other traffic."
 )
 VERDICT_TEXT = (
     "An event is invalid when any detector finding scores at least 0.5 (a decisive reason); "
@@ -154,7 +157,10 @@ def compute_facts(
         "uv_rule": {"visitor_id": has_visitor, "pageviews": has_pv, "tz": tz},
         "price": price,
     }
-    error = pick(detector_error, bool(shape["with_signals"]))
+    # the tracker's profile where most events carry its signals (a few beacons in a server log
+    # do not make it one), else the server log's
+    has_signals = int(shape["with_signals"] or 0) * 2 >= max(int(shape["events"] or 0), 1)
+    error = pick(detector_error, has_signals)
     facts.update(_counts(cells, pv_by, int(shape["events"]), price, replicates, seed, error))
     for c in facts["categories"]:
         c["pv"] = pv_by_category.get(c["category"], 0)
@@ -235,12 +241,21 @@ def _counts(cells, pv_by, events, price, replicates, seed, error=None) -> dict[s
     boot = boot[boot.sum(axis=1) > 0]
     boot_total = boot.sum(axis=1)
     share_inv = 1 - boot[:, 0] / boot_total if len(boot) else np.zeros(0)
-    # the detectors' own error (audit/detector_error.py): each resample draws the measured
-    # precision / recall, overall and per category, from its own seeded stream
+    # the detectors' own error (audit/detector_error.py): each resample draws precision /
+    # recall per category (the overall measurement where a category has none of its own), as a
+    # factor around 1, from its own seeded stream; the invalid share is the sum of the scaled
+    # categories, so the overall and per-category intervals agree
     err_rng = np.random.default_rng([seed, 1])
     n_boot = len(boot)
-    overall_ratio = ratio_draws(error["overall"] if error else None, err_rng, n_boot)
-    share_with_error = np.minimum(share_inv * overall_ratio, 1.0)
+    per_category = (error or {}).get("per_category") or {}
+    ratios = [
+        ratio_draws(per_category.get(cat) or (error or {}).get("overall"), err_rng, n_boot)
+        for cat in CATEGORY_PRIORITY
+    ]
+    scaled = [boot[:, i + 1] * ratios[i] for i in range(k)] if n_boot else []
+    share_with_error = (
+        np.minimum(np.sum(scaled, axis=0) / boot_total, 1.0) if n_boot else np.zeros(0)
+    )
 
     def ci(x: np.ndarray) -> list[float] | None:
         if not len(x):
@@ -253,8 +268,7 @@ def _counts(cells, pv_by, events, price, replicates, seed, error=None) -> dict[s
     categories = []
     for i, cat in enumerate(CATEGORY_PRIORITY):
         n = m[:, i + 1].sum()
-        measured = (error or {}).get("per_category", {}).get(cat)
-        cat_ratio = ratio_draws(measured, err_rng, n_boot)
+        measured = per_category.get(cat)
         if n == 0:
             continue
         en, zh = CATEGORY_TEXT[cat]
@@ -265,7 +279,7 @@ def _counts(cells, pv_by, events, price, replicates, seed, error=None) -> dict[s
                 "label_zh": zh,
                 "uv": int(n),
                 "uv_share": round(n / total, 6) if total else 0.0,
-                "uv_share_ci": ci(np.minimum(boot[:, i + 1] / boot_total * cat_ratio, 1.0)),
+                "uv_share_ci": ci(np.minimum(scaled[i] / boot_total, 1.0)) if n_boot else None,
                 "detector_error": rates(measured) if measured else None,
             }
         )
@@ -456,9 +470,11 @@ def _evidence(
             r["ts"] = ts.astimezone(zone).isoformat(timespec="seconds")
         reason = r.pop("reason")
         if reason.startswith("ua.") and r.get("user_agent"):
-            # which list or shape rule declared the bot (the detector's own classification)
+            # which list or shape rule declared the bot (the detector's own classification),
+            # on the rows of the reason that class gives (not on, say, ua.ch_mismatch)
             said = classify(r["user_agent"])
-            r["ua_match"] = {"source": said["source"], "matched": said["crawler"]}
+            if reason == f"ua.{said['kind']}":
+                r["ua_match"] = {"source": said["source"], "matched": said["crawler"]}
         out.setdefault(reason, []).append(r)
     return out
 
