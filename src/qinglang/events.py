@@ -21,10 +21,11 @@ from typing import Any
 
 import pyarrow as pa
 
+from qinglang.collect.contract import CONTRACT  # the tracker's beacon, for both collectors
 from qinglang.errors import FieldError
 
 # What a tracker's beacon may be (the collector accepts these).
-BEACON_KINDS = ("pageview", "click", "heartbeat", "conversion", "action")
+BEACON_KINDS = tuple(CONTRACT["event_kinds"])
 # `request`: a server-log line that is not a paid page view (a static asset, a HEAD, a POST, an
 # error or a redirect). It feeds the behaviour features and is never counted in PV or UV.
 EVENT_KINDS = (*BEACON_KINDS, "request")
@@ -33,10 +34,10 @@ TOKEN_VERDICTS = ("valid", "missing", "invalid", "replayed", "expired")
 # The longest text a field keeps, in characters: the collector's own limits (it refuses a beacon
 # with a longer value); the readers keep the first this many characters of a longer value and
 # count it per field ("truncated"), so one hostile row has a bounded cost everywhere downstream.
-MAX_URL = 2048  # url, referrer
-MAX_UA = 512  # user_agent
-MAX_TEXT = 256  # every other text field, and each item of a list
-MAX_LIST = 32  # items of a list field (client.tells, client.ancestor_origins)
+MAX_URL = CONTRACT["limits"]["max_url"]  # url, referrer
+MAX_UA = CONTRACT["limits"]["max_ua"]  # user_agent
+MAX_TEXT = CONTRACT["limits"]["max_text"]  # every other text field, and each item of a list
+MAX_LIST = CONTRACT["limits"]["max_list"]  # items of a list field (client.tells, ...)
 TEXT_LIMITS = {"url": MAX_URL, "referrer": MAX_URL, "user_agent": MAX_UA}
 # client sizes and times are counts of pixels or milliseconds: never negative
 CLIENT_NONNEGATIVE = frozenset(
@@ -44,31 +45,18 @@ CLIENT_NONNEGATIVE = frozenset(
      "dwell_ms", "interactions", "first_interaction_ms")
 )  # fmt: skip
 
-# Keys of the `client` struct (all optional). Add keys freely; never rename these.
-CLIENT_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
-    ("framed", pa.bool_()),
-    ("frame_w", pa.int32()),
-    ("frame_h", pa.int32()),
-    ("viewport_w", pa.int32()),
-    ("viewport_h", pa.int32()),
-    ("screen_w", pa.int32()),
-    ("screen_h", pa.int32()),
-    ("visible_ms", pa.int64()),
-    ("dwell_ms", pa.int64()),
-    ("interactions", pa.int32()),
-    ("first_interaction_ms", pa.int64()),
-    ("webdriver", pa.bool_()),
-    ("tells", pa.list_(pa.string())),
-    ("tz", pa.string()),
-    ("lang", pa.string()),
-    ("platform", pa.string()),
-    ("ch_ua", pa.string()),
-    # added keys
-    (
-        "ancestor_origins",
-        pa.list_(pa.string()),
-    ),  # location.ancestorOrigins, where the browser gives it
-    ("pv_id", pa.string()),  # tracker's page-view id: ties heartbeats/unload to their pageview
+
+# Keys of the `client` struct (all optional): the beacon contract's client fields
+# (collect/contract.json; add keys there, never rename them). Integers that fit 32 bits are
+# int32, larger ones (milliseconds) int64.
+def _client_type(f: dict[str, Any]) -> pa.DataType:
+    if f["type"] == "int":
+        return pa.int32() if f["max"] < 2**31 else pa.int64()
+    return {"bool": pa.bool_(), "str": pa.string(), "list": pa.list_(pa.string())}[f["type"]]
+
+
+CLIENT_FIELDS: tuple[tuple[str, pa.DataType], ...] = tuple(
+    (f["name"], _client_type(f)) for f in CONTRACT["client"]
 )
 CLIENT_TYPE = pa.struct([pa.field(n, t) for n, t in CLIENT_FIELDS])
 CLIENT_KEYS = tuple(n for n, _ in CLIENT_FIELDS)

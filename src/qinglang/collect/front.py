@@ -32,7 +32,7 @@ from typing import Any
 from qinglang.collect import compact, segments, steps
 from qinglang.collect.sites import SiteRegistry, lake_dir, segments_dir
 from qinglang.errors import ConfigError
-from qinglang.events import MAX_UA
+from qinglang.events import MAX_LIST, MAX_TEXT, MAX_UA, MAX_URL
 
 log = logging.getLogger("qinglang.collect")
 FRONT_ENV = "QINGLANG_FRONT"
@@ -52,9 +52,9 @@ def limits() -> dict[str, Any]:
     return {
         "max_body": steps.MAX_BODY,
         "max_events": steps.MAX_EVENTS,
-        "max_url": steps.MAX_URL,
-        "max_text": steps.MAX_TEXT,
-        "max_list": steps.MAX_LIST,
+        "max_url": MAX_URL,
+        "max_text": MAX_TEXT,
+        "max_list": MAX_LIST,
         "max_ua": MAX_UA,
         "event_kinds": list(steps.BEACON_KINDS),
         "client_kinds": [[k, list(kind) if isinstance(kind, tuple) else kind]

@@ -8,9 +8,7 @@ what stealth kits that only patch the UA string leave behind.
 
 from __future__ import annotations
 
-import json
-from importlib import resources
-
+from qinglang.collect.contract import CONTRACT
 from qinglang.detect.base import Check, Context, Findings, finding_sql
 from qinglang.detect.crawler import UA_INFO
 from qinglang.detect.useragent import consistency_many
@@ -31,9 +29,7 @@ CHECKS = (
 # ones, contradictions some real browsers show too (privacy modes, odd locales, `swiftshader`:
 # people on virtual machines and GPU-less Linux render WebGL in software), only add up; benign
 # ones (no plugins: every phone) are ignored. A code the contract does not list counts as weak.
-_TELLS = json.loads(
-    resources.files("qinglang").joinpath("collect", "contract.json").read_text(encoding="utf-8")
-)["tells"]
+_TELLS = CONTRACT["tells"]
 STRONG_TELLS = tuple(t["code"] for t in _TELLS if t["strength"] == "strong")
 WEAK_TELLS = tuple(t["code"] for t in _TELLS if t["strength"] == "weak")
 BENIGN_TELLS = tuple(t["code"] for t in _TELLS if t["strength"] == "benign")
