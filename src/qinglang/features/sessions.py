@@ -99,6 +99,34 @@ def path_sql(column: str) -> str:
     return f"coalesce(nullif(regexp_extract({rest}, '^([^?#]*)', 1), ''), '/')"
 
 
+def _flag(cond: str, over: str | None = None, pages: bool = False) -> str:
+    """One row's 1.0/0.0 for `cond`; NULL where the row does not count (not a page view when
+    `pages`, or `over` unknown, e.g. no HTTP status from a tracker's beacon)."""
+    value = f"CASE WHEN {cond} THEN 1.0 ELSE 0.0 END"
+    if over is not None:
+        value = f"CASE WHEN {over} IS NULL THEN NULL ELSE {value} END"
+    return f"CASE WHEN page THEN {value} END" if pages else value
+
+
+# The features that are one value per row combined over the session: (name, how the rows
+# combine, the value of one row over `session_events`' columns, NULL where the row does not
+# count). Both forms are generated from this one list: the GROUP BY's `avg(value)` for sessions
+# of two requests or more, and the value itself for a session of one request (a mean of one
+# value is the value), so the two can never say different things.
+ROW_FEATURES: tuple[tuple[str, str, str], ...] = (
+    ("asset_share", "avg", _flag("asset")),
+    ("head_share", "avg", _flag("method = 'HEAD'", over="method")),
+    ("post_share", "avg", _flag("method = 'POST'", over="method")),
+    ("error_share", "avg", _flag("status BETWEEN 400 AND 499", over="status")),
+    ("server_error_share", "avg", _flag("status >= 500", over="status")),
+    ("referrer_share", "avg", _flag("referred", pages=True)),
+    ("self_referral_share", "avg", _flag("self_referred", pages=True)),
+    ("url_depth", "avg", "CASE WHEN page THEN CAST(depth AS DOUBLE) END"),
+    ("offpeak_share", "avg", _flag("quiet", pages=True)),
+    ("robots", "max", _flag("robots")),
+)
+
+
 def build_sql(gap_minutes: float) -> SessionSql:
     gap_ms = int(gap_minutes * 60_000)
     # Per site: its own host (the commonest host of its page URLs; for logs of bare paths, where
@@ -131,8 +159,6 @@ SELECT a.site, r.host, a.has_assets, q.h AS quiet_hour
 FROM assets a LEFT JOIN ranked r ON r.site = a.site AND r.r = 1
 LEFT JOIN quiet q ON q.site = a.site
 """
-    share = "avg(CASE WHEN {col} IS NULL THEN NULL WHEN {cond} THEN 1.0 ELSE 0.0 END)"
-    page_share = "avg(CASE WHEN page THEN (CASE WHEN {cond} THEN 1.0 ELSE 0.0 END) END)"
     # Each event reduced first to the narrow facts the features need (flags, numbers, hashes of
     # its path and user agent), so the sorts that split sessions move small rows; then one
     # window for the pauses between requests, one for the pauses between page views, and one
@@ -187,9 +213,15 @@ FROM counted WHERE n = 1
     # Sessions of two requests or more are aggregated; a visitor's only request (most of a
     # log's visitors) is a session whose features are that row's own values, so it skips the
     # GROUP BY and the joins (the same numbers: a mean of one value is the value).
-    one = "CASE WHEN {cond} THEN 1.0 ELSE 0.0 END"
-    one_of = "CASE WHEN {col} IS NULL THEN NULL WHEN {cond} THEN 1.0 ELSE 0.0 END"
-    one_page = "CASE WHEN o.page THEN " + one + " END"
+    many = ",\n         ".join(
+        f"CAST({agg}({value}) AS DOUBLE) AS {name}" for name, agg, value in ROW_FEATURES
+    )
+    one = ",\n         ".join(
+        f"CAST({value} AS DOUBLE) AS {name}" for name, _, value in ROW_FEATURES
+    )
+    # A site whose traffic fetches no assets at all (a tracker's beacons, a log of pages only)
+    # says nothing by its asset share.
+    masked = {"asset_share": "CASE WHEN a.has_assets = 1 THEN f.asset_share END AS asset_share"}
     session_features = f"""
 WITH multi AS (SELECT * FROM session_events WHERE n > 1),
 bins AS (
@@ -210,16 +242,7 @@ sess AS (
   SELECT skey, sno, min(rid) AS first_rid, count(*) AS requests,
          sum(CASE WHEN page THEN 1 ELSE 0 END) AS pages,
          (max(ts_ms(ts)) - min(ts_ms(ts))) / 1000.0 AS duration_s,
-         avg(CASE WHEN asset THEN 1.0 ELSE 0.0 END) AS asset_share,
-         {share.format(col="method", cond="method = 'HEAD'")} AS head_share,
-         {share.format(col="method", cond="method = 'POST'")} AS post_share,
-         {share.format(col="status", cond="status BETWEEN 400 AND 499")} AS error_share,
-         {share.format(col="status", cond="status >= 500")} AS server_error_share,
-         {page_share.format(cond="referred")} AS referrer_share,
-         {page_share.format(cond="self_referred")} AS self_referral_share,
-         avg(CASE WHEN page THEN depth END) AS url_depth,
-         {page_share.format(cond="quiet")} AS offpeak_share,
-         CAST(max(CASE WHEN robots THEN 1 ELSE 0 END) AS DOUBLE) AS robots,
+         {many},
          min(CASE WHEN first_page THEN rid END) AS entry_rid,
          min(site) AS site,
          max(CASE WHEN sig THEN 1 ELSE 0 END) AS signals,
@@ -234,42 +257,28 @@ features AS (
          g.gap_median_s, g.gap_spread, g.subsecond_share,
          CASE WHEN g.n_gaps < 2 THEN NULL
               ELSE (ln(g.n_gaps) - n.nlogn / g.n_gaps) / ln(g.n_gaps) END AS gap_entropy,
-         CASE WHEN a.has_assets = 1 THEN s.asset_share END AS asset_share,
-         s.head_share, s.post_share, s.error_share, s.server_error_share,
-         s.referrer_share, s.self_referral_share, s.url_depth,
          CASE WHEN s.pages > 0 THEN 1 - coalesce(d.distinct_pages, s.pages) * 1.0 / s.pages END
            AS revisit_share,
-         s.offpeak_share, s.robots, s.entry_rid, s.site, s.signals = 1 AS signals,
-         coalesce(s.ua_switch, FALSE) AS ua_switch
+         {", ".join("s." + name for name, _, _ in ROW_FEATURES)},
+         s.entry_rid, s.site, s.signals = 1 AS signals, coalesce(s.ua_switch, FALSE) AS ua_switch
   FROM sess s LEFT JOIN ent n ON n.skey = s.skey AND n.sno = s.sno
   LEFT JOIN seen d ON d.skey = s.skey AND d.sno = s.sno
   LEFT JOIN gaps g ON g.skey = s.skey AND g.sno = s.sno
-  LEFT JOIN has_assets a ON a.site = s.site
   UNION ALL
-  SELECT o.skey, o.sno, o.rid AS first_rid, CAST(1 AS DOUBLE) AS requests,
-         CASE WHEN o.page THEN 1.0 ELSE 0.0 END AS pages, CAST(0 AS DOUBLE) AS duration_s,
+  SELECT skey, sno, rid AS first_rid, CAST(1 AS DOUBLE) AS requests,
+         CASE WHEN page THEN 1.0 ELSE 0.0 END AS pages, CAST(0 AS DOUBLE) AS duration_s,
          CAST(NULL AS DOUBLE) AS pages_per_min, CAST(NULL AS DOUBLE) AS gap_median_s,
          CAST(NULL AS DOUBLE) AS gap_spread, CAST(NULL AS DOUBLE) AS subsecond_share,
-         CAST(NULL AS DOUBLE) AS gap_entropy,
-         CASE WHEN a.has_assets = 1 THEN {one.format(cond="o.asset")} END AS asset_share,
-         {one_of.format(col="o.method", cond="o.method = 'HEAD'")} AS head_share,
-         {one_of.format(col="o.method", cond="o.method = 'POST'")} AS post_share,
-         {one_of.format(col="o.status", cond="o.status BETWEEN 400 AND 499")} AS error_share,
-         {one_of.format(col="o.status", cond="o.status >= 500")} AS server_error_share,
-         {one_page.format(cond="o.referred")} AS referrer_share,
-         {one_page.format(cond="o.self_referred")}
-           AS self_referral_share,
-         CASE WHEN o.page THEN CAST(o.depth AS DOUBLE) END AS url_depth,
-         CASE WHEN o.page THEN 0.0 END AS revisit_share,
-         {one_page.format(cond="o.quiet")} AS offpeak_share,
-         CASE WHEN o.robots THEN 1.0 ELSE 0.0 END AS robots,
-         CASE WHEN o.page THEN o.rid END AS entry_rid, o.site, o.sig AS signals,
-         FALSE AS ua_switch
-  FROM session_events o LEFT JOIN has_assets a ON a.site = o.site WHERE o.n = 1)
-SELECT f.skey, f.sno, f.first_rid, {", ".join("f." + c for c in FEATURE_NAMES)},
+         CAST(NULL AS DOUBLE) AS gap_entropy, CASE WHEN page THEN 0.0 END AS revisit_share,
+         {one},
+         CASE WHEN page THEN rid END AS entry_rid, site, sig AS signals, FALSE AS ua_switch
+  FROM session_events WHERE n = 1)
+SELECT f.skey, f.sno, f.first_rid,
+       {", ".join(masked.get(c, "f." + c) for c in FEATURE_NAMES)},
        e.url AS entry_url, e.referrer AS entry_referrer, e.source AS entry_source,
        e.user_agent AS entry_user_agent, f.site, f.signals, f.ua_switch
 FROM features f LEFT JOIN events e ON e.rid = f.entry_rid
+LEFT JOIN has_assets a ON a.site = f.site
 """
     return SessionSql(session_map, site_profile, session_events, session_features)
 
