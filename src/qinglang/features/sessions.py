@@ -193,16 +193,20 @@ counted AS (
 g AS (
   SELECT *, ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY skey ORDER BY ts, rid)) AS pause
   FROM counted WHERE n > 1),
-split AS (
-  SELECT *, CAST(sum(CASE WHEN pause IS NULL OR pause > {gap_ms} THEN 1 ELSE 0 END) OVER (
-           PARTITION BY skey ORDER BY ts, rid ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)
-         AS BIGINT) AS sno
-  FROM g)
-SELECT skey, {narrow}, sno, n,
-       CASE WHEN page THEN ts_ms(ts) - ts_ms(lag(ts) OVER (
-         PARTITION BY skey, sno, page ORDER BY ts, rid)) END AS gap,
-       page AND row_number() OVER (PARTITION BY skey, sno, page ORDER BY ts, rid) = 1
-         AS first_page
+split AS (  -- one sort: the session number, its start, and the last page view before each row
+  SELECT *,
+         CAST(sum(CASE WHEN pause IS NULL OR pause > {gap_ms} THEN 1 ELSE 0 END) OVER w AS BIGINT)
+           AS sno,
+         max(CASE WHEN pause IS NULL OR pause > {gap_ms} THEN ts END) OVER w AS started,
+         max(CASE WHEN page THEN ts END) OVER (
+           PARTITION BY skey ORDER BY ts, rid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
+           AS last_page
+  FROM g
+  WINDOW w AS (PARTITION BY skey ORDER BY ts, rid
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
+SELECT skey, {narrow}, sno, n,  -- a page view before the session's start is another session's
+       CASE WHEN page AND last_page >= started THEN ts_ms(ts) - ts_ms(last_page) END AS gap,
+       page AND (last_page IS NULL OR last_page < started) AS first_page
 FROM split
 UNION ALL  -- a visitor's only request is a session of its own: no window needed
 SELECT skey, {narrow}, CAST(1 AS BIGINT) AS sno, n, CAST(NULL AS BIGINT) AS gap,
