@@ -62,11 +62,13 @@ def sessions_of(rows: list[dict[str, Any]], **settings: Any) -> tuple[dict, dict
                 "JOIN events e ON e.rid = m.rid JOIN events v ON v.rid = m.skey"
             ).to_pylist()
         }
+        # entry_rid, the session's first page view: shown as that event's id
         features = {
             (r.pop("visitor"), r["sno"]): r
             for r in engine.query(
-                f"SELECT {visitor} AS visitor, f.* FROM session_features f "
-                "JOIN events v ON v.rid = f.skey"
+                f"SELECT {visitor} AS visitor, f.* EXCLUDE (entry_rid), x.event_id AS entry "
+                "FROM session_features f JOIN events v ON v.rid = f.skey "
+                "LEFT JOIN events x ON x.rid = f.entry_rid"
             ).to_pylist()
         }
     finally:
@@ -235,6 +237,8 @@ def hand():
 def test_hand_session_counts_and_pace(hand):
     f = hand[("h", 1)]
     assert f["first_rid"] is not None
+    assert f["entry"] == "r0000"  # the first page view
+    assert hand[("o", 1)]["entry"] == "r0010"
     assert f["requests"] == 10
     assert f["pages"] == 4  # /a, /b, /b/c/d, /a
     assert f["duration_s"] == 90.0
@@ -512,3 +516,17 @@ def test_spark_and_duckdb_give_identical_session_features(both_engines):
     for a, b in zip(duck, spark, strict=True):
         for col in FEATURE_NAMES:
             assert type(a[col]) is type(b[col]) or None in (a[col], b[col]), col
+
+
+def test_the_entry_is_the_first_page_view_not_the_first_request():
+    rows = [
+        hit(0, 0.0, "/site.css", event="request", asset=True, visitor_id="v"),
+        hit(1, 1.0, "/landing", visitor_id="v"),
+        hit(2, 5.0, "/next", visitor_id="v"),
+        hit(3, 4000.0, "/again", visitor_id="v"),  # after the gap: a session of its own
+        hit(4, 0.0, "/only.js", event="request", asset=True, visitor_id="w"),  # no page at all
+    ]
+    features = sessions_of(rows)[1]
+    assert features[("v", 1)]["entry"] == "r0001"
+    assert features[("v", 2)]["entry"] == "r0003"
+    assert features[("w", 1)]["entry"] is None

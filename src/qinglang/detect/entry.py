@@ -55,23 +55,22 @@ def detect(ctx: Context) -> Findings:
 
 
 def _entry_sessions_sql(declared: bool) -> str:
-    tag = f"nullif(regexp_extract(f.entry_url, '{TAG_RE}', 1), '')"
-    ref = host_sql("f.entry_referrer")
+    tag = f"nullif(regexp_extract(e.url, '{TAG_RE}', 1), '')"
+    ref = host_sql("e.referrer")
     # Declared bots (crawlers, libraries, headless UAs) are charged by their own detectors and
     # say nothing of how people who came the same way behave: they are left out of the rates.
     bots = (
-        "LEFT JOIN ua_info u ON u.user_agent = f.entry_user_agent "
-        "WHERE f.pages > 0 AND u.kind IS NULL"
+        "LEFT JOIN ua_info u ON u.user_agent = e.user_agent WHERE f.pages > 0 AND u.kind IS NULL"
         if declared
         else "WHERE f.pages > 0"
     )
     return f"""
 SELECT f.skey, f.sno, f.site,
-       coalesce(f.entry_source, {tag},
-                CASE WHEN f.entry_referrer IS NULL THEN '(direct)' WHEN {ref} = p.host THEN NULL
+       coalesce(e.source, {tag},
+                CASE WHEN e.referrer IS NULL THEN '(direct)' WHEN {ref} = p.host THEN NULL
                      ELSE {ref} END) AS entry,
        coalesce(f.self_referral_share, 0) > 0 AND f.pages >= 2 AS navigated, f.signals
-FROM session_features f
+FROM session_features f JOIN events e ON e.rid = f.entry_rid  -- its first page view
 LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = f.site
 {bots}
 """

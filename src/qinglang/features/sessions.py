@@ -13,11 +13,11 @@ a log whose clock goes backwards still splits where the pauses are.
   visitor, as the row id of its first event: an integer, cheap to sort and join on);
 * ``session_features``: one row per session (skey, sno, first_rid) with the columns of
   :data:`SESSION_FEATURES`. A feature that cannot be measured is null (a single page has no gaps;
-  a tracker's beacons have no HTTP status), never an error. Beside them, how the session entered
-  (``entry_url``, ``entry_referrer``, ``entry_source``, ``entry_user_agent`` of its first page
-  view, looked up by row id once per session), its ``site`` (empty when the input names none) and whether any of
-  its events carries the tracker's signals (``signals``), and whether one visitor cookie sent more
-  than one user agent within it (``ua_switch``).
+  a tracker's beacons have no HTTP status), never an error. Beside them, the row id of its first
+  page view (``entry_rid``: a detector that needs how the session entered joins ``events`` on it,
+  so the strings are not copied into a table of every session), its ``site`` (empty when the
+  input names none), whether any of its events carries the tracker's signals (``signals``), and
+  whether one visitor cookie sent more than one user agent within it (``ua_switch``).
 
 Everything is SQL in DuckDB's dialect, so DuckDB and Spark compute the same numbers.
 """
@@ -279,10 +279,8 @@ features AS (
   FROM session_events WHERE n = 1)
 SELECT f.skey, f.sno, f.first_rid,
        {", ".join(masked.get(c, "f." + c) for c in FEATURE_NAMES)},
-       e.url AS entry_url, e.referrer AS entry_referrer, e.source AS entry_source,
-       e.user_agent AS entry_user_agent, f.site, f.signals, f.ua_switch
-FROM features f LEFT JOIN events e ON e.rid = f.entry_rid
-LEFT JOIN has_assets a ON a.site = f.site
+       f.entry_rid, f.site, f.signals, f.ua_switch
+FROM features f LEFT JOIN has_assets a ON a.site = f.site
 """
     return SessionSql(session_map, site_profile, session_events, session_features)
 
