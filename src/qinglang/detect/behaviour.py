@@ -96,16 +96,17 @@ def detect(ctx: Context) -> Findings:
     ctx.engine.materialize("site_pace", SITE_PACE_SQL)
     strengths = ", ".join(f"{sql} AS e{i}" for i, (_, _, sql) in enumerate(GROUPS))
     risk = " * ".join(f"(1 - {w} * e{i})" for i, (_, w, _) in enumerate(GROUPS))
+    # Only the sessions with a risk: a session that shows nothing yields no finding at all.
     ctx.engine.materialize(
         "session_risk",
-        f"SELECT skey, sno, 1 - {risk} AS risk, {', '.join(f'e{i}' for i in range(len(GROUPS)))} "
+        f"SELECT * FROM (SELECT skey, sno, 1 - {risk} AS risk, "
+        f"{', '.join(f'e{i}' for i in range(len(GROUPS)))} "
         f"FROM (SELECT f.skey, f.sno, {strengths} FROM ({RANKED_SQL}) f "
-        f"LEFT JOIN site_pace p ON p.site = f.site) x",
+        f"LEFT JOIN site_pace p ON p.site = f.site) x) r WHERE risk > 0",
     )
     flagged = "session_map m JOIN session_risk r ON r.skey = m.skey AND r.sno = m.sno"
     findings.queries.append(
-        f"SELECT m.rid, 'session.outlier' AS reason, r.risk AS score FROM {flagged} "
-        f"WHERE r.risk > 0"
+        f"SELECT m.rid, 'session.outlier' AS reason, r.risk AS score FROM {flagged}"
     )
     for i, (reason, weight, _) in enumerate(GROUPS):
         # supporting evidence, shown on sessions the risk says are worth a look
