@@ -91,6 +91,18 @@ def test_spark_without_pyspark_is_a_clear_usage_error(monkeypatch):
 
 
 @pytest.mark.spark
+def test_spark_orders_the_evidence_by_the_same_hash_for_any_row_id(spark_engine):
+    import pyarrow as pa
+
+    from qinglang.audit.facts import evidence_order_sql
+    from tests.audit.test_evidence import BIG_RIDS
+
+    spark_engine.register("r", pa.table({"rid": pa.array(BIG_RIDS, pa.int64())}))
+    got = spark_engine.query(f"SELECT rid, {evidence_order_sql('rid', 7)} AS m FROM r ORDER BY rid")
+    assert got.column("m").to_pylist() == [((r + 7) * 2654435761) % 2**32 for r in BIG_RIDS]
+
+
+@pytest.mark.spark
 def test_spark_picks_the_same_evidence_sample(spark_engine):
     from qinglang.audit.facts import _evidence_pick_sql
     from tests.audit.test_evidence import sample_tables

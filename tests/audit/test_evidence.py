@@ -117,7 +117,9 @@ def test_a_declared_bot_s_evidence_says_which_list_or_rule_matched(tmp_path):
 
 def every_finding_sorted(per_reason: int, seed: int) -> str:
     """The sample's definition, as a sort of every finding (what the audit's query must equal)."""
-    m = f"((f.rid + {seed}) * 2654435761) % 4294967296"
+    from qinglang.audit.facts import evidence_order_sql
+
+    m = evidence_order_sql("f.rid", seed)
     return f"""
 SELECT reason, rid FROM (
   SELECT reason, rid, row_number() OVER (PARTITION BY reason ORDER BY k, m, rid) AS rn
@@ -147,6 +149,28 @@ def sample_tables():
         codes += [code] * len(picked)
     engine.register("findings", pa.table({"rid": rids, "reason": codes}))
     return engine
+
+
+BIG_RIDS = [0, 1, 3_470_000_000, 4_294_967_295, 4_294_967_296, 10**12 + 7, 2**62 + 12345]
+
+
+def test_the_sample_order_is_knuth_s_hash_for_any_row_id():
+    """(rid + seed) * 2654435761 mod 2**32, computed in Python's exact integers: the SQL must
+    give it past 3.47e9 rows too, where the plain product overflows a BIGINT."""
+    import pyarrow as pa
+
+    from qinglang.audit.facts import evidence_order_sql
+    from qinglang.engine import DuckDBEngine
+
+    engine = DuckDBEngine()
+    engine.register("r", pa.table({"rid": pa.array(BIG_RIDS, pa.int64())}))
+    for seed in (0, 7, 2**31):
+        got = engine.query(
+            f"SELECT rid, {evidence_order_sql('rid', seed)} AS m FROM r ORDER BY rid"
+        )
+        want = [((r + seed) * 2654435761) % 2**32 for r in BIG_RIDS]
+        assert got.column("m").to_pylist() == want, seed
+    engine.close()
 
 
 def test_the_sample_is_the_one_a_sort_of_every_finding_picks():

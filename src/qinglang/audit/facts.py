@@ -408,20 +408,29 @@ EVIDENCE_TEXT = (
 )
 
 
+def evidence_order_sql(rid: str, seed: int) -> str:
+    """The sample's order: Knuth's multiplicative hash ``(rid + seed) * 2654435761 mod 2**32``,
+    in 64-bit integers that never overflow on either engine, whatever the row id: the operand is
+    reduced mod 2**32 first and the multiplier split into its high and low 16 bits, so no product
+    passes 2**48. Equal to the plain formula wherever that one did not overflow."""
+    x = f"(({rid} + {int(seed)}) % 4294967296)"
+    return f"(((({x} * 40503) % 65536) * 65536 + {x} * 31153) % 4294967296)"
+
+
 def _evidence_pick_sql(per_reason: int, seed: int, keep: int | None = None) -> str:
     """(reason, rid) of the evidence sample: per reason, the findings in the order of a seeded
     hash of the row id, one source at a time (each source's first, then each one's second...),
     the first `per_reason` of them.
 
-    The order is a multiplicative hash of the row id and the seed (the same on DuckDB and
-    Spark). Sorting every finding by it (millions of rows) is the costly part, so only the
+    The order is a multiplicative hash of the row id and the seed (:func:`evidence_order_sql`,
+    the same on DuckDB and Spark). Sorting every finding by it (millions of rows) is the costly part, so only the
     findings whose hash falls under a per-(reason, source) limit are sorted: about `keep` per
     group. A group left with fewer than it needs (rare: the limit keeps `keep` on average, at
     least `per_reason` are needed) takes all its findings, so the sample is exactly the one
     a sort of every finding would pick."""
     n = int(per_reason)
     keep = int(keep if keep is not None else 4 * n + 20)
-    mix = f"((f.rid + {int(seed)}) * 2654435761) % 4294967296"
+    mix = evidence_order_sql("f.rid", seed)
     same = "l.reason = fe.reason AND l.source IS NOT DISTINCT FROM fe.source"
     return f"""
 WITH fe AS (
