@@ -226,13 +226,10 @@ def first_day(table: pa.Table) -> str | None:
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
+    """The file's SHA-256 (hex) and its size in bytes, read once."""
     with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-            size += len(block)
-    return h.hexdigest(), size
+        digest = hashlib.file_digest(f, "sha256")
+        return digest.hexdigest(), f.tell()
 
 
 def write_durably(fd: int, data: bytes, committed: int) -> None:
