@@ -1,0 +1,152 @@
+"""Hourly rollups of a site's lake, kept per lake file, so that a page never scans events.
+
+Each compacted day file of ``DB.lake/site=NAME/`` gets one small Parquet file of counts in
+``DB.web/rollups/site=NAME/``, named after the day file's name, size and mtime and the audit
+whose labels it joined: a day file that compaction rewrote, or a newer audit, makes a new
+rollup (the old one is deleted). Only the live tail is read per request: the parts and the
+segments not compacted yet, with the day files of the days they touch, so that every day is
+counted from one place and its UV stays exact.
+
+Rows (`ROLLUP_COLUMNS`): ``kind`` is ``hour_pv`` (page views per hour and category),
+``hour_uv`` and ``day_uv`` (visitors per hour or day, each under one category: ``valid`` if
+any of their page views was, else ``unaudited`` if any was not audited, else their most
+frequent invalid category) and ``src`` (page views per day, source and category; at most
+`MAX_SOURCES` sources per file, the rest as ``(other)``). Times are UTC. A page view is an event
+of kind ``pageview``; its category is the latest audit's label (``valid`` or the invalid
+category), or ``unaudited`` for events that audit did not cover.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from pathlib import Path
+
+import duckdb
+
+from qinglang.collect import compact
+
+MAX_SOURCES = 200
+ROLLUP_COLUMNS = ("f", "kind", "t", "key", "cat", "n")
+_URL_HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#@]+)"
+
+
+def _lit(path: Path | str) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _list(paths: list[Path]) -> str:
+    return "[" + ", ".join(_lit(p) for p in paths) + "]"
+
+
+def rollup_sql(files: list[Path], labels: Path | None) -> str:
+    """Rollup rows (`ROLLUP_COLUMNS`) of the pageviews in `files`, labelled by `labels`."""
+    join = (
+        f"LEFT JOIN read_parquet({_lit(labels)}) l ON l.event_id = e.event_id" if labels else ""
+    )
+    cat = (
+        "CASE WHEN l.event_id IS NULL THEN 'unaudited' WHEN l.verdict = 'invalid' "
+        "THEN coalesce(l.category, 'invalid') ELSE 'valid' END"
+        if labels
+        else "'unaudited'"
+    )
+    source = (
+        "coalesce(nullif(e.source, ''), "
+        "nullif(regexp_extract(e.url, '[?&]utm_source=([^&#]{1,100})', 1), ''), "
+        f"nullif(lower(regexp_extract(e.referrer, '{_URL_HOST}', 1)), ''), '(direct)')"
+    )
+    return f"""
+WITH ev AS (
+  SELECT e.filename AS f, e.ts, coalesce(e.visitor_id, e.ip || '|' || e.user_agent) AS v,
+         left({source}, 200) AS src, {cat} AS cat
+  FROM read_parquet({_list(files)}, filename = true, union_by_name = true) e {join}
+  WHERE e.event = 'pageview'),
+vis AS (
+  SELECT f, date_trunc('hour', ts) AS h, v, list(cat) AS cats FROM ev GROUP BY ALL),
+vday AS (
+  SELECT f, date_trunc('day', h) AS d, v, flatten(list(cats)) AS cats FROM vis GROUP BY ALL),
+srcs AS (
+  SELECT f, date_trunc('day', ts) AS d, src, cat, count(*) AS n FROM ev GROUP BY ALL),
+top AS (
+  SELECT f, src FROM (SELECT f, src, row_number() OVER (PARTITION BY f ORDER BY sum(n) DESC,
+         src) AS r FROM srcs GROUP BY f, src) WHERE r <= {MAX_SOURCES})
+SELECT f, 'hour_pv' AS kind, date_trunc('hour', ts) AS t, NULL::VARCHAR AS key, cat,
+       count(*) AS n FROM ev GROUP BY ALL
+UNION ALL
+SELECT f, 'hour_uv', h, NULL, {_visitor_cat('cats')}, count(*) FROM vis GROUP BY ALL
+UNION ALL
+SELECT f, 'day_uv', d, NULL, {_visitor_cat('cats')}, count(*) FROM vday GROUP BY ALL
+UNION ALL
+SELECT s.f, 'src', s.d, CASE WHEN t.src IS NULL THEN '(other)' ELSE s.src END, s.cat, sum(s.n)
+FROM srcs s LEFT JOIN top t ON t.f = s.f AND t.src = s.src GROUP BY ALL"""
+
+
+def _visitor_cat(cats: str) -> str:
+    return (
+        f"CASE WHEN list_contains({cats}, 'valid') THEN 'valid' "
+        f"WHEN list_contains({cats}, 'unaudited') THEN 'unaudited' "
+        f"ELSE list_aggregate({cats}, 'mode') END"
+    )
+
+
+class Store:
+    """The rollup files of one database, and the lock that keeps two refreshes apart."""
+
+    def __init__(self, db: Path) -> None:
+        self.root = Path(db).with_name(Path(db).name + ".web") / "rollups"
+        self._locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def lock(self, site: str) -> threading.Lock:
+        with self._guard:
+            return self._locks.setdefault(site, threading.Lock())
+
+    def site_dir(self, site: str) -> Path:
+        return self.root / f"site={site}"
+
+    @staticmethod
+    def name_for(day_file: Path, audit_id: str | None) -> str:
+        st = day_file.stat()
+        tag = hashlib.sha256(
+            f"{day_file.name}|{st.st_size}|{st.st_mtime_ns}|{audit_id or '-'}".encode()
+        ).hexdigest()[:20]
+        return f"{day_file.stem}.{tag}.parquet"
+
+    def refresh(
+        self, site: str, day_files: list[Path], labels: Path | None, audit_id: str | None
+    ) -> list[Path]:
+        """The rollups of `day_files`, computing those missing (all in one scan), deleting those
+        of files gone or changed."""
+        out = self.site_dir(site)
+        out.mkdir(parents=True, exist_ok=True)
+        with self.lock(site):
+            want = {self.name_for(f, audit_id): f for f in day_files}
+            missing = [f for n, f in want.items() if not (out / n).is_file()]
+            if missing:
+                self._compute(missing, labels, audit_id, out)
+            for old in out.glob("*.parquet"):
+                if old.name not in want:
+                    old.unlink(missing_ok=True)
+        return [out / n for n in want]
+
+    def _compute(
+        self, files: list[Path], labels: Path | None, audit_id: str | None, out: Path
+    ) -> None:
+        con = duckdb.connect()
+        try:
+            con.execute(f"CREATE TEMP TABLE r AS {rollup_sql(files, labels)}")
+            for f in files:
+                final = out / self.name_for(f, audit_id)
+                tmp = final.with_name(final.name + ".tmp")
+                con.execute(
+                    f"COPY (SELECT kind, t, key, cat, n FROM r WHERE f = {_lit(f)}) "
+                    f"TO {_lit(tmp)} (FORMAT parquet)"
+                )
+                os.replace(tmp, final)
+        finally:
+            con.close()
+
+
+def day_of(day_file: Path) -> str:
+    return day_file.stem.removeprefix(compact.DAY_PREFIX)
