@@ -97,7 +97,7 @@ class Figures:
             if rollups:
                 parts.append(f"SELECT kind, t, key, cat, n FROM read_parquet({_list(rollups)})")
             if live:
-                parts.append(f"SELECT kind, t, key, cat, n FROM ({rollup_sql(live, labels)})")
+                parts.append(f"SELECT kind, t, key, cat, n FROM ({rollup_sql(live, labels, per_file=False)})")
             if not parts:
                 return _empty(site, grain, audit_id)
             con.execute("CREATE TEMP TABLE rows AS " + " UNION ALL ".join(parts))

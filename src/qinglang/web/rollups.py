@@ -40,8 +40,9 @@ def _list(paths: list[Path]) -> str:
     return "[" + ", ".join(_lit(p) for p in paths) + "]"
 
 
-def rollup_sql(files: list[Path], labels: Path | None) -> str:
-    """Rollup rows (`ROLLUP_COLUMNS`) of the pageviews in `files`, labelled by `labels`."""
+def rollup_sql(files: list[Path], labels: Path | None, per_file: bool = True) -> str:
+    """Rollup rows (`ROLLUP_COLUMNS`) of the pageviews in `files`, labelled by `labels`: each
+    file's own (`per_file`, for files that each hold whole days), or all files' together."""
     join = (
         f"LEFT JOIN read_parquet({_lit(labels)}) l ON l.event_id = e.event_id" if labels else ""
     )
@@ -58,7 +59,7 @@ def rollup_sql(files: list[Path], labels: Path | None) -> str:
     )
     return f"""
 WITH ev AS (
-  SELECT e.filename AS f, e.ts, coalesce(e.visitor_id, e.ip || '|' || e.user_agent) AS v,
+  SELECT {"e.filename" if per_file else "''"} AS f, e.ts, coalesce(e.visitor_id, e.ip || '|' || e.user_agent) AS v,
          left({source}, 200) AS src, {cat} AS cat
   FROM read_parquet({_list(files)}, filename = true, union_by_name = true) e {join}
   WHERE e.event = 'pageview'),

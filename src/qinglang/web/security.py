@@ -45,8 +45,9 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = [h for h in message.get("headers", []) if h[0] not in dict(HEADERS)]
-                headers += HEADERS
+                headers = list(message.get("headers", []))
+                have = {name.lower() for name, _ in headers}  # a route's own CSP (downloads) stays
+                headers += [h for h in HEADERS if h[0] not in have]
                 if not static:
                     headers.append((b"cache-control", b"no-store"))
                 message["headers"] = headers
