@@ -55,7 +55,9 @@ def test_rate_limit_per_account(world):
     web = build_app(UiConfig(db=world.db, limiter=Limiter(per_account=3, per_ip=100)))
     c = client(web)
     for _ in range(3):
-        r = c.post("/login", data={"user": "bob", "password": "wrong-password!", "csrf": csrf_of(c)})
+        r = c.post(
+            "/login", data={"user": "bob", "password": "wrong-password!", "csrf": csrf_of(c)}
+        )
         assert r.status_code == 401
     r = c.post("/login", data={"user": "bob", "password": PASSWORD, "csrf": csrf_of(c)})
     assert r.status_code == 429  # even the right password, until the window passes

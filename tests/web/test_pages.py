@@ -132,7 +132,9 @@ def test_bad_form_fields_are_named(app):
 def test_api_with_a_token(app, world):
     h = {"authorization": f"Bearer {world.tokens['bob']}"}
     c = client(app)
-    assert c.get("/api/v1/sites", headers=h).json() == {"sites": [{"site": "shop", "role": "buyer"}]}
+    assert c.get("/api/v1/sites", headers=h).json() == {
+        "sites": [{"site": "shop", "role": "buyer"}]
+    }
     figs = c.get("/api/v1/sites/shop/figures?grain=hour", headers=h).json()
     assert figs["totals"]["pv"] == 72 and figs["grain"] == "hour"
     bad = c.get("/api/v1/sites/shop/figures?from=yesterday", headers=h)

@@ -66,7 +66,9 @@ def ui(
         fail(exc)
         return
     where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    what = f"audits in {audit_dir.resolve()} (read-only)" if audit_dir else f"database {db.resolve()}"
+    what = (
+        f"audits in {audit_dir.resolve()} (read-only)" if audit_dir else f"database {db.resolve()}"
+    )
     console.print(
         f"qinglang {__version__} dashboard on http://{where}\n  {what}"
         + (f"\n  audits every {audit_every}" if every else "")

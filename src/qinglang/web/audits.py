@@ -66,9 +66,9 @@ def _info(path: Path) -> AuditInfo | None:
             return None
         status = {"state": "done"}
     files = [n for n in DOWNLOADS if (path / n).is_file()]
-    created = status.get("created") or datetime.fromtimestamp(
-        path.stat().st_mtime, UTC
-    ).strftime("%Y-%m-%dT%H:%M:%SZ")
+    created = status.get("created") or datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
     state = status.get("state", "done")
     if state == "done" and "audit.json" not in files:
         state = "failed"
@@ -99,7 +99,11 @@ def find_audit(site_dir: Path, audit_id: str) -> AuditInfo | None:
 
 def latest_done(site_dir: Path) -> AuditInfo | None:
     return next(
-        (a for a in list_audits(site_dir) if a.state == "done" and (a.path / "labels.parquet").is_file()),
+        (
+            a
+            for a in list_audits(site_dir)
+            if a.state == "done" and (a.path / "labels.parquet").is_file()
+        ),
         None,
     )
 
@@ -127,7 +131,9 @@ class Runner:
     def site_dir(self, site: str) -> Path:
         return self.root / f"site={site}"
 
-    def submit(self, site: str, options: dict[str, Any], kind: str = "manual") -> tuple[str, Future]:
+    def submit(
+        self, site: str, options: dict[str, Any], kind: str = "manual"
+    ) -> tuple[str, Future]:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         audit_id = f"{stamp}-{kind}-{secrets.token_hex(3)}"
         path = self.site_dir(site) / audit_id
@@ -164,7 +170,9 @@ class Runner:
         except QinglangError as exc:
             status.update(state="failed", error=str(exc)[:500])
         except Exception as exc:  # a bug: kept in the status, the dashboard goes on
-            status.update(state="failed", error=f"internal error: {type(exc).__name__}: {exc}"[:500])
+            status.update(
+                state="failed", error=f"internal error: {type(exc).__name__}: {exc}"[:500]
+            )
         status["seconds"] = round(time.monotonic() - started, 2)
         _write_status(path, status)
         if self.on_done is not None and status["state"] == "done":

@@ -97,7 +97,9 @@ class Figures:
             if rollups:
                 parts.append(f"SELECT kind, t, key, cat, n FROM read_parquet({_list(rollups)})")
             if live:
-                parts.append(f"SELECT kind, t, key, cat, n FROM ({rollup_sql(live, labels, per_file=False)})")
+                parts.append(
+                    f"SELECT kind, t, key, cat, n FROM ({rollup_sql(live, labels, per_file=False)})"
+                )
             if not parts:
                 return _empty(site, grain, audit_id)
             con.execute("CREATE TEMP TABLE rows AS " + " UNION ALL ".join(parts))
@@ -115,7 +117,9 @@ class Figures:
                 raise ConfigError(f"from/to: at most {limit} days at grain {grain}")
             lo = datetime(start.year, start.month, start.day, tzinfo=UTC)
             hi = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
-            con.execute("CREATE TEMP TABLE r AS SELECT * FROM rows WHERE t >= ? AND t < ?", [lo, hi])
+            con.execute(
+                "CREATE TEMP TABLE r AS SELECT * FROM rows WHERE t >= ? AND t < ?", [lo, hi]
+            )
             return {
                 "site": site,
                 "grain": grain,

@@ -20,7 +20,10 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "user": ("User", "用户"),
     "password": ("Password", "密码"),
     "bad_login": ("Wrong user name or password.", "用户名或密码错误。"),
-    "too_many": ("Too many failed sign-ins: try again in {m} minutes.", "登录失败次数过多，请 {m} 分钟后再试。"),
+    "too_many": (
+        "Too many failed sign-ins: try again in {m} minutes.",
+        "登录失败次数过多，请 {m} 分钟后再试。",
+    ),
     "sites": ("Sites", "站点"),
     "no_sites": ("No site is granted to you yet.", "尚未授予您任何站点。"),
     "role": ("Role", "角色"),
@@ -38,8 +41,14 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "by_day": ("By day", "按天"),
     "by_hour": ("By hour", "按小时"),
     "period": ("Period", "时段"),
-    "labels_from": ("Categories from audit {a}; newer events are “unaudited”.", "类别来自审计 {a}；其后的事件为“未审计”。"),
-    "no_audit": ("No audit yet: every event is “unaudited”. Run one below or on the audits page.", "尚无审计：所有事件均为“未审计”。"),
+    "labels_from": (
+        "Categories from audit {a}; newer events are “unaudited”.",
+        "类别来自审计 {a}；其后的事件为“未审计”。",
+    ),
+    "no_audit": (
+        "No audit yet: every event is “unaudited”. Run one below or on the audits page.",
+        "尚无审计：所有事件均为“未审计”。",
+    ),
     "no_events": ("No stored events yet.", "尚无已存储的事件。"),
     "sources": ("Sources, by invalid share", "来源（按无效占比排序）"),
     "source": ("Source", "来源"),

@@ -43,9 +43,7 @@ def _list(paths: list[Path]) -> str:
 def rollup_sql(files: list[Path], labels: Path | None, per_file: bool = True) -> str:
     """Rollup rows (`ROLLUP_COLUMNS`) of the pageviews in `files`, labelled by `labels`: each
     file's own (`per_file`, for files that each hold whole days), or all files' together."""
-    join = (
-        f"LEFT JOIN read_parquet({_lit(labels)}) l ON l.event_id = e.event_id" if labels else ""
-    )
+    join = f"LEFT JOIN read_parquet({_lit(labels)}) l ON l.event_id = e.event_id" if labels else ""
     cat = (
         "CASE WHEN l.event_id IS NULL THEN 'unaudited' WHEN l.verdict = 'invalid' "
         "THEN coalesce(l.category, 'invalid') ELSE 'valid' END"
@@ -75,9 +73,9 @@ top AS (
 SELECT f, 'hour_pv' AS kind, date_trunc('hour', ts) AS t, NULL::VARCHAR AS key, cat,
        count(*) AS n FROM ev GROUP BY ALL
 UNION ALL
-SELECT f, 'hour_uv', h, NULL, {_visitor_cat('cats')}, count(*) FROM vis GROUP BY ALL
+SELECT f, 'hour_uv', h, NULL, {_visitor_cat("cats")}, count(*) FROM vis GROUP BY ALL
 UNION ALL
-SELECT f, 'day_uv', d, NULL, {_visitor_cat('cats')}, count(*) FROM vday GROUP BY ALL
+SELECT f, 'day_uv', d, NULL, {_visitor_cat("cats")}, count(*) FROM vday GROUP BY ALL
 UNION ALL
 SELECT s.f, 'src', s.d, CASE WHEN t.src IS NULL THEN '(other)' ELSE s.src END, s.cat, sum(s.n)
 FROM srcs s LEFT JOIN top t ON t.f = s.f AND t.src = s.src GROUP BY ALL"""

@@ -86,8 +86,10 @@ async def checked_form(request: Request) -> FormData:
     form = await request.form(max_files=0, max_fields=50, max_part_size=MAX_FORM_BYTES)
     sent: Any = form.get(CSRF_FIELD)
     want = request.session.get("csrf")
-    if not isinstance(sent, str) or not isinstance(want, str) or not hmac.compare_digest(
-        sent.encode(), want.encode()
+    if (
+        not isinstance(sent, str)
+        or not isinstance(want, str)
+        or not hmac.compare_digest(sent.encode(), want.encode())
     ):
         raise FormRefused(403, "the form's CSRF token is missing or stale: reload the page")
     return form

@@ -18,9 +18,7 @@ EVIDENCE_FIELDS = ("event_id", "ts", "ip", "user_agent", "url", "referrer", "sou
 
 
 def sites(state: Any, user: User) -> list[dict[str, str]]:
-    return [
-        {"site": s, "role": r} for s, r in sorted(user.grants.items()) if state.site_exists(s)
-    ]
+    return [{"site": s, "role": r} for s, r in sorted(user.grants.items()) if state.site_exists(s)]
 
 
 def figures(state: Any, site: str, params: Any) -> dict[str, Any] | None:
