@@ -73,12 +73,19 @@ def test_rollups_are_kept_per_day_file_and_redone_when_it_changes(db):
 
 def test_a_day_in_a_day_file_and_a_part_counts_each_visitor_once(db):
     lake.write(db, "shop", lake.traffic("shop", DAY1, 14, 0), "day=2026-11-30")
-    later = DAY1 + timedelta(hours=20)  # the same 7 visitors come back the same day
-    lake.write(db, "shop", lake.traffic("shop", later, 7, 0, start=700), "part-seg-1-000002")
-    f = Figures(db).site("shop")
+    later = DAY1 + timedelta(hours=20)  # the same 7 visitors come back the same day, one new
+    rows = lake.traffic("shop", later, 7, 0, start=700)
+    rows.append(lake.event(800, "shop", later, visitor_id="newcomer"))
+    lake.write(db, "shop", rows, "part-seg-1-000002")
+    figures = Figures(db)
+    f = figures.site("shop")
     [day] = f["series"]
-    assert (day["pv"], day["uv"]) == (21, 7)
-    assert not list(Figures(db).store.site_dir("shop").glob("*.parquet"))  # read live
+    assert (day["pv"], day["uv"]) == (22, 8)
+    hours = {h["t"]: h["uv"] for h in figures.site("shop", grain="hour")["series"]}
+    # hour 20 holds the part's 8 visitors; the day file's visitors of hour 0 are 7 (v0..v6
+    # every 7 minutes), and none of hour 20's are in the day file's hour 20
+    assert hours["2026-11-30T20:00Z"] == 8 and hours["2026-11-30T00:00Z"] == 7
+    assert len(list(figures.store.site_dir("shop").glob("*.parquet"))) == 1  # the day file's
 
 
 def test_pending_segments_are_read(db):

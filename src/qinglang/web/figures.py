@@ -8,7 +8,7 @@ event_id); events that audit did not cover are ``unaudited``. Times are UTC.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,15 +57,17 @@ class Figures:
             except InputError:
                 return []
 
-    def sources_of(self, site: str) -> tuple[list[Path], list[Path], str | None, Path | None]:
-        """(rollup files, live files, the audit id, its labels) for `site`."""
+    def sources_of(
+        self, site: str
+    ) -> tuple[list[Path], list[Path], list[Path], str | None, list[Path] | None]:
+        """(rollup files of the day files, the live tail (parts, pending rows), the day files of
+        the days the tail touches, the audit id, the labels of those days) for `site`."""
         latest = audits_mod.latest_done(self.audits_root / f"site={site}")
-        labels = latest.path / "labels.parquet" if latest else None
-        audit_id = latest.id if latest else None
         files = self._files(site)
         site_dir = lake_dir(self.db) / f"site={site}"
         days = [f for f in files if f.parent == site_dir and f.name.startswith(compact.DAY_PREFIX)]
         tail = [f for f in files if f not in days]
+        labels = self.store.labels_by_day(site, latest.path, files) if latest else {}
         touched: set[str] = set()
         if tail:
             con = duckdb.connect()
@@ -79,17 +81,17 @@ class Figures:
                 }
             finally:
                 con.close()
-        live = tail + [f for f in days if day_of(f) in touched]
-        rolled = [f for f in days if day_of(f) not in touched]
-        rollups = self.store.refresh(site, rolled, labels, audit_id)
-        return rollups, live, audit_id, labels
+        seen = [f for f in days if day_of(f) in touched]  # days of both: their visitors once
+        rollups = self.store.refresh(site, days, labels, latest.id if latest else None)
+        live_labels = [labels[d] for d in sorted(touched) if d in labels] if latest else None
+        return rollups, tail, seen, latest.id if latest else None, live_labels
 
     def site(
         self, site: str, grain: str = "day", start: date | None = None, end: date | None = None
     ) -> dict[str, Any]:
         if grain not in GRAINS:
             raise ConfigError(f"grain {grain[:20]!r}: expected hour or day")
-        rollups, live, audit_id, labels = self.sources_of(site)
+        rollups, live, seen, audit_id, labels = self.sources_of(site)
         con = duckdb.connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
@@ -98,15 +100,15 @@ class Figures:
                 parts.append(f"SELECT kind, t, key, cat, n FROM read_parquet({_list(rollups)})")
             if live:
                 parts.append(
-                    f"SELECT kind, t, key, cat, n FROM ({rollup_sql(live, labels, per_file=False)})"
+                    f"SELECT kind, t, key, cat, n FROM ({rollup_sql(live, labels, False, seen)})"
                 )
             if not parts:
                 return _empty(site, grain, audit_id)
             con.execute("CREATE TEMP TABLE rows AS " + " UNION ALL ".join(parts))
-            last = con.execute("SELECT max(t) FROM rows").fetchone()[0]
+            last = con.execute("SELECT strftime(max(t), '%Y-%m-%d') FROM rows").fetchone()[0]
             if last is None:
                 return _empty(site, grain, audit_id)
-            last_day = last.date()
+            last_day = date.fromisoformat(last)
             end = end or last_day
             span = 2 if grain == "hour" else 30
             start = start or end - timedelta(days=span - 1)
@@ -115,10 +117,10 @@ class Figures:
             limit = MAX_HOURS // 24 if grain == "hour" else MAX_DAYS
             if (end - start).days + 1 > limit:
                 raise ConfigError(f"from/to: at most {limit} days at grain {grain}")
-            lo = datetime(start.year, start.month, start.day, tzinfo=UTC)
-            hi = datetime(end.year, end.month, end.day, tzinfo=UTC) + timedelta(days=1)
+            hi = end + timedelta(days=1)
             con.execute(
-                "CREATE TEMP TABLE r AS SELECT * FROM rows WHERE t >= ? AND t < ?", [lo, hi]
+                f"CREATE TEMP TABLE r AS SELECT * FROM rows WHERE t >= TIMESTAMPTZ "
+                f"'{start.isoformat()} 00:00:00+00' AND t < TIMESTAMPTZ '{hi.isoformat()} 00:00:00+00'"
             )
             return {
                 "site": site,
@@ -159,15 +161,14 @@ def _totals(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 def _series(con: duckdb.DuckDBPyConnection, grain: str) -> list[dict[str, Any]]:
     uv_kind = "hour_uv" if grain == "hour" else "day_uv"
     rows = con.execute(
-        f"SELECT date_trunc('{grain}', t) AS p, kind, cat, sum(n) FROM r "
-        f"WHERE kind IN ('hour_pv', '{uv_kind}') GROUP BY ALL ORDER BY p"
+        f"SELECT strftime(date_trunc('{grain}', t), '%Y-%m-%dT%H:%MZ') AS p, kind, cat, "
+        f"sum(n)::BIGINT FROM r WHERE kind IN ('hour_pv', '{uv_kind}') GROUP BY ALL ORDER BY p"
     ).fetchall()
-    points: dict[datetime, dict[str, Any]] = {}
+    points: dict[str, dict[str, Any]] = {}
     for p, kind, cat, n in rows:
         point = points.setdefault(
-            p, {"t": p.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ"), "pv": 0, "uv": 0,
-                "pv_by_category": {}, "uv_by_category": {}},
-        )  # fmt: skip
+            p, {"t": p, "pv": 0, "uv": 0, "pv_by_category": {}, "uv_by_category": {}}
+        )
         which = "pv" if kind == "hour_pv" else "uv"
         point[which] += int(n)
         point[f"{which}_by_category"][cat] = int(n)

@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import threading
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -40,10 +42,17 @@ def _list(paths: list[Path]) -> str:
     return "[" + ", ".join(_lit(p) for p in paths) + "]"
 
 
-def rollup_sql(files: list[Path], labels: Path | None, per_file: bool = True) -> str:
+def rollup_sql(
+    files: list[Path],
+    labels: list[Path] | None,
+    per_file: bool = True,
+    seen: list[Path] | None = None,
+) -> str:
     """Rollup rows (`ROLLUP_COLUMNS`) of the pageviews in `files`, labelled by `labels`: each
-    file's own (`per_file`, for files that each hold whole days), or all files' together."""
-    join = f"LEFT JOIN read_parquet({_lit(labels)}) l ON l.event_id = e.event_id" if labels else ""
+    file's own (`per_file`, for files that each hold whole days), or all files' together.
+    `seen`: files whose rollups are counted apart (the day files of the days `files` touch): a
+    visitor they hold in an hour or a day is not counted again here (their page views are)."""
+    join = f"LEFT JOIN read_parquet({_list(labels)}) l ON l.event_id = e.event_id" if labels else ""
     cat = (
         "CASE WHEN l.event_id IS NULL THEN 'unaudited' WHEN l.verdict = 'invalid' "
         "THEN coalesce(l.category, 'invalid') ELSE 'valid' END"
@@ -62,9 +71,12 @@ WITH ev AS (
   FROM read_parquet({_list(files)}, filename = true, union_by_name = true) e {join}
   WHERE e.event = 'pageview'),
 vis AS (
-  SELECT f, date_trunc('hour', ts) AS h, v, list(cat) AS cats FROM ev GROUP BY ALL),
+  SELECT f, date_trunc('hour', ts) AS h, v, bool_or(cat = 'valid') AS ok,
+         bool_or(cat = 'unaudited') AS un, mode(cat) FILTER (cat NOT IN ('valid', 'unaudited')) AS bad
+  FROM ev GROUP BY ALL),
 vday AS (
-  SELECT f, date_trunc('day', h) AS d, v, flatten(list(cats)) AS cats FROM vis GROUP BY ALL),
+  SELECT f, date_trunc('day', h) AS d, v, bool_or(ok) AS ok, bool_or(un) AS un,
+         mode(bad) AS bad FROM vis GROUP BY ALL),{_seen_sql(seen)}
 srcs AS (
   SELECT f, date_trunc('day', ts) AS d, src, cat, count(*) AS n FROM ev GROUP BY ALL),
 top AS (
@@ -73,20 +85,31 @@ top AS (
 SELECT f, 'hour_pv' AS kind, date_trunc('hour', ts) AS t, NULL::VARCHAR AS key, cat,
        count(*) AS n FROM ev GROUP BY ALL
 UNION ALL
-SELECT f, 'hour_uv', h, NULL, {_visitor_cat("cats")}, count(*) FROM vis GROUP BY ALL
+SELECT f, 'hour_uv', h, NULL, {_VISITOR_CAT}, count(*) FROM vis
+{"ANTI JOIN seen_h USING (h, v)" if seen else ""} GROUP BY ALL
 UNION ALL
-SELECT f, 'day_uv', d, NULL, {_visitor_cat("cats")}, count(*) FROM vday GROUP BY ALL
+SELECT f, 'day_uv', d, NULL, {_VISITOR_CAT}, count(*) FROM vday
+{"ANTI JOIN seen_d USING (d, v)" if seen else ""} GROUP BY ALL
 UNION ALL
 SELECT s.f, 'src', s.d, CASE WHEN t.src IS NULL THEN '(other)' ELSE s.src END, s.cat, sum(s.n)
 FROM srcs s LEFT JOIN top t ON t.f = s.f AND t.src = s.src GROUP BY ALL"""
 
 
-def _visitor_cat(cats: str) -> str:
-    return (
-        f"CASE WHEN list_contains({cats}, 'valid') THEN 'valid' "
-        f"WHEN list_contains({cats}, 'unaudited') THEN 'unaudited' "
-        f"ELSE list_aggregate({cats}, 'mode') END"
-    )
+def _seen_sql(seen: list[Path] | None) -> str:
+    if not seen:
+        return ""
+    key = "coalesce(visitor_id, ip || '|' || user_agent)"
+    return f"""
+seen_h AS (
+  SELECT DISTINCT date_trunc('hour', ts) AS h, {key} AS v
+  FROM read_parquet({_list(seen)}, union_by_name = true)
+  WHERE event = 'pageview' AND {key} IN (SELECT v FROM ev)),
+seen_d AS (SELECT DISTINCT date_trunc('day', h) AS d, v FROM seen_h),"""
+
+
+_VISITOR_CAT = (
+    "CASE WHEN ok THEN 'valid' WHEN un THEN 'unaudited' ELSE coalesce(bad, 'invalid') END"
+)
 
 
 class Store:
@@ -113,24 +136,27 @@ class Store:
         return f"{day_file.stem}.{tag}.parquet"
 
     def refresh(
-        self, site: str, day_files: list[Path], labels: Path | None, audit_id: str | None
+        self, site: str, day_files: list[Path], labels: dict[str, Path], audit_id: str | None
     ) -> list[Path]:
         """The rollups of `day_files`, computing those missing (all in one scan), deleting those
-        of files gone or changed."""
+        of files gone or changed. `labels`: the audit's labels by UTC day (`labels_by_day`)."""
         out = self.site_dir(site)
         out.mkdir(parents=True, exist_ok=True)
         with self.lock(site):
             want = {self.name_for(f, audit_id): f for f in day_files}
             missing = [f for n, f in want.items() if not (out / n).is_file()]
             if missing:
-                self._compute(missing, labels, audit_id, out)
+                days = {day_of(f) for f in missing}
+                days |= {next_day(d) for d in days}  # a day file may end past its midnight
+                self._compute(missing, [labels[d] for d in sorted(days) if d in labels],
+                              audit_id, out)  # fmt: skip
             for old in out.glob("*.parquet"):
                 if old.name not in want:
                     old.unlink(missing_ok=True)
         return [out / n for n in want]
 
     def _compute(
-        self, files: list[Path], labels: Path | None, audit_id: str | None, out: Path
+        self, files: list[Path], labels: list[Path], audit_id: str | None, out: Path
     ) -> None:
         con = duckdb.connect()
         try:
@@ -147,5 +173,49 @@ class Store:
             con.close()
 
 
+    def labels_by_day(
+        self, site: str, audit_dir: Path, lake_files: list[Path]
+    ) -> dict[str, Path]:
+        """An audit's labels split by the UTC day of their events (made once per audit, under
+        ``DB.web/labels/site=NAME/<audit id>/``), so that a page joins the labels of the days it reads and
+        not every label. The events' times come from the audit's own inputs (the lake files it
+        read, linked in its ``inputs/``), else from `lake_files`."""
+        final = self.root.parent / "labels" / f"site={site}" / audit_dir.name
+        with self.lock(f"labels:{site}"):
+            if not final.is_dir():
+                self._split_labels(audit_dir, lake_files, final)
+        return {p.name.removeprefix("d="): p / "*.parquet" for p in final.glob("d=*")}
+
+    @staticmethod
+    def _split_labels(audit_dir: Path, lake_files: list[Path], final: Path) -> None:
+        inputs = sorted((audit_dir / "inputs").glob("*.parquet")) or lake_files
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = final.with_name(final.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not inputs:
+            tmp.mkdir()
+        else:
+            con = duckdb.connect()
+            try:
+                con.execute(
+                    f"""COPY (
+  SELECT strftime(min(e.ts) AT TIME ZONE 'UTC', '%Y-%m-%d') AS d, l.event_id,
+         any_value(l.verdict) AS verdict, any_value(l.category) AS category
+  FROM read_parquet({_lit(audit_dir / "labels.parquet")}) l
+  JOIN read_parquet({_list(inputs)}, union_by_name = true) e ON e.event_id = l.event_id
+  GROUP BY l.event_id) TO {_lit(tmp)} (FORMAT parquet, PARTITION_BY (d))"""
+                )
+            finally:
+                con.close()
+        for old in final.parent.glob("*"):  # one audit's split is kept: the latest
+            if old.name != tmp.name:
+                shutil.rmtree(old, ignore_errors=True)
+        tmp.rename(final)
+
+
 def day_of(day_file: Path) -> str:
     return day_file.stem.removeprefix(compact.DAY_PREFIX)
+
+
+def next_day(day: str) -> str:
+    return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
