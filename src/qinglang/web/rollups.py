@@ -172,10 +172,7 @@ class Store:
         finally:
             con.close()
 
-
-    def labels_by_day(
-        self, site: str, audit_dir: Path, lake_files: list[Path]
-    ) -> dict[str, Path]:
+    def labels_by_day(self, site: str, audit_dir: Path, lake_files: list[Path]) -> dict[str, Path]:
         """An audit's labels split by the UTC day of their events (made once per audit, under
         ``DB.web/labels/site=NAME/<audit id>/``), so that a page joins the labels of the days it reads and
         not every label. The events' times come from the audit's own inputs (the lake files it
