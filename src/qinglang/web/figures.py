@@ -89,8 +89,15 @@ class Figures:
     def site(
         self, site: str, grain: str = "day", start: date | None = None, end: date | None = None
     ) -> dict[str, Any]:
+        """The figures of `site` from `start` to `end` (UTC days, inclusive) by `grain`."""
         if grain not in GRAINS:
             raise ConfigError(f"grain {grain[:20]!r}: expected hour or day")
+        try:
+            return self._site(site, grain, start, end)
+        except duckdb.IOException:  # a file replaced under the listing (a compaction, a new
+            return self._site(site, grain, start, end)  # audit's rollups): list once more
+
+    def _site(self, site: str, grain: str, start: date | None, end: date | None) -> dict[str, Any]:
         rollups, live, seen, audit_id, labels = self.sources_of(site)
         con = duckdb.connect()
         try:
@@ -105,7 +112,7 @@ class Figures:
             if not parts:
                 return _empty(site, grain, audit_id)
             con.execute("CREATE TEMP TABLE rows AS " + " UNION ALL ".join(parts))
-            last = con.execute("SELECT strftime(max(t), '%Y-%m-%d') FROM rows").fetchone()[0]
+            last = con.execute("SELECT strftime(max(t), '%Y-%m-%d') FROM rows").fetchall()[0][0]
             if last is None:
                 return _empty(site, grain, audit_id)
             last_day = date.fromisoformat(last)

@@ -122,9 +122,9 @@ async def users_change(request: Request) -> Response:
     accounts = _st(request).accounts
     try:
         if not USER_RE.match(name) or accounts.user(name) is None:
-            raise_user = "user: no such user (qinglang user add NAME first)"
+            missing = "user: no such user (qinglang user add NAME first)"
             return render(request, "users.j2", status=400, site=site, roles=ROLES,
-                          users=accounts.users_of(site), error=raise_user)  # fmt: skip
+                          users=accounts.users_of(site), error=missing)  # fmt: skip
         if form.get("action") == "revoke":
             if name == request.state.user.name:
                 return PlainTextResponse("400: an owner cannot revoke themself", status_code=400)
