@@ -6,6 +6,7 @@ another site's owner, see nothing of the first site on any route."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import time
@@ -27,6 +28,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-
 PASSWORD = "correct horse battery"
 XSS_UA = 'python-requests/2.31 <script>alert("xss-ua")</script><img src=x onerror=alert(1)>'
 SECRET = "shop-only-referrer.example"
+SHOTS = Path(os.environ["QINGLANG_SHOTS"]) if os.environ.get("QINGLANG_SHOTS") else None
 
 
 class Ui:
@@ -96,12 +98,17 @@ def test_dashboard_in_chromium(tmp_path):
             ctx = browser.new_context(accept_downloads=True, locale="en-US")
             page = ctx.new_page()
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            errors: list[str] = []  # script errors, and scripts or styles the CSP refused
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             _sign_in(page, ui.url, "alice")
             page.goto(ui.url + "/lang/en?next=/s/shop")
             assert page.url == ui.url + "/s/shop"
             before = _pv(page)
             assert before == 34
             page.wait_for_function("() => !!document.querySelector('#chart canvas')")
+            if SHOTS:
+                page.screenshot(path=str(SHOTS / "site.png"), full_page=True)
 
             # beacons arrive at the collector; the page's figures follow without a reload
             headers = {"user-agent": BROWSER_UA, "content-type": "text/plain",
@@ -143,7 +150,7 @@ def test_dashboard_in_chromium(tmp_path):
             assert XSS_UA in ua_cells  # shown as text, exactly
             assert page.locator("table.evidence script, table.evidence img").count() == 0
             assert SECRET in page.content()
-            assert dialogs == []
+            assert dialogs == [] and errors == []
 
             # sign out; carol (owner of rival) tries every route of shop
             page.click("header form button")

@@ -46,8 +46,8 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
         "类别来自审计 {a}；其后的事件为“未审计”。",
     ),
     "no_audit": (
-        "No audit yet: every event is “unaudited”. Run one below or on the audits page.",
-        "尚无审计：所有事件均为“未审计”。",
+        "No audit yet: every event is “unaudited”. Run one on the audits page.",
+        "尚无审计：所有事件均为“未审计”。可在审计页运行。",
     ),
     "no_events": ("No stored events yet.", "尚无已存储的事件。"),
     "sources": ("Sources, by invalid share", "来源（按无效占比排序）"),

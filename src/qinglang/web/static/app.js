@@ -16,23 +16,31 @@
       new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(x);
   }
 
+  function categories(f) {
+    var seen = {};
+    f.series.forEach(function (p) { Object.keys(p.uv_by_category).forEach(function (c) { seen[c] = true; }); });
+    return Object.keys(seen).sort();
+  }
+
   function draw(f) {
     if (!chart) { return; }
     var xs = f.series.map(function (p) { return p.t; });
+    var bars = categories(f).map(function (c) {
+      return { name: (data.names.categories[c] || c), type: "bar", stack: "uv",
+               data: f.series.map(function (p) { return p.uv_by_category[c] || 0; }) };
+    });
+    bars.push({ name: data.names.invalid_uv_share, type: "line", yAxisIndex: 1,
+                data: f.series.map(function (p) { return p.invalid_uv_share; }) });
     chart.setOption({
       animation: false,
       tooltip: { trigger: "axis", renderMode: "richText" },
-      legend: { data: [data.names.pv, data.names.uv, data.names.invalid_uv_share] },
-      grid: { left: 60, right: 60, top: 40, bottom: 40 },
+      legend: { type: "scroll", top: 0, data: bars.map(function (s) { return s.name; }) },
+      grid: { left: 60, right: 60, top: 60, bottom: 40 },
       xAxis: { type: "category", data: xs },
-      yAxis: [{ type: "value" }, { type: "value", min: 0, max: 1, axisLabel: { formatter: function (v) { return fmtPct(v); } } }],
-      series: [
-        { name: data.names.pv, type: "bar", data: f.series.map(function (p) { return p.pv; }) },
-        { name: data.names.uv, type: "bar", data: f.series.map(function (p) { return p.uv; }) },
-        { name: data.names.invalid_uv_share, type: "line", yAxisIndex: 1,
-          data: f.series.map(function (p) { return p.invalid_uv_share; }) }
-      ]
-    });
+      yAxis: [{ type: "value", name: data.names.uv },
+              { type: "value", min: 0, max: 1, axisLabel: { formatter: function (v) { return fmtPct(v); } } }],
+      series: bars
+    }, { replaceMerge: ["series"] });
   }
 
   function update(f) {
