@@ -120,3 +120,29 @@ def test_bad_parameters_name_the_field(db):
 def test_no_events_yet(db):
     f = Figures(db).site("shop")
     assert f["series"] == [] and f["totals"]["pv"] == 0
+
+
+def test_source_of_agrees_with_the_rollups_sql(tmp_path):
+    """The Python derivation (for drilling into an audit's evidence) and the SQL one."""
+    import duckdb
+
+    from qinglang.web.rollups import rollup_sql, source_of
+
+    cases = [
+        ("pub7", "https://s.test/?utm_source=x", "https://r.example/"),
+        (None, "https://s.test/a?b=1&utm_source=news&c=2", "https://r.example/"),
+        (None, "https://s.test/a", "HTTPS://Ref.Example:8443/path?q"),
+        (None, "https://s.test/a", "android-app://com.example.app/"),
+        (None, "https://s.test/a", "not a url"),
+        ("", "https://s.test/a?utm_source=", None),
+        ("s" * 300, None, None),
+    ]
+    rows = [lake.event(i, "shop", DAY1, source=s, url=u, referrer=r, visitor_id=f"u{i}")
+            for i, (s, u, r) in enumerate(cases)]  # fmt: skip
+    path = lake.write(tmp_path / "q.db", "shop", rows, "day=2026-11-30")
+    got = duckdb.sql(
+        f"SELECT key FROM ({rollup_sql([path], None)}) WHERE kind = 'src' ORDER BY key"
+    ).fetchall()
+    assert {r[0] for r in got} == {source_of(*c) for c in cases}
+    assert len(got) == len({source_of(*c) for c in cases})
+    assert source_of(*cases[2]) == "ref.example" and source_of(*cases[4]) == "(direct)"

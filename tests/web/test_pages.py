@@ -163,3 +163,21 @@ def test_read_only_audit_dir(world):
     assert c.get(f"/s/{site}").status_code == 303
     assert c.post(f"/s/{site}/audits", data={}).status_code == 403
     assert c.get("/s/other/audits").status_code == 404
+
+
+def test_drill_down_from_a_source_to_its_evidence(app, world):
+    c = client(app, "alice")
+    site = c.get("/s/shop").text  # links to the latest audit, whichever test ran it
+    found = re.search(
+        r'href="(/s/shop/audits/([^/"]+)/source\?name=shop-secret-referrer.example)"', site
+    )
+    assert found, site
+    link, aid = found.groups()
+    page = c.get(link)
+    assert page.status_code == 200 and "ShopSecretBot/1.0" in page.text
+    api = c.get(f"/api/v1/sites/shop/audits/{aid}/source?name=shop-secret-referrer.example")
+    assert api.status_code == 200
+    rows = [e for r in api.json()["reasons"] for e in r["evidence"]]
+    assert rows and {e["referrer"] for e in rows} == {"https://shop-secret-referrer.example/x"}
+    assert c.get(f"/s/shop/audits/{aid}/source?name=search.example").status_code == 200
+    assert c.get(f"/s/shop/audits/{aid}/source?name=" + "x" * 300).status_code == 404

@@ -86,6 +86,11 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "other": ("(other sources)", "（其他来源）"),
     "back": ("Back", "返回"),
     "time": ("Time", "时间"),
+    "sampled_rows": ("Rows in the sample", "样本行数"),
+    "source_sampled": (
+        "The audit's evidence rows (sampled per reason code) that came from this source.",
+        "审计证据样本（按原因代码抽样）中来自该来源的行。",
+    ),
     "score": ("Score", "分值"),
 }
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import threading
 from datetime import date, timedelta
@@ -32,6 +33,24 @@ from qinglang.collect import compact
 MAX_SOURCES = 200
 ROLLUP_COLUMNS = ("f", "kind", "t", "key", "cat", "n")
 _URL_HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#@]+)"
+_UTM_SOURCE = r"[?&]utm_source=([^&#]{1,100})"
+_HOST_RE = re.compile(_URL_HOST)
+_UTM_RE = re.compile(_UTM_SOURCE)
+SOURCE_CHARS = 200
+
+
+def source_of(source: str | None, url: str | None, referrer: str | None) -> str:
+    """An event's source as the rollups' SQL derives it (`rollup_sql`): its `source`, else the
+    URL's `utm_source`, else the referrer's host, else `(direct)`."""
+    if source:
+        return source[:SOURCE_CHARS]
+    utm = _UTM_RE.search(url or "")
+    if utm and utm.group(1):
+        return utm.group(1)[:SOURCE_CHARS]
+    host = _HOST_RE.match(referrer or "")
+    if host and host.group(1):
+        return host.group(1).lower()[:SOURCE_CHARS]
+    return "(direct)"
 
 
 def _lit(path: Path | str) -> str:
@@ -61,13 +80,13 @@ def rollup_sql(
     )
     source = (
         "coalesce(nullif(e.source, ''), "
-        "nullif(regexp_extract(e.url, '[?&]utm_source=([^&#]{1,100})', 1), ''), "
+        f"nullif(regexp_extract(e.url, '{_UTM_SOURCE}', 1), ''), "
         f"nullif(lower(regexp_extract(e.referrer, '{_URL_HOST}', 1)), ''), '(direct)')"
     )
     return f"""
 WITH ev AS (
   SELECT {"e.filename" if per_file else "''"} AS f, e.ts, coalesce(e.visitor_id, e.ip || '|' || e.user_agent) AS v,
-         left({source}, 200) AS src, {cat} AS cat
+         left({source}, {SOURCE_CHARS}) AS src, {cat} AS cat
   FROM read_parquet({_list(files)}, filename = true, union_by_name = true) e {join}
   WHERE e.event = 'pageview'),
 vis AS (

@@ -88,6 +88,13 @@ def api_category(request: Request) -> Response:
 
 
 @for_site()
+def api_source(request: Request) -> Response:
+    name = request.query_params.get("name", "")
+    found = views.source(request.app.state, request.state.site, request.path_params["audit"], name)
+    return JSONResponse(found) if found is not None else not_found(request)
+
+
+@for_site()
 def api_download(request: Request) -> Response:
     return download_file(request)
 
@@ -99,5 +106,6 @@ ROUTES = [
     Route("/api/v1/sites/{site}/audits", api_run_audit, methods=["POST"]),
     Route("/api/v1/sites/{site}/audits/{audit}", api_audit),
     Route("/api/v1/sites/{site}/audits/{audit}/categories/{category}", api_category),
+    Route("/api/v1/sites/{site}/audits/{audit}/source", api_source),
     Route("/api/v1/sites/{site}/audits/{audit}/files/{name}", api_download),
 ]

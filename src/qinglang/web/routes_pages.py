@@ -84,6 +84,15 @@ def category_page(request: Request) -> Response:
 
 
 @for_site()
+def source_page(request: Request) -> Response:
+    site, p = request.state.site, request.path_params
+    found = views.source(_st(request), site, p["audit"], request.query_params.get("name", ""))
+    if found is None:
+        return not_found(request)
+    return render(request, "category.j2", site=site, detail=found)
+
+
+@for_site()
 def download(request: Request) -> Response:
     return download_file(request)
 
@@ -144,6 +153,7 @@ ROUTES = [
     Route("/s/{site}/audits", run_audit, methods=["POST"]),
     Route("/s/{site}/audits/{audit}", audit_page),
     Route("/s/{site}/audits/{audit}/category/{category}", category_page),
+    Route("/s/{site}/audits/{audit}/source", source_page),
     Route("/s/{site}/audits/{audit}/files/{name}", download),
     Route("/s/{site}/users", users_page, methods=["GET"]),
     Route("/s/{site}/users", users_change, methods=["POST"]),

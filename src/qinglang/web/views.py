@@ -8,9 +8,11 @@ import re
 from typing import Any
 
 from qinglang.errors import ConfigError
+from qinglang.reasons import REASONS
 from qinglang.web import audits as audits_mod
 from qinglang.web.accounts import User
 from qinglang.web.figures import parse_day
+from qinglang.web.rollups import SOURCE_CHARS, source_of
 
 CATEGORY_RE = re.compile(r"^[a-z][a-z0-9_.-]{0,40}$")
 CURRENCY_RE = re.compile(r"^[A-Z]{3}$")
@@ -85,6 +87,27 @@ def category(state: Any, site: str, audit_id: str, cat: str) -> dict[str, Any] |
             for r in sorted(reasons, key=lambda r: -r["events"])
         ],
     }
+
+
+def source(state: Any, site: str, audit_id: str, name: str) -> dict[str, Any] | None:
+    """A source's evidence rows in an audit's sample, by reason code (the figures rank sources
+    live; an audit keeps evidence rows per reason, so a source shows the sampled rows it has)."""
+    info = audits_mod.find_audit(state.audits_dir(site), audit_id)
+    if info is None or info.state != "done" or not name or len(name) > SOURCE_CHARS:
+        return None
+    evidence = audits_mod.load_facts(info).get("evidence", {})
+    out = []
+    for code, rows in sorted(evidence.items()):
+        mine = [
+            {k: row.get(k) for k in EVIDENCE_FIELDS} | {"reasons": row.get("reasons")}
+            for row in rows
+            if source_of(row.get("source"), row.get("url"), row.get("referrer")) == name
+        ]
+        if mine:
+            r = REASONS.get(code)
+            out.append({"code": code, "events": len(mine), "en": r.en if r else code,
+                        "zh": r.zh if r else code, "evidence": mine})  # fmt: skip
+    return {"audit": audit_id, "source": name, "sampled": True, "reasons": out}
 
 
 def audit_options(fields: Any, lang: str) -> dict[str, Any]:
