@@ -8,6 +8,7 @@ read-only. One audit runs at a time (a worker thread); the rest wait in its queu
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import secrets
@@ -109,7 +110,15 @@ def latest_done(site_dir: Path) -> AuditInfo | None:
 
 
 def load_facts(info: AuditInfo) -> dict[str, Any]:
-    return json.loads((info.path / "audit.json").read_text(encoding="utf-8"))
+    """audit.json of a finished audit (parsed once per version of the file: it can be large)."""
+    path = info.path / "audit.json"
+    st = path.stat()
+    return _parsed(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: str, size: int, mtime_ns: int) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
 def _write_status(path: Path, status: dict[str, Any]) -> None:
