@@ -146,3 +146,18 @@ def test_source_of_agrees_with_the_rollups_sql(tmp_path):
     assert {r[0] for r in got} == {source_of(*c) for c in cases}
     assert len(got) == len({source_of(*c) for c in cases})
     assert source_of(*cases[2]) == "ref.example" and source_of(*cases[4]) == "(direct)"
+
+
+def test_the_live_tail_takes_the_audits_labels_too(db):
+    """Rows still in a part (not compacted) when the audit ran are labelled from it, through
+    the labels of their hours."""
+    lake.write(db, "shop", lake.traffic("shop", DAY1, 14, 0), "day=2026-11-30")
+    lake.write(db, "shop", lake.traffic("shop", DAY1 + timedelta(hours=22), 7, 4, start=300),
+               "part-seg-1-000003")  # fmt: skip
+    Runner(db).submit("shop", {"lang": "en"})[1].result(timeout=120)
+    figures = Figures(db)
+    f = figures.site("shop")
+    assert {c["category"]: c["pv"] for c in f["totals"]["by_category"]} == {
+        "valid": 21, "givt.crawler": 4}  # fmt: skip
+    labels = figures.store.root.parent / "labels" / "site=shop"
+    assert sorted(p.name for p in next(labels.iterdir()).iterdir())[-1] == "d=2026-11-30T22"

@@ -61,13 +61,13 @@ class Figures:
         self, site: str
     ) -> tuple[list[Path], list[Path], list[Path], str | None, list[Path] | None]:
         """(rollup files of the day files, the live tail (parts, pending rows), the day files of
-        the days the tail touches, the audit id, the labels of those days) for `site`."""
+        the days the tail touches, the audit id, the labels of the hours it holds) for `site`."""
         latest = audits_mod.latest_done(self.audits_root / f"site={site}")
         files = self._files(site)
         site_dir = lake_dir(self.db) / f"site={site}"
         days = [f for f in files if f.parent == site_dir and f.name.startswith(compact.DAY_PREFIX)]
         tail = [f for f in files if f not in days]
-        labels = self.store.labels_by_day(site, latest.path, files) if latest else {}
+        labels = self.store.labels_by_hour(site, latest.path, files) if latest else {}
         touched: set[str] = set()
         if tail:
             con = duckdb.connect()
@@ -75,15 +75,16 @@ class Figures:
                 touched = {
                     r[0]
                     for r in con.execute(
-                        f"SELECT DISTINCT strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%d') FROM "
+                        f"SELECT DISTINCT strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H') FROM "
                         f"read_parquet({_list(tail)}, union_by_name = true)"
                     ).fetchall()
                 }
             finally:
                 con.close()
-        seen = [f for f in days if day_of(f) in touched]  # days of both: their visitors once
+        touched_days = {h[:10] for h in touched}  # UTC hours of the tail, and their days
+        seen = [f for f in days if day_of(f) in touched_days]  # days of both: visitors once
         rollups = self.store.refresh(site, days, labels, latest.id if latest else None)
-        live_labels = [labels[d] for d in sorted(touched) if d in labels] if latest else None
+        live_labels = [labels[h] for h in sorted(touched) if h in labels] if latest else None
         return rollups, tail, seen, latest.id if latest else None, live_labels
 
     def site(

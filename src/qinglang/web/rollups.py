@@ -158,7 +158,7 @@ class Store:
         self, site: str, day_files: list[Path], labels: dict[str, Path], audit_id: str | None
     ) -> list[Path]:
         """The rollups of `day_files`, computing those missing (all in one scan), deleting those
-        of files gone or changed. `labels`: the audit's labels by UTC day (`labels_by_day`)."""
+        of files gone or changed. `labels`: the audit's labels by UTC hour (`labels_by_hour`)."""
         out = self.site_dir(site)
         out.mkdir(parents=True, exist_ok=True)
         with self.lock(site):
@@ -167,7 +167,7 @@ class Store:
             if missing:
                 days = {day_of(f) for f in missing}
                 days |= {next_day(d) for d in days}  # a day file may end past its midnight
-                self._compute(missing, [labels[d] for d in sorted(days) if d in labels],
+                self._compute(missing, [p for h, p in sorted(labels.items()) if h[:10] in days],
                               audit_id, out)  # fmt: skip
             for old in out.glob("*.parquet"):
                 if old.name not in want:
@@ -191,11 +191,12 @@ class Store:
         finally:
             con.close()
 
-    def labels_by_day(self, site: str, audit_dir: Path, lake_files: list[Path]) -> dict[str, Path]:
-        """An audit's labels split by the UTC day of their events (made once per audit, under
-        ``DB.web/labels/site=NAME/<audit id>/``), so that a page joins the labels of the days it reads and
-        not every label. The events' times come from the audit's own inputs (the lake files it
-        read, linked in its ``inputs/``), else from `lake_files`."""
+    def labels_by_hour(self, site: str, audit_dir: Path, lake_files: list[Path]) -> dict[str, Path]:
+        """An audit's labels split by the UTC hour of their events (``YYYY-MM-DDTHH``; made once
+        per audit, under ``DB.web/labels/site=NAME/<audit id>/``), so that a page joins the
+        labels of the hours its live tail holds, not every label. The events' times come from
+        the audit's own inputs (the lake files it read, linked in its ``inputs/``), else from
+        `lake_files`."""
         final = self.root.parent / "labels" / f"site={site}" / audit_dir.name
         with self.lock(f"labels:{site}"):
             if not final.is_dir():
@@ -215,7 +216,7 @@ class Store:
             try:
                 con.execute(
                     f"""COPY (
-  SELECT strftime(min(e.ts) AT TIME ZONE 'UTC', '%Y-%m-%d') AS d, l.event_id,
+  SELECT strftime(min(e.ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H') AS d, l.event_id,
          any_value(l.verdict) AS verdict, any_value(l.category) AS category
   FROM read_parquet({_lit(audit_dir / "labels.parquet")}) l
   JOIN read_parquet({_list(inputs)}, union_by_name = true) e ON e.event_id = l.event_id
