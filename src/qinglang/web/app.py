@@ -1,0 +1,160 @@
+"""The dashboard's Starlette app: state, middleware, routes. `qinglang ui` serves it (cli/ui.py).
+
+Two modes: a collector database (`db`: accounts, sites, the lake, audits run and scheduled
+here), or a directory of audits opened read-only (`readonly_dir`: one pseudo-site, no accounts,
+served on loopback only).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from qinglang.web import i18n
+from qinglang.web.accounts import Accounts
+from qinglang.web.ratelimit import Limiter
+from qinglang.web.security import SecurityHeaders, csrf_token
+from qinglang.web.tenancy import SCOPE_ATTR
+
+STATIC = Path(__file__).with_name("static")
+SESSION_HOURS = 12
+
+
+@dataclass
+class UiConfig:
+    db: Path | None = None  # the collector's database
+    readonly_dir: Path | None = None  # or: a directory of audits, read-only
+    secure_cookies: bool = False  # Secure cookies: anything but plain loopback
+    limiter: Limiter | None = None
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def readonly_site_name(path: Path) -> str:
+    name = re.sub(r"[^a-z0-9._-]", "-", path.resolve().name.lower()).strip("-._")
+    return name[:63] or "audits"
+
+
+def templates() -> Environment:
+    env = Environment(
+        loader=PackageLoader("qinglang.web", "templates"),
+        autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.globals.update(
+        category_name=i18n.category_name,
+        reason_name=i18n.reason_name,
+        number=i18n.number,
+        percent=i18n.percent,
+    )
+    return env
+
+
+def render(request: Request, name: str, status: int = 200, **ctx: Any) -> Response:
+    lang = i18n.lang_of(request)
+    state = request.app.state
+    ctx.setdefault("role", getattr(request.state, "role", None))
+    html = state.templates.get_template(name).render(
+        request=request,
+        lang=lang,
+        t=i18n.translator(lang),
+        csrf=csrf_token(request),
+        user=getattr(request.state, "user", None),
+        readonly=state.readonly_site is not None,
+        **ctx,
+    )
+    return HTMLResponse(html, status_code=status)
+
+
+def _check_scoped(routes: list[BaseRoute]) -> None:
+    """Every route's endpoint passed through tenancy (public, signed_in or for_site)."""
+    for r in routes:
+        if isinstance(r, Route) and not hasattr(r.endpoint, SCOPE_ATTR):
+            raise RuntimeError(f"route {r.path} has no tenancy scope")
+
+
+def build_app(cfg: UiConfig) -> Starlette:
+    from qinglang.web import routes_api, routes_auth, routes_pages
+
+    routes: list[BaseRoute] = [
+        *routes_auth.ROUTES,
+        *routes_pages.ROUTES,
+        *routes_api.ROUTES,
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
+    _check_scoped(routes)
+    if cfg.db is not None:
+        accounts = Accounts(cfg.db)
+        key = accounts.session_key()
+    else:
+        import secrets
+
+        accounts, key = None, secrets.token_hex(32)
+    middleware = [
+        Middleware(SecurityHeaders),
+        Middleware(
+            SessionMiddleware,
+            secret_key=key,
+            session_cookie="qinglang_session",
+            max_age=SESSION_HOURS * 3600,
+            same_site="strict",
+            https_only=cfg.secure_cookies,
+        ),
+    ]
+    app = Starlette(routes=routes, middleware=middleware)
+    _set_state(app, cfg, accounts)
+    return app
+
+
+def _set_state(app: Starlette, cfg: UiConfig, accounts: Accounts | None) -> None:
+    from qinglang.web.audits import Runner
+
+    s = app.state
+    s.cfg = cfg
+    s.accounts = accounts
+    s.templates = templates()
+    s.limiter = cfg.limiter or Limiter()
+    s.readonly_site = readonly_site_name(cfg.readonly_dir) if cfg.readonly_dir else None
+    if cfg.db is not None:
+        from qinglang.collect.sites import SiteRegistry
+        from qinglang.web.figures import Figures
+
+        registry = SiteRegistry(cfg.db)
+        s.figures = Figures(cfg.db)
+        s.runner = Runner(cfg.db, on_done=_warm(s.figures))
+        s.site_exists = lambda site: registry.get(site) is not None
+        s.audits_dir = lambda site: s.runner.site_dir(site)
+    else:
+        s.figures = None
+        s.runner = None
+        s.site_exists = lambda site: site == s.readonly_site
+        s.audits_dir = lambda site: Path(cfg.readonly_dir)  # type: ignore[arg-type]
+
+
+def _warm(figures: Any) -> Any:
+    """After an audit: build the site's rollups with its labels now, not on the next page."""
+
+    def warm(site: str) -> None:
+        figures.sources_of(site)
+
+    return warm

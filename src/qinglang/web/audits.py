@@ -1,0 +1,191 @@
+"""The audits a dashboard shows: listed from a directory per site, run in the background.
+
+A collector database `DB` keeps them in ``DB.audits/site=NAME/<id>/`` (the outputs of
+`qinglang audit --db DB --site NAME`, plus ``web-status.json``: running, done or failed, and
+the options it was run with). `qinglang ui AUDIT_DIR` lists the audits of a directory instead,
+read-only. One audit runs at a time (a worker thread); the rest wait in its queue.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import secrets
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from qinglang.errors import QinglangError
+
+AUDIT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+DOWNLOADS = {
+    "report.html": "text/html; charset=utf-8",
+    "audit.json": "application/json",
+    "manifest.json": "application/json",
+    "seal.json": "application/json",
+    "report.pdf": "application/pdf",
+}
+STATUS = "web-status.json"
+
+
+def audits_root(db: Path) -> Path:
+    return db.with_name(db.name + ".audits")
+
+
+@dataclass
+class AuditInfo:
+    id: str
+    path: Path
+    state: str  # running, done, failed
+    created: str
+    options: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    files: list[str] = field(default_factory=list)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "state": self.state,
+            "created": self.created,
+            "options": self.options,
+            "error": self.error,
+            "files": self.files,
+        }
+
+
+def _info(path: Path) -> AuditInfo | None:
+    status: dict[str, Any] = {}
+    try:
+        status = json.loads((path / STATUS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        if not (path / "audit.json").is_file():
+            return None
+        status = {"state": "done"}
+    files = [n for n in DOWNLOADS if (path / n).is_file()]
+    created = status.get("created") or datetime.fromtimestamp(path.stat().st_mtime, UTC).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    state = status.get("state", "done")
+    if state == "done" and "audit.json" not in files:
+        state = "failed"
+    return AuditInfo(path.name, path, state, created, status.get("options", {}),
+                     status.get("error"), files)  # fmt: skip
+
+
+def list_audits(site_dir: Path) -> list[AuditInfo]:
+    """The audits in `site_dir` (a directory of audit directories, or one audit), newest first."""
+    if (site_dir / "audit.json").is_file():
+        found = _info(site_dir)
+        return [found] if found else []
+    if not site_dir.is_dir():
+        return []
+    infos = [
+        i
+        for p in site_dir.iterdir()
+        if p.is_dir() and AUDIT_ID_RE.match(p.name) and (i := _info(p)) is not None
+    ]
+    return sorted(infos, key=lambda i: (i.created, i.id), reverse=True)
+
+
+def find_audit(site_dir: Path, audit_id: str) -> AuditInfo | None:
+    if not AUDIT_ID_RE.match(audit_id):
+        return None
+    return next((a for a in list_audits(site_dir) if a.id == audit_id), None)
+
+
+def latest_done(site_dir: Path) -> AuditInfo | None:
+    return next(
+        (
+            a
+            for a in list_audits(site_dir)
+            if a.state == "done" and (a.path / "labels.parquet").is_file()
+        ),
+        None,
+    )
+
+
+def load_facts(info: AuditInfo) -> dict[str, Any]:
+    """audit.json of a finished audit (parsed once per version of the file: it can be large)."""
+    path = info.path / "audit.json"
+    st = path.stat()
+    return _parsed(str(path), st.st_size, st.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed(path: str, size: int, mtime_ns: int) -> dict[str, Any]:
+    return json.loads(Path(path).read_text(encoding="utf-8"))  # type: ignore[no-any-return]
+
+
+def _write_status(path: Path, status: dict[str, Any]) -> None:
+    tmp = path / (STATUS + ".tmp")
+    tmp.write_text(json.dumps(status, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path / STATUS)
+
+
+class Runner:
+    """Runs audits of a collector's sites one at a time in a worker thread."""
+
+    def __init__(self, db: Path, on_done: Any = None) -> None:
+        self.db = Path(db)
+        self.root = audits_root(self.db)
+        self.on_done = on_done
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qinglang-audit")
+        self._lock = threading.Lock()
+
+    def site_dir(self, site: str) -> Path:
+        return self.root / f"site={site}"
+
+    def submit(
+        self, site: str, options: dict[str, Any], kind: str = "manual"
+    ) -> tuple[str, Future]:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        audit_id = f"{stamp}-{kind}-{secrets.token_hex(3)}"
+        path = self.site_dir(site) / audit_id
+        path.mkdir(parents=True)
+        created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        status = {"state": "running", "created": created, "options": options, "kind": kind}
+        _write_status(path, status)
+        return audit_id, self._pool.submit(self._run, site, path, status)
+
+    def _run(self, site: str, path: Path, status: dict[str, Any]) -> None:
+        from qinglang.audit.run import AuditOptions, run_audit
+        from qinglang.collect.lake import site_snapshot
+
+        o = status["options"]
+        started = time.monotonic()
+        try:
+            files, root = site_snapshot(self.db, site, path / "inputs")
+            run_audit(
+                files,
+                path,
+                AuditOptions(
+                    fmt="parquet",
+                    unit_price=float(o.get("price", 1.0)),
+                    per=int(o.get("per", 1000)),
+                    currency=str(o.get("currency", "CNY")),
+                    lang=str(o.get("lang", "zh")),
+                    tz=str(o.get("tz", "UTC")),
+                    period_from=o.get("from") or None,
+                    period_to=o.get("to") or None,
+                ),
+                lake_root=root,
+            )
+            status.update(state="done")
+        except QinglangError as exc:
+            status.update(state="failed", error=str(exc)[:500])
+        except Exception as exc:  # a bug: kept in the status, the dashboard goes on
+            status.update(
+                state="failed", error=f"internal error: {type(exc).__name__}: {exc}"[:500]
+            )
+        status["seconds"] = round(time.monotonic() - started, 2)
+        _write_status(path, status)
+        if self.on_done is not None and status["state"] == "done":
+            self.on_done(site)
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

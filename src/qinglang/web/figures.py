@@ -1,0 +1,206 @@
+"""A site's figures for the dashboard: page views, visitors and invalid shares over time, and
+sources ranked by invalid share, from the lake's rollups (rollups.py) plus its live tail.
+
+Categories come from the latest finished audit of the site (its labels.parquet, joined by
+event_id); events that audit did not cover are ``unaudited``. Times are UTC.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from qinglang.collect import compact
+from qinglang.collect.lake import site_files
+from qinglang.collect.sites import lake_dir
+from qinglang.errors import ConfigError, InputError
+from qinglang.web import audits as audits_mod
+from qinglang.web.rollups import Store, _list, day_of, rollup_sql
+
+GRAINS = ("hour", "day")
+MAX_HOURS = 24 * 31  # an hourly series covers at most 31 days
+MAX_DAYS = 3660
+NOT_INVALID = ("valid", "unaudited")
+
+
+def parse_day(text: str | None, field: str) -> date | None:
+    if not text:
+        return None
+    try:
+        if len(text) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text)
+    except ValueError:
+        raise ConfigError(f"{field} {text[:40]!r}: expected a day as YYYY-MM-DD") from None
+
+
+class Figures:
+    def __init__(self, db: Path) -> None:
+        self.db = Path(db)
+        self.store = Store(self.db)
+        self.audits_root = audits_mod.audits_root(self.db)
+        self.scratch = self.db.with_name(self.db.name + ".web") / "pending"
+        self._list_locks: dict[str, threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def _files(self, site: str) -> list[Path]:
+        """Every stored event's file, once (collect.lake.site_files); [] when none yet."""
+        with self._guard:
+            lock = self._list_locks.setdefault(site, threading.Lock())
+        with lock:  # the pending rows' file is rewritten by each listing
+            try:
+                return site_files(self.db, site, self.scratch / f"site={site}")
+            except InputError:
+                return []
+
+    def sources_of(
+        self, site: str
+    ) -> tuple[list[Path], list[Path], list[Path], str | None, list[Path] | None]:
+        """(rollup files of the day files, the live tail (parts, pending rows), the day files of
+        the days the tail touches, the audit id, the labels of the hours it holds) for `site`."""
+        latest = audits_mod.latest_done(self.audits_root / f"site={site}")
+        files = self._files(site)
+        site_dir = lake_dir(self.db) / f"site={site}"
+        days = [f for f in files if f.parent == site_dir and f.name.startswith(compact.DAY_PREFIX)]
+        tail = [f for f in files if f not in days]
+        labels = self.store.labels_by_hour(site, latest.path, files) if latest else {}
+        touched: set[str] = set()
+        if tail:
+            con = duckdb.connect()
+            try:
+                touched = {
+                    r[0]
+                    for r in con.execute(
+                        f"SELECT DISTINCT strftime(ts AT TIME ZONE 'UTC', '%Y-%m-%dT%H') FROM "
+                        f"read_parquet({_list(tail)}, union_by_name = true)"
+                    ).fetchall()
+                }
+            finally:
+                con.close()
+        touched_days = {h[:10] for h in touched}  # UTC hours of the tail, and their days
+        seen = [f for f in days if day_of(f) in touched_days]  # days of both: visitors once
+        rollups = self.store.refresh(site, days, labels, latest.id if latest else None)
+        live_labels = [labels[h] for h in sorted(touched) if h in labels] if latest else None
+        return rollups, tail, seen, latest.id if latest else None, live_labels
+
+    def site(
+        self, site: str, grain: str = "day", start: date | None = None, end: date | None = None
+    ) -> dict[str, Any]:
+        """The figures of `site` from `start` to `end` (UTC days, inclusive) by `grain`."""
+        if grain not in GRAINS:
+            raise ConfigError(f"grain {grain[:20]!r}: expected hour or day")
+        try:
+            return self._site(site, grain, start, end)
+        except duckdb.IOException:  # a file replaced under the listing (a compaction, a new
+            return self._site(site, grain, start, end)  # audit's rollups): list once more
+
+    def _site(self, site: str, grain: str, start: date | None, end: date | None) -> dict[str, Any]:
+        rollups, live, seen, audit_id, labels = self.sources_of(site)
+        con = duckdb.connect()
+        try:
+            con.execute("SET TimeZone = 'UTC'")
+            parts = []
+            if rollups:
+                parts.append(f"SELECT kind, t, key, cat, n FROM read_parquet({_list(rollups)})")
+            if live:
+                parts.append(
+                    f"SELECT kind, t, key, cat, n FROM ({rollup_sql(live, labels, False, seen)})"
+                )
+            if not parts:
+                return _empty(site, grain, audit_id)
+            con.execute("CREATE TEMP TABLE rows AS " + " UNION ALL ".join(parts))
+            last = con.execute("SELECT strftime(max(t), '%Y-%m-%d') FROM rows").fetchall()[0][0]
+            if last is None:
+                return _empty(site, grain, audit_id)
+            last_day = date.fromisoformat(last)
+            end = end or last_day
+            span = 2 if grain == "hour" else 30
+            start = start or end - timedelta(days=span - 1)
+            if start > end:
+                raise ConfigError("from: the first day is after the last (to)")
+            limit = MAX_HOURS // 24 if grain == "hour" else MAX_DAYS
+            if (end - start).days + 1 > limit:
+                raise ConfigError(f"from/to: at most {limit} days at grain {grain}")
+            hi = end + timedelta(days=1)
+            con.execute(
+                f"CREATE TEMP TABLE r AS SELECT * FROM rows WHERE t >= TIMESTAMPTZ "
+                f"'{start.isoformat()} 00:00:00+00' AND t < TIMESTAMPTZ '{hi.isoformat()} 00:00:00+00'"
+            )
+            return {
+                "site": site,
+                "grain": grain,
+                "from": start.isoformat(),
+                "to": end.isoformat(),
+                "audit": audit_id,
+                "totals": _totals(con),
+                "series": _series(con, grain),
+                "sources": _sources(con),
+            }
+        finally:
+            con.close()
+
+
+def _empty(site: str, grain: str, audit_id: str | None) -> dict[str, Any]:
+    return {"site": site, "grain": grain, "from": None, "to": None, "audit": audit_id,
+            "totals": {"pv": 0, "by_category": []}, "series": [], "sources": []}  # fmt: skip
+
+
+def _totals(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
+    rows = con.execute(
+        "SELECT cat, sum(n) FROM r WHERE kind = 'hour_pv' GROUP BY cat ORDER BY 2 DESC, 1"
+    ).fetchall()
+    pv = sum(int(n) for _, n in rows)
+    audited = sum(int(n) for c, n in rows if c != "unaudited")
+    return {
+        "pv": pv,
+        "audited_pv": audited,
+        "invalid_pv": sum(int(n) for c, n in rows if c not in NOT_INVALID),
+        "by_category": [
+            {"category": c, "pv": int(n), "share": round(int(n) / pv, 6) if pv else 0.0}
+            for c, n in rows
+        ],
+    }
+
+
+def _series(con: duckdb.DuckDBPyConnection, grain: str) -> list[dict[str, Any]]:
+    uv_kind = "hour_uv" if grain == "hour" else "day_uv"
+    rows = con.execute(
+        f"SELECT strftime(date_trunc('{grain}', t), '%Y-%m-%dT%H:%MZ') AS p, kind, cat, "
+        f"sum(n)::BIGINT FROM r WHERE kind IN ('hour_pv', '{uv_kind}') GROUP BY ALL ORDER BY p"
+    ).fetchall()
+    points: dict[str, dict[str, Any]] = {}
+    for p, kind, cat, n in rows:
+        point = points.setdefault(
+            p, {"t": p, "pv": 0, "uv": 0, "pv_by_category": {}, "uv_by_category": {}}
+        )
+        which = "pv" if kind == "hour_pv" else "uv"
+        point[which] += int(n)
+        point[f"{which}_by_category"][cat] = int(n)
+    for point in points.values():
+        audited = point["uv"] - point["uv_by_category"].get("unaudited", 0)
+        invalid = audited - point["uv_by_category"].get("valid", 0)
+        point["invalid_uv_share"] = round(invalid / audited, 6) if audited else None
+    return list(points.values())
+
+
+def _sources(con: duckdb.DuckDBPyConnection, limit: int = 50) -> list[dict[str, Any]]:
+    rows = con.execute(
+        "SELECT key, sum(n) AS pv, sum(n) FILTER (cat NOT IN ('valid', 'unaudited')) AS bad, "
+        "sum(n) FILTER (cat <> 'unaudited') AS audited FROM r WHERE kind = 'src' GROUP BY key"
+    ).fetchall()
+    out = [
+        {
+            "source": key,
+            "pv": int(pv),
+            "audited_pv": int(audited or 0),
+            "invalid_pv": int(bad or 0),
+            "invalid_share": round(int(bad or 0) / int(audited), 6) if audited else None,
+        }
+        for key, pv, bad, audited in rows
+    ]
+    out.sort(key=lambda s: (-(s["invalid_share"] or 0), -s["pv"], s["source"]))
+    return out[:limit]

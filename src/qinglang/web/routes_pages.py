@@ -1,0 +1,160 @@
+"""The dashboard's HTML pages (server-rendered: every table reads without JavaScript)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from qinglang.errors import QinglangError
+from qinglang.web import views
+from qinglang.web.accounts import ROLES, RUNS_AUDITS, USER_RE
+from qinglang.web.app import render
+from qinglang.web.audits import DOWNLOADS, find_audit
+from qinglang.web.i18n import lang_of
+from qinglang.web.security import FormRefused, checked_form
+from qinglang.web.tenancy import for_site, not_found, signed_in
+
+
+def _st(request: Request) -> Any:
+    return request.app.state
+
+
+@signed_in
+def sites_page(request: Request) -> Response:
+    return render(request, "sites.j2", sites=views.sites(_st(request), request.state.user))
+
+
+@for_site()
+def site_page(request: Request) -> Response:
+    site = request.state.site
+    if _st(request).figures is None:
+        return RedirectResponse(f"/s/{site}/audits", status_code=303)
+    try:
+        figures = views.figures(_st(request), site, request.query_params)
+    except QinglangError as exc:
+        return PlainTextResponse(f"400: {exc}", status_code=400)
+    return render(request, "site.j2", site=site, figures=figures,
+                  can_run=request.state.role in RUNS_AUDITS)  # fmt: skip
+
+
+@for_site()
+def audits_page(request: Request) -> Response:
+    site = request.state.site
+    return render(request, "audits.j2", site=site, audits=views.audits(_st(request), site),
+                  can_run=_st(request).runner is not None and request.state.role in RUNS_AUDITS,
+                  message=request.query_params.get("started"))  # fmt: skip
+
+
+@for_site(RUNS_AUDITS)
+async def run_audit(request: Request) -> Response:
+    site = request.state.site
+    if _st(request).runner is None:
+        return PlainTextResponse("403: read-only", status_code=403)
+    try:
+        form = await checked_form(request)
+        options = views.audit_options(form, lang_of(request))
+    except FormRefused as refused:
+        return PlainTextResponse(f"{refused.status}: {refused.why}", status_code=refused.status)
+    except QinglangError as exc:
+        return render(request, "audits.j2", status=400, site=site, error=str(exc), can_run=True,
+                      audits=views.audits(_st(request), site), message=None)  # fmt: skip
+    audit_id, _ = _st(request).runner.submit(site, options)
+    return RedirectResponse(f"/s/{site}/audits?started={audit_id}", status_code=303)
+
+
+@for_site()
+def audit_page(request: Request) -> Response:
+    site = request.state.site
+    found = views.audit(_st(request), site, request.path_params["audit"])
+    if found is None:
+        return not_found(request)
+    return render(request, "audit.j2", site=site, audit=found)
+
+
+@for_site()
+def category_page(request: Request) -> Response:
+    site, p = request.state.site, request.path_params
+    found = views.category(_st(request), site, p["audit"], p["category"])
+    if found is None:
+        return not_found(request)
+    return render(request, "category.j2", site=site, detail=found)
+
+
+@for_site()
+def source_page(request: Request) -> Response:
+    site, p = request.state.site, request.path_params
+    found = views.source(_st(request), site, p["audit"], request.query_params.get("name", ""))
+    if found is None:
+        return not_found(request)
+    return render(request, "category.j2", site=site, detail=found)
+
+
+@for_site()
+def download(request: Request) -> Response:
+    return download_file(request)
+
+
+def download_file(request: Request) -> Response:
+    """An audit's file (the names in DOWNLOADS only), as an attachment in a sandbox."""
+    site, p = request.state.site, request.path_params
+    name = p["name"]
+    info = find_audit(_st(request).audits_dir(site), p["audit"])
+    if info is None or name not in DOWNLOADS or name not in info.files:
+        return not_found(request)
+    return FileResponse(
+        info.path / name,
+        media_type=DOWNLOADS[name],
+        filename=f"{site}-{info.id}-{name}",
+        headers={"content-security-policy": "sandbox; default-src 'none'"},
+    )
+
+
+@for_site(["owner"])
+def users_page(request: Request) -> Response:
+    site = request.state.site
+    accounts = _st(request).accounts
+    return render(request, "users.j2", site=site, roles=ROLES, users=accounts.users_of(site),
+                  error=request.query_params.get("error"))  # fmt: skip
+
+
+@for_site(["owner"])
+async def users_change(request: Request) -> Response:
+    site = request.state.site
+    try:
+        form = await checked_form(request)
+    except FormRefused as refused:
+        return PlainTextResponse(f"{refused.status}: {refused.why}", status_code=refused.status)
+    name, role = str(form.get("user", ""))[:64], str(form.get("role", ""))
+    accounts = _st(request).accounts
+    try:
+        if not USER_RE.match(name) or accounts.user(name) is None:
+            missing = "user: no such user (qinglang user add NAME first)"
+            return render(request, "users.j2", status=400, site=site, roles=ROLES,
+                          users=accounts.users_of(site), error=missing)  # fmt: skip
+        if form.get("action") == "revoke":
+            if name == request.state.user.name:
+                return PlainTextResponse("400: an owner cannot revoke themself", status_code=400)
+            accounts.revoke(name, site)
+        else:
+            accounts.grant(name, site, role)
+    except QinglangError as exc:
+        return render(request, "users.j2", status=400, site=site, roles=ROLES,
+                      users=accounts.users_of(site), error=str(exc))  # fmt: skip
+    return RedirectResponse(f"/s/{site}/users", status_code=303)
+
+
+ROUTES = [
+    Route("/sites", sites_page),
+    Route("/s/{site}", site_page),
+    Route("/s/{site}/audits", audits_page, methods=["GET"]),
+    Route("/s/{site}/audits", run_audit, methods=["POST"]),
+    Route("/s/{site}/audits/{audit}", audit_page),
+    Route("/s/{site}/audits/{audit}/category/{category}", category_page),
+    Route("/s/{site}/audits/{audit}/source", source_page),
+    Route("/s/{site}/audits/{audit}/files/{name}", download),
+    Route("/s/{site}/users", users_page, methods=["GET"]),
+    Route("/s/{site}/users", users_change, methods=["POST"]),
+]
