@@ -31,12 +31,16 @@ def ui(
     audit_every: Annotated[
         str | None, typer.Option(help="Audit each site's lake this often, e.g. 1h (30m, 1d)")
     ] = None,
+    allow_host: Annotated[
+        list[str] | None,
+        typer.Option(help="Also answer requests for this Host name (the name a proxy passes)"),
+    ] = None,
 ) -> None:
     """Run the dashboard and its JSON API beside the collector (same --db). Ctrl-C stops it."""
     import uvicorn
 
     from qinglang.collect.sites import open_collector_db
-    from qinglang.web.app import UiConfig, build_app, is_loopback
+    from qinglang.web.app import UiConfig, allowed_hosts_for, build_app, is_loopback
     from qinglang.web.schedule import Scheduler, parse_every
 
     scheduler = None
@@ -57,7 +61,11 @@ def ui(
             cfg = UiConfig(readonly_dir=audit_dir.resolve())
         else:
             open_collector_db(db)
-            cfg = UiConfig(db=db.resolve(), secure_cookies=not is_loopback(host))
+            cfg = UiConfig(
+                db=db.resolve(),
+                secure_cookies=not is_loopback(host),
+                allowed_hosts=allowed_hosts_for(host, allow_host or []),
+            )
         web = build_app(cfg)
         if every and web.state.runner is not None:
             scheduler = Scheduler(cfg.db, web.state.runner, every)  # type: ignore[arg-type]

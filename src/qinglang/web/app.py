@@ -17,6 +17,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -38,6 +39,11 @@ class UiConfig:
     readonly_dir: Path | None = None  # or: a directory of audits, read-only
     secure_cookies: bool = False  # Secure cookies: anything but plain loopback
     limiter: Limiter | None = None
+    # the Host names a request may carry (None: any); read-only mode always takes LOOPBACK_HOSTS
+    allowed_hosts: tuple[str, ...] | None = None
+
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 def is_loopback(host: str) -> bool:
@@ -47,6 +53,18 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+def allowed_hosts_for(host: str, extra: list[str]) -> tuple[str, ...] | None:
+    """The Host names `qinglang ui --host HOST --allow-host EXTRA...` answers: on loopback the
+    loopback names (a DNS-rebound name is refused); on one address, that address; on a wildcard
+    (0.0.0.0, ::), any name unless some are given."""
+    names = tuple(h.lower() for h in extra)
+    if is_loopback(host):
+        return LOOPBACK_HOSTS + names
+    if host in ("0.0.0.0", "::", "[::]", ""):
+        return names or None
+    return (f"[{host}]" if ":" in host and not host.startswith("[") else host,) + names
 
 
 def readonly_site_name(path: Path) -> str:
@@ -110,7 +128,10 @@ def build_app(cfg: UiConfig) -> Starlette:
         import secrets
 
         accounts, key = None, secrets.token_hex(32)
+    # Read-only mode has no login: a page whose name rebinds to 127.0.0.1 must not read it
+    hosts = LOOPBACK_HOSTS if cfg.readonly_dir is not None else cfg.allowed_hosts
     middleware = [
+        *([Middleware(TrustedHostMiddleware, allowed_hosts=list(hosts))] if hosts else []),
         Middleware(SecurityHeaders),
         Middleware(
             SessionMiddleware,
