@@ -125,3 +125,28 @@ def test_tables_added_to_an_existing_collector_db(tmp_path):
     Accounts(db)  # again: nothing lost, nothing doubled
     assert SiteRegistry(db).get("shop") is not None
     assert Accounts(db).verify("x", PASSWORD) is not None
+
+
+def test_password_hashing_runs_off_the_event_loop(world):
+    """argon2 (~0.2 s a login) runs in a worker thread, so pages answer while logins hash."""
+    import asyncio
+
+    web = build_app(UiConfig(db=world.db))
+    accounts, calls = web.state.accounts, []
+    verify = accounts.verify
+
+    def recording_verify(name, password):
+        try:
+            asyncio.get_running_loop()
+            calls.append("on the event loop")
+        except RuntimeError:
+            calls.append("in a thread")
+        return verify(name, password)
+
+    accounts.verify = recording_verify
+    c = client(web)
+    assert c.post("/login", data={"user": "alice", "password": "wrong-password!",
+                                  "csrf": csrf_of(c)}).status_code == 401  # fmt: skip
+    login(c, "alice")
+    assert calls == ["in a thread", "in a thread"]
+    web.state.runner.shutdown()

@@ -7,6 +7,7 @@ served on loopback only).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import re
 from dataclasses import dataclass
@@ -149,12 +150,14 @@ def build_app(cfg: UiConfig) -> Starlette:
 
 def _set_state(app: Starlette, cfg: UiConfig, accounts: Accounts | None) -> None:
     from qinglang.web.audits import Runner
+    from qinglang.web.routes_auth import HASH_SLOTS
 
     s = app.state
     s.cfg = cfg
     s.accounts = accounts
     s.templates = templates()
     s.limiter = cfg.limiter or Limiter()
+    s.hash_slots = asyncio.Semaphore(HASH_SLOTS)
     s.readonly_site = readonly_site_name(cfg.readonly_dir) if cfg.readonly_dir else None
     if cfg.db is not None:
         from qinglang.collect.sites import SiteRegistry

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import secrets
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
@@ -15,6 +16,7 @@ from qinglang.web.security import FormRefused, checked_form
 from qinglang.web.tenancy import public, signed_in
 
 MAX_NAME = 64
+HASH_SLOTS = 2  # argon2 hashes at once (64 MiB and ~0.2 s of a core each); more logins wait
 
 
 def local_path(target: str | None, default: str = "/sites") -> str:
@@ -62,7 +64,8 @@ async def login(request: Request) -> Response:
     if wait > 0:
         return render(request, "login.j2", status=429, next=target,
                       error_key=("too_many", max(1, math.ceil(wait / 60))))  # fmt: skip
-    user = request.app.state.accounts.verify(name, password)
+    async with request.app.state.hash_slots:  # off the event loop, a few at a time
+        user = await run_in_threadpool(request.app.state.accounts.verify, name, password)
     if user is None:
         limiter.failed(name, ip)
         return render(request, "login.j2", status=401, next=target, error_key=("bad_login", 0))

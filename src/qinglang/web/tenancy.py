@@ -98,7 +98,7 @@ def signed_in(endpoint: Endpoint) -> Endpoint:
     """Any signed-in user; `request.state.user` is set."""
 
     async def handler(request: Request) -> Response:
-        user = current_user(request)
+        user = await run_in_threadpool(current_user, request)  # SQLite: off the event loop
         if user is None:
             return _refuse_anonymous(request)
         request.state.user = user
@@ -115,7 +115,7 @@ def for_site(roles: Iterable[str] = ROLES) -> Callable[[Endpoint], Endpoint]:
 
     def wrap(endpoint: Endpoint) -> Endpoint:
         async def handler(request: Request) -> Response:
-            user = current_user(request)
+            user = await run_in_threadpool(current_user, request)
             if user is None:
                 return _refuse_anonymous(request)
             site = request.path_params.get("site")
