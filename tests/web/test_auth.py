@@ -96,10 +96,15 @@ def test_password_change_ends_sessions(world, app):
     acc = Accounts(world.db)
     acc.add_user("temp-user", PASSWORD)
     acc.grant("temp-user", "shop", "buyer")
+    token = {"Authorization": "Bearer " + acc.new_token("temp-user")}
     c = client(app, "temp-user")
     assert c.get("/s/shop").status_code == 200
+    assert client(app).get("/api/v1/sites/shop/figures", headers=token).status_code == 200
     acc.set_password("temp-user", PASSWORD + "!")
     assert c.get("/s/shop").status_code == 303
+    assert client(app).get("/api/v1/sites/shop/figures", headers=token).status_code == 401
+    assert acc.tokens("temp-user") == []
+    acc.remove_user("temp-user")
 
 
 def test_passwords_and_tokens_are_stored_hashed(world):

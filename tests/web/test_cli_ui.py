@@ -45,6 +45,26 @@ def test_user_lifecycle(db):
     assert Accounts(db).user("alice").grants == {}
 
 
+def test_tokens_listed_revoked_and_users_removed(db):
+    run("user", "add", "bob", "--db", str(db), "--password-stdin", stdin=PASSWORD + "\n")
+    run("user", "grant", "bob", "shop", "buyer", "--db", str(db))
+    first, second = (run("user", "token", "bob", "--db", str(db)).stdout.split()[0]
+                     for _ in range(2))  # fmt: skip
+    listed = run("user", "token", "bob", "--list", "--db", str(db))
+    ids = [line.split()[0] for line in listed.stdout.splitlines()]
+    assert listed.exit_code == 0 and len(ids) == 2 and "Z" in listed.stdout
+    r = run("user", "token", "bob", "--revoke", ids[0], "--db", str(db))
+    assert r.exit_code == 0, r.output
+    assert Accounts(db).token_user(first) is None and Accounts(db).token_user(second) is not None
+    r = run("user", "token", "bob", "--revoke", ids[0], "--db", str(db))
+    assert r.exit_code == 2 and "--revoke" in r.output
+    assert run("user", "remove", "bob", "--db", str(db)).exit_code == 0
+    acc = Accounts(db)
+    assert acc.user("bob") is None and acc.token_user(second) is None and acc.users_of("shop") == []
+    r = run("user", "remove", "bob", "--db", str(db))
+    assert r.exit_code == 2 and "no user 'bob'" in r.output
+
+
 @pytest.mark.parametrize(
     ("args", "stdin", "says"),
     [

@@ -1,4 +1,4 @@
-"""The dashboard's commands: `qinglang ui` and `qinglang user add|passwd|grant|revoke|token`."""
+"""The dashboard's commands: `qinglang ui` and `qinglang user add|passwd|grant|revoke|token|remove`."""
 
 from __future__ import annotations
 
@@ -144,7 +144,7 @@ def user_passwd(
     db: Annotated[Path, typer.Option(help=DB_HELP)] = Path("qinglang.db"),
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help=STDIN_HELP)] = False,
 ) -> None:
-    """Set a user's password (their open sessions end)."""
+    """Set a user's password (their open sessions end and their API tokens are revoked)."""
     try:
         _accounts(db).set_password(name, _password(password_stdin))
     except QinglangError as exc:
@@ -190,12 +190,40 @@ def user_revoke(
 def user_token(
     name: Annotated[str, typer.Argument(help="User name")],
     db: Annotated[Path, typer.Option(help=DB_HELP)] = Path("qinglang.db"),
+    list_: Annotated[bool, typer.Option("--list", help="List their tokens (id, created)")] = False,
+    revoke: Annotated[int | None, typer.Option(help="Revoke their token with this id")] = None,
 ) -> None:
-    """Make a new API token for a user and print it, once (only its hash is kept)."""
+    """Make a new API token for a user and print it, once (only its hash is kept); or list or
+    revoke their tokens. `user passwd` revokes all of a user's tokens."""
+    import datetime as dt
+
     try:
-        token = _accounts(db).new_token(name)
+        accounts = _accounts(db)
+        if list_:
+            for token_id, created in accounts.tokens(name):
+                when = dt.datetime.fromtimestamp(created, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+                out.print(f"{token_id}  {when}", markup=False, highlight=False)
+            return
+        if revoke is not None:
+            accounts.revoke_token(name, revoke)
+            console.print(f"token {revoke} of {name} revoked", markup=False, highlight=False)
+            return
+        token = accounts.new_token(name)
     except QinglangError as exc:
         fail(exc)
     out.print(token, markup=False, highlight=False)
     console.print("keep it: it is not shown again (send it as Authorization: Bearer TOKEN)",
                   markup=False, highlight=False)  # fmt: skip
+
+
+@user_app.command("remove")
+def user_remove(
+    name: Annotated[str, typer.Argument(help="User name")],
+    db: Annotated[Path, typer.Option(help=DB_HELP)] = Path("qinglang.db"),
+) -> None:
+    """Remove a user: their roles, tokens and open sessions end."""
+    try:
+        _accounts(db).remove_user(name)
+    except QinglangError as exc:
+        fail(exc)
+    console.print(f"user {name} removed", markup=False, highlight=False)

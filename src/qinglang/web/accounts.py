@@ -3,7 +3,7 @@
 Tables (created if missing, so an existing collector database gains them untouched):
 ``web_users`` (name, argon2 hash, a generation bumped by every password change, which ends the
 user's sessions), ``web_grants`` (user, site, role), ``web_tokens`` (the SHA-256 of each API
-token, never the token) and ``web_meta`` (the key that signs session cookies).
+token, never the token; a password change deletes the user's tokens) and ``web_meta`` (the key that signs session cookies).
 
 Roles: ``owner`` manages a site and its users; ``buyer`` and ``seller`` see a site's figures and
 audits and run audits; ``auditor`` sees the figures and audits of each site it is granted, and
@@ -110,6 +110,9 @@ class Accounts:
                 "UPDATE web_users SET hash = ?, generation = generation + 1 WHERE name = ?",
                 (digest, name),
             ).rowcount
+            c.execute(
+                "DELETE FROM web_tokens WHERE user = ?", (name,)
+            )  # a new password: new tokens
         if not n:
             raise ConfigError(f"no user {name!r} (qinglang user add NAME)")
 
@@ -124,6 +127,15 @@ class Accounts:
         except (VerifyMismatchError, VerificationError, InvalidHashError):
             return None
         return self.user(name) if row else None
+
+    def remove_user(self, name: str) -> None:
+        """The user, their grants and their tokens, gone (their sessions end with them)."""
+        with self._conn() as c:
+            n = c.execute("DELETE FROM web_users WHERE name = ?", (name,)).rowcount
+            c.execute("DELETE FROM web_grants WHERE user = ?", (name,))
+            c.execute("DELETE FROM web_tokens WHERE user = ?", (name,))
+        if not n:
+            raise ConfigError(f"no user {name!r}")
 
     def user(self, name: str) -> User | None:
         with self._conn() as c:
@@ -168,6 +180,24 @@ class Accounts:
                 "INSERT INTO web_tokens VALUES (?, ?, ?)", (token_digest(token), name, time.time())
             )
         return token
+
+    def tokens(self, name: str) -> list[tuple[int, float]]:
+        """The user's tokens as (id, created), oldest first."""
+        if self.user(name) is None:
+            raise ConfigError(f"no user {name!r} (qinglang user add NAME)")
+        with self._conn() as c:
+            rows = c.execute(
+                "SELECT rowid, created FROM web_tokens WHERE user = ? ORDER BY rowid", (name,)
+            ).fetchall()
+        return [(int(i), float(t)) for i, t in rows]
+
+    def revoke_token(self, name: str, token_id: int) -> None:
+        with self._conn() as c:
+            n = c.execute(
+                "DELETE FROM web_tokens WHERE rowid = ? AND user = ?", (token_id, name)
+            ).rowcount
+        if not n:
+            raise ConfigError(f"--revoke {token_id}: {name!r} has no such token (see --list)")
 
     def token_user(self, token: str) -> User | None:
         if not token.startswith(TOKEN_PREFIX) or len(token) > 100:
