@@ -127,3 +127,30 @@ def test_schedule_audits_a_site_once_per_lake_change(db):
     assert [a.state for a in done] == ["done", "done"]
     assert all("scheduled" in a.id for a in done)
     runner.shutdown()
+
+
+def _served(monkeypatch, *args: str) -> dict:
+    import uvicorn
+
+    seen: dict = {}
+    monkeypatch.setattr(uvicorn, "run", lambda web, **kw: seen.update(web=web, **kw))
+    r = run("ui", *args)
+    assert r.exit_code == 0, r.output
+    return seen
+
+
+def test_proxy_headers_only_when_asked(db, monkeypatch):
+    seen = _served(monkeypatch, "--db", str(db))
+    assert seen["proxy_headers"] is False  # X-Forwarded-For from anyone is not the client
+    seen = _served(monkeypatch, "--db", str(db), "--forwarded-allow-ips", "127.0.0.1")
+    assert seen["proxy_headers"] is True and seen["forwarded_allow_ips"] == "127.0.0.1"
+
+
+def test_secure_cookies_follow_the_option(db, monkeypatch):
+    def secure(*extra: str) -> bool:
+        return _served(monkeypatch, "--db", str(db), *extra)["web"].state.cfg.secure_cookies
+
+    assert secure() is False  # plain loopback
+    assert secure("--host", "0.0.0.0") is True
+    assert secure("--secure-cookies") is True  # loopback behind an HTTPS proxy
+    assert secure("--host", "0.0.0.0", "--no-secure-cookies") is False

@@ -35,6 +35,21 @@ def ui(
         list[str] | None,
         typer.Option(help="Also answer requests for this Host name (the name a proxy passes)"),
     ] = None,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Take the client address and scheme from X-Forwarded-For/-Proto when the peer "
+            "is one of these (comma-separated, e.g. 127.0.0.1: your proxy); off by default"
+        ),
+    ] = None,
+    secure_cookies: Annotated[
+        bool | None,
+        typer.Option(
+            "--secure-cookies/--no-secure-cookies",
+            help="Secure cookies (HTTPS only); default: on unless --host is loopback. "
+            "Say --secure-cookies behind an HTTPS proxy",
+        ),
+    ] = None,
 ) -> None:
     """Run the dashboard and its JSON API beside the collector (same --db). Ctrl-C stops it."""
     import uvicorn
@@ -63,7 +78,9 @@ def ui(
             open_collector_db(db)
             cfg = UiConfig(
                 db=db.resolve(),
-                secure_cookies=not is_loopback(host),
+                secure_cookies=(not is_loopback(host))
+                if secure_cookies is None
+                else secure_cookies,
                 allowed_hosts=allowed_hosts_for(host, allow_host or []),
             )
         web = build_app(cfg)
@@ -80,14 +97,15 @@ def ui(
     console.print(
         f"qinglang {__version__} dashboard on http://{where}\n  {what}"
         + (f"\n  audits every {audit_every}" if every else "")
-        + ("" if is_loopback(host) else "\n  cookies are Secure: put it behind HTTPS")
+        + ("\n  cookies are Secure: put it behind HTTPS" if web.state.cfg.secure_cookies else "")
         + "\nCtrl-C stops it.",
         markup=False,
         highlight=False,
     )
     try:
         uvicorn.run(web, host=host, port=port, log_level="warning", access_log=False,
-                    server_header=False)  # fmt: skip
+                    server_header=False, proxy_headers=forwarded_allow_ips is not None,
+                    forwarded_allow_ips=forwarded_allow_ips or "")  # fmt: skip
     except KeyboardInterrupt:
         pass
     finally:

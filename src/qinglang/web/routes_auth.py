@@ -69,7 +69,7 @@ async def login(request: Request) -> Response:
     if user is None:
         limiter.failed(name, ip)
         return render(request, "login.j2", status=401, next=target, error_key=("bad_login", 0))
-    limiter.succeeded(name)
+    limiter.succeeded(name, ip)
     request.session.clear()  # a fresh session: nothing from before signing in carries over
     request.session.update(user=user.name, gen=user.generation, csrf=secrets.token_urlsafe(32))
     return RedirectResponse(target, status_code=303)
