@@ -161,3 +161,23 @@ def test_the_live_tail_takes_the_audits_labels_too(db):
         "valid": 21, "givt.crawler": 4}  # fmt: skip
     labels = figures.store.root.parent / "labels" / "site=shop"
     assert sorted(p.name for p in next(labels.iterdir()).iterdir())[-1] == "d=2026-11-30T22"
+
+
+def test_an_audit_of_one_day_replaces_that_days_categories_only(db):
+    lake.write(db, "shop", lake.traffic("shop", DAY1, 14, 3), "day=2026-11-30")
+    lake.write(db, "shop", lake.traffic("shop", DAY2, 14, 3, start=100), "day=2026-12-01")
+    runner = Runner(db)
+    full, done = runner.submit("shop", {"lang": "en"})
+    done.result(timeout=120)
+    before = Figures(db).site("shop")
+    cats = {c["category"]: c["pv"] for c in before["totals"]["by_category"]}
+    assert cats == {"valid": 28, "givt.crawler": 6} and before["audit"] == full
+    one_day, done = runner.submit("shop", {"lang": "en", "from": "2026-12-01", "to": "2026-12-01"})
+    done.result(timeout=120)
+    runner.shutdown()
+    after = Figures(db).site("shop")
+    assert after["totals"] == before["totals"]  # 11-30 keeps the full audit's categories
+    assert after["audit"] == one_day  # the newest audit whose labels are in use
+    assert [s["uv_by_category"] for s in after["series"]] == [
+        s["uv_by_category"] for s in before["series"]
+    ]

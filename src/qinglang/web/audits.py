@@ -98,15 +98,20 @@ def find_audit(site_dir: Path, audit_id: str) -> AuditInfo | None:
     return next((a for a in list_audits(site_dir) if a.id == audit_id), None)
 
 
-def latest_done(site_dir: Path) -> AuditInfo | None:
-    return next(
-        (
-            a
-            for a in list_audits(site_dir)
-            if a.state == "done" and (a.path / "labels.parquet").is_file()
-        ),
-        None,
-    )
+def done_with_labels(site_dir: Path) -> list[AuditInfo]:
+    """The finished audits that left labels, newest first."""
+    return [
+        a
+        for a in list_audits(site_dir)
+        if a.state == "done" and (a.path / "labels.parquet").is_file()
+    ]
+
+
+def covers(info: AuditInfo, day: str) -> bool:
+    """Whether the audit's period holds the UTC day `day` (YYYY-MM-DD): an audit run without
+    `from`/`to` covers every day."""
+    start, end = info.options.get("from") or "", info.options.get("to") or ""
+    return (not start or str(start) <= day) and (not end or day <= str(end))
 
 
 def load_facts(info: AuditInfo) -> dict[str, Any]:

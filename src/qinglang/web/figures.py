@@ -1,8 +1,10 @@
 """A site's figures for the dashboard: page views, visitors and invalid shares over time, and
 sources ranked by invalid share, from the lake's rollups (rollups.py) plus its live tail.
 
-Categories come from the latest finished audit of the site (its labels.parquet, joined by
-event_id); events that audit did not cover are ``unaudited``. Times are UTC.
+Each UTC day's categories come from the newest finished audit of the site whose period covers
+that day (its labels.parquet, joined by event_id; an audit without from/to covers every day), so
+an audit of one day replaces that day's categories only; events that audit did not label are
+``unaudited``. Times are UTC.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from qinglang.collect.lake import site_files
 from qinglang.collect.sites import lake_dir
 from qinglang.errors import ConfigError, InputError
 from qinglang.web import audits as audits_mod
-from qinglang.web.rollups import Store, _list, day_of, rollup_sql
+from qinglang.web.rollups import Store, _list, day_of, next_day, rollup_sql
 
 GRAINS = ("hour", "day")
 MAX_HOURS = 24 * 31  # an hourly series covers at most 31 days
@@ -62,12 +64,11 @@ class Figures:
     ) -> tuple[list[Path], list[Path], list[Path], str | None, list[Path] | None]:
         """(rollup files of the day files, the live tail (parts, pending rows), the day files of
         the days the tail touches, the audit id, the labels of the hours it holds) for `site`."""
-        latest = audits_mod.latest_done(self.audits_root / f"site={site}")
+        done = audits_mod.done_with_labels(self.audits_root / f"site={site}")
         files = self._files(site)
         site_dir = lake_dir(self.db) / f"site={site}"
         days = [f for f in files if f.parent == site_dir and f.name.startswith(compact.DAY_PREFIX)]
         tail = [f for f in files if f not in days]
-        labels = self.store.labels_by_hour(site, latest.path, files) if latest else {}
         touched: set[str] = set()
         if tail:
             con = duckdb.connect()
@@ -83,9 +84,31 @@ class Figures:
                 con.close()
         touched_days = {h[:10] for h in touched}  # UTC hours of the tail, and their days
         seen = [f for f in days if day_of(f) in touched_days]  # days of both: visitors once
-        rollups = self.store.refresh(site, days, labels, latest.id if latest else None)
-        live_labels = [labels[h] for h in sorted(touched) if h in labels] if latest else None
-        return rollups, tail, seen, latest.id if latest else None, live_labels
+        all_days = {day_of(f) for f in days} | touched_days
+        all_days |= {next_day(d) for d in all_days}
+        labels, audit_of = self._labels(site, done, all_days, files)
+        rollups = self.store.refresh(site, days, labels, audit_of)
+        live_labels = [labels[h] for h in sorted(touched) if h in labels] if done else None
+        newest = next((a.id for a in done if a.id in audit_of.values()), None)
+        return rollups, tail, seen, newest, live_labels
+
+    def _labels(
+        self, site: str, done: list[audits_mod.AuditInfo], days: set[str], files: list[Path]
+    ) -> tuple[dict[str, Path], dict[str, str]]:
+        """The labels by UTC hour, each day's from the newest audit in `done` covering it, and
+        which audit that is per day."""
+        audit_of: dict[str, str] = {}
+        by_id = {a.id: a for a in done}
+        for d in days:
+            chosen = next((a for a in done if audits_mod.covers(a, d)), None)
+            if chosen is not None:
+                audit_of[d] = chosen.id
+        labels: dict[str, Path] = {}
+        for audit_id in set(audit_of.values()):
+            split = self.store.labels_by_hour(site, by_id[audit_id].path, files)
+            labels.update({h: p for h, p in split.items() if audit_of.get(h[:10]) == audit_id})
+        self.store.keep_labels(site, set(audit_of.values()))
+        return labels, audit_of
 
     def site(
         self, site: str, grain: str = "day", start: date | None = None, end: date | None = None

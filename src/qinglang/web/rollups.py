@@ -2,7 +2,8 @@
 
 Each compacted day file of ``DB.lake/site=NAME/`` gets one small Parquet file of counts in
 ``DB.web/rollups/site=NAME/``, named after the day file's name, size and mtime and the audit
-whose labels it joined: a day file that compaction rewrote, or a newer audit, makes a new
+whose labels it joined (each day's categories come from the newest finished audit whose period
+covers that day, see figures.py): a day file that compaction rewrote, or a newer audit, makes a new
 rollup (the old one is deleted). Only the live tail is read per request: the parts and the
 segments not compacted yet, with the day files of the days they touch, so that every day is
 counted from one place and its UV stays exact.
@@ -155,33 +156,37 @@ class Store:
         return f"{day_file.stem}.{tag}.parquet"
 
     def refresh(
-        self, site: str, day_files: list[Path], labels: dict[str, Path], audit_id: str | None
+        self, site: str, day_files: list[Path], labels: dict[str, Path], audit_of: dict[str, str]
     ) -> list[Path]:
         """The rollups of `day_files`, computing those missing (all in one scan), deleting those
-        of files gone or changed. `labels`: the audit's labels by UTC hour (`labels_by_hour`)."""
+        of files gone or changed. `labels`: the labels by UTC hour (`labels_by_hour`), each day's
+        from the audit `audit_of[day]`."""
         out = self.site_dir(site)
         out.mkdir(parents=True, exist_ok=True)
+
+        def tag(f: Path) -> str:  # a day file may end past its midnight: both days' audits
+            d = day_of(f)
+            return f"{audit_of.get(d, '-')}+{audit_of.get(next_day(d), '-')}"
+
         with self.lock(site):
-            want = {self.name_for(f, audit_id): f for f in day_files}
-            missing = [f for n, f in want.items() if not (out / n).is_file()]
+            want = {self.name_for(f, tag(f)): f for f in day_files}
+            missing = [(n, f) for n, f in want.items() if not (out / n).is_file()]
             if missing:
-                days = {day_of(f) for f in missing}
-                days |= {next_day(d) for d in days}  # a day file may end past its midnight
+                days = {day_of(f) for _, f in missing}
+                days |= {next_day(d) for d in days}
                 self._compute(missing, [p for h, p in sorted(labels.items()) if h[:10] in days],
-                              audit_id, out)  # fmt: skip
+                              out)  # fmt: skip
             for old in out.glob("*.parquet"):
                 if old.name not in want:
                     old.unlink(missing_ok=True)
         return [out / n for n in want]
 
-    def _compute(
-        self, files: list[Path], labels: list[Path], audit_id: str | None, out: Path
-    ) -> None:
+    def _compute(self, files: list[tuple[str, Path]], labels: list[Path], out: Path) -> None:
         con = duckdb.connect()
         try:
-            con.execute(f"CREATE TEMP TABLE r AS {rollup_sql(files, labels)}")
-            for f in files:
-                final = out / self.name_for(f, audit_id)
+            con.execute(f"CREATE TEMP TABLE r AS {rollup_sql([f for _, f in files], labels)}")
+            for name, f in files:
+                final = out / name
                 tmp = final.with_name(final.name + ".tmp")
                 con.execute(
                     f"COPY (SELECT kind, t, key, cat, n FROM r WHERE f = {_lit(f)}) "
@@ -224,10 +229,14 @@ class Store:
                 )
             finally:
                 con.close()
-        for old in final.parent.glob("*"):  # one audit's split is kept: the latest
-            if old.name != tmp.name:
-                shutil.rmtree(old, ignore_errors=True)
         tmp.rename(final)
+
+    def keep_labels(self, site: str, audit_ids: set[str]) -> None:
+        """Delete the label splits of audits no day takes its categories from any more."""
+        with self.lock(f"labels:{site}"):
+            for old in (self.root.parent / "labels" / f"site={site}").glob("*"):
+                if old.name not in audit_ids and not old.name.endswith(".tmp"):
+                    shutil.rmtree(old, ignore_errors=True)
 
 
 def day_of(day_file: Path) -> str:
