@@ -61,13 +61,13 @@ def test_rollups_are_kept_per_day_file_and_redone_when_it_changes(db):
     path = lake.write(db, "shop", lake.traffic("shop", DAY1, 14, 0), "day=2026-11-30")
     figures = Figures(db)
     assert figures.site("shop")["totals"]["pv"] == 14
-    stored = list(figures.store.site_dir("shop").glob("*.parquet"))
+    stored = list(figures.store.site_dir("shop").glob("day=2026-11-30.*.parquet"))
     assert len(stored) == 1
     # a compaction rewrites the day file with more rows: a new rollup replaces the old
     lake.write(db, "shop", lake.traffic("shop", DAY1, 21, 0), "day=2026-11-30")
     os.utime(path, ns=(1, 1))
     assert figures.site("shop")["totals"]["pv"] == 21
-    again = list(figures.store.site_dir("shop").glob("*.parquet"))
+    again = list(figures.store.site_dir("shop").glob("day=2026-11-30.*.parquet"))
     assert len(again) == 1 and again != stored
 
 
@@ -85,7 +85,7 @@ def test_a_day_in_a_day_file_and_a_part_counts_each_visitor_once(db):
     # hour 20 holds the part's 8 visitors; the day file's visitors of hour 0 are 7 (v0..v6
     # every 7 minutes), and none of hour 20's are in the day file's hour 20
     assert hours["2026-11-30T20:00Z"] == 8 and hours["2026-11-30T00:00Z"] == 7
-    assert len(list(figures.store.site_dir("shop").glob("*.parquet"))) == 1  # the day file's
+    assert len(list(figures.store.site_dir("shop").glob("day=2026-11-30.*"))) == 1  # the day's
 
 
 def test_pending_segments_are_read(db):
@@ -181,3 +181,24 @@ def test_an_audit_of_one_day_replaces_that_days_categories_only(db):
     assert [s["uv_by_category"] for s in after["series"]] == [
         s["uv_by_category"] for s in before["series"]
     ]
+
+
+def test_a_visitor_across_midnight_and_two_day_files_counts_once(db):
+    """A day file can run past its midnight (a part lands under its first event's day): visitor
+    X in day file 11-30 at 23:55 and 00:05 (12-01), and in day file 12-01 at 00:20."""
+    at = DAY1 + timedelta(hours=23, minutes=55)
+    lake.write(db, "shop", [lake.event(1, "shop", at, visitor_id="X"),
+                            lake.event(2, "shop", at + timedelta(minutes=10), visitor_id="X")],
+               "day=2026-11-30")  # fmt: skip
+    lake.write(db, "shop", [lake.event(3, "shop", at + timedelta(minutes=25), visitor_id="X")],
+               "day=2026-12-01")  # fmt: skip
+    f = Figures(db)
+    days = [(p["t"], p["pv"], p["uv"]) for p in f.site("shop")["series"]]
+    assert days == [("2026-11-30T00:00Z", 1, 1), ("2026-12-01T00:00Z", 2, 1)]
+    hours = [(p["t"], p["pv"], p["uv"]) for p in f.site("shop", grain="hour")["series"]]
+    assert hours == [("2026-11-30T23:00Z", 1, 1), ("2026-12-01T00:00Z", 2, 1)]
+    # and a live part touching only 12-01 does not count X again
+    lake.write(db, "shop", [lake.event(4, "shop", at + timedelta(minutes=40), visitor_id="X")],
+               "part-seg-1-000001")  # fmt: skip
+    days = [(p["t"], p["pv"], p["uv"]) for p in Figures(db).site("shop")["series"]]
+    assert days == [("2026-11-30T00:00Z", 1, 1), ("2026-12-01T00:00Z", 3, 1)]

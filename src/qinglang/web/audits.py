@@ -46,6 +46,7 @@ class AuditInfo:
     options: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     files: list[str] = field(default_factory=list)
+    order: float = 0.0  # when it was submitted, finer than `created` (two in one second)
 
     def public(self) -> dict[str, Any]:
         return {
@@ -73,8 +74,10 @@ def _info(path: Path) -> AuditInfo | None:
     state = status.get("state", "done")
     if state == "done" and "audit.json" not in files:
         state = "failed"
+    order = status.get("submitted")
     return AuditInfo(path.name, path, state, created, status.get("options", {}),
-                     status.get("error"), files)  # fmt: skip
+                     status.get("error"), files,
+                     float(order) if isinstance(order, int | float) else 0.0)  # fmt: skip
 
 
 def list_audits(site_dir: Path) -> list[AuditInfo]:
@@ -89,7 +92,7 @@ def list_audits(site_dir: Path) -> list[AuditInfo]:
         for p in site_dir.iterdir()
         if p.is_dir() and AUDIT_ID_RE.match(p.name) and (i := _info(p)) is not None
     ]
-    return sorted(infos, key=lambda i: (i.created, i.id), reverse=True)
+    return sorted(infos, key=lambda i: (i.created, i.order, i.id), reverse=True)
 
 
 def find_audit(site_dir: Path, audit_id: str) -> AuditInfo | None:
@@ -153,7 +156,8 @@ class Runner:
         path = self.site_dir(site) / audit_id
         path.mkdir(parents=True)
         created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        status = {"state": "running", "created": created, "options": options, "kind": kind}
+        status = {"state": "running", "created": created, "options": options, "kind": kind,
+                  "submitted": time.time()}  # fmt: skip
         _write_status(path, status)
         return audit_id, self._pool.submit(self._run, site, path, status)
 

@@ -83,7 +83,9 @@ class Figures:
             finally:
                 con.close()
         touched_days = {h[:10] for h in touched}  # UTC hours of the tail, and their days
-        seen = [f for f in days if day_of(f) in touched_days]  # days of both: visitors once
+        seen = [  # the day files holding events of the tail's days: visitors once
+            f for f in days if day_of(f) in touched_days or next_day(day_of(f)) in touched_days
+        ]
         all_days = {day_of(f) for f in days} | touched_days
         all_days |= {next_day(d) for d in all_days}
         labels, audit_of = self._labels(site, done, all_days, files)

@@ -1,19 +1,20 @@
-"""Hourly rollups of a site's lake, kept per lake file, so that a page never scans events.
+"""Hourly rollups of a site's lake, kept per UTC day, so that a page never scans events.
 
-Each compacted day file of ``DB.lake/site=NAME/`` gets one small Parquet file of counts in
-``DB.web/rollups/site=NAME/``, named after the day file's name, size and mtime and the audit
-whose labels it joined (each day's categories come from the newest finished audit whose period
-covers that day, see figures.py): a day file that compaction rewrote, or a newer audit, makes a new
-rollup (the old one is deleted). Only the live tail is read per request: the parts and the
-segments not compacted yet, with the day files of the days they touch, so that every day is
-counted from one place and its UV stays exact.
+Each UTC day that the compacted day files of ``DB.lake/site=NAME/`` hold gets one small Parquet
+file of counts in ``DB.web/rollups/site=NAME/``, of that day's events in its own day file and
+in the day before's (a day file can run past its midnight), named after those files' names,
+sizes and mtimes and the audit whose labels it joined (each day's categories come from the
+newest finished audit whose period covers that day, see figures.py): a day file that compaction
+rewrote, or a newer audit, makes a new rollup (the old one is deleted). Only the live tail is
+read per request: the parts and the segments not compacted yet, with the day files holding
+events of the days they touch, so that a visitor counts once per UTC day and hour.
 
 Rows (`ROLLUP_COLUMNS`): ``kind`` is ``hour_pv`` (page views per hour and category),
 ``hour_uv`` and ``day_uv`` (visitors per hour or day, each under one category: ``valid`` if
 any of their page views was, else ``unaudited`` if any was not audited, else their most
 frequent invalid category) and ``src`` (page views per day, source and category; at most
-`MAX_SOURCES` sources per file, the rest as ``(other)``). Times are UTC. A page view is an event
-of kind ``pageview``; its category is the latest audit's label (``valid`` or the invalid
+`MAX_SOURCES` sources per day, the rest as ``(other)``). Times are UTC. A page view is an event
+of kind ``pageview``; its category is its day's audit's label (``valid`` or the invalid
 category), or ``unaudited`` for events that audit did not cover.
 """
 
@@ -68,8 +69,9 @@ def rollup_sql(
     per_file: bool = True,
     seen: list[Path] | None = None,
 ) -> str:
-    """Rollup rows (`ROLLUP_COLUMNS`) of the pageviews in `files`, labelled by `labels`: each
-    file's own (`per_file`, for files that each hold whole days), or all files' together.
+    """Rollup rows (`ROLLUP_COLUMNS`) of the pageviews in `files`, labelled by `labels`: per
+    UTC day of the events (`per_file`: `f` is the day, whichever file holds the event; a day
+    file can run past its midnight), or all files' together.
     `seen`: files whose rollups are counted apart (the day files of the days `files` touch): a
     visitor they hold in an hour or a day is not counted again here (their page views are)."""
     join = f"LEFT JOIN read_parquet({_list(labels)}) l ON l.event_id = e.event_id" if labels else ""
@@ -86,7 +88,7 @@ def rollup_sql(
     )
     return f"""
 WITH ev AS (
-  SELECT {"e.filename" if per_file else "''"} AS f, e.ts, coalesce(e.visitor_id, e.ip || '|' || e.user_agent) AS v,
+  SELECT {"strftime(e.ts AT TIME ZONE 'UTC', '%Y-%m-%d')" if per_file else "''"} AS f, e.ts, coalesce(e.visitor_id, e.ip || '|' || e.user_agent) AS v,
          left({source}, {SOURCE_CHARS}) AS src, {cat} AS cat
   FROM read_parquet({_list(files)}, filename = true, union_by_name = true) e {join}
   WHERE e.event = 'pageview'),
@@ -148,48 +150,51 @@ class Store:
         return self.root / f"site={site}"
 
     @staticmethod
-    def name_for(day_file: Path, audit_id: str | None) -> str:
-        st = day_file.stat()
-        tag = hashlib.sha256(
-            f"{day_file.name}|{st.st_size}|{st.st_mtime_ns}|{audit_id or '-'}".encode()
-        ).hexdigest()[:20]
-        return f"{day_file.stem}.{tag}.parquet"
+    def name_for(day: str, files: list[Path], audit_id: str | None) -> str:
+        state = "|".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+        tag = hashlib.sha256(f"{day}|{state}|{audit_id or '-'}".encode()).hexdigest()[:20]
+        return f"{compact.DAY_PREFIX}{day}.{tag}.parquet"
 
     def refresh(
         self, site: str, day_files: list[Path], labels: dict[str, Path], audit_of: dict[str, str]
     ) -> list[Path]:
-        """The rollups of `day_files`, computing those missing (all in one scan), deleting those
-        of files gone or changed. `labels`: the labels by UTC hour (`labels_by_hour`), each day's
-        from the audit `audit_of[day]`."""
+        """The rollups of the UTC days `day_files` hold, computing those missing (in one scan),
+        deleting those of files gone or changed. A day's rollup counts the events of that day
+        in its own day file and in the day before's (which may run past its midnight), so each
+        visitor counts once a day and once an hour. `labels`: the labels by UTC hour
+        (`labels_by_hour`), each day's from the audit `audit_of[day]`."""
         out = self.site_dir(site)
         out.mkdir(parents=True, exist_ok=True)
+        by_day = {day_of(f): f for f in day_files}
 
-        def tag(f: Path) -> str:  # a day file may end past its midnight: both days' audits
-            d = day_of(f)
-            return f"{audit_of.get(d, '-')}+{audit_of.get(next_day(d), '-')}"
+        def sources(d: str) -> list[Path]:
+            return [f for f in (by_day.get(prev_day(d)), by_day.get(d)) if f is not None]
 
         with self.lock(site):
-            want = {self.name_for(f, tag(f)): f for f in day_files}
-            missing = [(n, f) for n, f in want.items() if not (out / n).is_file()]
+            days = sorted(set(by_day) | {next_day(d) for d in by_day})
+            want = {self.name_for(d, sources(d), audit_of.get(d)): d for d in days}
+            missing = [(n, d) for n, d in want.items() if not (out / n).is_file()]
             if missing:
-                days = {day_of(f) for _, f in missing}
-                days |= {next_day(d) for d in days}
-                self._compute(missing, [p for h, p in sorted(labels.items()) if h[:10] in days],
-                              out)  # fmt: skip
+                files = sorted({f for _, d in missing for f in sources(d)})
+                todo = {d for _, d in missing}
+                self._compute(missing, files, [p for h, p in sorted(labels.items())
+                                               if h[:10] in todo], out)  # fmt: skip
             for old in out.glob("*.parquet"):
                 if old.name not in want:
                     old.unlink(missing_ok=True)
         return [out / n for n in want]
 
-    def _compute(self, files: list[tuple[str, Path]], labels: list[Path], out: Path) -> None:
+    def _compute(
+        self, days: list[tuple[str, str]], files: list[Path], labels: list[Path], out: Path
+    ) -> None:
         con = duckdb.connect()
         try:
-            con.execute(f"CREATE TEMP TABLE r AS {rollup_sql([f for _, f in files], labels)}")
-            for name, f in files:
+            con.execute(f"CREATE TEMP TABLE r AS {rollup_sql(files, labels)}")
+            for name, day in days:
                 final = out / name
                 tmp = final.with_name(final.name + ".tmp")
                 con.execute(
-                    f"COPY (SELECT kind, t, key, cat, n FROM r WHERE f = {_lit(f)}) "
+                    f"COPY (SELECT kind, t, key, cat, n FROM r WHERE f = {_lit(day)}) "
                     f"TO {_lit(tmp)} (FORMAT parquet)"
                 )
                 os.replace(tmp, final)
@@ -245,3 +250,7 @@ def day_of(day_file: Path) -> str:
 
 def next_day(day: str) -> str:
     return (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+
+
+def prev_day(day: str) -> str:
+    return (date.fromisoformat(day) - timedelta(days=1)).isoformat()
