@@ -3,7 +3,9 @@
 A collector database `DB` keeps them in ``DB.audits/site=NAME/<id>/`` (the outputs of
 `qinglang audit --db DB --site NAME`, plus ``web-status.json``: running, done or failed, and
 the options it was run with). `qinglang ui AUDIT_DIR` lists the audits of a directory instead,
-read-only. One audit runs at a time (a worker thread); the rest wait in its queue.
+read-only. One audit runs at a time (a worker thread); the rest wait in its queue, which holds
+at most one audit per site and `MAX_QUEUED` in all (`Busy` otherwise). ``web-status.json``
+records who started each audit (`by`: a user name, or ``scheduled``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ DOWNLOADS = {
     "report.pdf": "application/pdf",
 }
 STATUS = "web-status.json"
+MAX_QUEUED = 8  # audits queued or running at once, all sites together
+
+
+class Busy(QinglangError):
+    """An audit cannot be queued now (one of the site's is queued or running; the queue is full)."""
 
 
 def audits_root(db: Path) -> Path:
@@ -47,6 +54,7 @@ class AuditInfo:
     error: str | None = None
     files: list[str] = field(default_factory=list)
     order: float = 0.0  # when it was submitted, finer than `created` (two in one second)
+    by: str | None = None  # who started it: a user name, or "scheduled"
 
     def public(self) -> dict[str, Any]:
         return {
@@ -56,6 +64,7 @@ class AuditInfo:
             "options": self.options,
             "error": self.error,
             "files": self.files,
+            "by": self.by,
         }
 
 
@@ -77,7 +86,8 @@ def _info(path: Path) -> AuditInfo | None:
     order = status.get("submitted")
     return AuditInfo(path.name, path, state, created, status.get("options", {}),
                      status.get("error"), files,
-                     float(order) if isinstance(order, int | float) else 0.0)  # fmt: skip
+                     float(order) if isinstance(order, int | float) else 0.0,
+                     str(status["by"]) if status.get("by") else None)  # fmt: skip
 
 
 def list_audits(site_dir: Path) -> list[AuditInfo]:
@@ -144,22 +154,34 @@ class Runner:
         self.on_done = on_done
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qinglang-audit")
         self._lock = threading.Lock()
+        self._active: dict[str, tuple[str, Future]] = {}  # site -> its queued or running audit
 
     def site_dir(self, site: str) -> Path:
         return self.root / f"site={site}"
 
     def submit(
-        self, site: str, options: dict[str, Any], kind: str = "manual"
+        self, site: str, options: dict[str, Any], kind: str = "manual", by: str | None = None
     ) -> tuple[str, Future]:
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        audit_id = f"{stamp}-{kind}-{secrets.token_hex(3)}"
-        path = self.site_dir(site) / audit_id
-        path.mkdir(parents=True)
-        created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        status = {"state": "running", "created": created, "options": options, "kind": kind,
-                  "submitted": time.time()}  # fmt: skip
-        _write_status(path, status)
-        return audit_id, self._pool.submit(self._run, site, path, status)
+        """Queue an audit of `site` started by `by`; `Busy` if one of the site's is queued or
+        running, or `MAX_QUEUED` are."""
+        with self._lock:
+            self._active = {s: a for s, a in self._active.items() if not a[1].done()}
+            if site in self._active:
+                raise Busy(f"audit {self._active[site][0]} of {site} is queued or running; "
+                           "run another when it is done")  # fmt: skip
+            if len(self._active) >= MAX_QUEUED:
+                raise Busy(f"{MAX_QUEUED} audits are queued or running; try again later")
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            audit_id = f"{stamp}-{kind}-{secrets.token_hex(3)}"
+            path = self.site_dir(site) / audit_id
+            path.mkdir(parents=True)
+            created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            status = {"state": "running", "created": created, "options": options, "kind": kind,
+                      "by": by or kind, "submitted": time.time()}  # fmt: skip
+            _write_status(path, status)
+            future = self._pool.submit(self._run, site, path, status)
+            self._active[site] = (audit_id, future)
+        return audit_id, future
 
     def _run(self, site: str, path: Path, status: dict[str, Any]) -> None:
         from qinglang.audit.run import AuditOptions, run_audit

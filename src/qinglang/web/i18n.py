@@ -63,6 +63,7 @@ WORDS: dict[str, tuple[str, str]] = {  # key: (en, zh)
     "run": ("Run", "运行"),
     "state": ("State", "状态"),
     "created": ("Started (UTC)", "开始时间 (UTC)"),
+    "by": ("Started by", "发起人"),
     "files": ("Files", "文件"),
     "running": ("running", "进行中"),
     "done": ("done", "完成"),

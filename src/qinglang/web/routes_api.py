@@ -17,6 +17,7 @@ from starlette.routing import Route
 from qinglang.errors import QinglangError
 from qinglang.web import views
 from qinglang.web.accounts import RUNS_AUDITS
+from qinglang.web.audits import Busy
 from qinglang.web.routes_pages import download_file
 from qinglang.web.tenancy import for_site, forbidden, not_found, signed_in
 
@@ -70,7 +71,10 @@ async def api_run_audit(request: Request) -> Response:
             raise QinglangError("lang: expected zh or en")
     except QinglangError as exc:
         return _bad(str(exc))
-    audit_id, _ = state.runner.submit(request.state.site, options)
+    try:
+        audit_id, _ = state.runner.submit(request.state.site, options, by=request.state.user.name)
+    except Busy as exc:
+        return JSONResponse({"error": "conflict", "detail": str(exc)}, status_code=409)
     return JSONResponse({"id": audit_id, "state": "running"}, status_code=202)
 
 

@@ -12,7 +12,7 @@ from qinglang.errors import QinglangError
 from qinglang.web import views
 from qinglang.web.accounts import ROLES, RUNS_AUDITS, USER_RE
 from qinglang.web.app import render
-from qinglang.web.audits import DOWNLOADS, find_audit
+from qinglang.web.audits import DOWNLOADS, Busy, find_audit
 from qinglang.web.i18n import lang_of
 from qinglang.web.security import FormRefused, checked_form
 from qinglang.web.tenancy import for_site, not_found, signed_in
@@ -61,7 +61,11 @@ async def run_audit(request: Request) -> Response:
     except QinglangError as exc:
         return render(request, "audits.j2", status=400, site=site, error=str(exc), can_run=True,
                       audits=views.audits(_st(request), site), message=None)  # fmt: skip
-    audit_id, _ = _st(request).runner.submit(site, options)
+    try:
+        audit_id, _ = _st(request).runner.submit(site, options, by=request.state.user.name)
+    except Busy as exc:
+        return render(request, "audits.j2", status=409, site=site, error=str(exc), can_run=True,
+                      audits=views.audits(_st(request), site), message=None)  # fmt: skip
     return RedirectResponse(f"/s/{site}/audits?started={audit_id}", status_code=303)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from qinglang.collect.sites import SiteRegistry, lake_dir
 from qinglang.errors import ConfigError
+from qinglang.web.audits import Busy
 
 _EVERY = re.compile(r"^(\d{1,6})(s|m|h|d)$")
 _UNIT = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -64,8 +65,11 @@ class Scheduler:
             state = _lake_state(self.db, site)
             if not state or self._seen.get(site) == state:
                 continue
+            try:
+                _, self._pending[site] = self.runner.submit(site, {"lang": "zh"}, kind="scheduled")
+            except Busy:  # one of the site's audits is queued or running: the next tick
+                continue
             self._seen[site] = state
-            _, self._pending[site] = self.runner.submit(site, {"lang": "zh"}, kind="scheduled")
             started.append(site)
         return started
 

@@ -1,0 +1,64 @@
+"""Audits from the form, the API and the schedule are bounded: one queued or running audit per
+site (409 for a second), `MAX_QUEUED` in all; each records who started it."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from qinglang.web import audits as audits_mod
+from qinglang.web.audits import Busy, Runner, list_audits
+from tests.web.conftest import client, csrf_of
+
+
+@pytest.fixture
+def held(monkeypatch):
+    """Audits that stay running until `release` is set (their `_run` waits)."""
+    release = threading.Event()
+    real = Runner._run
+
+    def waiting(self, site, path, status):
+        release.wait(30)
+        return real(self, site, path, status)
+
+    monkeypatch.setattr(Runner, "_run", waiting)
+    yield release
+    release.set()
+
+
+def test_one_audit_per_site_and_a_global_cap(world, held, monkeypatch, tmp_path):
+    import shutil
+
+    db = tmp_path / "q.db"
+    shutil.copy(world.db, db)
+    monkeypatch.setattr(audits_mod, "MAX_QUEUED", 2)
+    runner = Runner(db)
+    first, _ = runner.submit("shop", {}, by="bob")
+    with pytest.raises(Busy, match=f"{first} of shop is queued or running"):
+        runner.submit("shop", {}, by="alice")
+    runner.submit("rival", {}, by="carol")
+    with pytest.raises(Busy, match="2 audits are queued or running"):
+        runner.submit("third", {})
+    held.set()
+    runner._pool.shutdown(wait=True)
+    assert [a.by for a in list_audits(runner.site_dir("shop"))] == ["bob"]
+
+
+def test_a_second_audit_of_a_site_answers_409(app, world, held):
+    token = {"Authorization": "Bearer " + world.tokens["bob"]}
+    c = client(app)
+    r = c.post("/api/v1/sites/shop/audits", headers=token, json={"lang": "en"})
+    assert r.status_code == 202
+    started = r.json()["id"]
+    again = c.post("/api/v1/sites/shop/audits", headers=token, json={"lang": "en"})
+    assert again.status_code == 409 and again.json()["error"] == "conflict"
+    assert started in again.json()["detail"]
+    page = client(app, "alice")
+    form = page.post("/s/shop/audits", data={"csrf": csrf_of(page, "/s/shop/audits"), "price": "1"})
+    assert form.status_code == 409 and "queued or running" in form.text
+    listed = page.get("/s/shop/audits").text
+    assert f'data-audit="{started}"' in listed and '<td class="by">bob</td>' in listed
+    assert c.get(f"/api/v1/sites/shop/audits/{started}", headers=token).json()["by"] == "bob"
+    held.set()
+    app.state.runner._pool.shutdown(wait=True)
