@@ -3,11 +3,13 @@ site (409 for a second), `MAX_QUEUED` in all; each records who started it."""
 
 from __future__ import annotations
 
+import shutil
 import threading
 
 import pytest
 
 from qinglang.web import audits as audits_mod
+from qinglang.web.app import UiConfig, build_app
 from qinglang.web.audits import Busy, Runner, list_audits
 from tests.web.conftest import client, csrf_of
 
@@ -28,8 +30,6 @@ def held(monkeypatch):
 
 
 def test_one_audit_per_site_and_a_global_cap(world, held, monkeypatch, tmp_path):
-    import shutil
-
     db = tmp_path / "q.db"
     shutil.copy(world.db, db)
     monkeypatch.setattr(audits_mod, "MAX_QUEUED", 2)
@@ -45,7 +45,10 @@ def test_one_audit_per_site_and_a_global_cap(world, held, monkeypatch, tmp_path)
     assert [a.by for a in list_audits(runner.site_dir("shop"))] == ["bob"]
 
 
-def test_a_second_audit_of_a_site_answers_409(app, world, held):
+def test_a_second_audit_of_a_site_answers_409(world, held, tmp_path):
+    db = tmp_path / "q.db"  # a copy: the audit run here must not become the world's latest
+    shutil.copy(world.db, db)
+    app = build_app(UiConfig(db=db))
     token = {"Authorization": "Bearer " + world.tokens["bob"]}
     c = client(app)
     r = c.post("/api/v1/sites/shop/audits", headers=token, json={"lang": "en"})
