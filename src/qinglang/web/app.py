@@ -16,11 +16,12 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -105,6 +106,31 @@ def render(request: Request, name: str, status: int = 200, **ctx: Any) -> Respon
     return HTMLResponse(html, status_code=status)
 
 
+ERROR_NAMES = {404: "not_found", 405: "method_not_allowed", 413: "too_large"}
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """The router's own errors (no such path, a method it does not take): JSON on /api/."""
+    status = getattr(exc, "status_code", 500)
+    detail = str(getattr(exc, "detail", "") or "")
+    if request.url.path.startswith("/api/"):
+        name = ERROR_NAMES.get(status, "bad_request" if status < 500 else "internal")
+        return JSONResponse({"error": name, "detail": detail}, status_code=status,
+                            headers=getattr(exc, "headers", None))  # fmt: skip
+    return PlainTextResponse(f"{status}: {detail}", status_code=status,
+                             headers=getattr(exc, "headers", None))  # fmt: skip
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith("/api/"):
+        return JSONResponse({"error": "internal", "detail": "internal error (see the server log)"},
+                            status_code=500)  # fmt: skip
+    return PlainTextResponse("500: internal error (see the server log)", status_code=500)
+
+
+ERROR_HANDLERS = {HTTPException: _http_error, Exception: _server_error}
+
+
 def _check_scoped(routes: list[BaseRoute]) -> None:
     """Every route's endpoint passed through tenancy (public, signed_in or for_site)."""
     for r in routes:
@@ -143,7 +169,7 @@ def build_app(cfg: UiConfig) -> Starlette:
             https_only=cfg.secure_cookies,
         ),
     ]
-    app = Starlette(routes=routes, middleware=middleware)
+    app = Starlette(routes=routes, middleware=middleware, exception_handlers=ERROR_HANDLERS)
     _set_state(app, cfg, accounts)
     return app
 

@@ -29,15 +29,21 @@ MAX_DAYS = 3660
 NOT_INVALID = ("valid", "unaudited")
 
 
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)  # the days a from/to may name
+
+
 def parse_day(text: str | None, field: str) -> date | None:
     if not text:
         return None
     try:
         if len(text) != 10:
             raise ValueError(text)
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ConfigError(f"{field} {text[:40]!r}: expected a day as YYYY-MM-DD") from None
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ConfigError(f"{field} {text!r}: expected a day from {FIRST_DAY} to {LAST_DAY}")
+    return day
 
 
 class Figures:

@@ -28,6 +28,20 @@ def _bad(message: str, status: int = 400) -> JSONResponse:
     return JSONResponse({"error": "bad_request", "detail": message}, status_code=status)
 
 
+async def _body(request: Request) -> bytes | None:
+    """The request's body, or None past `MAX_JSON` bytes (refused by its Content-Length before
+    reading; a chunked body is read only up to the cap)."""
+    length = request.headers.get("content-length")
+    if length is not None and (not length.isdigit() or int(length) > MAX_JSON):
+        return None
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON:
+            return None
+    return body
+
+
 @signed_in
 def api_sites(request: Request) -> Response:
     return JSONResponse({"sites": views.sites(request.app.state, request.state.user)})
@@ -40,7 +54,9 @@ def api_figures(request: Request) -> Response:
     except QinglangError as exc:
         return _bad(str(exc))
     if found is None:
-        return _bad("read-only mode: no lake, only audits", 404)
+        return JSONResponse(
+            {"error": "not_found", "detail": "read-only mode: no lake, only audits"}, 404
+        )
     return JSONResponse(found)
 
 
@@ -56,8 +72,8 @@ async def api_run_audit(request: Request) -> Response:
         return forbidden(request, "running an audit through the API needs a bearer token")
     if state.runner is None:
         return forbidden(request, "read-only mode")
-    body = await request.body()
-    if len(body) > MAX_JSON:
+    body = await _body(request)
+    if body is None:
         return _bad("body: at most 16 KiB of JSON", 413)
     try:
         fields = json.loads(body or b"{}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, PlainTextResponse, RedirectResponse, Response
@@ -36,8 +37,12 @@ def site_page(request: Request) -> Response:
         figures = views.figures(_st(request), site, request.query_params)
     except QinglangError as exc:
         return PlainTextResponse(f"400: {exc}", status_code=400)
-    return render(request, "site.j2", site=site, figures=figures,
-                  can_run=request.state.role in RUNS_AUDITS)  # fmt: skip
+    asked = {"grain": figures["grain"]} if figures else {}
+    for key in ("from", "to"):  # the poll keeps the period asked for, if one was
+        if request.query_params.get(key) and figures:
+            asked[key] = figures[key]
+    return render(request, "site.j2", site=site, figures=figures, api=f"/api/v1/sites/{site}"
+                  f"/figures?{urlencode(asked)}", can_run=request.state.role in RUNS_AUDITS)  # fmt: skip
 
 
 @for_site()
