@@ -96,7 +96,7 @@ def test_drill_down_from_category_to_evidence(app, world):
     assert rows and all(e["event_id"].startswith("shop-evt-") for e in rows)
 
 
-def test_run_an_audit_from_the_form_and_download_it(app):
+def test_run_an_audit_from_the_form_and_download_it(app, world):
     c = client(app, "bob")
     csrf = csrf_of(c, "/s/shop/audits")
     r = c.post("/s/shop/audits", data={"csrf": csrf, "from": "2026-11-30", "to": "2026-11-30",
@@ -116,7 +116,17 @@ def test_run_an_audit_from_the_form_and_download_it(app):
     assert "sandbox" in report.headers["content-security-policy"]
     assert "<html" in report.text.lower()
     assert c.get(f"/s/shop/audits/{aid}/files/labels.parquet").status_code == 404
-    assert c.get(f"/s/shop/audits/{aid}/files/..%2Faudit.json").status_code == 404
+    # the audit id segment cannot climb to another site's audit (rival's is a real directory)
+    rival = world.audits["rival"]
+    for climb in (f"..%2F..%2Fsite=rival%2F{rival}", f"..%2Fsite=rival%2F{rival}",
+                  f"%2E%2E%2Fsite=rival%2F{rival}"):  # fmt: skip
+        for url in (f"/s/shop/audits/{climb}/files/audit.json",
+                    f"/api/v1/sites/shop/audits/{climb}/files/audit.json",
+                    f"/api/v1/sites/shop/audits/{climb}"):  # fmt: skip
+            r = c.get(url)
+            assert r.status_code == 404 and "rival" not in r.text.replace(climb, ""), url
+    target = client(app, "carol").get(f"/api/v1/sites/rival/audits/{rival}/files/audit.json")
+    assert target.status_code == 200  # the target exists: the refusals above mean something
 
 
 def test_bad_form_fields_are_named(app):

@@ -59,25 +59,44 @@ def test_other_tenant_sees_nothing_on_any_route(app, world):
         if scope != "site":
             continue
         url = _fill(path, "shop", world.audits["shop"])
-        for headers in (None, bearer if path.startswith("/api/") else None):
+        for headers in (None, bearer) if path.startswith("/api/") else (None,):
             r = _call(as_carol, method, url, csrf, headers)
             assert r.status_code in (403, 404), (method, url, r.status_code)
             for marker in (*SHOP_MARKERS, world.audits["shop"]):
                 assert marker not in r.text, (method, url, marker)
             tried += 1
-    assert tried >= 16
+    site_routes = [p for _, p, (scope, _) in _routes(app) if scope == "site"]
+    assert len(site_routes) >= 16  # each page route once, each API route by session and token
+    assert tried == sum(2 if p.startswith("/api/") else 1 for p in site_routes)
     # and her own site answers on the same routes (the refusals above are not a broken app)
     own = as_carol.get(f"/s/rival/audits/{world.audits['rival']}/category/givt.crawler")
     assert own.status_code == 200 and "RivalSecretBot" in own.text
 
 
 def test_unknown_and_not_granted_look_the_same(app, world):
+    """Every route of a site, for a site carol is not granted and for one that does not exist:
+    the same 404 from the tenancy layer (its body, not the router's "Not Found")."""
     c = client(app, "carol")
-    for prefix in ("/s/", "/api/v1/sites/"):
-        hidden = c.get(f"{prefix}shop")
-        missing = c.get(f"{prefix}no-such-site")
-        assert hidden.status_code == missing.status_code == 404
-        assert hidden.text == missing.text
+    csrf = csrf_of(c, "/sites")
+    bearer = {"authorization": f"Bearer {world.tokens['carol']}"}
+    tried = 0
+    for method, path, (scope, _) in _routes(app):
+        if scope != "site":
+            continue
+        api = path.startswith("/api/")
+        answers = [
+            _call(c, method, _fill(path, site, world.audits["shop"]), csrf, bearer if api else None)
+            for site in ("shop", "no-such-site")
+        ]
+        for r in answers:
+            assert r.status_code == 404, (method, path, r.status_code)
+            if api:
+                assert r.json() == {"error": "not_found"}, (method, path, r.text)
+            else:
+                assert r.text == "404: not found", (method, path, r.text)
+        assert answers[0].text == answers[1].text
+        tried += 1
+    assert tried >= 16
 
 
 @pytest.mark.parametrize("user", [None, "bad-token"])
