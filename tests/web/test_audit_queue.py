@@ -65,3 +65,25 @@ def test_a_second_audit_of_a_site_answers_409(world, held, tmp_path):
     assert c.get(f"/api/v1/sites/shop/audits/{started}", headers=token).json()["by"] == "bob"
     held.set()
     app.state.runner._pool.shutdown(wait=True)
+
+
+def test_an_internal_error_keeps_its_detail_in_the_log(world, tmp_path, monkeypatch, caplog):
+    import qinglang.audit.run
+
+    def crash(*_a, **_k):
+        raise RuntimeError("/srv/private/q.db.lake/site=shop/part-1.parquet vanished")
+
+    monkeypatch.setattr(qinglang.audit.run, "run_audit", crash)
+    from qinglang.collect.sites import lake_dir
+
+    db = tmp_path / "q.db"
+    shutil.copy(world.db, db)
+    shutil.copytree(lake_dir(world.db), lake_dir(db))
+    runner = Runner(db)
+    audit_id, done = runner.submit("shop", {}, by="bob")
+    done.result(timeout=60)
+    runner.shutdown()
+    [info] = list_audits(runner.site_dir("shop"))
+    assert info.state == "failed" and info.error.startswith("internal error (see the server log")
+    assert "/srv/private" not in info.error
+    assert "/srv/private" in caplog.text and audit_id in caplog.text

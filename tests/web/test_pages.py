@@ -191,3 +191,13 @@ def test_drill_down_from_a_source_to_its_evidence(app, world):
     assert rows and {e["referrer"] for e in rows} == {"https://shop-secret-referrer.example/x"}
     assert c.get(f"/s/shop/audits/{aid}/source?name=search.example").status_code == 200
     assert c.get(f"/s/shop/audits/{aid}/source?name=" + "x" * 300).status_code == 404
+
+
+def test_query_text_is_not_echoed_onto_pages(app, world):
+    c = client(app, "alice")
+    fake = "Your account is suspended: call +1-555-0100"
+    page = c.get("/s/shop/audits", params={"started": fake}).text
+    assert "suspended" not in page
+    real = c.get("/s/shop/audits", params={"started": world.audits["shop"]}).text
+    assert 'role="status"' in real and world.audits["shop"] in real
+    assert "suspended" not in c.get("/s/shop/users", params={"error": fake}).text

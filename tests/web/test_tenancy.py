@@ -143,3 +143,12 @@ def test_owner_grants_only_on_their_site(app, world):
     assert alice.post("/s/rival/users", data={"csrf": csrf, "user": "alice", "role": "owner",
                                               "action": "grant"}).status_code == 404  # fmt: skip
     assert app.state.accounts.user("alice").grants == {"shop": "owner"}
+
+
+def test_an_owner_cannot_change_their_own_role(app):
+    alice = client(app, "alice")
+    csrf = csrf_of(alice, "/s/shop/users")
+    for action in ({"role": "auditor", "action": "grant"}, {"action": "revoke"}):
+        r = alice.post("/s/shop/users", data={"csrf": csrf, "user": "alice", **action})
+        assert r.status_code == 400 and "own role" in r.text
+    assert app.state.accounts.user("alice").grants == {"shop": "owner"}

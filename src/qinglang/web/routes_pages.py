@@ -48,9 +48,11 @@ def site_page(request: Request) -> Response:
 @for_site()
 def audits_page(request: Request) -> Response:
     site = request.state.site
-    return render(request, "audits.j2", site=site, audits=views.audits(_st(request), site),
+    listed = views.audits(_st(request), site)
+    started = request.query_params.get("started")  # shown only if it names one of these audits
+    return render(request, "audits.j2", site=site, audits=listed,
                   can_run=_st(request).runner is not None and request.state.role in RUNS_AUDITS,
-                  message=request.query_params.get("started"))  # fmt: skip
+                  message=started if any(a["id"] == started for a in listed) else None)  # fmt: skip
 
 
 @for_site(RUNS_AUDITS)
@@ -126,7 +128,7 @@ def users_page(request: Request) -> Response:
     site = request.state.site
     accounts = _st(request).accounts
     return render(request, "users.j2", site=site, roles=ROLES, users=accounts.users_of(site),
-                  error=request.query_params.get("error"))  # fmt: skip
+                  error=None)  # fmt: skip
 
 
 @for_site(["owner"])
@@ -143,9 +145,10 @@ async def users_change(request: Request) -> Response:
             missing = "user: no such user (qinglang user add NAME first)"
             return render(request, "users.j2", status=400, site=site, roles=ROLES,
                           users=accounts.users_of(site), error=missing)  # fmt: skip
+        if name == request.state.user.name:  # the site would be left without its owner
+            return PlainTextResponse("400: user: an owner cannot change their own role",
+                                     status_code=400)  # fmt: skip
         if form.get("action") == "revoke":
-            if name == request.state.user.name:
-                return PlainTextResponse("400: an owner cannot revoke themself", status_code=400)
             accounts.revoke(name, site)
         else:
             accounts.grant(name, site, role)
