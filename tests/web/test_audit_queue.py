@@ -87,3 +87,23 @@ def test_an_internal_error_keeps_its_detail_in_the_log(world, tmp_path, monkeypa
     assert info.state == "failed" and info.error.startswith("internal error (see the server log")
     assert "/srv/private" not in info.error
     assert "/srv/private" in caplog.text and audit_id in caplog.text
+
+
+def test_only_the_newest_scheduled_audits_are_kept(tmp_path):
+    import json
+
+    from qinglang.web.audits import prune_scheduled
+
+    site = tmp_path / "site=shop"
+    for i in range(5):
+        for kind in ("scheduled", "manual"):
+            d = site / f"2026120{i}T000000Z-{kind}-00000{i}"
+            d.mkdir(parents=True)
+            (d / "audit.json").write_text("{}")
+            (d / "web-status.json").write_text(json.dumps(
+                {"state": "done", "created": f"2026-12-0{i}T00:00:00Z", "kind": kind}))  # fmt: skip
+    gone = prune_scheduled(site, keep=2)
+    assert sorted(gone) == [f"2026120{i}T000000Z-scheduled-00000{i}" for i in range(3)]
+    left = sorted(p.name for p in site.iterdir())
+    assert left == sorted([f"2026120{i}T000000Z-manual-00000{i}" for i in range(5)]
+                          + [f"2026120{i}T000000Z-scheduled-00000{i}" for i in (3, 4)])  # fmt: skip

@@ -5,7 +5,8 @@ A collector database `DB` keeps them in ``DB.audits/site=NAME/<id>/`` (the outpu
 the options it was run with). `qinglang ui AUDIT_DIR` lists the audits of a directory instead,
 read-only. One audit runs at a time (a worker thread); the rest wait in its queue, which holds
 at most one audit per site and `MAX_QUEUED` in all (`Busy` otherwise). ``web-status.json``
-records who started each audit (`by`: a user name, or ``scheduled``).
+records who started each audit (`by`: a user name, or ``scheduled``). Of the scheduled audits,
+the newest `KEEP_SCHEDULED` are kept.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import logging
 import re
 import secrets
+import shutil
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -36,6 +38,7 @@ DOWNLOADS = {
 STATUS = "web-status.json"
 log = logging.getLogger("qinglang.web")
 MAX_QUEUED = 8  # audits queued or running at once, all sites together
+KEEP_SCHEDULED = 24  # finished --audit-every audits kept per site (the newest)
 
 
 class Busy(QinglangError):
@@ -129,6 +132,17 @@ def covers(info: AuditInfo, day: str) -> bool:
     return (not start or str(start) <= day) and (not end or day <= str(end))
 
 
+def prune_scheduled(site_dir: Path, keep: int = KEEP_SCHEDULED) -> list[str]:
+    """Delete all but the newest `keep` finished scheduled audits of a site; returns their ids.
+    Safe for the live categories: a scheduled audit covers every day, so the newest one
+    supersedes every older one (audits run from the form or the API are kept)."""
+    old = [a for a in list_audits(site_dir) if a.id.split("-")[1:2] == ["scheduled"]
+           and a.state in ("done", "failed")][keep:]  # fmt: skip
+    for a in old:
+        shutil.rmtree(a.path, ignore_errors=True)
+    return [a.id for a in old]
+
+
 def load_facts(info: AuditInfo) -> dict[str, Any]:
     """audit.json of a finished audit (parsed once per version of the file: it can be large)."""
     path = info.path / "audit.json"
@@ -217,6 +231,8 @@ class Runner:
             status.update(state="failed", error=f"internal error (see the server log, ref {ref})")
         status["seconds"] = round(time.monotonic() - started, 2)
         _write_status(path, status)
+        if status.get("kind") == "scheduled":
+            prune_scheduled(self.site_dir(site))
         if self.on_done is not None and status["state"] == "done":
             self.on_done(site)
 
