@@ -173,3 +173,16 @@ def test_password_hashing_runs_off_the_event_loop(world):
     login(c, "alice")
     assert calls == ["in a thread", "in a thread"]
     web.state.runner.shutdown()
+
+
+def test_signing_out_ends_a_copied_session_cookie(app):
+    c = client(app, "bob")
+    stolen = c.cookies.get("qinglang_session")
+    assert c.get("/s/shop").status_code == 200
+    assert c.post("/logout", data={"csrf": csrf_of(c, "/sites")}).status_code == 303
+    thief = client(app)
+    thief.cookies.set("qinglang_session", stolen)
+    r = thief.get("/s/shop")
+    assert r.status_code == 303 and r.headers["location"].startswith("/login")
+    again = client(app, "bob")  # bob signs in again: a new session, not refused
+    assert again.get("/s/shop").status_code == 200

@@ -3,7 +3,8 @@
 Tables (created if missing, so an existing collector database gains them untouched):
 ``web_users`` (name, argon2 hash, a generation bumped by every password change, which ends the
 user's sessions), ``web_grants`` (user, site, role), ``web_tokens`` (the SHA-256 of each API
-token, never the token; a password change deletes the user's tokens) and ``web_meta`` (the key that signs session cookies).
+token, never the token; a password change deletes the user's tokens), ``web_ended`` (the ids of
+sessions ended by signing out, until their cookies expire) and ``web_meta`` (the key that signs session cookies).
 
 Roles: ``owner`` manages a site and its users; ``buyer`` and ``seller`` see a site's figures and
 audits and run audits; ``auditor`` sees the figures and audits of each site it is granted, and
@@ -46,6 +47,7 @@ SCHEMA = (
     "CREATE TABLE IF NOT EXISTS web_tokens (digest TEXT PRIMARY KEY, user TEXT NOT NULL, "
     "created REAL NOT NULL)",
     "CREATE TABLE IF NOT EXISTS web_meta (key TEXT PRIMARY KEY, value BLOB NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS web_ended (sid TEXT PRIMARY KEY, until REAL NOT NULL)",
 )
 
 
@@ -209,6 +211,18 @@ class Accounts:
         if found is None or not hmac.compare_digest(found[0], digest):
             return None
         return self.user(found[1])
+
+    # -- sessions ended by signing out (a copy of the cookie must not outlive it)
+    def end_session(self, sid: str, until: float) -> None:
+        """Refuse session `sid` from now on; kept until `until`, when its cookie expires anyway."""
+        now = time.time()
+        with self._conn() as c:
+            c.execute("DELETE FROM web_ended WHERE until < ?", (now,))
+            c.execute("INSERT OR REPLACE INTO web_ended VALUES (?, ?)", (sid, until))
+
+    def session_ended(self, sid: str) -> bool:
+        with self._conn() as c:
+            return c.execute("SELECT 1 FROM web_ended WHERE sid = ?", (sid,)).fetchone() is not None
 
     # -- the key that signs session cookies
     def session_key(self) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import secrets
+import time
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from qinglang.web.app import render
+from qinglang.web.app import SESSION_HOURS, render
 from qinglang.web.i18n import LANGS
 from qinglang.web.security import FormRefused, checked_form
 from qinglang.web.tenancy import public, signed_in
@@ -71,7 +72,8 @@ async def login(request: Request) -> Response:
         return render(request, "login.j2", status=401, next=target, error_key=("bad_login", 0))
     limiter.succeeded(name, ip)
     request.session.clear()  # a fresh session: nothing from before signing in carries over
-    request.session.update(user=user.name, gen=user.generation, csrf=secrets.token_urlsafe(32))
+    request.session.update(user=user.name, gen=user.generation, csrf=secrets.token_urlsafe(32),
+                           sid=secrets.token_urlsafe(16))  # fmt: skip
     return RedirectResponse(target, status_code=303)
 
 
@@ -81,6 +83,10 @@ async def logout(request: Request) -> Response:
         await checked_form(request)
     except FormRefused as refused:
         return Response(refused.why, status_code=refused.status)
+    sid = request.session.get("sid")
+    if isinstance(sid, str) and request.app.state.accounts is not None:
+        until = time.time() + SESSION_HOURS * 3600  # a copy of the cookie dies with this one
+        await run_in_threadpool(request.app.state.accounts.end_session, sid, until)
     request.session.clear()
     return RedirectResponse("/login", status_code=303)
 

@@ -43,8 +43,10 @@ def current_user(request: Request) -> User | None:
         if scheme.lower() != "bearer" or not is_api(request):
             return None
         return state.accounts.token_user(token.strip())
-    name, gen = request.session.get("user"), request.session.get("gen")
-    if not isinstance(name, str) or not isinstance(gen, int):
+    name, gen, sid = (request.session.get(k) for k in ("user", "gen", "sid"))
+    if not isinstance(name, str) or not isinstance(gen, int) or not isinstance(sid, str):
+        return None
+    if state.accounts.session_ended(sid):  # signed out: a copied cookie is refused too
         return None
     user = state.accounts.user(name)
     return user if user is not None and user.generation == gen else None
