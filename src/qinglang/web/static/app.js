@@ -53,11 +53,13 @@
 
   draw(data.figures);
   function poll() {
+    if (document.hidden) { return; } /* a tab in the background costs the server nothing */
     fetch(data.api, { credentials: "same-origin", headers: { "accept": "application/json" } })
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (f) { if (f) { update(f); } })
       .catch(function () { /* offline for a moment: the next poll tries again */ });
   }
-  window.setInterval(poll, 3000);
+  window.setInterval(poll, 10000);
+  document.addEventListener("visibilitychange", function () { if (!document.hidden) { poll(); } });
   window.addEventListener("resize", function () { if (chart) { chart.resize(); } });
 }());
