@@ -16,6 +16,9 @@
       new Intl.NumberFormat(locale, { style: "percent", minimumFractionDigits: 1, maximumFractionDigits: 1 }).format(x);
   }
 
+  var FIXED_COLOURS = { valid: "#7fa886", unaudited: "#c4c9d0" };
+  var INVALID_PALETTE = ["#d1495b", "#edae49", "#8d5a97", "#00798c", "#e76f51", "#30638e", "#a44a3f", "#6d597a"];
+
   function categories(f) {
     var seen = {};
     f.series.forEach(function (p) { Object.keys(p.uv_by_category).forEach(function (c) { seen[c] = true; }); });
@@ -26,13 +29,18 @@
     if (!chart) { return; }
     var xs = f.series.map(function (p) { return p.t; });
     var bars = categories(f).map(function (c) {
-      return { name: (data.names.categories[c] || c), type: "bar", stack: "uv",
-               data: f.series.map(function (p) { return p.uv_by_category[c] || 0; }) };
+      var bar = { name: (data.names.categories[c] || c), type: "bar", stack: "uv",
+                  data: f.series.map(function (p) { return p.uv_by_category[c] || 0; }) };
+      // people in a calm colour, not yet audited in grey; each invalid category its own colour
+      if (FIXED_COLOURS[c]) { bar.itemStyle = { color: FIXED_COLOURS[c] }; }
+      return bar;
     });
     bars.push({ name: data.names.invalid_uv_share, type: "line", yAxisIndex: 1,
+                itemStyle: { color: "#1f2937" }, lineStyle: { color: "#1f2937" },
                 data: f.series.map(function (p) { return p.invalid_uv_share; }) });
     chart.setOption({
       animation: false,
+      color: INVALID_PALETTE,
       tooltip: { trigger: "axis", renderMode: "richText" },
       legend: { type: "scroll", top: 0, data: bars.map(function (s) { return s.name; }) },
       grid: { left: 60, right: 60, top: 60, bottom: 40 },
