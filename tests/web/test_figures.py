@@ -202,3 +202,47 @@ def test_a_visitor_across_midnight_and_two_day_files_counts_once(db):
                "part-seg-1-000001")  # fmt: skip
     days = [(p["t"], p["pv"], p["uv"]) for p in Figures(db).site("shop")["series"]]
     assert days == [("2026-11-30T00:00Z", 1, 1), ("2026-12-01T00:00Z", 3, 1)]
+
+
+def test_at_most_at_once_figures_are_computed_together_and_the_rest_wait(db, monkeypatch):
+    """Eight callers at once (open tabs, a script): never more than AT_ONCE computations run
+    together, and every caller still gets its answer."""
+    import threading
+    import time
+
+    from qinglang.web import figures as figures_mod
+
+    running, peak, guard = 0, 0, threading.Lock()
+
+    def slow_site(self, site, grain, start, end):
+        nonlocal running, peak
+        with guard:
+            running += 1
+            peak = max(peak, running)
+        time.sleep(0.2)  # long enough that the callers overlap on a loaded machine
+        with guard:
+            running -= 1
+        return {"site": site}
+
+    monkeypatch.setattr(figures_mod.Figures, "_site", slow_site)
+    figures = Figures(db)
+    answers: list[dict] = []
+    threads = [
+        threading.Thread(target=lambda: answers.append(figures.site("shop"))) for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 8
+    assert peak == figures_mod.AT_ONCE
+
+
+def test_dashboard_queries_run_on_capped_duckdb_threads():
+    from qinglang.web.rollups import THREADS, connect
+
+    con = connect()
+    try:
+        assert con.execute("SELECT current_setting('threads')").fetchone()[0] == THREADS
+    finally:
+        con.close()

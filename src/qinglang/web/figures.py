@@ -21,12 +21,15 @@ from qinglang.collect.lake import site_files
 from qinglang.collect.sites import lake_dir
 from qinglang.errors import ConfigError, InputError
 from qinglang.web import audits as audits_mod
-from qinglang.web.rollups import Store, _list, day_of, next_day, rollup_sql
+from qinglang.web.rollups import Store, _list, connect, day_of, next_day, rollup_sql
 
 GRAINS = ("hour", "day")
 MAX_HOURS = 24 * 31  # an hourly series covers at most 31 days
 MAX_DAYS = 3660
 NOT_INVALID = ("valid", "unaudited")
+# Figures computed at once per process (each on DuckDBs of rollups.THREADS threads): requests
+# beyond it wait their turn, so open tabs and scripted callers cannot pile up queries and memory.
+AT_ONCE = 2
 
 
 FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(2999, 12, 31)  # the days a from/to may name
@@ -54,6 +57,7 @@ class Figures:
         self.scratch = self.db.with_name(self.db.name + ".web") / "pending"
         self._list_locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._slots = threading.BoundedSemaphore(AT_ONCE)
 
     def _files(self, site: str) -> list[Path]:
         """Every stored event's file, once (collect.lake.site_files); [] when none yet."""
@@ -77,7 +81,7 @@ class Figures:
         tail = [f for f in files if f not in days]
         touched: set[str] = set()
         if tail:
-            con = duckdb.connect()
+            con = connect()
             try:
                 touched = {
                     r[0]
@@ -124,14 +128,15 @@ class Figures:
         """The figures of `site` from `start` to `end` (UTC days, inclusive) by `grain`."""
         if grain not in GRAINS:
             raise ConfigError(f"grain {grain[:20]!r}: expected hour or day")
-        try:
-            return self._site(site, grain, start, end)
-        except duckdb.IOException:  # a file replaced under the listing (a compaction, a new
-            return self._site(site, grain, start, end)  # audit's rollups): list once more
+        with self._slots:
+            try:
+                return self._site(site, grain, start, end)
+            except duckdb.IOException:  # a file replaced under the listing (a compaction, a
+                return self._site(site, grain, start, end)  # new audit's rollups): list again
 
     def _site(self, site: str, grain: str, start: date | None, end: date | None) -> dict[str, Any]:
         rollups, live, seen, audit_id, labels = self.sources_of(site)
-        con = duckdb.connect()
+        con = connect()
         try:
             con.execute("SET TimeZone = 'UTC'")
             parts = []

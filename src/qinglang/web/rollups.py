@@ -32,6 +32,14 @@ import duckdb
 
 from qinglang.collect import compact
 
+THREADS = 2  # DuckDB threads of each dashboard query (figures, rollups, labels by hour)
+
+
+def connect() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB for one dashboard computation, capped at THREADS threads."""
+    return duckdb.connect(config={"threads": THREADS})
+
+
 MAX_SOURCES = 200
 ROLLUP_COLUMNS = ("f", "kind", "t", "key", "cat", "n")
 _URL_HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#@]+)"
@@ -187,7 +195,7 @@ class Store:
     def _compute(
         self, days: list[tuple[str, str]], files: list[Path], labels: list[Path], out: Path
     ) -> None:
-        con = duckdb.connect()
+        con = connect()
         try:
             con.execute(f"CREATE TEMP TABLE r AS {rollup_sql(files, labels)}")
             for name, day in days:
@@ -222,7 +230,7 @@ class Store:
         if not inputs:
             tmp.mkdir()
         else:
-            con = duckdb.connect()
+            con = connect()
             try:
                 con.execute(
                     f"""COPY (
