@@ -246,3 +246,16 @@ def test_dashboard_queries_run_on_capped_duckdb_threads():
         assert con.execute("SELECT current_setting('threads')").fetchone()[0] == THREADS
     finally:
         con.close()
+
+
+def test_visitors_are_the_audit_s_uv_key_even_without_a_user_agent(db):
+    """A log line with an IP and no user agent is a visitor of its own, as the audit counts UV
+    (events.visitor_key_sql), not one anonymous visitor for every such line."""
+    rows = [
+        lake.event(i, "shop", DAY1 + timedelta(minutes=i), visitor_id=None, user_agent=None,
+                   ip=f"198.51.100.{i}")
+        for i in range(4)
+    ]  # fmt: skip
+    lake.write(db, "shop", rows, "day=2026-11-30")
+    [day] = Figures(db).site("shop")["series"]
+    assert (day["pv"], day["uv"]) == (4, 4)

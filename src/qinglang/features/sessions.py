@@ -86,11 +86,12 @@ def visitor_sql(alias: str = "") -> str:
     )
 
 
+URL_HOST_RE = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:]+)"  # group 1: the host (RE2 and Python re)
+
+
 def host_sql(column: str) -> str:
     """The lower-cased host of a URL column (null for a path without one)."""
-    return (
-        f"lower(nullif(regexp_extract({column}, '^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:]+)', 1), ''))"
-    )
+    return f"lower(nullif(regexp_extract({column}, '{URL_HOST_RE}', 1), ''))"
 
 
 def path_sql(column: str) -> str:

@@ -31,6 +31,8 @@ from pathlib import Path
 import duckdb
 
 from qinglang.collect import compact
+from qinglang.events import visitor_key_sql
+from qinglang.features.sessions import URL_HOST_RE, host_sql
 
 THREADS = 2  # DuckDB threads of each dashboard query (figures, rollups, labels by hour)
 
@@ -42,9 +44,8 @@ def connect() -> duckdb.DuckDBPyConnection:
 
 MAX_SOURCES = 200
 ROLLUP_COLUMNS = ("f", "kind", "t", "key", "cat", "n")
-_URL_HOST = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/:?#@]+)"
 _UTM_SOURCE = r"[?&]utm_source=([^&#]{1,100})"
-_HOST_RE = re.compile(_URL_HOST)
+_HOST_RE = re.compile(URL_HOST_RE)  # the sessions' host, in Python
 _UTM_RE = re.compile(_UTM_SOURCE)
 SOURCE_CHARS = 200
 
@@ -92,11 +93,11 @@ def rollup_sql(
     source = (
         "coalesce(nullif(e.source, ''), "
         f"nullif(regexp_extract(e.url, '{_UTM_SOURCE}', 1), ''), "
-        f"nullif(lower(regexp_extract(e.referrer, '{_URL_HOST}', 1)), ''), '(direct)')"
+        f"{host_sql('e.referrer')}, '(direct)')"
     )
     return f"""
 WITH ev AS (
-  SELECT {"strftime(e.ts AT TIME ZONE 'UTC', '%Y-%m-%d')" if per_file else "''"} AS f, e.ts, coalesce(e.visitor_id, e.ip || '|' || e.user_agent) AS v,
+  SELECT {"strftime(e.ts AT TIME ZONE 'UTC', '%Y-%m-%d')" if per_file else "''"} AS f, e.ts, {visitor_key_sql("e")} AS v,
          left({source}, {SOURCE_CHARS}) AS src, {cat} AS cat
   FROM read_parquet({_list(files)}, filename = true, union_by_name = true) e {join}
   WHERE e.event = 'pageview'),
