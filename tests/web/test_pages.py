@@ -201,3 +201,12 @@ def test_query_text_is_not_echoed_onto_pages(app, world):
     real = c.get("/s/shop/audits", params={"started": world.audits["shop"]}).text
     assert 'role="status"' in real and world.audits["shop"] in real
     assert "suspended" not in c.get("/s/shop/users", params={"error": fake}).text
+
+
+def test_control_and_bidi_characters_from_data_are_shown_as_replacement_characters():
+    """A UA with U+202E (right-to-left override) would reverse the text after it on the page:
+    every string a template shows goes through audit.i18n.clean first, then is escaped."""
+    from qinglang.web.app import templates
+
+    shown = templates().from_string("{{ ua }} {{ n }}").render(ua="a\u202e<b>\x07", n=3)
+    assert shown == "a\ufffd&lt;b&gt;\ufffd 3"

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
+from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -25,6 +26,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from qinglang.audit.i18n import clean
 from qinglang.web import i18n
 from qinglang.web.accounts import Accounts
 from qinglang.web.ratelimit import Limiter
@@ -80,6 +82,10 @@ def templates() -> Environment:
         autoescape=select_autoescape(["html", "j2"], default_for_string=True, default=True),
         trim_blocks=True,
         lstrip_blocks=True,
+        # every string from data goes through the audit renderers' clean(): control and
+        # bidi-override characters (a UA that reverses the text after it) become U+FFFD, then
+        # autoescaping; markup a filter already made safe (tojson) is left as it is
+        finalize=lambda v: clean(v) if isinstance(v, str) and not isinstance(v, Markup) else v,
     )
     env.globals.update(
         category_name=i18n.category_name,
