@@ -190,6 +190,10 @@ def test_assets_give_the_page_as_requested_as_referrer(sim, pages):
     _, _, rows, _, _ = sim
     page_lines = [r for r in rows if r["event"] == "pageview"]
     got, _ = match_assets(rows, pages)
+    assets_of: dict[tuple, list[dict]] = {}  # each visitor's asset lines, looked up per page
+    for r in rows:
+        if r["asset"]:
+            assets_of.setdefault((r["ip"], r["user_agent"]), []).append(r)
     checked = 0
     for k in got:
         requested = page_lines[k]["url"]
@@ -197,9 +201,8 @@ def test_assets_give_the_page_as_requested_as_referrer(sim, pages):
             continue
         refs = [
             r["referrer"]
-            for r in rows
-            if r["asset"] and (r["ip"], r["user_agent"]) == (pages[k]["ip"], pages[k]["user_agent"])
-            and r["referrer"].split("?")[0] == (pages[k]["url"] or "").split("?")[0]
+            for r in assets_of.get((pages[k]["ip"], pages[k]["user_agent"]), [])
+            if r["referrer"].split("?")[0] == (pages[k]["url"] or "").split("?")[0]
             and 0 <= (r["ts"] - page_lines[k]["ts"]).total_seconds() <= 1
         ]  # fmt: skip
         assert refs and all(target(ref) == requested for ref in refs), (requested, refs[:2])
