@@ -10,8 +10,13 @@ Two baselines, best of three each:
 * GROUP BY ip - the same over the `ip` column alone: the cheapest query there is.
 
 A third baseline is the audit itself without the detectors that read sessions and subresources
-(`BEHAVIOUR`: the audit as it was before them), run in turn with the full audit (best of
-`--rounds` each), so their cost is a ratio measured in the same run.
+(`BEHAVIOUR`), run in turn with the full audit (best of `--rounds` each), so their cost is a
+ratio measured in the same run.
+
+A fourth, with `--before REV`: the audit of an earlier commit of this repository (checked out
+into a temporary git worktree), e.g. the one before the behaviour features were added
+(``--before 9805c9c``: "the current audit" of the issue that asked for them). It and today's
+audit then each run in a fresh interpreter, in turn, best of `--rounds`, timing `run_audit` alone.
 
 Prints seconds, events/s, the ratios (audit seconds / baseline seconds) and the peak RSS. The
 ratios are what to compare across machines; the seconds are this machine's, this time.
@@ -20,7 +25,10 @@ ratios are what to compare across machines; the seconds are this machine's, this
 from __future__ import annotations
 
 import argparse
+import os
 import resource
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -76,6 +84,49 @@ def audit(path: Path, out: Path, fmt: str = "auto", without: tuple[str, ...] = (
     return time.perf_counter() - t0
 
 
+# Times run_audit of whichever qinglang is first on PYTHONPATH; prints the seconds.
+TIME_ONE_AUDIT = """
+import sys, time
+from pathlib import Path
+from qinglang.audit.run import AuditOptions, run_audit
+options = AuditOptions(fmt=sys.argv[3], tz="Asia/Shanghai", unit_price=1.1)
+t0 = time.perf_counter()
+run_audit([Path(sys.argv[1])], Path(sys.argv[2]), options)
+print(time.perf_counter() - t0)
+"""
+
+
+def audit_in_fresh_interpreter(src: Path, path: Path, out: Path, fmt: str) -> float:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    done = subprocess.run(
+        [sys.executable, "-c", TIME_ONE_AUDIT, str(path), str(out), fmt],
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def audit_before(rev: str, path: Path, workdir: Path, fmt: str, rounds: int) -> tuple[float, float]:
+    """(best seconds of the audit at `rev`, best seconds of today's), in turn, fresh interpreters."""
+    repo = Path(__file__).resolve().parents[1]
+    tree = workdir / "before"
+    subprocess.run(
+        ["git", "-C", str(repo), "worktree", "add", "--detach", "-q", str(tree), rev], check=True
+    )
+    try:
+        then, now = float("inf"), float("inf")
+        for _ in range(rounds):
+            then = min(then, audit_in_fresh_interpreter(tree / "src", path, workdir / "o1", fmt))
+            now = min(now, audit_in_fresh_interpreter(repo / "src", path, workdir / "o2", fmt))
+        return then, now
+    finally:
+        subprocess.run(
+            ["git", "-C", str(repo), "worktree", "remove", "--force", str(tree)], check=False
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, help="events Parquet (default: simulate case2017)")
@@ -83,6 +134,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--rounds", type=int, default=2, help="full and reduced audits, in turn")
     parser.add_argument("--format", default="auto", help="input format (e.g. nginx for a log)")
+    parser.add_argument("--before", metavar="REV", help="also time the audit at this git commit")
     args = parser.parse_args()
     workdir = Path(tempfile.mkdtemp(prefix="qinglang-bench-"))
     path = args.data
@@ -106,6 +158,9 @@ def main() -> None:
     for _ in range(args.rounds):
         reduced = min(reduced, audit(path, workdir / "out", args.format, without=BEHAVIOUR))
         took = min(took, audit(path, workdir / "out", args.format))
+    before = (
+        audit_before(args.before, path, workdir, args.format, args.rounds) if args.before else None
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"events: {n:,}")
     print(f"audit without the behaviour detectors: {reduced:.2f}s")
@@ -115,7 +170,13 @@ def main() -> None:
     print(f"ratio audit/full scan: {took / full:.1f}")
     print(f"ratio audit/GROUP BY ip: {took / by_ip:.1f}")
     print(f"ratio audit/audit without the behaviour detectors: {took / reduced:.2f}")
-    print(f"peak RSS {peak:,.0f} MiB")
+    if before is not None:
+        then, now = before
+        print(
+            f"audit at {args.before} (fresh interpreter): {then:.2f}s; today's, the same way: {now:.2f}s"
+        )
+        print(f"ratio audit/audit at {args.before}: {now / then:.2f}")
+    print(f"peak RSS {peak:,.0f} MiB (this process)")
 
 
 if __name__ == "__main__":

@@ -71,6 +71,26 @@ def test_rollups_are_kept_per_day_file_and_redone_when_it_changes(db):
     assert len(again) == 1 and again != stored
 
 
+def test_rollups_made_by_other_code_are_redone_not_read(db, monkeypatch):
+    """A rollup file is keyed by a hash of the SQL that made it: after an upgrade that changes
+    how rollups are computed, the old files are recomputed (and deleted), never read as new."""
+    from qinglang.web import rollups
+
+    lake.write(db, "shop", lake.traffic("shop", DAY1, 14, 0), "day=2026-11-30")
+    figures = Figures(db)
+    assert figures.site("shop")["totals"]["pv"] == 14
+    stored = list(figures.store.site_dir("shop").glob("day=2026-11-30.*.parquet"))
+    # what an older qinglang left: the same name, rows that say otherwise
+    import duckdb
+
+    duckdb.sql(f"COPY (SELECT * FROM '{stored[0]}' WHERE false) TO '{stored[0]}' (FORMAT parquet)")
+    assert figures.site("shop")["totals"]["pv"] == 0  # same code: the stored file is read
+    monkeypatch.setattr(rollups, "rollup_version", lambda: "another-version")
+    assert figures.site("shop")["totals"]["pv"] == 14  # other code: recomputed
+    again = list(figures.store.site_dir("shop").glob("day=2026-11-30.*.parquet"))
+    assert len(again) == 1 and again != stored
+
+
 def test_a_day_in_a_day_file_and_a_part_counts_each_visitor_once(db):
     lake.write(db, "shop", lake.traffic("shop", DAY1, 14, 0), "day=2026-11-30")
     later = DAY1 + timedelta(hours=20)  # the same 7 visitors come back the same day, one new

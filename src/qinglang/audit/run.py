@@ -71,7 +71,8 @@ class AuditOptions:
 
     def __post_init__(self) -> None:
         """Money is checked before any work: a finite price of 0 or more, per a whole number of
-        UV of 1 or more (NaN or infinity would reach the amounts and audit.json)."""
+        UV of 1 or more (NaN or infinity would reach the amounts and audit.json); so is every
+        setting, against its kind."""
         from qinglang.errors import ConfigError
 
         if not isinstance(self.unit_price, int | float) or not math.isfinite(self.unit_price):
@@ -82,6 +83,10 @@ class AuditOptions:
             raise ConfigError(f"--per {self.per!r}: expected a whole number of UV, 1 or more")
         if self.settle not in SETTLE_ON:
             raise ConfigError(f"--settle {self.settle!r}: expected one of {', '.join(SETTLE_ON)}")
+        if self.settings:  # from the API or a re-run's record as much as from --setting
+            from qinglang.settings import check_settings
+
+            self.settings = check_settings(self.settings)
         if self.input_tz is not None:
             _zone(self.input_tz, "--input-tz")
         _zone(self.tz, "--tz")

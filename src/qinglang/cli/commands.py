@@ -661,11 +661,11 @@ def reasons(lang: Annotated[str, typer.Option(help="zh or en")] = "en") -> None:
 @app.command()
 def settings() -> None:
     """List every setting with its default and meaning (override with --setting NAME=VALUE)."""
-    from qinglang.settings import SETTINGS
+    from qinglang.settings import KINDS, SETTINGS
 
     table = Table()
-    for col in ("name", "default", "help"):
+    for col in ("name", "default", "takes", "help"):
         table.add_column(col)
     for s in SETTINGS.values():
-        table.add_row(s.name, f"{s.default:g}", s.help)
+        table.add_row(s.name, f"{s.default:g}", KINDS[s.kind], s.help)
     out.print(table)

@@ -20,6 +20,7 @@ category), or ``unaudited`` for events that audit did not cover.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import re
@@ -126,6 +127,13 @@ SELECT s.f, 'src', s.d, CASE WHEN t.src IS NULL THEN '(other)' ELSE s.src END, s
 FROM srcs s LEFT JOIN top t ON t.f = s.f AND t.src = s.src GROUP BY ALL"""
 
 
+@functools.cache
+def rollup_version() -> str:
+    """A hash of the rollups' SQL as this code writes it (with stand-in paths)."""
+    sql = rollup_sql([Path("day.parquet")], [Path("labels.parquet")])
+    return hashlib.sha256(sql.encode()).hexdigest()[:12]
+
+
 def _seen_sql(seen: list[Path] | None) -> str:
     if not seen:
         return ""
@@ -160,8 +168,12 @@ class Store:
 
     @staticmethod
     def name_for(day: str, files: list[Path], audit_id: str | None) -> str:
+        """The rollup file of a day: named by the day, the state of its source files, the audit
+        that labels it and how rollups are computed (`rollup_version`), so a rollup made by
+        other code is never read as this code's: it is recomputed, and the old file deleted."""
         state = "|".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
-        tag = hashlib.sha256(f"{day}|{state}|{audit_id or '-'}".encode()).hexdigest()[:20]
+        key = f"{day}|{state}|{audit_id or '-'}|{rollup_version()}"
+        tag = hashlib.sha256(key.encode()).hexdigest()[:20]
         return f"{compact.DAY_PREFIX}{day}.{tag}.parquet"
 
     def refresh(
