@@ -14,6 +14,10 @@ LINUX_CHROME = (
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
     "Chrome/156.0.0.0 Safari/537.36"
 )
+ANDROID_CHROME = (
+    "Mozilla/5.0 (Linux; Android 10; K) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/156.0.0.0 Mobile Safari/537.36"
+)
 SITE = "https://shop.example"
 
 
@@ -83,4 +87,11 @@ def log_rows(sessions: int = 120) -> list[dict[str, Any]]:
     spoof.append(request(len(rows) + len(spoof), T0 + dt.timedelta(hours=5, seconds=90),
                          "203.0.113.70", "/collect", event="request", method="POST", status=204,
                          visitor_id="spoofed-cookie", user_agent=LINUX_CHROME))  # fmt: skip
-    return rows + spoof
+    # a person on a phone who asks for the desktop site on the second page: not a spoofer
+    phone = visit(len(rows) + len(spoof), T0 + dt.timedelta(hours=6), "203.0.113.80", None,
+                  ["/a", "/b"], ua=ANDROID_CHROME)  # fmt: skip
+    for row in phone:
+        row["visitor_id"] = "desktop-site-cookie"
+        if row["url"] != "/a" and row["ts"] > phone[0]["ts"] + dt.timedelta(seconds=5):
+            row["user_agent"] = LINUX_CHROME  # Chrome 156 on Android, desktop site: X11 Linux
+    return rows + spoof + phone

@@ -9,17 +9,54 @@ mobile kits' pages say one thing and their pagehide beacons another.
 * session.ua_switch - every event of a session whose visitor cookie (``visitor_id``) sent more
   than one distinct user agent within the session (``session_gap_minutes``). Sessions keyed by
   IP + user agent cannot show it. A browser update changes the string between visits, not within
-  one; a person opening the same cookie jar in two browsers is the case this can get wrong.
+  one.
+
+One switch a person makes is left alone: a phone's browser asked for the desktop site (Chrome,
+Samsung Internet or Firefox on Android then send a desktop Linux user agent, Safari on iOS a Mac
+one). A session whose two user agents are one phone's and one desktop's, of the same browser
+(its family without "Mobile") and the same Chromium version, from Android to Linux or from iOS
+to macOS, and neither a declared bot, is not charged. A bot that claims to be that phone's browser
+on a Linux Chromium of the same version looks the same, and is missed. Still wrong: a person who
+opens the same cookie jar in two browsers within one visit.
 """
 
 from __future__ import annotations
 
 from qinglang.detect.base import Check, Context, Findings
+from qinglang.detect.crawler import UA_INFO
 from qinglang.features.sessions import materialize_sessions
 
 NAME = "spoofing"
 CATEGORY = "sivt.automation"
 CHECKS = (Check("session.ua_switch", ("visitor_id", "user_agent")),)
+
+# The switched sessions that are a phone's browser asking for the desktop site (see above).
+DESKTOP_SITE_SQL = """
+WITH switched AS (SELECT skey, sno FROM session_features WHERE ua_switch),
+uas AS (
+  SELECT DISTINCT m.skey, m.sno, e.user_agent
+  FROM switched s JOIN session_map m ON m.skey = s.skey AND m.sno = s.sno
+  JOIN events e ON e.rid = m.rid WHERE e.user_agent IS NOT NULL),
+kinds AS (
+  SELECT u.skey, u.sno, count(*) AS n,
+         sum(CASE WHEN i.kind IS NULL AND i.mobile THEN 1 ELSE 0 END) AS phones,
+         sum(CASE WHEN i.kind IS NULL AND NOT i.mobile THEN 1 ELSE 0 END) AS desktops,
+         count(DISTINCT trim(replace(coalesce(i.browser, ''), 'Mobile', ''))) AS browsers,
+         count(DISTINCT coalesce(i.chromium_major, -1)) AS versions,
+         max(CASE WHEN i.mobile THEN i.os_family END) AS phone_os,
+         max(CASE WHEN NOT i.mobile THEN i.os_family END) AS desktop_os
+  FROM uas u LEFT JOIN ua_info i ON i.user_agent = u.user_agent
+  GROUP BY u.skey, u.sno)
+SELECT skey, sno FROM kinds
+WHERE n = 2 AND phones = 1 AND desktops = 1 AND browsers = 1 AND versions = 1
+  AND ((phone_os = 'Android' AND desktop_os = 'Linux')
+       OR (phone_os = 'iOS' AND desktop_os = 'Mac OS X'))
+"""
+
+
+def prepare(ctx: Context) -> None:
+    if ctx.has("visitor_id", "user_agent"):
+        ctx.prefetch(*UA_INFO)
 
 
 def detect(ctx: Context) -> Findings:
@@ -27,8 +64,12 @@ def detect(ctx: Context) -> Findings:
     if not run:
         return findings
     materialize_sessions(ctx)
+    ctx.lookup(*UA_INFO)
+    ctx.engine.materialize("ua_desktop_site", DESKTOP_SITE_SQL)
     findings.queries.append(
         "SELECT m.rid, 'session.ua_switch' AS reason, 0.75 AS score FROM session_map m "
-        "JOIN session_features f ON f.skey = m.skey AND f.sno = m.sno WHERE f.ua_switch"
+        "JOIN session_features f ON f.skey = m.skey AND f.sno = m.sno "
+        "LEFT JOIN ua_desktop_site d ON d.skey = f.skey AND d.sno = f.sno "
+        "WHERE f.ua_switch AND d.skey IS NULL"
     )
     return findings
