@@ -30,7 +30,8 @@ def test_values_parse_as_numbers():
     ["nope=1", "dc_min_hits", "dc_min_hits=x", "dc_min_hits=nan", "dc_min_hits=inf",
      "dc_min_hits=-1", "lockstep_window_minutes=0", "bulk_cascade_seconds=0",
      "lockstep_relational=0.5", "dc_known_person=2", "inert_entry_min_sessions=2.5",
-     "evidence_per_reason=1e400", "subresource_min_share=1.5", "churn_max_engaged=-0.1"],
+     "evidence_per_reason=1e400", "subresource_min_share=1.5", "churn_max_engaged=-0.1",
+     "tiny_frame_px=50.5"],
 )  # fmt: skip
 def test_bad_values_are_clear_errors(item):
     with pytest.raises(ConfigError, match="--setting"):
@@ -64,6 +65,6 @@ def test_settings_given_to_the_audit_directly_are_checked_as_well():
         "lockstep_relational": 1.0
     }
     for bad in ({"lockstep_relational": 0.5}, {"nope": 1}, {"dc_min_hits": "x"},
-                {"dc_min_hits": True}, {"dc_min_hits": None}):  # fmt: skip
-        with pytest.raises(ConfigError, match="--setting"):
+                {"dc_min_hits": True}, {"dc_min_hits": None}, {"dc_min_hits": 10**400}):  # fmt: skip
+        with pytest.raises(ConfigError, match="^setting "):
             AuditOptions(settings=bad)

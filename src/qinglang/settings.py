@@ -39,7 +39,10 @@ SETTINGS: dict[str, Setting] = {
     s.name: s
     for s in (
         Setting(
-            "tiny_frame_px", 50, "A frame narrower or lower than this (CSS px) is too small to read"
+            "tiny_frame_px",
+            50,
+            "A frame narrower or lower than this (CSS px) is too small to read",
+            kind="count",
         ),
         Setting(
             "inert_host_min_visits",
@@ -244,17 +247,16 @@ def setting_value(overrides: Mapping[str, object] | None, name: str) -> float:
 
 
 def check_setting(name: str, value: object, flag: str = "--setting") -> float:
-    """`value` as the setting's number, or a ConfigError naming the setting and what it takes."""
+    """`value` as the setting's number, or a ConfigError naming where it came from (`flag`), the
+    setting and what it takes."""
     if name not in SETTINGS:
-        raise ConfigError(
-            f"{flag} {name!r}: expected NAME=VALUE with NAME one of {', '.join(SETTINGS)}"
-        )
+        raise ConfigError(f"{flag} {name!r}: no such setting (`qinglang settings` lists them)")
     kind = SETTINGS[name].kind
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ConfigError(f"{flag} {name}: {value!r} is not a number ({KINDS[kind]})")
     try:
         number = float(value)
-    except ValueError:
+    except (ValueError, OverflowError):
         raise ConfigError(f"{flag} {name}: {value!r} is not a number ({KINDS[kind]})") from None
     if not math.isfinite(number) or number < 0:
         raise ConfigError(f"{flag} {name}: {value!r} must be {KINDS[kind]}")
@@ -270,9 +272,11 @@ def check_setting(name: str, value: object, flag: str = "--setting") -> float:
     return number
 
 
-def check_settings(settings: Mapping[str, object] | None) -> dict[str, float]:
+def check_settings(
+    settings: Mapping[str, object] | None, flag: str = "setting"
+) -> dict[str, float]:
     """Every value of a settings dict checked against its kind (see :func:`check_setting`)."""
-    return {name: check_setting(name, value) for name, value in (settings or {}).items()}
+    return {name: check_setting(name, value, flag) for name, value in (settings or {}).items()}
 
 
 def parse_settings(items: list[str]) -> dict[str, object]:

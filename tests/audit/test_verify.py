@@ -141,6 +141,22 @@ def test_a_rerun_that_differs_names_the_first_difference(data, tmp_path):
     assert "re-run: amount differ" in result.output and "claimed" in result.output
 
 
+def test_a_record_this_qinglang_does_not_take_is_a_problem_named_not_a_crash(data, tmp_path):
+    out = tmp_path / "a"
+    audit(out, str(data["parquet"]))
+    facts = json.loads((out / "audit.json").read_text())
+    facts["record"]["options"]["settings"]["lockstep_relational"] = 0.5  # not 0 or 1
+    (out / "audit.json").write_text(json.dumps(facts))
+    write_manifest(out, facts)
+    write_seal(out)
+    result = runner.invoke(app, ["verify", str(out), "--rerun"])
+    assert result.exit_code == 1, result.output
+    said = " ".join(result.output.split())
+    assert "re-run: this qinglang does not take the options audit.json records" in said
+    assert "lockstep_relational" in said and "0 or 1" in said
+    assert "manifest" in said  # what was checked before is still reported
+
+
 def test_verify_of_something_else_is_a_clear_error(tmp_path):
     result = runner.invoke(app, ["verify", str(tmp_path)])
     assert result.exit_code == 2 and "not an audit directory" in " ".join(result.output.split())

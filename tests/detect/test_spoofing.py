@@ -41,6 +41,12 @@ HEADLESS = (
     "HeadlessChrome/156.0.0.0 Safari/537.36"
 )
 ANDROID_CHROME_OLDER_DESKTOP = LINUX_CHROME.replace("156.0.0.0", "150.0.0.0")
+ANDROID_FIREFOX = "Mozilla/5.0 (Android 14; Mobile; rv:127.0) Gecko/127.0 Firefox/127.0"
+LINUX_FIREFOX_OLDER = "Mozilla/5.0 (X11; Linux x86_64; rv:115.0) Gecko/20100101 Firefox/115.0"
+WECHAT_IOS = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_1_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148 MicroMessenger/8.0.44(0x18002c2d) NetType/WIFI Language/zh_CN"
+)
 
 
 def session(n: int, cookie: str, agents: list[str], ip: str = "198.18.0.9") -> list[dict]:
@@ -98,6 +104,40 @@ def test_a_phone_asking_for_the_desktop_site_is_not_charged(phone, desktop):
 )
 def test_other_switches_are_charged(agents):
     rows = session(0, "bot", agents)
+    assert flagged(rows) == {r["event_id"] for r in rows}
+
+
+def beacons(rows: list[dict], agent: str) -> list[dict]:
+    """The page-hide beacon of each page view, sent under `agent` (a framework's leak)."""
+    return [
+        {**r, "event_id": r["event_id"] + "-beacon", "ts": r["ts"] + dt.timedelta(seconds=30),
+         "event": "request", "url": "/collect", "method": "POST", "status": 204,
+         "user_agent": agent}
+        for r in rows
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("claimed", "real"),
+    [(ANDROID_CHROME, ANDROID_CHROME_DESKTOP),  # a phone preset of the browser's own version
+     (ANDROID_FIREFOX, LINUX_FIREFOX_OLDER),  # Firefox: no Chromium version to compare
+     (IOS_SAFARI, IOS_SAFARI_DESKTOP)],
+)  # fmt: skip
+def test_pages_under_one_user_agent_and_beacons_under_the_other_are_charged(claimed, real):
+    """The pair a desktop-site request makes, but the desktop one never asked for a page: the
+    browser's own requests under its real user agent, the pages under the one it claims."""
+    pages = session(0, "bot", [claimed] * 3)
+    rows = pages + beacons(pages, real)
+    assert flagged(rows) == {r["event_id"] for r in rows}
+
+
+def test_an_in_app_browser_changing_network_is_not_charged():
+    on_4g = WECHAT_IOS.replace("NetType/WIFI", "NetType/4G")
+    rows = session(0, "person", [WECHAT_IOS, WECHAT_IOS, on_4g])
+    assert flagged(rows) == set()
+    # but the network token does not excuse a different app version
+    other = WECHAT_IOS.replace("8.0.44", "8.0.45")
+    rows = session(0, "bot", [WECHAT_IOS, other])
     assert flagged(rows) == {r["event_id"] for r in rows}
 
 

@@ -152,10 +152,17 @@ def _check_manifest(out_dir: Path, manifest: dict, v: Verdict) -> None:
 
 def _rerun(out_dir: Path, v: Verdict) -> None:
     from qinglang.audit.run import options_from_record, run_audit
+    from qinglang.errors import ConfigError
 
     facts = json.loads((out_dir / "audit.json").read_text(encoding="utf-8"))
     record = facts.get("record") or {}
-    options = options_from_record(record.get("options") or {})
+    try:
+        options = options_from_record(record.get("options") or {})
+    except ConfigError as exc:  # recorded by another qinglang, or written by hand
+        v.problems.append(
+            f"re-run: this qinglang does not take the options audit.json records: {exc}"
+        )
+        return
     inputs = [Path(i["path"]) for i in record.get("inputs") or []]
     with tempfile.TemporaryDirectory(prefix="qinglang-verify-") as scratch:
         again = run_audit(inputs, Path(scratch) / "out", options)
