@@ -183,6 +183,27 @@ def test_the_live_tail_takes_the_audits_labels_too(db):
     assert sorted(p.name for p in next(labels.iterdir()).iterdir())[-1] == "d=2026-11-30T22"
 
 
+def test_label_splits_made_by_other_code_are_redone(db, monkeypatch):
+    from qinglang.web import rollups
+
+    lake.write(db, "shop", lake.traffic("shop", DAY1 + timedelta(hours=22), 7, 4, start=300),
+               "part-seg-1-000003")  # fmt: skip
+    Runner(db).submit("shop", {"lang": "en"})[1].result(timeout=120)
+    figures = Figures(db)
+    expected = {"valid": 7, "givt.crawler": 4}
+    assert {
+        c["category"]: c["pv"] for c in figures.site("shop")["totals"]["by_category"]
+    } == expected
+    labels = figures.store.root.parent / "labels" / "site=shop"
+    [before] = list(labels.iterdir())
+    monkeypatch.setattr(rollups, "rollup_version", lambda: "another-version")
+    assert {
+        c["category"]: c["pv"] for c in figures.site("shop")["totals"]["by_category"]
+    } == expected
+    [after] = list(labels.iterdir())  # made again under the new version, the old one deleted
+    assert after.name.endswith(".vanother-version") and after != before
+
+
 def test_an_audit_of_one_day_replaces_that_days_categories_only(db):
     lake.write(db, "shop", lake.traffic("shop", DAY1, 14, 3), "day=2026-11-30")
     lake.write(db, "shop", lake.traffic("shop", DAY2, 14, 3, start=100), "day=2026-12-01")

@@ -127,11 +127,29 @@ SELECT s.f, 'src', s.d, CASE WHEN t.src IS NULL THEN '(other)' ELSE s.src END, s
 FROM srcs s LEFT JOIN top t ON t.f = s.f AND t.src = s.src GROUP BY ALL"""
 
 
+def split_labels_sql(labels: Path, inputs: list[Path], out: Path) -> str:
+    """An audit's labels with the UTC hour of their events, written partitioned by that hour."""
+    return f"""COPY (
+  SELECT strftime(min(e.ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H') AS d, l.event_id,
+         any_value(l.verdict) AS verdict, any_value(l.category) AS category
+  FROM read_parquet({_lit(labels)}) l
+  JOIN read_parquet({_list(inputs)}, union_by_name = true) e ON e.event_id = l.event_id
+  GROUP BY l.event_id) TO {_lit(out)} (FORMAT parquet, PARTITION_BY (d))"""
+
+
 @functools.cache
 def rollup_version() -> str:
-    """A hash of the rollups' SQL as this code writes it (with stand-in paths)."""
-    sql = rollup_sql([Path("day.parquet")], [Path("labels.parquet")])
+    """A hash of the SQL that makes the stored rollups and label splits, as this code writes it
+    (with stand-in paths): files made by other code carry another and are made again."""
+    sql = rollup_sql([Path("day.parquet")], [Path("labels.parquet")]) + split_labels_sql(
+        Path("labels.parquet"), [Path("day.parquet")], Path("out")
+    )
     return hashlib.sha256(sql.encode()).hexdigest()[:12]
+
+
+def _split_name(audit_id: str) -> str:
+    """The directory of an audit's label split: its id and the version of the code that split it."""
+    return f"{audit_id}.v{rollup_version()}"
 
 
 def _seen_sql(seen: list[Path] | None) -> str:
@@ -228,7 +246,7 @@ class Store:
         labels of the hours its live tail holds, not every label. The events' times come from
         the audit's own inputs (the lake files it read, linked in its ``inputs/``), else from
         `lake_files`."""
-        final = self.root.parent / "labels" / f"site={site}" / audit_dir.name
+        final = self.root.parent / "labels" / f"site={site}" / _split_name(audit_dir.name)
         with self.lock(f"labels:{site}"):
             if not final.is_dir():
                 self._split_labels(audit_dir, lake_files, final)
@@ -245,14 +263,7 @@ class Store:
         else:
             con = connect()
             try:
-                con.execute(
-                    f"""COPY (
-  SELECT strftime(min(e.ts) AT TIME ZONE 'UTC', '%Y-%m-%dT%H') AS d, l.event_id,
-         any_value(l.verdict) AS verdict, any_value(l.category) AS category
-  FROM read_parquet({_lit(audit_dir / "labels.parquet")}) l
-  JOIN read_parquet({_list(inputs)}, union_by_name = true) e ON e.event_id = l.event_id
-  GROUP BY l.event_id) TO {_lit(tmp)} (FORMAT parquet, PARTITION_BY (d))"""
-                )
+                con.execute(split_labels_sql(audit_dir / "labels.parquet", inputs, tmp))
             finally:
                 con.close()
         tmp.rename(final)
@@ -260,8 +271,9 @@ class Store:
     def keep_labels(self, site: str, audit_ids: set[str]) -> None:
         """Delete the label splits of audits no day takes its categories from any more."""
         with self.lock(f"labels:{site}"):
+            keep = {_split_name(a) for a in audit_ids}
             for old in (self.root.parent / "labels" / f"site={site}").glob("*"):
-                if old.name not in audit_ids and not old.name.endswith(".tmp"):
+                if old.name not in keep and not old.name.endswith(".tmp"):
                     shutil.rmtree(old, ignore_errors=True)
 
 
