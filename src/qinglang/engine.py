@@ -97,6 +97,7 @@ class Engine(Protocol):
     def keep_events(self, condition: str) -> int: ...
     def register(self, name: str, table: pa.Table) -> None: ...
     def materialize(self, name: str, sql: str) -> None: ...
+    def drop(self, name: str) -> None: ...  # a table no later statement reads: its memory back
     def create_view(self, name: str, sql: str) -> None: ...
     def query(self, sql: str) -> pa.Table: ...
     def write_parquet(self, sql: str, path: Path) -> None: ...
@@ -197,6 +198,10 @@ class DuckDBEngine:
         self.statements.append(f"CREATE OR REPLACE TABLE {name} AS {sql}")
         self._run(f"CREATE OR REPLACE TABLE {name} AS {sql}")
 
+    def drop(self, name: str) -> None:
+        self.statements.append(f"DROP TABLE IF EXISTS {name}")
+        self._run(f"DROP TABLE IF EXISTS {name}")
+
     def create_view(self, name: str, sql: str) -> None:
         self.statements.append(f"CREATE OR REPLACE VIEW {name} AS {sql}")
         self._run(f"CREATE OR REPLACE VIEW {name} AS {sql}")
@@ -290,6 +295,7 @@ class SparkEngine:
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")  # type: ignore[attr-defined]
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="qinglang-spark-"))
         self._cached: list[object] = []
+        self._tables: dict[str, object] = {}  # materialized tables by name, for drop
         self.statements: list[str] = []  # as DuckDB's: in DuckDB's dialect, as written
 
     def _stage(self, table: pa.Table | pa.RecordBatchReader, name: str) -> str:
@@ -336,6 +342,15 @@ class SparkEngine:
         df = self._sql(sql).localCheckpoint(eager=True)  # type: ignore[attr-defined]
         df.createOrReplaceTempView(name)
         self._cached.append(df)
+        self._tables[name] = df
+
+    def drop(self, name: str) -> None:
+        self.statements.append(f"DROP TABLE IF EXISTS {name}")
+        self.spark.catalog.dropTempView(name)  # type: ignore[attr-defined]
+        df = self._tables.pop(name, None)
+        if df is not None:
+            self._cached.remove(df)
+            df.unpersist()  # type: ignore[attr-defined]
 
     def create_view(self, name: str, sql: str) -> None:
         self.statements.append(f"CREATE OR REPLACE VIEW {name} AS {sql}")

@@ -8,7 +8,8 @@ a log whose clock goes backwards still splits where the pauses are.
 ``materialize_sessions(ctx)`` leaves these tables in the engine (once per audit):
 
 * ``site_profile``: per site, its own host, whether its traffic fetches assets, its quiet hours;
-* ``session_events``: every event that has a session, with what the features need of it;
+* ``session_events``: every event that has a session, with what the features need of it
+  (dropped once the two below are built: at the case's size it is gigabytes no one reads);
 * ``session_map`` (rid, skey, sno): the session of every event that has one (``skey``, the
   visitor, as the row id of its first event: an integer, cheap to sort and join on);
 * ``session_features``: one row per session (skey, sno, first_rid) with the columns of
@@ -294,5 +295,6 @@ def materialize_sessions(ctx: FeatureContext) -> SessionSql:
         ctx.engine.materialize("session_events", sql.session_events)
         ctx.engine.materialize("session_map", sql.session_map)
         ctx.engine.materialize("session_features", sql.session_features)
+        ctx.engine.drop("session_events")  # a row per event, read by nothing later
         ctx.registered.add("session_features")
     return sql
