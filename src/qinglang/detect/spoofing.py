@@ -38,19 +38,14 @@ NAME = "spoofing"
 CATEGORY = "sivt.automation"
 CHECKS = (Check("session.ua_switch", ("visitor_id", "user_agent")),)
 
-DESKTOP_UA = (
-    "(e.user_agent LIKE 'Mozilla/5.0 (Macintosh;%' OR e.user_agent LIKE 'Mozilla/5.0 (X11; Linux%')"
-)
-
 # The switched sessions that are one of the two switches people make (see above).
-INNOCENT_SWITCH_SQL = f"""
+INNOCENT_SWITCH_SQL = """
 WITH switched AS (SELECT skey, sno FROM session_features WHERE ua_switch),
 uas AS (
   SELECT m.skey, m.sno, e.user_agent,
          max(CASE WHEN e.event = 'pageview' THEN 1 ELSE 0 END) AS paged,
-         CASE WHEN {DESKTOP_UA} THEN
-           CASE WHEN e.user_agent LIKE 'Mozilla/5.0 (Macintosh;%' THEN 'mac' ELSE 'linux' END
-         END AS desktop
+         CASE WHEN e.user_agent LIKE 'Mozilla/5.0 (Macintosh;%' THEN 'mac'
+              WHEN e.user_agent LIKE 'Mozilla/5.0 (X11; Linux%' THEN 'linux' END AS desktop
   FROM switched s JOIN session_map m ON m.skey = s.skey AND m.sno = s.sno
   JOIN events e ON e.rid = m.rid WHERE e.user_agent IS NOT NULL
   GROUP BY m.skey, m.sno, e.user_agent),

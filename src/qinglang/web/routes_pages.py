@@ -123,12 +123,16 @@ def download_file(request: Request) -> Response:
     )
 
 
+def _users(request: Request, error: str | None = None) -> Response:
+    """The site's users page; with `error`, the same page answering 400 with it shown."""
+    site = request.state.site
+    return render(request, "users.j2", status=400 if error else 200, site=site, roles=ROLES,
+                  users=_st(request).accounts.users_of(site), error=error)  # fmt: skip
+
+
 @for_site(["owner"])
 def users_page(request: Request) -> Response:
-    site = request.state.site
-    accounts = _st(request).accounts
-    return render(request, "users.j2", site=site, roles=ROLES, users=accounts.users_of(site),
-                  error=None)  # fmt: skip
+    return _users(request)
 
 
 @for_site(["owner"])
@@ -142,19 +146,15 @@ async def users_change(request: Request) -> Response:
     accounts = _st(request).accounts
     try:
         if not USER_RE.match(name) or accounts.user(name) is None:
-            missing = "user: no such user (qinglang user add NAME first)"
-            return render(request, "users.j2", status=400, site=site, roles=ROLES,
-                          users=accounts.users_of(site), error=missing)  # fmt: skip
+            return _users(request, "user: no such user (qinglang user add NAME first)")
         if name == request.state.user.name:  # the site would be left without its owner
-            return PlainTextResponse("400: user: an owner cannot change their own role",
-                                     status_code=400)  # fmt: skip
+            return _users(request, "user: an owner cannot change their own role")
         if form.get("action") == "revoke":
             accounts.revoke(name, site)
         else:
             accounts.grant(name, site, role)
     except QinglangError as exc:
-        return render(request, "users.j2", status=400, site=site, roles=ROLES,
-                      users=accounts.users_of(site), error=str(exc))  # fmt: skip
+        return _users(request, str(exc))
     return RedirectResponse(f"/s/{site}/users", status_code=303)
 
 
