@@ -284,8 +284,9 @@ def parse_settings(items: list[str]) -> dict[str, object]:
     out: dict[str, object] = {}
     for item in items:
         name, sep, value = item.partition("=")
-        if not sep:
-            raise ConfigError(f"--setting {item!r}: expected NAME=VALUE (`qinglang settings`)")
         name = name.strip()
+        if not sep or name not in SETTINGS:
+            known = ", ".join(SETTINGS)
+            raise ConfigError(f"--setting {item!r}: expected NAME=VALUE with NAME one of {known}")
         out[name] = check_setting(name, value.strip())
     return out
