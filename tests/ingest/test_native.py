@@ -151,3 +151,40 @@ def test_names_read_parquet_would_take_as_patterns_go_through_the_readers(tmp_pa
     reports = load_inputs(engine, [odd], AuditOptions(), lambda *_: None).reports
     assert reports[0].rows_ok == 7
     assert engine.query("SELECT count(*) AS n FROM events").to_pylist() == [{"n": 7}]
+
+
+def test_addresses_the_sql_vouches_for_are_ones_the_readers_accept():
+    """The in-place check leaves to Python only what its SQL cannot vouch for; anything it does
+    vouch for must be an address `is_ip` (ipaddress) accepts, or a bad row would slip through."""
+    import ipaddress
+    import random
+
+    import duckdb
+
+    from qinglang.events import is_ip
+    from qinglang.ingest.native import sql_vouched_ip
+
+    rnd = random.Random(7)
+    alphabet = "0123456789abcdefABCDEFg:.% "
+    values = ["1.2.3.4", "255.255.255.255", "256.1.1.1", "01.2.3.4", "::", "::1", "1::", "fe80::1",
+              "2001:db8::8a2e:370:7334", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1::2::3",
+              "::1:2:3:4:5:6:7", "1:2:3:4:5:6:7::", "12345::", "::ffff:1.2.3.4", "fe80::1%eth0",
+              " 1.2.3.4", "123456", "9" * 65, ":::", "1:2:3:4:5:6::7:8", ""]
+    for _ in range(20000):
+        if rnd.random() < 0.5:
+            text = str(ipaddress.IPv6Address(rnd.getrandbits(128) >> rnd.choice([0, 16, 64, 127])))
+            if rnd.random() < 0.5:
+                i = rnd.randrange(len(text))
+                text = text[:i] + rnd.choice(alphabet) + text[i + 1 :]
+        else:
+            text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(1, 40)))
+        values.append(text)
+    con = duckdb.connect()
+    con.execute("CREATE TABLE t (ip VARCHAR)")
+    con.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
+    vouched = {ip for (ip,) in con.execute(f"SELECT ip FROM t WHERE {sql_vouched_ip('ip')}").fetchall()}
+    wrongly = sorted(ip for ip in vouched if not is_ip(ip) or ip != ip.strip())
+    assert wrongly == []
+    # and it does vouch for the common forms, so they never reach Python
+    assert {"1.2.3.4", "::", "::1", "fe80::1", "2001:db8::8a2e:370:7334", "123456"} <= vouched
+    assert len(vouched) > 5000

@@ -217,9 +217,23 @@ def _select(path: Path, schema: pa.Schema, offset: int, site: str | None) -> str
     return f"SELECT {cols}, {offset} + {row} AS rid FROM {source}"
 
 
-# A dotted quad of 0-255 is an IPv4 address the SQL can vouch for; every other distinct value
-# (IPv6, oddities) is checked once in Python with ipaddress, as the readers check them.
+# Addresses the SQL can vouch for: a dotted quad of 0-255, an anonymised id of digits, and
+# IPv6 text of hex groups (eight, or fewer around one `::`; at most seven colons, so no more than
+# eight groups). Each is a subset of what `events.is_ip` accepts (tests/ingest check it against
+# ipaddress); every other distinct value (a zone, an embedded IPv4, oddities) is checked once in
+# Python, as the readers check it.
 _IPV4 = r"((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+_HEX = "[0-9A-Fa-f]{1,4}"
+_IPV6 = rf"({_HEX}:){{7}}{_HEX}|(({_HEX}:){{0,6}}{_HEX})?::(({_HEX}:){{0,6}}{_HEX})?"
+
+
+def sql_vouched_ip(column: str) -> str:
+    """True where `column` holds an address of the forms above (never for one to trim)."""
+    return (
+        f"(regexp_full_match({column}, '{_IPV4}|[0-9]{{1,64}}') OR "
+        f"(regexp_full_match({column}, '{_IPV6}') "
+        f"AND length({column}) - length(replace({column}, ':', '')) <= 7))"
+    )
 
 
 def _bad_rows(select: str) -> int:
@@ -251,7 +265,7 @@ def _bad_rows(select: str) -> int:
     )
     others = (
         f"SELECT DISTINCT ip FROM ({select}) WHERE ip IS NOT NULL "
-        f"AND NOT regexp_full_match(ip, '{_IPV4}')"
+        f"AND NOT {sql_vouched_ip('ip')}"
     )
     con = duckdb.connect()
     try:
