@@ -166,10 +166,31 @@ def test_addresses_the_sql_vouches_for_are_ones_the_readers_accept():
 
     rnd = random.Random(7)
     alphabet = "0123456789abcdefABCDEFg:.% "
-    values = ["1.2.3.4", "255.255.255.255", "256.1.1.1", "01.2.3.4", "::", "::1", "1::", "fe80::1",
-              "2001:db8::8a2e:370:7334", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8:9", "1::2::3",
-              "::1:2:3:4:5:6:7", "1:2:3:4:5:6:7::", "12345::", "::ffff:1.2.3.4", "fe80::1%eth0",
-              " 1.2.3.4", "123456", "9" * 65, ":::", "1:2:3:4:5:6::7:8", ""]
+    values = [
+        "1.2.3.4",
+        "255.255.255.255",
+        "256.1.1.1",
+        "01.2.3.4",
+        "::",
+        "::1",
+        "1::",
+        "fe80::1",
+        "2001:db8::8a2e:370:7334",
+        "1:2:3:4:5:6:7:8",
+        "1:2:3:4:5:6:7:8:9",
+        "1::2::3",
+        "::1:2:3:4:5:6:7",
+        "1:2:3:4:5:6:7::",
+        "12345::",
+        "::ffff:1.2.3.4",
+        "fe80::1%eth0",
+        " 1.2.3.4",
+        "123456",
+        "9" * 65,
+        ":::",
+        "1:2:3:4:5:6::7:8",
+        "",
+    ]
     for _ in range(20000):
         if rnd.random() < 0.5:
             text = str(ipaddress.IPv6Address(rnd.getrandbits(128) >> rnd.choice([0, 16, 64, 127])))
@@ -182,7 +203,9 @@ def test_addresses_the_sql_vouches_for_are_ones_the_readers_accept():
     con = duckdb.connect()
     con.execute("CREATE TABLE t (ip VARCHAR)")
     con.executemany("INSERT INTO t VALUES (?)", [(v,) for v in values])
-    vouched = {ip for (ip,) in con.execute(f"SELECT ip FROM t WHERE {sql_vouched_ip('ip')}").fetchall()}
+    vouched = {
+        ip for (ip,) in con.execute(f"SELECT ip FROM t WHERE {sql_vouched_ip('ip')}").fetchall()
+    }
     wrongly = sorted(ip for ip in vouched if not is_ip(ip) or ip != ip.strip())
     assert wrongly == []
     # and it does vouch for the common forms, so they never reach Python

@@ -264,8 +264,7 @@ def _bad_rows(select: str) -> int:
         "OR (method IS NOT NULL AND NOT regexp_full_match(method, '[A-Z_-]{1,16}'))"
     )
     others = (
-        f"SELECT DISTINCT ip FROM ({select}) WHERE ip IS NOT NULL "
-        f"AND NOT {sql_vouched_ip('ip')}"
+        f"SELECT DISTINCT ip FROM ({select}) WHERE ip IS NOT NULL AND NOT {sql_vouched_ip('ip')}"
     )
     con = duckdb.connect()
     try:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pyarrow as pa
@@ -36,6 +37,7 @@ from qinglang.errors import FieldError
 from qinglang.events import is_ip
 
 from .common import ReadContext, RowSink
+from .nginx_block import BlockParser, block_parser_for
 from .nginx_format import LogFormat, compile_format, decode_escapes, parse_time_local
 from .textio import LineSource, add_record, bad_line
 
@@ -60,29 +62,104 @@ def read(ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     fmt = compile_format(ctx.log_format)
     _note_unused(ctx, fmt)
     lines = LineSource(ctx, "nginx")
+    block = block_parser_for(fmt, frozenset(USED), ctx.name, ctx.site)
+    if block is None:
+        yield from _read_lines(ctx, fmt, lines)
+        return
+    try:
+        yield from _read_blocks(ctx, fmt, lines, block)
+    finally:
+        block.close()
+
+
+def _read_lines(ctx: ReadContext, fmt: LogFormat, lines: LineSource) -> Iterator[pa.RecordBatch]:
+    """Every line through the per-line reader."""
     sink = RowSink(ctx)
     for lineno, text in enumerate(lines, 1):
         if not text.strip():
             continue
-        reason = lines.take_bad(lineno, lineno)
-        if reason:
-            bad_line(ctx, lineno, reason)
-            continue
-        m = fmt.regex.match(text.rstrip("\r\n"))
-        if m is None:
-            ctx.bad(lineno, None, f"does not match log_format {_short(fmt.name)}")
-            continue
-        try:
-            record = to_record(m.groupdict())
-        except FieldError as exc:
-            ctx.bad_field(lineno, exc)
-            continue
-        batch = add_record(ctx, sink, record, lineno)
+        batch = _read_line(ctx, fmt, lines, sink, lineno, text)
         if batch is not None:
             yield batch
     last = sink.flush()
     if last is not None:
         yield last
+
+
+def _read_line(
+    ctx: ReadContext, fmt: LogFormat, lines: LineSource, sink: RowSink, lineno: int, text: str
+) -> pa.RecordBatch | None:
+    """One line through the per-line reader: its row to `sink`, or its problem reported."""
+    reason = lines.take_bad(lineno, lineno)
+    if reason:
+        bad_line(ctx, lineno, reason)
+        return None
+    m = fmt.regex.match(text.rstrip("\r\n"))
+    if m is None:
+        ctx.bad(lineno, None, f"does not match log_format {_short(fmt.name)}")
+        return None
+    try:
+        record = to_record(m.groupdict())
+    except FieldError as exc:
+        ctx.bad_field(lineno, exc)
+        return None
+    return add_record(ctx, sink, record, lineno)
+
+
+def _read_blocks(
+    ctx: ReadContext, fmt: LogFormat, lines: LineSource, block: BlockParser
+) -> Iterator[pa.RecordBatch]:
+    """Blocks of lines through the block SQL; the lines it does not vouch for (and those
+    LineSource found bad) through the per-line reader; each block's rows in line order."""
+    linenos: list[int] = []
+    texts: list[str] = []
+    for lineno, text in enumerate(lines, 1):
+        if not text.strip():
+            continue
+        linenos.append(lineno)
+        texts.append(text.rstrip("\r\n"))
+        if len(linenos) >= ctx.batch_size:
+            yield from _block(ctx, fmt, lines, block, linenos, texts)
+            linenos, texts = [], []
+    if linenos:
+        yield from _block(ctx, fmt, lines, block, linenos, texts)
+
+
+def _block(
+    ctx: ReadContext,
+    fmt: LogFormat,
+    lines: LineSource,
+    block: BlockParser,
+    linenos: list[int],
+    texts: list[str],
+) -> Iterator[pa.RecordBatch]:
+    flagged = set(lines.bad)  # lines LineSource found bad (not UTF-8, NUL, too long)
+    if flagged:
+        keep = [i for i, n in enumerate(linenos) if n not in flagged]
+        vouched, others = block.parse([linenos[i] for i in keep], [texts[i] for i in keep])
+        others = sorted([*others, *(n for n in linenos if n in flagged)])
+    else:
+        vouched, others = block.parse(linenos, texts)
+    ctx.report.rows_ok += vouched.num_rows
+    ctx.advance(vouched.num_rows)
+    pieces = [vouched]
+    if others:
+        text_of = dict(zip(linenos, texts, strict=True))
+        sink = RowSink(replace(ctx, batch_size=len(others) + 1))
+        taken: list[int] = []
+        for lineno in others:
+            before = ctx.report.rows_ok
+            _read_line(ctx, fmt, lines, sink, lineno, text_of[lineno])
+            if ctx.report.rows_ok > before:
+                taken.append(lineno)
+        rows = sink.flush()
+        if rows is not None:
+            table = pa.Table.from_batches([rows])
+            pieces.append(table.append_column("lineno", pa.array(taken, pa.int64())))
+    merged = pa.concat_tables(pieces)
+    if len(pieces) > 1:
+        merged = merged.sort_by("lineno")
+    yield from merged.drop_columns(["lineno"]).combine_chunks().to_batches()
 
 
 def to_record(groups: dict[str, str | None]) -> dict[str, Any]:

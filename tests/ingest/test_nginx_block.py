@@ -1,0 +1,183 @@
+"""The block SQL must give exactly the rows, reports and rejected lines of the per-line reader."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from qinglang.events import MAX_UA, MAX_URL
+from qinglang.ingest import nginx, read_events
+from qinglang.ingest.nginx import USED
+from qinglang.ingest.nginx_block import BlockParser, block_parser_for
+from qinglang.ingest.nginx_format import compile_format
+
+UA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/120.0.0.0 Safari/537.36"
+IPS = ["1.2.3.4", "2001:db8::1", "::ffff:10.0.0.1", "fe80::1%eth0", "999.1.1.1", "-", "not-ip",
+       "12345", " 1.2.3.4", "1:2:3:4:5:6::7:8"]  # fmt: skip
+TIMES = ["01/Sep/2017:00:00:02 +0800", "31/Sep/2017:00:00:02 +0800", "01/sep/2017:00:00:02 +0800",
+         "01/Sep/1999:00:00:02 +0000", "01/Sep/2017:24:00:00 +0000", "01/Sep/2017:10:00:00 +2400",
+         "01/Sep/2017:10:00:00 -0930", "01/Sep/2017:10:00:00 +0099", "1/Sep/2017:10:00:00 +0000",
+         "29/Feb/2016:23:59:59 -0000", "29/Feb/2017:23:59:59 +0000", "-", "01/Sep/2017:10:00:60 +0000",
+         "31/Dec/2099:23:59:59 -0100"]  # fmt: skip
+REQUESTS = ["GET / HTTP/1.1", "GET /a/b?x=1 HTTP/1.1", "GET /img/A.JPG HTTP/1.1",
+            "GET /static/app.js?v=2 HTTP/2.0", "HEAD / HTTP/1.1", "POST /login HTTP/1.1",
+            "get / HTTP/1.1", "GET  / HTTP/1.1", "GET /robots.txt HTTP/1.1", "-", "",
+            "\\x16\\x03\\x01\\x00", "GET /caf\\xC3\\xA9 HTTP/1.1", "GET /q?a=\\x22b\\x22 HTTP/1.1",
+            "GET http://other.example/ HTTP/1.1", "GET /x", "PROPFIND / HTTP/1.1",
+            "ABCDEFGHIJKLMNOPQ / HTTP/1.1", "GET /.well-known/x HTTP/1.1", "GET /Sitemap.XML HTTP/1.1",
+            "GET /" + "a" * (MAX_URL + 10) + " HTTP/1.1", "GET /sitemap.xml.html HTTP/1.1",
+            "GET /x.css.html HTTP/1.1", "GET /é HTTP/1.1"]  # fmt: skip
+STATUSES = ["200", "204", "301", "304", "404", "500", "-", "99", "1000", "2000", "abc", "20"]
+SIZES = ["0", "512", "-", "0123", "99999999999999999999", "-5", "1.5"]
+REFERRERS = ["-", "", "https://www.baidu.com/s?wd=x", "https://target.example/a", "\\x22quoted\\x22",
+             "http://ex.example/" + "r" * (MAX_URL + 1)]  # fmt: skip
+AGENTS = ["-", UA, "curl/8.0", "Mozilla/5.0 (iPhone) 微信", "A" * (MAX_UA + 5), "x\\\\y"]
+
+
+def pick(rnd: random.Random, pool: list[str]) -> str:
+    """Mostly one of the first two (ordinary) values, else any: most lines are plain."""
+    return rnd.choice(pool[:2] if rnd.random() < 0.8 else pool)
+
+
+def combined_line(rnd: random.Random) -> str:
+    ip, when, request = pick(rnd, IPS), pick(rnd, TIMES), pick(rnd, REQUESTS)
+    status, size = pick(rnd, STATUSES), pick(rnd, SIZES)
+    return (
+        f'{ip} - - [{when}] "{request}" {status} {size} '
+        f'"{pick(rnd, REFERRERS)}" "{pick(rnd, AGENTS)}"'
+    )
+
+
+def read_both(paths: list[Path], vouched: list[int] | None = None, **options):
+    """(table, reports) read with the block SQL, then the same with every line per line;
+    `vouched` gets the number of rows the block SQL gave."""
+    parse = BlockParser.parse
+
+    def counted(self, linenos, texts):
+        rows, others = parse(self, linenos, texts)
+        if vouched is not None:
+            vouched.append(rows.num_rows)
+        return rows, others
+
+    BlockParser.parse = counted
+    try:
+        fast = read_events(paths, fmt="nginx", **options)
+        fast_table = fast.to_reader().read_all()
+    finally:
+        BlockParser.parse = parse
+    original = nginx.block_parser_for
+    nginx.block_parser_for = lambda *a, **k: None
+    try:
+        slow = read_events(paths, fmt="nginx", **options)
+        slow_table = slow.to_reader().read_all()
+    finally:
+        nginx.block_parser_for = original
+    return (fast_table, fast.reports), (slow_table, slow.reports)
+
+
+def same_reports(a, b) -> None:
+    for x, y in zip(a, b, strict=True):
+        assert (x.rows_ok, x.rows_bad, x.rows_skipped, x.naive_ts) == (
+            y.rows_ok, y.rows_bad, y.rows_skipped, y.naive_ts,
+        )  # fmt: skip
+        assert [(e.line, e.field, e.message) for e in x.errors] == [
+            (e.line, e.field, e.message) for e in y.errors
+        ]
+        assert x.truncated == y.truncated and x.rejected_by == y.rejected_by
+        assert x.notes == y.notes and x.sha256 == y.sha256
+
+
+@pytest.mark.parametrize("batch_size", [7, 65536])
+def test_generated_lines_read_the_same_both_ways(tmp_path, batch_size):
+    rnd = random.Random(17)
+    lines = [combined_line(rnd) for _ in range(3000)]
+    lines[5:5] = ["", "   ", "garbage that matches nothing"]
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(lines) + "\r\n", encoding="utf-8")
+    vouched: list[int] = []
+    (fast, fast_reports), (slow, slow_reports) = read_both(
+        [log], vouched, batch_size=batch_size, site="shop"
+    )
+    assert fast.equals(slow)
+    same_reports(fast_reports, slow_reports)
+    # both paths are exercised in earnest: most rows from the SQL, hundreds of lines per line
+    assert sum(vouched) > 500 and fast.num_rows - sum(vouched) > 100
+    assert fast_reports[0].rows_bad > 100
+    assert sum(fast_reports[0].truncated.values()) > 0
+
+
+def test_lines_that_are_not_text_and_a_real_looking_log_read_the_same(tmp_path):
+    good = f'1.2.3.4 - - [01/Sep/2017:00:00:02 +0800] "GET /a HTTP/1.1" 200 5 "-" "{UA}"\n'
+    data = (
+        "\ufeff".encode() + good.encode() * 3
+        + b'1.2.3.4 - - [01/Sep/2017:00:00:03 +0800] "GET /\xff HTTP/1.1" 200 5 "-" "x"\n'
+        + good.encode()
+        + b'1.2.3.4 - - [01/Sep/2017:00:00:04 +0800] "GET /\x00 HTTP/1.1" 200 5 "-" "x"\n'
+        + good.encode() * 2
+    )  # fmt: skip
+    log = tmp_path / "mixed.log"
+    log.write_bytes(data)
+    vouched: list[int] = []
+    (fast, fast_reports), (slow, slow_reports) = read_both([log], vouched, batch_size=4)
+    assert fast.equals(slow) and fast.num_rows == 6 and sum(vouched) == 6
+    same_reports(fast_reports, slow_reports)
+    assert [e.line for e in fast_reports[0].errors] == [4, 6]
+
+
+# the real logs' format (their PROVENANCE): a PHP session id in the visitor cookie's place
+REAL = (
+    '$remote_addr $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
+    '$cookie_vid "$http_user_agent"'
+)
+
+
+def test_the_shared_real_logs_read_the_same_both_ways():
+    real = Path(__file__).resolve().parents[3] / "shared" / "data"
+    logs = sorted(real.glob("webbot-humans/logs/*.log"))
+    if not logs:
+        pytest.skip("no shared access logs on this machine")
+    vouched: list[int] = []
+    (fast, fast_reports), (slow, slow_reports) = read_both(logs, vouched, log_format=REAL)
+    assert fast.equals(slow)
+    same_reports(fast_reports, slow_reports)
+    assert sum(vouched) > 0.9 * fast.num_rows > 50_000  # the block SQL reads nearly all of it
+
+
+@pytest.mark.parametrize(
+    ("spec", "block"),
+    [
+        ("combined", True),
+        ('$remote_addr [$time_local] "$request" $status $bytes_sent "$http_user_agent" $request_time',
+         True),
+        ("main", False),  # the forwarded address: read line by line
+        ('$remote_addr [$time_local] "$request" $status $host', False),
+        ('$remote_addr [$time_local] "$request" $cookie_uid $cookie_theme', True),
+        ('$remote_addr [$time_local] "$request" $http_cookie', False),
+        ('$remote_addr [$time_iso8601] "$request" $status', False),
+        ('$remote_addr [$time_local] "$request" $status $status', False),
+    ],
+)  # fmt: skip
+def test_formats_the_block_sql_reads_and_those_it_leaves_to_lines(spec, block):
+    assert (block_parser_for(compile_format(spec), frozenset(USED), "f", None) is not None) is block
+
+
+def test_a_custom_format_reads_the_same_both_ways(tmp_path):
+    spec = (
+        '$remote_addr [$time_local] "$request" $status $bytes_sent "$http_user_agent" $request_time'
+    )
+    rnd = random.Random(3)
+    lines = [
+        f'{pick(rnd, IPS)} [{pick(rnd, TIMES)}] "{pick(rnd, REQUESTS)}" {pick(rnd, STATUSES)} '
+        f'{pick(rnd, SIZES)} "{pick(rnd, AGENTS)}" 0.{rnd.randint(0, 999):03d}'
+        for _ in range(800)
+    ]
+    log = tmp_path / "custom.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    vouched: list[int] = []
+    (fast, fast_reports), (slow, slow_reports) = read_both(
+        [log], vouched, log_format=spec, batch_size=50
+    )
+    assert fast.equals(slow) and sum(vouched) > 100
+    same_reports(fast_reports, slow_reports)
