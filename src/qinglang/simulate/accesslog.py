@@ -24,6 +24,7 @@ Times are written in Beijing time (``+0800``), as a server in the case would log
 from __future__ import annotations
 
 import csv
+import re
 import zlib
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
@@ -37,6 +38,7 @@ _TZ = timezone(timedelta(hours=8))
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _SHARED = (("/static/site.css", 18_204, 60), ("/static/app.js", 41_377, 90),
            ("/static/logo.png", 6_310, 150), ("/favicon.ico", 1_150, 250))  # fmt: skip
+_ESCAPED = re.compile(r'["\\\x00-\x1f]')  # what nginx writes as \xHH
 _COLUMNS = ["ts", "event", "ip", "user_agent", "url", "referrer", "source", "client", "token",
             "truth"]  # fmt: skip
 
@@ -111,4 +113,4 @@ def _esc(text: str | None) -> str:
     """nginx's escaping of a variable: \\xHH for a quote, a backslash and control bytes."""
     if not text:
         return "-"
-    return "".join(f"\\x{ord(c):02X}" if c in '"\\' or ord(c) < 0x20 else c for c in text)
+    return _ESCAPED.sub(lambda m: f"\\x{ord(m.group()):02X}", text)
