@@ -143,6 +143,7 @@ FROM a
         """The rows of the lines the SQL vouches for (EVENT_SCHEMA plus ``lineno``, in line
         order), and the line numbers of the others, for the per-line reader."""
         block = pa.table({"lineno": pa.array(linenos, pa.int64()), "line": pa.array(texts)})
+        block = pa.Table.from_batches(block.to_batches(max_chunksize=8192))  # DuckDB: a thread each
         self._con.register("block", block)
         try:
             got = self._con.sql(self.sql).to_arrow_table()
