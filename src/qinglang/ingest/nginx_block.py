@@ -134,7 +134,7 @@ SELECT lineno,
        CASE WHEN request IS NOT NULL THEN method END AS method,
        TRY_CAST(status AS INTEGER) AS status, TRY_CAST(size AS BIGINT) AS bytes,
        CASE WHEN asset THEN TRUE END AS asset
-FROM a
+FROM a ORDER BY lineno
 """
         self._con = duckdb.connect()
         self._con.execute("SET enable_progress_bar = false")
