@@ -181,3 +181,20 @@ def test_a_custom_format_reads_the_same_both_ways(tmp_path):
     )
     assert fast.equals(slow) and sum(vouched) > 100
     same_reports(fast_reports, slow_reports)
+
+
+def test_long_lines_end_a_block_early_and_read_the_same(tmp_path, monkeypatch):
+    monkeypatch.setattr(nginx, "BLOCK_CHARS", 1000)
+    ua = "Mozilla/5.0 " + "x" * (MAX_UA - 20)
+    lines = [
+        f'1.2.3.{i % 250} - - [01/Sep/2017:00:00:{i % 60:02d} +0800] "GET /p{i} HTTP/1.1" 200 5 '
+        f'"-" "{ua if i % 3 else UA}"'
+        for i in range(200)
+    ]
+    log = tmp_path / "long.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    vouched: list[int] = []
+    (fast, fast_reports), (slow, slow_reports) = read_both([log], vouched)
+    assert fast.equals(slow) and fast.num_rows == 200 and sum(vouched) == 200
+    assert len(vouched) > 50  # blocks of a line or two, not one of 200
+    same_reports(fast_reports, slow_reports)

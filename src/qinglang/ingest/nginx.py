@@ -49,6 +49,8 @@ STATIC_EXTENSIONS = (
 )  # fmt: skip
 # Paths that are for machines, not pages (a crawler's first request is often robots.txt).
 MACHINE_PATHS = ("/robots.txt", "/sitemap.xml", "/ads.txt", "/security.txt", "/.well-known/")
+# a block of lines for the block SQL ends at the batch size or at this many characters
+BLOCK_CHARS = 64 << 20
 # cookie names taken as the visitor id: uid, uuid, guid, vid, visitor*, client_id, _ga, ...
 VISITOR_COOKIE = re.compile(r"(?i)(uid|uuid|vid|visitor|client_?id|^_ga$)")
 USED = {
@@ -113,14 +115,16 @@ def _read_blocks(
     LineSource found bad) through the per-line reader; each block's rows in line order."""
     linenos: list[int] = []
     texts: list[str] = []
+    held = 0  # characters in the block: long lines end a block early, so memory stays bounded
     for lineno, text in enumerate(lines, 1):
         if not text.strip():
             continue
         linenos.append(lineno)
         texts.append(text.rstrip("\r\n"))
-        if len(linenos) >= ctx.batch_size:
+        held += len(text)
+        if len(linenos) >= ctx.batch_size or held >= BLOCK_CHARS:
             yield from _block(ctx, fmt, lines, block, linenos, texts)
-            linenos, texts = [], []
+            linenos, texts, held = [], [], 0
     if linenos:
         yield from _block(ctx, fmt, lines, block, linenos, texts)
 
