@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -111,6 +112,7 @@ TS_MIN = datetime(2000, 1, 1, tzinfo=UTC)
 TS_MAX = datetime(2100, 1, 1, tzinfo=UTC)  # exclusive
 TS_WINDOW = "a time from 2000-01-01 to 2099-12-31 (UTC)"
 _TRUE = {"1", "true", "t", "yes", "y"}
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]{1,19}")
 _FALSE = {"0", "false", "f", "no", "n", ""}
 
 
@@ -183,6 +185,11 @@ def parse_int(value: Any, field: str) -> int | None:
         raise FieldError(field, value, "an integer")
     if isinstance(value, int):
         return value
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        number = int(value.strip())  # exact: not through a float, which rounds past 2**53
+        if abs(number) > 2**62:
+            raise FieldError(field, value, "an integer")
+        return number
     try:
         f = float(value)
     except (TypeError, ValueError):

@@ -198,3 +198,87 @@ def test_long_lines_end_a_block_early_and_read_the_same(tmp_path, monkeypatch):
     assert fast.equals(slow) and fast.num_rows == 200 and sum(vouched) == 200
     assert len(vouched) > 50  # blocks of a line or two, not one of 200
     same_reports(fast_reports, slow_reports)
+
+
+def good_line(i: int) -> str:
+    return (
+        f'1.2.3.4 - - [01/Sep/2017:00:00:{i % 60:02d} +0800] "GET /p{i} HTTP/1.1" 200 5 "-" "{UA}"'
+    )
+
+
+def test_a_block_of_lines_that_are_all_bad_text_reads_the_same(tmp_path):
+    """A block whose every line LineSource flagged (here: all of them after the first) sends
+    nothing to the SQL; it must still read, not crash."""
+    log = tmp_path / "gbk.log"
+    log.write_bytes((good_line(0) + "\n").encode() + b"\xff\xfe bad\n" * 20 + b"a\x00b\n")
+    (fast, fast_reports), (slow, slow_reports) = read_both([log], batch_size=3)
+    assert fast.equals(slow) and fast.num_rows == 1
+    same_reports(fast_reports, slow_reports)
+    assert fast_reports[0].rows_bad == 21
+
+
+def test_names_that_differ_only_in_case_and_sizes_past_2_to_the_53_read_the_same(tmp_path):
+    spec = '$remote_addr [$time_local] "$request" $status $body_bytes_sent $cookie_uid $cookie_UID $Status'
+    lines = [
+        f'1.2.3.4 [01/Sep/2017:00:00:02 +0800] "GET /a HTTP/1.1" 200 {size} u1 U2 x'
+        for size in ("9007199254740993", "4611686018427387904", "4611686018427387905", "5")
+    ]
+    log = tmp_path / "case.log"
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    vouched: list[int] = []
+    (fast, fast_reports), (slow, slow_reports) = read_both([log], vouched, log_format=spec)
+    assert fast.equals(slow) and sum(vouched) == 2  # 19 digits: read line by line
+    same_reports(fast_reports, slow_reports)
+    assert fast.column("bytes").to_pylist() == [9007199254740993, 4611686018427387904, 5]
+    assert fast.column("visitor_id").to_pylist() == ["u1"] * 3
+
+
+def test_a_cut_gzip_stream_is_reported_after_the_lines_before_it(tmp_path):
+    import gzip
+
+    body = "\n".join([good_line(i) for i in range(2000)] + ["garbage"]).encode()
+    body += b"\n" + "\n".join(good_line(i) for i in range(20000)).encode()
+    packed = gzip.compress(body)
+    log = tmp_path / "cut.log.gz"
+    log.write_bytes(packed[: len(packed) // 2])
+    (fast, fast_reports), (slow, slow_reports) = read_both([log], batch_size=500)
+    assert fast.equals(slow)
+    same_reports(fast_reports, slow_reports)
+    errors = fast_reports[0].errors
+    assert errors[0].line == 2001 and "ends early" in errors[-1].message
+
+
+def test_strict_reading_stops_where_the_per_line_reader_does(tmp_path):
+    from qinglang.errors import TooManyBadRows
+
+    log = tmp_path / "strict.log"
+    log.write_text("\n".join([good_line(1), "garbage", good_line(2), good_line(3)]) + "\n")
+    for per_line in (False, True):
+        original = nginx.block_parser_for
+        if per_line:
+            nginx.block_parser_for = lambda *a, **k: None
+        try:
+            stream = read_events([log], fmt="nginx", strict=True)
+            with pytest.raises(TooManyBadRows):
+                stream.to_reader().read_all()
+        finally:
+            nginx.block_parser_for = original
+        assert stream.reports[0].rows_ok == 1 and stream.reports[0].errors[0].line == 2
+
+
+def test_an_error_inside_the_sql_leaves_the_block_to_the_per_line_reader(tmp_path, monkeypatch):
+    import duckdb
+
+    log = tmp_path / "x.log"
+    log.write_text("\n".join(good_line(i) for i in range(10)) + "\n")
+
+    def broken(self, linenos, texts):
+        if linenos:
+            raise duckdb.InvalidInputException("simulated")
+        return parse(self, linenos, texts)
+
+    parse = BlockParser.parse
+    monkeypatch.setattr(BlockParser, "parse", broken)
+    stream = read_events([log], fmt="nginx")
+    assert stream.to_reader().read_all().num_rows == 10
+    assert stream.reports[0].rows_ok == 10

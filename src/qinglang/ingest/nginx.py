@@ -31,6 +31,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 
 from qinglang.errors import FieldError
@@ -49,8 +50,10 @@ STATIC_EXTENSIONS = (
 )  # fmt: skip
 # Paths that are for machines, not pages (a crawler's first request is often robots.txt).
 MACHINE_PATHS = ("/robots.txt", "/sitemap.xml", "/ads.txt", "/security.txt", "/.well-known/")
-# a block of lines for the block SQL ends at the batch size or at this many characters
+# a block of lines for the block SQL ends at the batch size or at this many characters; a line
+# longer than LONG_LINE is read by the per-line reader
 BLOCK_CHARS = 64 << 20
+LONG_LINE = 16_384
 # cookie names taken as the visitor id: uid, uuid, guid, vid, visitor*, client_id, _ga, ...
 VISITOR_COOKIE = re.compile(r"(?i)(uid|uuid|vid|visitor|client_?id|^_ga$)")
 USED = {
@@ -64,10 +67,12 @@ def read(ctx: ReadContext) -> Iterator[pa.RecordBatch]:
     fmt = compile_format(ctx.log_format)
     _note_unused(ctx, fmt)
     lines = LineSource(ctx, "nginx")
-    block = block_parser_for(fmt, frozenset(USED), ctx.name, ctx.site)
+    # strict reading stops at the first bad line with the counts up to it: line by line
+    block = None if ctx.strict else block_parser_for(fmt, frozenset(USED), ctx.name, ctx.site)
     if block is None:
         yield from _read_lines(ctx, fmt, lines)
         return
+    lines.defer_end = True  # blocks are read ahead: a cut stream is reported after them
     try:
         yield from _read_blocks(ctx, fmt, lines, block)
     finally:
@@ -127,6 +132,7 @@ def _read_blocks(
             linenos, texts, held = [], [], 0
     if linenos:
         yield from _block(ctx, fmt, lines, block, linenos, texts)
+    lines.report_end()
 
 
 def _block(
@@ -137,13 +143,22 @@ def _block(
     linenos: list[int],
     texts: list[str],
 ) -> Iterator[pa.RecordBatch]:
-    flagged = set(lines.bad)  # lines LineSource found bad (not UTF-8, NUL, too long)
-    if flagged:
-        keep = [i for i, n in enumerate(linenos) if n not in flagged]
+    # lines LineSource found bad (not UTF-8, NUL, too long) and long ones (Python's regex is the
+    # faster there) go straight to the per-line reader
+    direct = [
+        n for n, text in zip(linenos, texts, strict=True) if n in lines.bad or len(text) > LONG_LINE
+    ]
+    keep = (
+        [i for i, n in enumerate(linenos) if n not in set(direct)]
+        if direct
+        else range(len(linenos))
+    )
+    try:
         vouched, others = block.parse([linenos[i] for i in keep], [texts[i] for i in keep])
-        others = sorted([*others, *(n for n in linenos if n in flagged)])
-    else:
-        vouched, others = block.parse(linenos, texts)
+    except duckdb.Error:  # whatever the SQL could not do, the per-line reader does
+        vouched, others = block.parse([], [])[0], [linenos[i] for i in keep]
+    if direct:
+        others = sorted([*others, *direct])
     ctx.report.rows_ok += vouched.num_rows
     ctx.advance(vouched.num_rows)
     pieces = [vouched]

@@ -54,9 +54,9 @@ def block_parser_for(fmt: LogFormat, used: frozenset[str], name: str, site: str 
     return BlockParser(fmt, name, site)
 
 
-def _value(var: str) -> str:
-    """The variable as the per-line reader holds it: null for ``-`` or empty."""
-    return f"CASE WHEN m.{var} IN ('', '-') THEN NULL ELSE m.{var} END"
+def _value(group: str) -> str:
+    """A variable's group as the per-line reader holds it: null for ``-`` or empty."""
+    return f"CASE WHEN m.{group} IN ('', '-') THEN NULL ELSE m.{group} END"
 
 
 def _extensions_sql(column: str, suffixes: Sequence[str]) -> str:
@@ -75,9 +75,11 @@ class BlockParser:
         )
 
         pattern = re.sub(r"\(\?P<(\w+)>", "(", fmt.regex.pattern)  # RE2: positional groups
-        names = list(fmt.regex.groupindex)
+        # groups named g1, g2...: DuckDB's group names must differ ignoring case, nginx's need not
+        group = {var: f"g{i}" for var, i in fmt.regex.groupindex.items()}
+        names = [f"g{i}" for i in sorted(fmt.regex.groupindex.values())]
         have = set(fmt.variables)
-        v = {var: _value(var) if var in have else "NULL" for var in BLOCK_VARIABLES}
+        v = {var: _value(group[var]) if var in have else "NULL" for var in BLOCK_VARIABLES}
         size = (
             f"coalesce({v['body_bytes_sent']}, {v['bytes_sent']})"
             if "body_bytes_sent" in have and "bytes_sent" in have
@@ -86,7 +88,7 @@ class BlockParser:
             else v["bytes_sent"]
         )
         cookies = [
-            _value(var) for var in fmt.variables
+            _value(group[var]) for var in fmt.variables
             if var.startswith("cookie_") and VISITOR_COOKIE.search(var[7:])
         ]  # fmt: skip
         visitor = f"coalesce({', '.join(cookies)})" if cookies else "NULL"
@@ -121,7 +123,7 @@ SELECT lineno,
        AND ts >= TIMESTAMPTZ '{TS_MIN.isoformat()}' AND ts < TIMESTAMPTZ '{TS_MAX.isoformat()}'
        AND (request IS NULL OR regexp_full_match(request, '[A-Z]{{1,16}} [^ ]+ [^ ]+'))
        AND (status IS NULL OR regexp_full_match(status, '[1-9][0-9][0-9]'))
-       AND (size IS NULL OR regexp_full_match(size, '[0-9]{{1,18}}'))
+       AND (size IS NULL OR regexp_full_match(size, '[0-9]{{1,18}}'))  -- under the 2**62 cap
        AND {fits("url", "url")} AND {fits("referrer", "referrer")}
        AND {fits("user_agent", "user_agent")} AND {fits("visitor_id", "visitor_id")} AS ok,
        {sql_string(name + ":")} || lineno AS event_id, ts,
@@ -142,7 +144,11 @@ FROM a ORDER BY lineno
     def parse(self, linenos: list[int], texts: list[str]) -> tuple[pa.Table, list[int]]:
         """The rows of the lines the SQL vouches for (EVENT_SCHEMA plus ``lineno``, in line
         order), and the line numbers of the others, for the per-line reader."""
-        block = pa.table({"lineno": pa.array(linenos, pa.int64()), "line": pa.array(texts)})
+        if not linenos:
+            return conform_rows(_EMPTY_RESULT), []
+        block = pa.table(
+            {"lineno": pa.array(linenos, pa.int64()), "line": pa.array(texts, pa.string())}
+        )
         block = pa.Table.from_batches(block.to_batches(max_chunksize=8192))  # DuckDB: a thread each
         self._con.register("block", block)
         try:
@@ -156,6 +162,9 @@ FROM a ORDER BY lineno
 
     def close(self) -> None:
         self._con.close()
+
+
+_EMPTY_RESULT = pa.table({"lineno": pa.array([], pa.int64())})
 
 
 def conform_rows(rows: pa.Table) -> pa.Table:

@@ -125,6 +125,10 @@ class LineSource:
         check_text(ctx.path, read_head(ctx.path), f"{fmt} text")
         self.bad: dict[int, str] = {}
         self.lineno = 0
+        # a reader that reads ahead (blocks of lines) sets this, so a cut or corrupt stream is
+        # reported by report_end() after the lines before it, not when reading reaches it
+        self.defer_end = False
+        self._end: tuple[int, str] | None = None
 
     def __iter__(self) -> Iterator[str]:
         with open_binary(self.ctx.path) as f:
@@ -136,7 +140,9 @@ class LineSource:
                         rest = f.readline(1 << 20)
                         long = bool(rest) and not rest.endswith(b"\n")
                 except (EOFError, OSError, zlib.error) as exc:
-                    self.ctx.bad(self.lineno + 1, None, f"file ends early or is corrupt: {exc}")
+                    self._end = (self.lineno + 1, f"file ends early or is corrupt: {exc}")
+                    if not self.defer_end:
+                        self.report_end()
                     return
                 if not raw:
                     return
@@ -157,6 +163,12 @@ class LineSource:
                 if self.lineno == 1 and text.startswith("\ufeff"):
                     text = text[1:]
                 yield text
+
+    def report_end(self) -> None:
+        """Report a stream that ended early or corrupt (once)."""
+        if self._end is not None:
+            self.ctx.bad(self._end[0], None, self._end[1])
+            self._end = None
 
     def take_bad(self, start: int, end: int) -> str | None:
         """Why a line from start to end (a record) is bad, or None; forgets lines up to end."""
