@@ -158,3 +158,24 @@ def test_contract_parquet_with_a_bad_address_leaves_the_in_place_path(tmp_path):
     bad = tmp_path / "bad.parquet"
     pq.write_table(table.set_column(7, "ip", pa.array(["2600:1f18::1", "999.1.1.1"])), bad)
     assert plan_native([bad]) is None  # the readers report it
+
+
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [("9007199254740993", 9007199254740993), (" +12 ", 12), ("-7", -7), ("0123", 123),
+     ("4611686018427387904", 2**62), ("1e3", 1000), ("5.0", 5)],
+)  # fmt: skip
+def test_integer_text_is_read_exactly(text, want):
+    """Integer text never passes through a float (which rounds past 2**53)."""
+    from qinglang.events import parse_int
+
+    assert parse_int(text, "bytes") == want
+
+
+@pytest.mark.parametrize("text", ["4611686018427387905", "+-5", "9" * 30, "1.5", "nan"])
+def test_integer_text_past_the_cap_or_not_an_integer_is_refused(text):
+    from qinglang.errors import FieldError
+    from qinglang.events import parse_int
+
+    with pytest.raises(FieldError):
+        parse_int(text, "bytes")
