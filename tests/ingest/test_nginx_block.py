@@ -50,6 +50,11 @@ def combined_line(rnd: random.Random) -> str:
     )
 
 
+def write_log(path: Path, lines: list[str]) -> Path:
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
 def read_both(paths: list[Path], vouched: list[int] | None = None, **options):
     """(table, reports) read with the block SQL, then the same with every line per line;
     `vouched` gets the number of rows the block SQL gave."""
@@ -173,8 +178,7 @@ def test_a_custom_format_reads_the_same_both_ways(tmp_path):
         f'{pick(rnd, SIZES)} "{pick(rnd, AGENTS)}" 0.{rnd.randint(0, 999):03d}'
         for _ in range(800)
     ]
-    log = tmp_path / "custom.log"
-    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log = write_log(tmp_path / "custom.log", lines)
     vouched: list[int] = []
     (fast, fast_reports), (slow, slow_reports) = read_both(
         [log], vouched, log_format=spec, batch_size=50
@@ -191,8 +195,7 @@ def test_long_lines_end_a_block_early_and_read_the_same(tmp_path, monkeypatch):
         f'"-" "{ua if i % 3 else UA}"'
         for i in range(200)
     ]
-    log = tmp_path / "long.log"
-    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log = write_log(tmp_path / "long.log", lines)
     vouched: list[int] = []
     (fast, fast_reports), (slow, slow_reports) = read_both([log], vouched)
     assert fast.equals(slow) and fast.num_rows == 200 and sum(vouched) == 200
@@ -223,8 +226,7 @@ def test_names_that_differ_only_in_case_and_sizes_past_2_to_the_53_read_the_same
         f'1.2.3.4 [01/Sep/2017:00:00:02 +0800] "GET /a HTTP/1.1" 200 {size} u1 U2 x'
         for size in ("9007199254740993", "4611686018427387904", "4611686018427387905", "5")
     ]
-    log = tmp_path / "case.log"
-    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    log = write_log(tmp_path / "case.log", lines)
     vouched: list[int] = []
     (fast, fast_reports), (slow, slow_reports) = read_both([log], vouched, log_format=spec)
     assert fast.equals(slow) and sum(vouched) == 2  # 19 digits: read line by line
