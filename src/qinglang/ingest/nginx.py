@@ -38,7 +38,7 @@ from qinglang.errors import FieldError
 from qinglang.events import is_ip
 
 from .common import ReadContext, RowSink
-from .nginx_block import BlockParser, block_parser_for
+from .nginx_block import BlockParser, block_parser_for, empty_rows
 from .nginx_format import LogFormat, compile_format, decode_escapes, parse_time_local
 from .textio import LineSource, add_record, bad_line
 
@@ -85,7 +85,7 @@ def _read_lines(ctx: ReadContext, fmt: LogFormat, lines: LineSource) -> Iterator
     for lineno, text in enumerate(lines, 1):
         if not text.strip():
             continue
-        batch = _read_line(ctx, fmt, lines, sink, lineno, text)
+        batch = _read_line(ctx, fmt, sink, lineno, text, lines.take_bad(lineno, lineno))
         if batch is not None:
             yield batch
     last = sink.flush()
@@ -94,10 +94,10 @@ def _read_lines(ctx: ReadContext, fmt: LogFormat, lines: LineSource) -> Iterator
 
 
 def _read_line(
-    ctx: ReadContext, fmt: LogFormat, lines: LineSource, sink: RowSink, lineno: int, text: str
+    ctx: ReadContext, fmt: LogFormat, sink: RowSink, lineno: int, text: str, reason: str | None
 ) -> pa.RecordBatch | None:
-    """One line through the per-line reader: its row to `sink`, or its problem reported."""
-    reason = lines.take_bad(lineno, lineno)
+    """One line through the per-line reader: its row to `sink`, or its problem reported
+    (`reason`: why LineSource found the line bad, if it did)."""
     if reason:
         bad_line(ctx, lineno, reason)
         return None
@@ -145,18 +145,14 @@ def _block(
 ) -> Iterator[pa.RecordBatch]:
     # lines LineSource found bad (not UTF-8, NUL, too long) and long ones (Python's regex is the
     # faster there) go straight to the per-line reader
-    direct = [
+    direct = {
         n for n, text in zip(linenos, texts, strict=True) if n in lines.bad or len(text) > LONG_LINE
-    ]
-    keep = (
-        [i for i, n in enumerate(linenos) if n not in set(direct)]
-        if direct
-        else range(len(linenos))
-    )
+    }
+    keep = [i for i, n in enumerate(linenos) if n not in direct] if direct else range(len(linenos))
     try:
         vouched, others = block.parse([linenos[i] for i in keep], [texts[i] for i in keep])
     except duckdb.Error:  # whatever the SQL could not do, the per-line reader does
-        vouched, others = block.parse([], [])[0], [linenos[i] for i in keep]
+        vouched, others = empty_rows(), [linenos[i] for i in keep]
     if direct:
         others = sorted([*others, *direct])
     ctx.report.rows_ok += vouched.num_rows
@@ -168,7 +164,8 @@ def _block(
         taken: list[int] = []
         for lineno in others:
             before = ctx.report.rows_ok
-            _read_line(ctx, fmt, lines, sink, lineno, text_of[lineno])
+            # each flagged line's reason taken at once: a block may hold 65,536 of them
+            _read_line(ctx, fmt, sink, lineno, text_of[lineno], lines.bad.pop(lineno, None))
             if ctx.report.rows_ok > before:
                 taken.append(lineno)
         rows = sink.flush()

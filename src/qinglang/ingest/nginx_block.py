@@ -145,7 +145,7 @@ FROM a ORDER BY lineno
         """The rows of the lines the SQL vouches for (EVENT_SCHEMA plus ``lineno``, in line
         order), and the line numbers of the others, for the per-line reader."""
         if not linenos:
-            return conform_rows(_EMPTY_RESULT), []
+            return empty_rows(), []
         block = pa.table(
             {"lineno": pa.array(linenos, pa.int64()), "line": pa.array(texts, pa.string())}
         )
@@ -164,7 +164,9 @@ FROM a ORDER BY lineno
         self._con.close()
 
 
-_EMPTY_RESULT = pa.table({"lineno": pa.array([], pa.int64())})
+def empty_rows() -> pa.Table:
+    """No rows, in the shape :meth:`BlockParser.parse` gives them."""
+    return conform_rows(pa.table({"lineno": pa.array([], pa.int64())}))
 
 
 def conform_rows(rows: pa.Table) -> pa.Table:
