@@ -156,7 +156,8 @@ def test_the_shared_real_logs_read_the_same_both_ways():
         ("combined", True),
         ('$remote_addr [$time_local] "$request" $status $bytes_sent "$http_user_agent" $request_time',
          True),
-        ("main", False),  # the forwarded address: read line by line
+        ("main", True),  # nginx.conf's default: the forwarded address too
+        ('$remote_addr [$time_local] "$request" $status $http_x_forwarded_for $remote_port', True),
         ('$remote_addr [$time_local] "$request" $status $host', False),
         ('$remote_addr [$time_local] "$request" $cookie_uid $cookie_theme', True),
         ('$remote_addr [$time_local] "$request" $http_cookie', False),
@@ -185,6 +186,23 @@ def test_a_custom_format_reads_the_same_both_ways(tmp_path):
     )
     assert fast.equals(slow) and sum(vouched) > 100
     same_reports(fast_reports, slow_reports)
+
+
+FORWARDED = ["-", "", "203.0.113.9", "203.0.113.9, 10.0.0.1", " 2001:db8::2 ,10.0.0.1", "unknown",
+             "unknown, 203.0.113.9", "-, 203.0.113.9", "999.1.1.1", "::ffff:1.2.3.4", ", 1.2.3.4"]  # fmt: skip
+
+
+def test_the_main_format_with_forwarded_addresses_reads_the_same_both_ways(tmp_path):
+    rnd = random.Random(11)
+    lines = [combined_line(rnd) + f' "{rnd.choice(FORWARDED)}"' for _ in range(1500)]
+    log = write_log(tmp_path / "main.log", lines)
+    vouched: list[int] = []
+    (fast, fast_reports), (slow, slow_reports) = read_both(
+        [log], vouched, log_format="main", batch_size=200
+    )
+    assert fast.equals(slow) and sum(vouched) > 150
+    same_reports(fast_reports, slow_reports)
+    assert "203.0.113.9" in set(fast.column("ip").to_pylist())
 
 
 def test_long_lines_end_a_block_early_and_read_the_same(tmp_path, monkeypatch):

@@ -4,7 +4,7 @@ The per-line reader (``nginx.to_record`` and the contract's ``RowConverter``) co
 hundred microseconds of Python per line: minutes for a day of a busy site. Most lines of a real
 log are plain: printable ASCII, no escapes, an ordinary request line, address, time and status.
 For a format whose variables this module knows (:data:`BLOCK_VARIABLES`, e.g. ``combined`` and
-``main`` without a forwarded address), a block of lines goes through one SQL statement that
+``main``), a block of lines goes through one SQL statement that
 matches the same regex (RE2 and Python's ``re`` agree on it: no backreferences, no lookaround)
 and checks each field the way the per-line reader would. A line the SQL vouches for gets the
 row the per-line reader would give it, byte for byte (``tests/ingest/test_nginx_block.py`` reads
@@ -30,10 +30,10 @@ from .nginx_format import LogFormat
 
 # The variables the block SQL reads (each as the per-line reader does), besides ``$cookie_<name>``
 # (the first that names a visitor cookie and has a value is the visitor); a format with any other
-# the per-line reader uses (a host, the whole Cookie header, a forwarded address, another time) is
-# read line by line.
+# the per-line reader uses (a host, the whole Cookie header, another time) is read line by line.
 BLOCK_VARIABLES = frozenset(
-    ("remote_addr", "time_local", "request", "status", "body_bytes_sent", "bytes_sent",
+    ("remote_addr", "http_x_forwarded_for", "time_local", "request", "status",
+     "body_bytes_sent", "bytes_sent",
      "http_referer", "http_user_agent")
 )  # fmt: skip
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
@@ -105,20 +105,26 @@ WITH g AS (
          regexp_extract(line, {sql_string(pattern)}, {names!r}) AS m
   FROM block),
 f AS (
-  SELECT lineno, plain, {v["remote_addr"]} AS ip, {v["time_local"]} AS time_local,
+  SELECT lineno, plain, {v["remote_addr"]} AS peer,
+         trim(split_part({v["http_x_forwarded_for"]}, ',', 1)) AS forwarded,
+         {v["time_local"]} AS time_local,
          {v["request"]} AS request, {v["status"]} AS status, {size} AS size,
          {v["http_referer"]} AS referrer, {v["http_user_agent"]} AS user_agent,
          {visitor} AS visitor_id
   FROM g),
+i AS (  -- the first forwarded address when it is one, else the peer's (nginx._ip)
+  SELECT *, CASE WHEN forwarded IS NOT NULL AND forwarded NOT IN ('', '-') THEN forwarded
+                 ELSE peer END AS ip
+  FROM f),
 t AS (
   SELECT *, try_strptime(time_local, '%d/%b/%Y:%H:%M:%S %z') AS ts,
          split_part(request, ' ', 1) AS method, split_part(request, ' ', 2) AS url
-  FROM f),
+  FROM i),
 p AS (SELECT *, lower(split_part(url, '?', 1)) AS path FROM t),
 a AS (SELECT *, coalesce({_extensions_sql("path", STATIC_EXTENSIONS)}, FALSE) AS asset FROM p)
 SELECT lineno,
        plain
-       AND (ip IS NULL OR {sql_vouched_ip("ip")})
+       AND (ip IS NULL OR {sql_vouched_ip("ip")})  -- a forwarded text that is not one: per line
        AND regexp_full_match(time_local, '{_TIME_LOCAL}') AND ts IS NOT NULL
        AND ts >= TIMESTAMPTZ '{TS_MIN.isoformat()}' AND ts < TIMESTAMPTZ '{TS_MAX.isoformat()}'
        AND (request IS NULL OR regexp_full_match(request, '[A-Z]{{1,16}} [^ ]+ [^ ]+'))
