@@ -240,8 +240,8 @@ REASONS: dict[str, ReasonInfo] = {
         _R(
             "ip.regular_timing",
             "sivt.anomaly",
-            "Hits from one IP arrive at inhumanly regular intervals",
-            "同一IP请求间隔过于规律",
+            "Hits or visits from one IP come at inhumanly regular intervals (more often than every six hours)",
+            "同一IP的请求或访问间隔过于规律（平均间隔不足六小时）",
         ),
         _R(
             "ip.identity_churn",

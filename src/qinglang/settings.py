@@ -63,6 +63,12 @@ SETTINGS: dict[str, Setting] = {
             kind="count",
         ),
         Setting(
+            "regular_min_visits",
+            8,
+            "Visits without interaction an IP needs before the regularity of their starts is judged",
+            kind="count",
+        ),
+        Setting(
             "regular_max_cv",
             0.35,
             "Inter-arrival coefficient of variation at or below which timing is inhumanly regular",

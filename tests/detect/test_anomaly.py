@@ -64,3 +64,27 @@ def test_visitor_on_many_ips(make_engine):
     assert {k for k, v in found.items() if "visitor.ip_rotation" in v} == {
         f"e{i:04d}" for i in range(8)
     }
+
+
+def test_scheduled_visits_are_regular_even_when_they_read_several_pages(make_engine):
+    """A rotator's visit may read one to three pages at its own pace: the gaps between hits are
+    irregular, the starts of its visits are not. A person who comes back every day at about the
+    same time is a habit, not a schedule, and an IP of people arriving at random is neither."""
+    rows = []
+    n = 0
+    for k in range(10):  # one proxy IP, a new visitor every 40 minutes (+-20 s)
+        start = T0 + dt.timedelta(seconds=2400 * k + (k * 7) % 41 - 20)
+        for page in range(1 + k % 3):  # one, two or three pages, 25-70 s apart
+            rows.append(event(n, ip="36.96.7.7", visitor_id=f"rot{k}", client=QUIET,
+                              ts=start + dt.timedelta(seconds=page * (25 + 45 * (k % 2)))))  # fmt: skip
+            n += 1
+    rotator = {f"e{i:04d}" for i in range(n)}
+    for day in range(12):  # a reader at home, every morning around eight
+        rows.append(event(500 + day, ip="124.64.1.1", visitor_id="reader", client=QUIET,
+                          ts=T0 + dt.timedelta(days=day, minutes=(day * 5) % 17)))  # fmt: skip
+    t = T0
+    for j, g in enumerate([700, 2400, 300, 5200, 1900, 900, 3600, 450, 2800, 1500, 4100]):
+        t += dt.timedelta(seconds=g)  # carrier NAT: visitors arriving at random
+        rows.append(event(600 + j, ip="117.136.9.9", visitor_id=f"p{j}", client=QUIET, ts=t))
+    found = findings_of(anomaly, make_engine(rows))
+    assert {k for k, v in found.items() if "ip.regular_timing" in v} == rotator

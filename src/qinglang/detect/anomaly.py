@@ -1,8 +1,13 @@
 """sivt.anomaly: behaviour no person produces, judged per IP, visitor and source.
 
-* ip.regular_timing - an IP whose hits without interaction arrive at near-constant intervals
+* ip.regular_timing - an IP whose hits without interaction arrive at near-constant intervals,
+  or whose visits (sessions, see ``features.sessions``) start at near-constant intervals
   (round-robin proxy pools and schedulers; people arrive irregularly, so the coefficient of
-  variation of their inter-arrival times is near 1);
+  variation of their inter-arrival times is near 1). Visit starts matter because a rotator's
+  visit may read two or three pages at its own pace, which hides the schedule in the gaps between
+  hits, while a page that refreshes itself stays inside one visit and never looks scheduled.
+  Hits or starts spaced a day or so apart are a person's daily habit, not a schedule: they must
+  come more often than every ``REGULAR_WITHIN_S`` (six hours) on average;
 * ip.identity_churn - an IP that shows many visitor ids (and usually many user agents) whose hits
   rarely show an interaction: a bot pool clearing cookies and rotating identities behind proxies,
   often on the same carrier NAT as a few real people. Carrier-grade NAT alone shows many visitors
@@ -14,6 +19,7 @@
 from __future__ import annotations
 
 from qinglang.detect.base import Check, Context, Findings, acted_sql, no_input_sql
+from qinglang.features.sessions import materialize_sessions
 
 NAME = "anomaly"
 CATEGORY = "sivt.anomaly"
@@ -23,6 +29,7 @@ CHECKS = (
     Check("visitor.ip_rotation", ("ip", "visitor_id")),
     Check("source.low_conversion", ("source",)),
 )
+REGULAR_WITHIN_S = 6 * 3600  # a mean gap above this is a daily habit, not a schedule
 
 
 def detect(ctx: Context) -> Findings:
@@ -41,6 +48,7 @@ def detect(ctx: Context) -> Findings:
 
 def _regular_timing(ctx: Context) -> str:
     min_hits = int(ctx.setting("regular_min_hits"))
+    min_visits = int(ctx.setting("regular_min_visits"))
     max_cv = ctx.setting("regular_max_cv")
     hits = (
         f"SELECT rid, ip, ts FROM events WHERE ip IS NOT NULL AND event = 'pageview' "
@@ -57,11 +65,36 @@ def _regular_timing(ctx: Context) -> str:
     )
     regular = (
         f"SELECT ip FROM ({gaps}) WHERE gap IS NOT NULL GROUP BY ip "
-        f"HAVING avg(gap) > 0 AND stddev_samp(gap) <= {max_cv} * avg(gap)"
+        f"HAVING avg(gap) > 0 AND avg(gap) <= {REGULAR_WITHIN_S * 1000} "
+        f"AND stddev_samp(gap) <= {max_cv} * avg(gap)"
+    )
+    # Visits: each session's first page view, where it carries no interaction.
+    materialize_sessions(ctx)
+    starts = (
+        "SELECT f.skey, f.sno, e.ip, e.ts, e.rid FROM session_features f "
+        f"JOIN events e ON e.rid = f.entry_rid WHERE e.ip IS NOT NULL AND {no_input_sql('e.')}"
+    )
+    ctx.engine.materialize(
+        "anomaly_visit_starts",
+        f"SELECT s.* FROM ({starts}) s JOIN (SELECT ip FROM ({starts}) GROUP BY ip "
+        f"HAVING count(*) >= {min_visits}) b ON s.ip = b.ip",
+    )
+    start_gaps = (
+        "SELECT ip, ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY ip ORDER BY ts, rid)) AS gap "
+        "FROM anomaly_visit_starts"
+    )
+    scheduled = (
+        f"SELECT ip FROM ({start_gaps}) WHERE gap IS NOT NULL GROUP BY ip "
+        f"HAVING avg(gap) > 0 AND avg(gap) <= {REGULAR_WITHIN_S * 1000} "
+        f"AND stddev_samp(gap) <= {max_cv} * avg(gap)"
     )
     return (
         f"SELECT h.rid, 'ip.regular_timing' AS reason, 0.85 AS score "
-        f"FROM anomaly_busy_hits h JOIN ({regular}) r ON h.ip = r.ip"
+        f"FROM anomaly_busy_hits h JOIN ({regular}) r ON h.ip = r.ip "
+        "UNION ALL "
+        "SELECT m.rid, 'ip.regular_timing' AS reason, 0.85 AS score "
+        f"FROM anomaly_visit_starts s JOIN ({scheduled}) r ON s.ip = r.ip "
+        "JOIN session_map m ON m.skey = s.skey AND m.sno = s.sno"
     )
 
 
