@@ -203,3 +203,26 @@ def test_no_referrer_column_no_findings():
     engine.close()
     assert found.queries == []
     assert found.checks_skipped == [("entry.inert", ["referrer"])]
+
+
+def test_a_tag_is_split_by_the_sites_that_referred_enough_of_it():
+    """One seller's tag: people from its publishers read on, while the one site that carries an
+    injecting snippet brings sessions that never do. The injecting site is judged on its own (its
+    sessions charged at its own rate); the tag's people are not charged with its fraud."""
+    log = Log()
+    for k in range(40):  # people from search, the site's own baseline
+        log.add("search", BAIDU, ["/a", "/b"] if k < 16 else ["/a"])
+    for k in range(40):  # the seller's people, from thirty publishers
+        log.add("people", f"https://pub{k % 30}.example/",
+                ["/a?utm_source=adnet", "/b"] if k < 16 else ["/a?utm_source=adnet"])  # fmt: skip
+    for _ in range(30):  # the injecting site, same tag
+        log.add("inject", INJECT, ["/a?utm_source=adnet"])
+    found = run(log.rows, inert_entry_min_sessions=20)
+    p = 1 - wilson_upper(0.0, 30) / 0.4
+    assert cohort_scores(log, found, "inject") == {round(p, 9)}
+    assert cohort_scores(log, found, "people") == {None}
+    # one entry again when no site brings enough sessions to judge apart: the tag's rate then
+    # mixes both, and its people's one-page sessions share the charge
+    found = run(log.rows, inert_entry_min_sessions=31)
+    assert cohort_scores(log, found, "inject") - {None}
+    assert all(found.get(e) for s in log.cohorts["people"] for e in s if len(s) == 1)

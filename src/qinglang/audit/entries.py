@@ -1,7 +1,8 @@
 """Entries whose visitors never go past the first page: what `entry.inert` measured, per entry.
 
 `entry.inert` (detect/entry.py) charges a session that did not navigate only when, for its entry
-(campaign tag or referring host), more likely than not such a session is no person (P >= 0.5). The
+(campaign tag or referring host; a tag split by the hosts that referred enough of its sessions),
+more likely than not such a session is no person (P >= 0.5). The
 entry as a whole says more: with ``r`` the share of its sessions that navigated and ``b`` what the
 site's people do, at least ``1 - ub/b`` of its sessions cannot be people (``ub`` the Wilson 95%
 upper bound of ``r``), ``1 - r/b`` at the point estimate. This section shows, per entry, that
@@ -26,7 +27,7 @@ def entry_facts(engine: Engine, detectors: list[dict[str, Any]]) -> dict[str, An
         return None
     rows = engine.query(
         """
-SELECT t.site, t.entry, t.n AS sessions, t.r AS navigated_share, t.b AS people_navigated_share,
+SELECT t.site, t.entry, t.via, t.n AS sessions, t.r AS navigated_share, t.b AS people_navigated_share,
        greatest(1 - t.r / t.b, 0) AS not_people_share,
        greatest(1 - t.ub / t.b, 0) AS not_people_share_lower,
        t.p AS inert_score,
@@ -34,10 +35,10 @@ SELECT t.site, t.entry, t.n AS sessions, t.r AS navigated_share, t.b AS people_n
        sum(CASE WHEN NOT s.navigated AND t.p >= 0.5 AND NOT coalesce(s.signals, FALSE)
                 THEN 1 ELSE 0 END) AS charged_sessions
 FROM entry_stats t
-JOIN entry_sessions s ON s.site = t.site AND s.entry = t.entry
+JOIN entry_sessions s ON s.site = t.site AND s.entry = t.entry AND s.via = t.via
 WHERE t.p > 0
-GROUP BY t.site, t.entry, t.n, t.r, t.b, t.ub, t.p
-ORDER BY greatest(1 - t.ub / t.b, 0) * t.n DESC, t.site, t.entry"""
+GROUP BY t.site, t.entry, t.via, t.n, t.r, t.b, t.ub, t.p
+ORDER BY greatest(1 - t.ub / t.b, 0) * t.n DESC, t.site, t.entry, t.via"""
     ).to_pylist()
     if not rows:
         return None
@@ -48,6 +49,8 @@ ORDER BY greatest(1 - t.ub / t.b, 0) * t.n DESC, t.site, t.entry"""
             {
                 "site": r["site"],
                 "entry": r["entry"],
+                # a tagged entry's referring host ('(none)': no referrer), '' for the rest of it
+                "via": r["via"],
                 "sessions": n,
                 "navigated_share": round(float(r["navigated_share"]), 6),
                 "people_navigated_share": round(float(r["people_navigated_share"]), 6),

@@ -5,13 +5,18 @@ one visit of it looks like a person who left at once. What no injection can fake
 nobody reads the page, so nobody clicks through to a second one. Sessions are grouped by how they
 entered the site: the campaign tag of the landing page (``source``, else ``utm_source``,
 ``utm_campaign``, ``from``, ``channel`` or ``source`` in its query), else the referring host, else
-``(direct)``. For each entry with enough sessions (``inert_entry_min_sessions``):
+``(direct)``. A tag is one seller, but a seller's traffic comes through many sites and apps, and
+an injecting snippet sits on some of them: so a tagged entry is split by the referring host of its
+sessions (``(none)`` where the browser sent no referrer), each host with enough sessions
+(``inert_entry_min_sessions``) judged on its own and the entry's other sessions together as
+``via = ''``. Each such group (a *unit*) is judged as below; every session is in exactly one, so
+the units' bounds add up:
 
 * ``r``, the share of its sessions that navigated (a second page reached by a link from the site);
-* ``b``, what the site's people do: the session-weighted 75th percentile of ``r`` over entries;
+* ``b``, what the site's people do: the session-weighted 75th percentile of ``r`` over units;
   sessions of declared bots (crawler, library and headless user agents, charged by their own
   detectors) are left out of both;
-* the share of the entry's sessions that cannot be people is at least ``1 - ub/b`` (``ub``, the
+* the share of the unit's sessions that cannot be people is at least ``1 - ub/b`` (``ub``, the
   Wilson 95% upper bound of ``r``), and among its sessions that did not navigate it is
   ``P = (1 - ub/b) / (1 - r)``.
 
@@ -42,12 +47,15 @@ def detect(ctx: Context) -> Findings:
     declared = ctx.has("user_agent")
     if declared:
         ctx.lookup(*UA_INFO)
-    ctx.engine.materialize("entry_sessions", _entry_sessions_sql(declared))
+    ctx.engine.materialize("entry_sessions_raw", _entry_sessions_sql(declared))
+    ctx.engine.materialize("entry_sessions", _entry_units_sql(min_sessions))
+    ctx.engine.drop("entry_sessions_raw")
     ctx.engine.materialize("entry_stats", _entry_stats_sql(min_sessions))
     findings.queries.append(
         "SELECT m.rid, 'entry.inert' AS reason, "
         "CASE WHEN s.signals THEN least(t.p, 0.45) ELSE t.p END AS score "
-        "FROM entry_sessions s JOIN entry_stats t ON t.site = s.site AND t.entry = s.entry "
+        "FROM entry_sessions s JOIN entry_stats t "
+        "ON t.site = s.site AND t.entry = s.entry AND t.via = s.via "
         "JOIN session_map m ON m.skey = s.skey AND m.sno = s.sno "
         "WHERE NOT s.navigated AND t.p > 0"
     )
@@ -69,6 +77,8 @@ SELECT f.skey, f.sno, f.site,
        coalesce(e.source, {tag},
                 CASE WHEN e.referrer IS NULL THEN '(direct)' WHEN {ref} = p.host THEN NULL
                      ELSE {ref} END) AS entry,
+       CASE WHEN coalesce(e.source, {tag}) IS NOT NULL
+            THEN coalesce({ref}, '(none)') ELSE '' END AS via,
        coalesce(f.self_referral_share, 0) > 0 AND f.pages >= 2 AS navigated, f.signals
 FROM session_features f JOIN events e ON e.rid = f.entry_rid  -- its first page view
 LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = f.site
@@ -76,23 +86,37 @@ LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = f.site
 """
 
 
+def _entry_units_sql(min_sessions: int) -> str:
+    """Each session's unit: its referring host within a tagged entry where that host brought
+    enough sessions, else the rest of its entry (``via = ''``)."""
+    return f"""
+WITH big AS (
+  SELECT site, entry, via FROM entry_sessions_raw WHERE entry IS NOT NULL AND via <> ''
+  GROUP BY site, entry, via HAVING count(*) >= {min_sessions})
+SELECT s.skey, s.sno, s.site, s.entry, coalesce(big.via, '') AS via, s.navigated, s.signals
+FROM entry_sessions_raw s
+LEFT JOIN big ON big.site = s.site AND big.entry = s.entry AND big.via = s.via
+"""
+
+
 def _entry_stats_sql(min_sessions: int) -> str:
     z2 = 1.96**2
     return f"""
 WITH c AS (
-  SELECT site, entry, count(*) AS n, avg(CASE WHEN navigated THEN 1.0 ELSE 0.0 END) AS r
-  FROM entry_sessions WHERE entry IS NOT NULL GROUP BY site, entry HAVING count(*) >= {min_sessions}),
+  SELECT site, entry, via, count(*) AS n, avg(CASE WHEN navigated THEN 1.0 ELSE 0.0 END) AS r
+  FROM entry_sessions WHERE entry IS NOT NULL GROUP BY site, entry, via
+  HAVING count(*) >= {min_sessions}),
 w AS (
-  SELECT site, r, sum(n) OVER (PARTITION BY site ORDER BY r, entry
+  SELECT site, r, sum(n) OVER (PARTITION BY site ORDER BY r, entry, via
                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) * 1.0
            / sum(n) OVER (PARTITION BY site) AS cum FROM c),
 b AS (SELECT site, min(r) AS b FROM w WHERE cum >= 0.75 GROUP BY site),
 u AS (
-  SELECT c.site, c.entry, c.n, c.r, b.b,
+  SELECT c.site, c.entry, c.via, c.n, c.r, b.b,
          (c.r + {z2} / (2 * c.n) + 1.96 * sqrt(c.r * (1 - c.r) / c.n + {z2} / (4 * c.n * c.n)))
            / (1 + {z2} / c.n) AS ub
   FROM c JOIN b ON b.site = c.site WHERE b.b > 0 AND c.r < 1)
-SELECT site, entry, n, r, b, ub, least(greatest(1 - ub / b, 0) / (1 - r), 1) AS p FROM u
+SELECT site, entry, via, n, r, b, ub, least(greatest(1 - ub / b, 0) / (1 - r), 1) AS p FROM u
 """
 
 
