@@ -11,7 +11,7 @@ import pytest
 from qinglang.detect import entry
 from qinglang.detect.base import Context
 from qinglang.detect.pipeline import present_columns
-from tests.conftest import engine_with
+from tests.conftest import IPHONE, engine_with
 from tests.detect.log_rows import log_rows, visit
 
 T0 = dt.datetime(2017, 9, 2, 1, 0, tzinfo=dt.UTC)
@@ -226,3 +226,25 @@ def test_a_tag_is_split_by_the_sites_that_referred_enough_of_it():
     found = run(log.rows, inert_entry_min_sessions=31)
     assert cohort_scores(log, found, "inject") - {None}
     assert all(found.get(e) for s in log.cohorts["people"] for e in s if len(s) == 1)
+
+
+WECHAT = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 16_6_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+    "Gecko) Mobile/15E148 MicroMessenger/8.0.44(0x18002c2d) NetType/4G Language/zh_CN"
+)
+
+
+def test_without_a_referrer_the_app_that_loaded_the_page_splits_a_tag():
+    """No referrer names the site: the in-app web view that loaded the page (ua-parser's family)
+    is the next clue. The tag's browser visitors read on; its WeChat web views never do."""
+    log = Log()
+    for k in range(40):
+        log.add("search", BAIDU, ["/a", "/b"] if k < 16 else ["/a"])
+    for k in range(40):
+        log.add("people", None, ["/a?utm_source=adnet", "/b"] if k < 16 else ["/a?utm_source=adnet"],
+                user_agent=IPHONE)  # fmt: skip
+    for _ in range(30):
+        log.add("in_app", None, ["/a?utm_source=adnet"], user_agent=WECHAT)
+    found = run(log.rows, inert_entry_min_sessions=20)
+    assert cohort_scores(log, found, "in_app") == {round(1 - wilson_upper(0.0, 30) / 0.4, 9)}
+    assert cohort_scores(log, found, "people") == {None}

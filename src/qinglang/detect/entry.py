@@ -7,7 +7,8 @@ entered the site: the campaign tag of the landing page (``source``, else ``utm_s
 ``utm_campaign``, ``from``, ``channel`` or ``source`` in its query), else the referring host, else
 ``(direct)``. A tag is one seller, but a seller's traffic comes through many sites and apps, and
 an injecting snippet sits on some of them: so a tagged entry is split by the referring host of its
-sessions (``(none)`` where the browser sent no referrer), each host with enough sessions
+sessions (where the browser sent none, ``(none) · `` and the browser family ua-parser reads
+in its user agent: an in-app web view names its app, as ``WeChat Browser``), each host with enough sessions
 (``inert_entry_min_sessions``) judged on its own and the entry's other sessions together as
 ``via = ''``. Each such group (a *unit*) is judged as below; every session is in exactly one, so
 the units' bounds add up:
@@ -72,13 +73,16 @@ def _entry_sessions_sql(declared: bool) -> str:
         if declared
         else "WHERE f.pages > 0"
     )
+    # without a referrer, the app whose web view loaded the page is the next clue to where the
+    # visit came from (ua-parser's browser family: "WeChat Browser", "Chrome Mobile WebView"...)
+    no_referrer = "'(none) · ' || coalesce(u.browser, '?')" if declared else "'(none)'"
     return f"""
 SELECT f.skey, f.sno, f.site,
        coalesce(e.source, {tag},
                 CASE WHEN e.referrer IS NULL THEN '(direct)' WHEN {ref} = p.host THEN NULL
                      ELSE {ref} END) AS entry,
        CASE WHEN coalesce(e.source, {tag}) IS NOT NULL
-            THEN coalesce({ref}, '(none)') ELSE '' END AS via,
+            THEN coalesce({ref}, {no_referrer}) ELSE '' END AS via,
        coalesce(f.self_referral_share, 0) > 0 AND f.pages >= 2 AS navigated, f.signals
 FROM session_features f JOIN events e ON e.rid = f.entry_rid  -- its first page view
 LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = f.site
