@@ -225,8 +225,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "inert_entry_min_sessions",
             100,
-            "Sessions an entry (campaign tag or referring host) needs before its navigation rate "
-            "is judged",
+            "Sessions an entry (campaign tag or referring host), or one site or app within a tag, "
+            "needs before its navigation rate is judged",
             kind="count",
         ),
         Setting(
