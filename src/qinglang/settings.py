@@ -225,8 +225,15 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "inert_entry_min_sessions",
             100,
-            "Sessions an entry (campaign tag or referring host), or one site or app within a tag, "
-            "needs before its navigation rate is judged",
+            "Sessions an entry (campaign tag or referring host) needs before its navigation rate "
+            "is judged",
+            kind="count",
+        ),
+        Setting(
+            "inert_site_min_sessions",
+            30,
+            "Sessions one referring site or app needs before its navigation rate is judged apart "
+            "from the rest of its campaign tag",
             kind="count",
         ),
         Setting(

@@ -76,7 +76,8 @@ def test_scheduled_visits_are_regular_even_when_they_read_several_pages(make_eng
         start = T0 + dt.timedelta(seconds=2400 * k + (k * 7) % 41 - 20)
         for page in range(1 + k % 3):  # one, two or three pages, 25-70 s apart
             rows.append(event(n, ip="36.96.7.7", visitor_id=f"rot{k}", client=QUIET,
-                              ts=start + dt.timedelta(seconds=page * (25 + 45 * (k % 2)))))  # fmt: skip
+                              ts=start + dt.timedelta(seconds=page * (25 + 45 * (k % 2))),
+                              **({"referrer": "https://site.example/a"} if page else {})))  # fmt: skip
             n += 1
     rotator = {f"e{i:04d}" for i in range(n)}
     for day in range(12):  # a reader at home, every morning around eight

@@ -125,6 +125,27 @@ def test_a_pause_longer_than_the_gap_starts_a_new_session():
     assert features[(key, 2)]["duration_s"] == 60 - 0.001
 
 
+def test_arriving_again_from_another_site_starts_a_new_session():
+    """Two people behind one carrier NAT with the same phone model are one IP + UA: a page view
+    referred from another site is a new visit, whatever the pause (as web analytics count a new
+    traffic source); the site's own links, assets and a typed URL continue the session."""
+    own = f"https://{SITE}"
+    rows = [
+        hit(0, 0, f"{own}/a", referrer="https://www.baidu.com/s?wd=x"),
+        hit(1, 1, "/site.css", event="request", asset=True, referrer=f"{own}/a"),
+        hit(2, 40, f"{own}/b", referrer=f"{own}/a"),
+        hit(3, 100, f"{own}/c"),  # typed in: the same visit
+        hit(4, 160, f"{own}/a?utm_source=adnet", referrer="https://inject.example/"),
+        hit(5, 161, "/site.css", event="request", asset=True, referrer=f"{own}/a"),
+        hit(6, 200, f"{own}/d", referrer=f"{own}/a?utm_source=adnet"),
+    ]
+    mapping, features = sessions_of(rows)
+    assert [mapping[f"r{i:04d}"][1] for i in range(7)] == [1, 1, 1, 1, 2, 2, 2]
+    key = f"198.51.100.7 {WIN_CHROME}"
+    assert features[(key, 1)]["pages"] == 3 and features[(key, 2)]["pages"] == 2
+    assert features[(key, 2)]["entry"] == "r0004"
+
+
 def test_the_gap_setting_moves_the_split():
     rows = [hit(0, 0, "/a"), hit(1, 600, "/b"), hit(2, 600 + 601, "/c"), hit(3, 3000, "/d")]
     default = sessions_of(rows)[0]
@@ -226,6 +247,8 @@ def hand_rows() -> list[dict[str, Any]]:
         hit(10 + k, 100.0 + 30 * k, f"/p{k}", visitor_id="o", referrer="https://www.baidu.com/")
         for k in range(3)
     ]
+    # and one who types three addresses, thirty seconds apart
+    rows += [hit(20 + k, 100.0 + 30 * k, f"/q{k}", visitor_id="q") for k in range(3)]
     return rows
 
 
@@ -271,13 +294,20 @@ def test_hand_session_navigation(hand):
     assert f["offpeak_share"] == 0.0  # every page in the same hour: no quiet hours
 
 
-def test_other_session_on_a_site_with_assets(hand):
-    f = hand[("o", 1)]
+def test_other_sessions_on_a_site_with_assets(hand):
+    # each page came from the search engine: three arrivals, three visits of one page
+    assert [hand[("o", k)]["entry"] for k in (1, 2, 3)] == ["r0010", "r0011", "r0012"]
+    for k in (1, 2, 3):
+        f = hand[("o", k)]
+        assert (f["requests"], f["pages"]) == (1, 1)
+        assert f["asset_share"] == 0.0  # the site has assets, this session asked for none
+        assert f["referrer_share"] == 1.0
+        assert f["self_referral_share"] == 0.0  # baidu is not the site, however common it is
+        assert f["robots"] == 0.0
+        assert f["gap_median_s"] is None
+    f = hand[("q", 1)]  # typed addresses continue one visit
     assert (f["requests"], f["pages"]) == (3, 3)
-    assert f["asset_share"] == 0.0  # the site has assets, this session asked for none
-    assert f["referrer_share"] == 1.0
-    assert f["self_referral_share"] == 0.0  # baidu is not the site, however common it is
-    assert f["robots"] == 0.0
+    assert f["referrer_share"] == 0.0
     assert f["revisit_share"] == 0.0
     assert f["gap_median_s"] == 30.0
     assert f["gap_spread"] == 0.0
@@ -393,7 +423,7 @@ def test_first_rid_is_the_sessions_first_input_row():
     n = engine.query("SELECT count(*) AS n FROM session_features").to_pylist()[0]["n"]
     engine.close()
     assert bad == []
-    assert n == 5  # h, o, the phone's two sessions, the cookie
+    assert n == 8  # h, o's three arrivals, q, the phone's two sessions, the cookie
 
 
 def test_materialize_twice_is_a_no_op():
@@ -428,10 +458,12 @@ def test_hostile_urls_do_not_crash(url):
         hit(1, 2, url, referrer="https://shop.example/\x00\ud7ff"),
         hit(2, 3, "/x.png", event="request", asset=True, referrer=url, user_agent=WIN_CHROME),
     ]
-    [f] = sessions_of(rows)[1].values()
-    assert (f["requests"], f["pages"]) == (3, 2)
-    assert f["revisit_share"] == 0.5
-    assert f["url_depth"] is not None
+    sessions = list(sessions_of(rows)[1].values())
+    assert sum(f["requests"] for f in sessions) == 3
+    assert sum(f["pages"] for f in sessions) == 2
+    assert all(f["url_depth"] is not None for f in sessions)
+    if len(sessions) == 1:  # a referrer on the site's own host: the second page continues
+        assert sessions[0]["revisit_share"] == 0.5
 
 
 def test_hostile_visitor_values_do_not_crash():
@@ -500,7 +532,7 @@ def both_engines(spark_engine):
     duck = session_rows(duck_engine, rows)
     duck_engine.close()
     spark = session_rows(spark_engine, rows)
-    assert len(duck) == 5
+    assert len(duck) == 8
     return duck, spark
 
 

@@ -8,9 +8,11 @@ entered the site: the campaign tag of the landing page (``source``, else ``utm_s
 ``(direct)``. A tag is one seller, but a seller's traffic comes through many sites and apps, and
 an injecting snippet sits on some of them: so a tagged entry is split by the referring host of its
 sessions (where the browser sent none, ``(none) · `` and the browser family ua-parser reads
-in its user agent: an in-app web view names its app, as ``WeChat Browser``), each host with enough sessions
-(``inert_entry_min_sessions``) judged on its own and the entry's other sessions together as
-``via = ''``. Each such group (a *unit*) is judged as below; every session is in exactly one, so
+in its user agent: an in-app web view names its app, as ``WeChat Browser``), each site or app
+with ``inert_site_min_sessions`` or more judged on its own and the entry's other sessions
+together as ``via = ''`` (judged with ``inert_entry_min_sessions`` or more). A small group is no
+risk of a wrong charge: the Wilson bound below keeps ``P`` under 0.5 for any group of fewer than
+about 45 sessions, whatever its rate, so a small group's score is graded evidence. Each such group (a *unit*) is judged as below; every session is in exactly one, so
 the units' bounds add up:
 
 * ``r``, the share of its sessions that navigated (a second page reached by a link from the site);
@@ -45,13 +47,14 @@ def detect(ctx: Context) -> Findings:
         return findings
     materialize_sessions(ctx)
     min_sessions = int(ctx.setting("inert_entry_min_sessions"))
+    min_site_sessions = int(ctx.setting("inert_site_min_sessions"))
     declared = ctx.has("user_agent")
     if declared:
         ctx.lookup(*UA_INFO)
     ctx.engine.materialize("entry_sessions_raw", _entry_sessions_sql(declared))
-    ctx.engine.materialize("entry_sessions", _entry_units_sql(min_sessions))
+    ctx.engine.materialize("entry_sessions", _entry_units_sql(min_site_sessions))
     ctx.engine.drop("entry_sessions_raw")
-    ctx.engine.materialize("entry_stats", _entry_stats_sql(min_sessions))
+    ctx.engine.materialize("entry_stats", _entry_stats_sql(min_sessions, min_site_sessions))
     findings.queries.append(
         "SELECT m.rid, 'entry.inert' AS reason, "
         "CASE WHEN s.signals THEN least(t.p, 0.45) ELSE t.p END AS score "
@@ -103,13 +106,13 @@ LEFT JOIN big ON big.site = s.site AND big.entry = s.entry AND big.via = s.via
 """
 
 
-def _entry_stats_sql(min_sessions: int) -> str:
+def _entry_stats_sql(min_sessions: int, min_site_sessions: int) -> str:
     z2 = 1.96**2
     return f"""
 WITH c AS (
   SELECT site, entry, via, count(*) AS n, avg(CASE WHEN navigated THEN 1.0 ELSE 0.0 END) AS r
   FROM entry_sessions WHERE entry IS NOT NULL GROUP BY site, entry, via
-  HAVING count(*) >= {min_sessions}),
+  HAVING count(*) >= CASE WHEN via = '' THEN {min_sessions} ELSE {min_site_sessions} END),
 w AS (
   SELECT site, r, sum(n) OVER (PARTITION BY site ORDER BY r, entry, via
                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) * 1.0

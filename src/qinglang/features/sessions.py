@@ -1,7 +1,8 @@
 """Sessions for any input, and what each session did: the behaviour features.
 
-A session is one visitor's requests with no pause longer than ``session_gap_minutes``. The
-visitor is ``visitor_id`` (a cookie or session id), else IP + user agent; requests with neither
+A session is one visitor's requests with no pause longer than ``session_gap_minutes``; a page
+view referred from another site (an arrival) starts a new one, as web analytics count a change of
+traffic source. The visitor is ``visitor_id`` (a cookie or session id), else IP + user agent; requests with neither
 belong to no session and get null features. Requests are ordered by time (then input order), so
 a log whose clock goes backwards still splits where the pauses are.
 
@@ -167,8 +168,13 @@ LEFT JOIN quiet q ON q.site = a.site
     # GROUP BY. Strings are compared by their 64-bit hashes (text_hash), never shown.
     narrow = (
         "rid, ts, page, asset, method, status, referred, self_referred, depth, robots, "
-        "path_hash, ua_hash, sig, by_cookie, site, quiet"
+        "path_hash, ua_hash, sig, by_cookie, site, quiet, arrival"
     )
+    # A session starts after a pause longer than the gap, or where the visitor arrives again
+    # from another site (a page view referred from outside: a new visit, as web analytics count
+    # a change of traffic source). On a carrier NAT many people share an IP and the commonest
+    # user agents, and without a cookie their visits would run together.
+    new = f"pause IS NULL OR pause > {gap_ms} OR arrival"
     session_events = f"""
 WITH site_info AS (SELECT DISTINCT site, host, has_assets FROM site_profile),
 quiet AS (SELECT DISTINCT site, quiet_hour FROM site_profile WHERE quiet_hour IS NOT NULL),
@@ -185,7 +191,9 @@ k AS (
   SELECT rid, ts, visitor, page, asset, method, status, referred,
          coalesce(ref_host = host OR ref_host = site_host, FALSE) AS self_referred,
          length(path) - length(replace(path, '/', '')) AS depth, path = '/robots.txt' AS robots,
-         text_hash(path) AS path_hash, ua_hash, sig, by_cookie, site, quiet
+         text_hash(path) AS path_hash, ua_hash, sig, by_cookie, site, quiet,
+         page AND ref_host IS NOT NULL
+           AND NOT coalesce(ref_host = host OR ref_host = site_host, FALSE) AS arrival
   FROM raw),
 visitors AS (  -- each visitor once, keyed from here on by its first row id (an integer)
   SELECT visitor, min(rid) AS skey, count(*) AS n FROM k WHERE visitor IS NOT NULL GROUP BY visitor),
@@ -197,9 +205,8 @@ g AS (
   FROM counted WHERE n > 1),
 split AS (  -- one sort: the session number, its start, and the last page view before each row
   SELECT *,
-         CAST(sum(CASE WHEN pause IS NULL OR pause > {gap_ms} THEN 1 ELSE 0 END) OVER w AS BIGINT)
-           AS sno,
-         max(CASE WHEN pause IS NULL OR pause > {gap_ms} THEN ts END) OVER w AS started,
+         CAST(sum(CASE WHEN {new} THEN 1 ELSE 0 END) OVER w AS BIGINT) AS sno,
+         max(CASE WHEN {new} THEN ts END) OVER w AS started,
          max(CASE WHEN page THEN ts END) OVER (
            PARTITION BY skey ORDER BY ts, rid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
            AS last_page
