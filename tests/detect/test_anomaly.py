@@ -1,6 +1,8 @@
 import datetime as dt
 
 from qinglang.detect import anomaly
+from qinglang.detect.base import Context
+from qinglang.detect.pipeline import present_columns
 from tests.conftest import T0, WIN_CHROME, event
 from tests.detect.helpers import findings_of
 
@@ -89,3 +91,39 @@ def test_scheduled_visits_are_regular_even_when_they_read_several_pages(make_eng
         rows.append(event(600 + j, ip="117.136.9.9", visitor_id=f"p{j}", client=QUIET, ts=t))
     found = findings_of(anomaly, make_engine(rows))
     assert {k for k, v in found.items() if "ip.regular_timing" in v} == rotator
+
+
+def test_a_scheduled_ip_is_one_finding_per_event_and_spares_what_people_did(make_engine):
+    """Both checks may find the same event: one finding. A visit on the scheduled IP with a click
+    or a scroll, and the same cookie's hits on another IP, are not charged by it."""
+    rows = [
+        event(
+            i,
+            ip="36.96.8.8",
+            visitor_id=f"rot{i}",
+            client=QUIET,
+            ts=T0 + dt.timedelta(seconds=900 * i + (i % 3) * 4),
+        )  # fmt: skip
+        for i in range(14)
+    ]
+    rows.append(
+        event(
+            50,
+            ip="36.96.8.8",
+            visitor_id="rot3",
+            ts=rows[3]["ts"] + dt.timedelta(seconds=20),
+            referrer="https://site.example/a",
+        )
+    )  # a person's click in that visit
+    rows.append(event(51, ip="117.136.1.1", visitor_id="rot5", client=QUIET,
+                      ts=rows[5]["ts"] + dt.timedelta(seconds=30)))  # fmt: skip
+    engine = make_engine(rows)
+    findings = [
+        r["event_id"]
+        for q in anomaly.detect(Context(engine=engine, present=present_columns(engine))).queries
+        for r in engine.query(
+            f"SELECT e.event_id FROM ({q}) f JOIN events e ON e.rid = f.rid "
+            "WHERE f.reason = 'ip.regular_timing'"
+        ).to_pylist()
+    ]
+    assert sorted(findings) == [f"e{i:04d}" for i in range(14)]

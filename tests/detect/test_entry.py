@@ -180,9 +180,8 @@ def test_two_pages_without_a_link_between_them_do_not_navigate():
         extra.append(dict(first, event_id=first["event_id"] + "b",
                           ts=first["ts"] + dt.timedelta(seconds=30), url="/c"))  # fmt: skip
     found = run(log.rows + extra, inert_entry_min_sessions=20)
-    # each arrival from the injecting site is a visit of its own: 60 visits, none navigated
     assert {round(found[r["event_id"]], 9) for r in extra} == {
-        round(1 - wilson_upper(0.0, 60) / 0.4, 9)
+        round(1 - wilson_upper(0.0, 30) / 0.4, 9)
     }
 
 
@@ -250,3 +249,20 @@ def test_without_a_referrer_the_app_that_loaded_the_page_splits_a_tag():
     found = run(log.rows, inert_entry_min_sessions=20)
     assert cohort_scores(log, found, "in_app") == {round(1 - wilson_upper(0.0, 30) / 0.4, 9)}
     assert cohort_scores(log, found, "people") == {None}
+
+
+def test_what_is_left_of_a_tag_once_its_sites_are_apart_is_still_judged():
+    """The tag is big enough to judge (100 sessions); one honest publisher brings enough to be
+    judged apart, and what is left (injected visits spread over many small sites) is judged
+    together, not dropped for being under 100 on its own."""
+    log = Log()
+    for k in range(120):
+        log.add("search", BAIDU, ["/a", "/b"] if k < 48 else ["/a"])
+    for k in range(40):
+        log.add("publisher", "https://pub.example/",
+                ["/a?utm_source=adnet", "/b"] if k < 16 else ["/a?utm_source=adnet"])  # fmt: skip
+    for k in range(80):
+        log.add("inject", f"https://inj{k % 10}.example/", ["/a?utm_source=adnet"])
+    found = run(log.rows)
+    assert cohort_scores(log, found, "inject") == {round(1 - wilson_upper(0.0, 80) / 0.4, 9)}
+    assert cohort_scores(log, found, "publisher") == {None}

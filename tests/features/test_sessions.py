@@ -125,25 +125,47 @@ def test_a_pause_longer_than_the_gap_starts_a_new_session():
     assert features[(key, 2)]["duration_s"] == 60 - 0.001
 
 
-def test_arriving_again_from_another_site_starts_a_new_session():
+def test_a_tagged_landing_starts_a_new_session_for_a_visitor_known_by_ip_and_ua():
     """Two people behind one carrier NAT with the same phone model are one IP + UA: a page view
-    referred from another site is a new visit, whatever the pause (as web analytics count a new
-    traffic source); the site's own links, assets and a typed URL continue the session."""
+    that lands with a campaign tag, not by the site's own link, is a new visit whatever the
+    pause. A return from a payment page (no tag), the site's links, assets and a typed URL
+    continue the visit, and so does anything a visitor with a cookie does."""
     own = f"https://{SITE}"
     rows = [
         hit(0, 0, f"{own}/a", referrer="https://www.baidu.com/s?wd=x"),
         hit(1, 1, "/site.css", event="request", asset=True, referrer=f"{own}/a"),
         hit(2, 40, f"{own}/b", referrer=f"{own}/a"),
         hit(3, 100, f"{own}/c"),  # typed in: the same visit
-        hit(4, 160, f"{own}/a?utm_source=adnet", referrer="https://inject.example/"),
-        hit(5, 161, "/site.css", event="request", asset=True, referrer=f"{own}/a"),
-        hit(6, 200, f"{own}/d", referrer=f"{own}/a?utm_source=adnet"),
+        hit(4, 130, f"{own}/paid", referrer="https://mapi.alipay.com/gateway.do"),
+        hit(5, 160, f"{own}/a?utm_source=adnet", referrer="https://inject.example/"),
+        hit(6, 161, "/site.css", event="request", asset=True, referrer=f"{own}/a"),
+        hit(7, 200, f"{own}/d", referrer=f"{own}/a?utm_source=adnet"),
     ]
     mapping, features = sessions_of(rows)
-    assert [mapping[f"r{i:04d}"][1] for i in range(7)] == [1, 1, 1, 1, 2, 2, 2]
+    assert [mapping[f"r{i:04d}"][1] for i in range(8)] == [1, 1, 1, 1, 1, 2, 2, 2]
     key = f"198.51.100.7 {WIN_CHROME}"
-    assert features[(key, 1)]["pages"] == 3 and features[(key, 2)]["pages"] == 2
-    assert features[(key, 2)]["entry"] == "r0004"
+    assert features[(key, 1)]["pages"] == 4 and features[(key, 2)]["pages"] == 2
+    assert features[(key, 2)]["entry"] == "r0005"
+    # the same rows under one cookie: one visit
+    mapping, _ = sessions_of([dict(r, visitor_id="c") for r in rows])
+    assert {sno for _, sno in mapping.values()} == {1}
+
+
+def test_a_landing_in_the_same_second_as_another_page_is_its_own_entry():
+    """Logs count seconds: a bought visit landing in the second another person on the same IP +
+    UA read a page still starts its own session with its own entry page and no pause."""
+    rows = [
+        hit(0, 0, "/a", referrer="https://www.baidu.com/"),
+        hit(1, 10, "/b", referrer=f"https://{SITE}/a"),
+        hit(2, 10, "/c?utm_source=adnet", referrer="https://inject.example/"),
+        hit(3, 11, "/site.css", event="request", asset=True, referrer=f"https://{SITE}/c"),
+    ]
+    mapping, features = sessions_of(rows)
+    key = f"198.51.100.7 {WIN_CHROME}"
+    assert mapping["r0002"] == (key, 2)
+    assert features[(key, 2)]["entry"] == "r0002"
+    assert features[(key, 2)]["gap_median_s"] is None and features[(key, 2)]["pages"] == 1
+    assert features[(key, 1)]["entry"] == "r0000" and features[(key, 1)]["pages"] == 2
 
 
 def test_the_gap_setting_moves_the_split():
@@ -295,16 +317,13 @@ def test_hand_session_navigation(hand):
 
 
 def test_other_sessions_on_a_site_with_assets(hand):
-    # each page came from the search engine: three arrivals, three visits of one page
-    assert [hand[("o", k)]["entry"] for k in (1, 2, 3)] == ["r0010", "r0011", "r0012"]
-    for k in (1, 2, 3):
-        f = hand[("o", k)]
-        assert (f["requests"], f["pages"]) == (1, 1)
-        assert f["asset_share"] == 0.0  # the site has assets, this session asked for none
-        assert f["referrer_share"] == 1.0
-        assert f["self_referral_share"] == 0.0  # baidu is not the site, however common it is
-        assert f["robots"] == 0.0
-        assert f["gap_median_s"] is None
+    f = hand[("o", 1)]  # three pages from the search engine, one cookie: one visit
+    assert (f["requests"], f["pages"]) == (3, 3)
+    assert f["asset_share"] == 0.0  # the site has assets, this session asked for none
+    assert f["referrer_share"] == 1.0
+    assert f["self_referral_share"] == 0.0  # baidu is not the site, however common it is
+    assert f["robots"] == 0.0
+    assert f["revisit_share"] == 0.0
     f = hand[("q", 1)]  # typed addresses continue one visit
     assert (f["requests"], f["pages"]) == (3, 3)
     assert f["referrer_share"] == 0.0
@@ -423,7 +442,7 @@ def test_first_rid_is_the_sessions_first_input_row():
     n = engine.query("SELECT count(*) AS n FROM session_features").to_pylist()[0]["n"]
     engine.close()
     assert bad == []
-    assert n == 8  # h, o's three arrivals, q, the phone's two sessions, the cookie
+    assert n == 6  # h, o, q, the phone's two sessions, the cookie
 
 
 def test_materialize_twice_is_a_no_op():
@@ -532,7 +551,7 @@ def both_engines(spark_engine):
     duck = session_rows(duck_engine, rows)
     duck_engine.close()
     spark = session_rows(spark_engine, rows)
-    assert len(duck) == 8
+    assert len(duck) == 6
     return duck, spark
 
 

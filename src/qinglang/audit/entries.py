@@ -49,7 +49,8 @@ ORDER BY greatest(1 - t.ub / t.b, 0) * t.n DESC, t.site, t.entry, t.via"""
             {
                 "site": r["site"],
                 "entry": r["entry"],
-                # a tagged entry's referring host ('(none)': no referrer), '' for the rest of it
+                # a tagged entry's referring host ('(none) · <browser family>' without a referrer), '' for
+                # the rest of it
                 "via": r["via"],
                 "sessions": n,
                 "navigated_share": round(float(r["navigated_share"]), 6),

@@ -5,7 +5,8 @@
   (round-robin proxy pools and schedulers; people arrive irregularly, so the coefficient of
   variation of their inter-arrival times is near 1). Visit starts matter because a rotator's
   visit may read two or three pages at its own pace, which hides the schedule in the gaps between
-  hits, while a page that refreshes itself stays inside one visit and never looks scheduled.
+  hits, while a page that refreshes itself more often than the session gap stays inside one
+  visit and its refreshes never count as starts.
   Hits or starts spaced a day or so apart are a person's daily habit, not a schedule: they must
   come more often than every ``REGULAR_WITHIN_S`` (six hours) on average;
 * ip.identity_churn - an IP that shows many visitor ids (and usually many user agents) whose hits
@@ -91,10 +92,12 @@ def _regular_timing(ctx: Context) -> str:
     return (
         f"SELECT h.rid, 'ip.regular_timing' AS reason, 0.85 AS score "
         f"FROM anomaly_busy_hits h JOIN ({regular}) r ON h.ip = r.ip "
-        "UNION ALL "
+        "UNION "  # an event both checks find is one finding
+        # the scheduled visits' events on that IP without interaction (their assets too)
         "SELECT m.rid, 'ip.regular_timing' AS reason, 0.85 AS score "
         f"FROM anomaly_visit_starts s JOIN ({scheduled}) r ON s.ip = r.ip "
-        "JOIN session_map m ON m.skey = s.skey AND m.sno = s.sno"
+        "JOIN session_map m ON m.skey = s.skey AND m.sno = s.sno "
+        f"JOIN events e ON e.rid = m.rid WHERE e.ip = s.ip AND {no_input_sql('e.')}"
     )
 
 

@@ -10,9 +10,11 @@ an injecting snippet sits on some of them: so a tagged entry is split by the ref
 sessions (where the browser sent none, ``(none) · `` and the browser family ua-parser reads
 in its user agent: an in-app web view names its app, as ``WeChat Browser``), each site or app
 with ``inert_site_min_sessions`` or more judged on its own and the entry's other sessions
-together as ``via = ''`` (judged with ``inert_entry_min_sessions`` or more). A small group is no
-risk of a wrong charge: the Wilson bound below keeps ``P`` under 0.5 for any group of fewer than
-about 45 sessions, whatever its rate, so a small group's score is graded evidence. Each such group (a *unit*) is judged as below; every session is in exactly one, so
+together as ``via = ''`` (an entry is judged from ``inert_entry_min_sessions``; what is left of
+a tag once its sites are apart, from ``inert_site_min_sessions`` too). The Wilson bound below
+decides what a group's size can say: a group none of whose sessions navigates reaches ``P = 0.5``
+from about 35 sessions where the site's people go on 20% of the time (16 where they go on 40%);
+a smaller or less one-sided group gets a graded score, not a charge. Each such group (a *unit*) is judged as below; every session is in exactly one, so
 the units' bounds add up:
 
 * ``r``, the share of its sessions that navigated (a second page reached by a link from the site);
@@ -32,13 +34,11 @@ from __future__ import annotations
 
 from qinglang.detect.base import Check, Context, Findings
 from qinglang.detect.crawler import UA_INFO
-from qinglang.features.sessions import host_sql, materialize_sessions
+from qinglang.features.sessions import TAG_RE, host_sql, materialize_sessions
 
 NAME = "entry"
 CATEGORY = "sivt.hidden"
 CHECKS = (Check("entry.inert", ("referrer",)),)
-
-TAG_RE = r"[?&](?:utm_source|utm_campaign|from|channel|source)=([^&#]+)"
 
 
 def detect(ctx: Context) -> Findings:
@@ -99,10 +99,13 @@ def _entry_units_sql(min_sessions: int) -> str:
     return f"""
 WITH big AS (
   SELECT site, entry, via FROM entry_sessions_raw WHERE entry IS NOT NULL AND via <> ''
-  GROUP BY site, entry, via HAVING count(*) >= {min_sessions})
-SELECT s.skey, s.sno, s.site, s.entry, coalesce(big.via, '') AS via, s.navigated, s.signals
+  GROUP BY site, entry, via HAVING count(*) >= {min_sessions}),
+sized AS (SELECT site, entry, count(*) AS entry_n FROM entry_sessions_raw GROUP BY site, entry)
+SELECT s.skey, s.sno, s.site, s.entry, coalesce(big.via, '') AS via, s.navigated, s.signals,
+       z.entry_n
 FROM entry_sessions_raw s
 LEFT JOIN big ON big.site = s.site AND big.entry = s.entry AND big.via = s.via
+LEFT JOIN sized z ON z.site = s.site AND z.entry = s.entry
 """
 
 
@@ -112,7 +115,10 @@ def _entry_stats_sql(min_sessions: int, min_site_sessions: int) -> str:
 WITH c AS (
   SELECT site, entry, via, count(*) AS n, avg(CASE WHEN navigated THEN 1.0 ELSE 0.0 END) AS r
   FROM entry_sessions WHERE entry IS NOT NULL GROUP BY site, entry, via
-  HAVING count(*) >= CASE WHEN via = '' THEN {min_sessions} ELSE {min_site_sessions} END),
+  -- a site or app within a tag; an entry whole; what is left of a tag once its sites are apart
+  HAVING (via <> '' AND count(*) >= {min_site_sessions})
+      OR (via = '' AND max(entry_n) >= {min_sessions}
+          AND (count(*) = max(entry_n) OR count(*) >= {min_site_sessions}))),
 w AS (
   SELECT site, r, sum(n) OVER (PARTITION BY site ORDER BY r, entry, via
                                ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) * 1.0

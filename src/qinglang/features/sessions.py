@@ -1,8 +1,8 @@
 """Sessions for any input, and what each session did: the behaviour features.
 
-A session is one visitor's requests with no pause longer than ``session_gap_minutes``; a page
-view referred from another site (an arrival) starts a new one, as web analytics count a change of
-traffic source. The visitor is ``visitor_id`` (a cookie or session id), else IP + user agent; requests with neither
+A session is one visitor's requests with no pause longer than ``session_gap_minutes``; for a
+visitor known only by IP + user agent, a page view that lands with a campaign tag (not reached by
+the site's own link) starts a new one. The visitor is ``visitor_id`` (a cookie or session id), else IP + user agent; requests with neither
 belong to no session and get null features. Requests are ordered by time (then input order), so
 a log whose clock goes backwards still splits where the pauses are.
 
@@ -88,6 +88,8 @@ def visitor_sql(alias: str = "") -> str:
     )
 
 
+# A landing page's campaign tag in its query (group 1): what a buyer gives each seller.
+TAG_RE = r"[?&](?:utm_source|utm_campaign|from|channel|source)=([^&#]+)"
 URL_HOST_RE = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:]+)"  # group 1: the host (RE2 and Python re)
 
 
@@ -170,10 +172,12 @@ LEFT JOIN quiet q ON q.site = a.site
         "rid, ts, page, asset, method, status, referred, self_referred, depth, robots, "
         "path_hash, ua_hash, sig, by_cookie, site, quiet, arrival"
     )
-    # A session starts after a pause longer than the gap, or where the visitor arrives again
-    # from another site (a page view referred from outside: a new visit, as web analytics count
-    # a change of traffic source). On a carrier NAT many people share an IP and the commonest
-    # user agents, and without a cookie their visits would run together.
+    # A session starts after a pause longer than the gap, or, for a visitor known only by IP +
+    # user agent, where a bought visit lands: a page view carrying a campaign tag (``source``,
+    # ``utm_source``...) that was not reached by the site's own link. On a carrier NAT many people
+    # share an IP and the commonest phone user agents, and their visits would otherwise run
+    # together. A visitor with a cookie is never split this way, nor is a return from a payment
+    # or login page (no campaign tag).
     new = f"pause IS NULL OR pause > {gap_ms} OR arrival"
     session_events = f"""
 WITH site_info AS (SELECT DISTINCT site, host, has_assets FROM site_profile),
@@ -184,6 +188,9 @@ raw AS (
          {host_sql("e.url")} AS host, {host_sql("e.referrer")} AS ref_host, si.host AS site_host,
          CASE WHEN e.user_agent IS NOT NULL THEN text_hash(e.user_agent) END AS ua_hash,
          e.client.visible_ms IS NOT NULL AS sig, e.visitor_id IS NOT NULL AS by_cookie,
+         e.event = 'pageview' AND e.visitor_id IS NULL
+           AND coalesce(e.source, nullif(regexp_extract(e.url, '{TAG_RE}', 1), '')) IS NOT NULL
+           AS tagged,
          coalesce(e.site, '') AS site, q.quiet_hour IS NOT NULL AS quiet
   FROM events e LEFT JOIN site_info si ON si.site = coalesce(e.site, '')
   LEFT JOIN quiet q ON q.site = coalesce(e.site, '') AND q.quiet_hour = hour(e.ts)),
@@ -192,30 +199,31 @@ k AS (
          coalesce(ref_host = host OR ref_host = site_host, FALSE) AS self_referred,
          length(path) - length(replace(path, '/', '')) AS depth, path = '/robots.txt' AS robots,
          text_hash(path) AS path_hash, ua_hash, sig, by_cookie, site, quiet,
-         page AND ref_host IS NOT NULL
-           AND NOT coalesce(ref_host = host OR ref_host = site_host, FALSE) AS arrival
+         tagged AND NOT coalesce(ref_host = host OR ref_host = site_host, FALSE) AS arrival
   FROM raw),
 visitors AS (  -- each visitor once, keyed from here on by its first row id (an integer)
   SELECT visitor, min(rid) AS skey, count(*) AS n FROM k WHERE visitor IS NOT NULL GROUP BY visitor),
 counted AS (
   SELECT v.skey, v.n, {", ".join("k." + c for c in narrow.split(", "))}
   FROM k JOIN visitors v ON v.visitor = k.visitor),
-g AS (
-  SELECT *, ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY skey ORDER BY ts, rid)) AS pause
+g AS (  -- pos: the row's place in its visitor's requests (rows of one second stay apart)
+  SELECT *, ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY skey ORDER BY ts, rid)) AS pause,
+         row_number() OVER (PARTITION BY skey ORDER BY ts, rid) AS pos
   FROM counted WHERE n > 1),
 split AS (  -- one sort: the session number, its start, and the last page view before each row
   SELECT *,
          CAST(sum(CASE WHEN {new} THEN 1 ELSE 0 END) OVER w AS BIGINT) AS sno,
-         max(CASE WHEN {new} THEN ts END) OVER w AS started,
-         max(CASE WHEN page THEN ts END) OVER (
-           PARTITION BY skey ORDER BY ts, rid ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING)
-           AS last_page
+         max(CASE WHEN {new} THEN pos END) OVER w AS started,
+         max(CASE WHEN page THEN ts END) OVER p AS last_page,
+         max(CASE WHEN page THEN pos END) OVER p AS last_page_pos
   FROM g
   WINDOW w AS (PARTITION BY skey ORDER BY ts, rid
-               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW))
+               ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW),
+         p AS (PARTITION BY skey ORDER BY ts, rid
+               ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING))
 SELECT skey, {narrow}, sno, n,  -- a page view before the session's start is another session's
-       CASE WHEN page AND last_page >= started THEN ts_ms(ts) - ts_ms(last_page) END AS gap,
-       page AND (last_page IS NULL OR last_page < started) AS first_page
+       CASE WHEN page AND last_page_pos >= started THEN ts_ms(ts) - ts_ms(last_page) END AS gap,
+       page AND (last_page_pos IS NULL OR last_page_pos < started) AS first_page
 FROM split
 UNION ALL  -- a visitor's only request is a session of its own: no window needed
 SELECT skey, {narrow}, CAST(1 AS BIGINT) AS sno, n, CAST(NULL AS BIGINT) AS gap,
