@@ -48,46 +48,20 @@ def detect(ctx: Context) -> Findings:
 
 
 def _regular_timing(ctx: Context) -> str:
-    min_hits = int(ctx.setting("regular_min_hits"))
-    min_visits = int(ctx.setting("regular_min_visits"))
     max_cv = ctx.setting("regular_max_cv")
     hits = (
         f"SELECT rid, ip, ts FROM events WHERE ip IS NOT NULL AND event = 'pageview' "
         f"AND {no_input_sql()}"
     )
-    busy = f"SELECT ip FROM ({hits}) GROUP BY ip HAVING count(*) >= {min_hits}"
-    # The busy IPs' hits, read once: their gaps are measured and then flagged.
-    ctx.engine.materialize(
-        "anomaly_busy_hits", f"SELECT h.* FROM ({hits}) h JOIN ({busy}) b ON h.ip = b.ip"
-    )
-    gaps = (
-        "SELECT ip, ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY ip ORDER BY ts, rid)) AS gap "
-        "FROM anomaly_busy_hits"
-    )
-    regular = (
-        f"SELECT ip FROM ({gaps}) WHERE gap IS NOT NULL GROUP BY ip "
-        f"HAVING avg(gap) > 0 AND avg(gap) <= {REGULAR_WITHIN_S * 1000} "
-        f"AND stddev_samp(gap) <= {max_cv} * avg(gap)"
-    )
+    regular = _regular_ips(ctx, "anomaly_busy_hits", hits, ctx.setting("regular_min_hits"), max_cv)
     # Visits: each session's first page view, where it carries no interaction.
     materialize_sessions(ctx)
     starts = (
-        "SELECT f.skey, f.sno, e.ip, e.ts, e.rid FROM session_features f "
+        "SELECT e.rid, e.ip, e.ts, f.skey, f.sno FROM session_features f "
         f"JOIN events e ON e.rid = f.entry_rid WHERE e.ip IS NOT NULL AND {no_input_sql('e.')}"
     )
-    ctx.engine.materialize(
-        "anomaly_visit_starts",
-        f"SELECT s.* FROM ({starts}) s JOIN (SELECT ip FROM ({starts}) GROUP BY ip "
-        f"HAVING count(*) >= {min_visits}) b ON s.ip = b.ip",
-    )
-    start_gaps = (
-        "SELECT ip, ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY ip ORDER BY ts, rid)) AS gap "
-        "FROM anomaly_visit_starts"
-    )
-    scheduled = (
-        f"SELECT ip FROM ({start_gaps}) WHERE gap IS NOT NULL GROUP BY ip "
-        f"HAVING avg(gap) > 0 AND avg(gap) <= {REGULAR_WITHIN_S * 1000} "
-        f"AND stddev_samp(gap) <= {max_cv} * avg(gap)"
+    scheduled = _regular_ips(
+        ctx, "anomaly_visit_starts", starts, ctx.setting("regular_min_visits"), max_cv
     )
     return (
         f"SELECT h.rid, 'ip.regular_timing' AS reason, 0.85 AS score "
@@ -98,6 +72,23 @@ def _regular_timing(ctx: Context) -> str:
         f"FROM anomaly_visit_starts s JOIN ({scheduled}) r ON s.ip = r.ip "
         "JOIN session_map m ON m.skey = s.skey AND m.sno = s.sno "
         f"JOIN events e ON e.rid = m.rid WHERE e.ip = s.ip AND {no_input_sql('e.')}"
+    )
+
+
+def _regular_ips(ctx: Context, table: str, rows: str, min_rows: float, max_cv: float) -> str:
+    """SQL of the IPs whose `rows` (rid, ip, ts, ...) come at near-constant intervals, more often
+    than every REGULAR_WITHIN_S on average. The rows of IPs with `min_rows` or more are kept in
+    `table`, read once: their gaps are measured, and the caller flags from them."""
+    busy = f"SELECT ip FROM ({rows}) GROUP BY ip HAVING count(*) >= {int(min_rows)}"
+    ctx.engine.materialize(table, f"SELECT r.* FROM ({rows}) r JOIN ({busy}) b ON r.ip = b.ip")
+    gaps = (
+        "SELECT ip, ts_ms(ts) - ts_ms(lag(ts) OVER (PARTITION BY ip ORDER BY ts, rid)) AS gap "
+        f"FROM {table}"
+    )
+    return (
+        f"SELECT ip FROM ({gaps}) WHERE gap IS NOT NULL GROUP BY ip "
+        f"HAVING avg(gap) > 0 AND avg(gap) <= {REGULAR_WITHIN_S * 1000} "
+        f"AND stddev_samp(gap) <= {max_cv} * avg(gap)"
     )
 
 

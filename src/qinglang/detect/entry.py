@@ -34,7 +34,7 @@ from __future__ import annotations
 
 from qinglang.detect.base import Check, Context, Findings
 from qinglang.detect.crawler import UA_INFO
-from qinglang.features.sessions import TAG_RE, host_sql, materialize_sessions
+from qinglang.features.sessions import host_sql, materialize_sessions, tag_sql
 
 NAME = "entry"
 CATEGORY = "sivt.hidden"
@@ -51,9 +51,9 @@ def detect(ctx: Context) -> Findings:
     declared = ctx.has("user_agent")
     if declared:
         ctx.lookup(*UA_INFO)
-    ctx.engine.materialize("entry_sessions_raw", _entry_sessions_sql(declared))
-    ctx.engine.materialize("entry_sessions", _entry_units_sql(min_site_sessions))
-    ctx.engine.drop("entry_sessions_raw")
+    ctx.engine.materialize(
+        "entry_sessions", _entry_units_sql(_entry_sessions_sql(declared), min_site_sessions)
+    )
     ctx.engine.materialize("entry_stats", _entry_stats_sql(min_sessions, min_site_sessions))
     findings.queries.append(
         "SELECT m.rid, 'entry.inert' AS reason, "
@@ -67,7 +67,7 @@ def detect(ctx: Context) -> Findings:
 
 
 def _entry_sessions_sql(declared: bool) -> str:
-    tag = f"nullif(regexp_extract(e.url, '{TAG_RE}', 1), '')"
+    tag = tag_sql("e")
     ref = host_sql("e.referrer")
     # Declared bots (crawlers, libraries, headless UAs) are charged by their own detectors and
     # say nothing of how people who came the same way behave: they are left out of the rates.
@@ -81,11 +81,10 @@ def _entry_sessions_sql(declared: bool) -> str:
     no_referrer = "'(none) · ' || coalesce(u.browser, '?')" if declared else "'(none)'"
     return f"""
 SELECT f.skey, f.sno, f.site,
-       coalesce(e.source, {tag},
+       coalesce({tag},
                 CASE WHEN e.referrer IS NULL THEN '(direct)' WHEN {ref} = p.host THEN NULL
                      ELSE {ref} END) AS entry,
-       CASE WHEN coalesce(e.source, {tag}) IS NOT NULL
-            THEN coalesce({ref}, {no_referrer}) ELSE '' END AS via,
+       CASE WHEN {tag} IS NOT NULL THEN coalesce({ref}, {no_referrer}) ELSE '' END AS via,
        coalesce(f.self_referral_share, 0) > 0 AND f.pages >= 2 AS navigated, f.signals
 FROM session_features f JOIN events e ON e.rid = f.entry_rid  -- its first page view
 LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = f.site
@@ -93,19 +92,15 @@ LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = f.site
 """
 
 
-def _entry_units_sql(min_sessions: int) -> str:
+def _entry_units_sql(sessions: str, min_sessions: int) -> str:
     """Each session's unit: its referring host within a tagged entry where that host brought
-    enough sessions, else the rest of its entry (``via = ''``)."""
+    enough sessions, else the rest of its entry (``via = ''``); and its entry's size."""
     return f"""
-WITH big AS (
-  SELECT site, entry, via FROM entry_sessions_raw WHERE entry IS NOT NULL AND via <> ''
-  GROUP BY site, entry, via HAVING count(*) >= {min_sessions}),
-sized AS (SELECT site, entry, count(*) AS entry_n FROM entry_sessions_raw GROUP BY site, entry)
-SELECT s.skey, s.sno, s.site, s.entry, coalesce(big.via, '') AS via, s.navigated, s.signals,
-       z.entry_n
-FROM entry_sessions_raw s
-LEFT JOIN big ON big.site = s.site AND big.entry = s.entry AND big.via = s.via
-LEFT JOIN sized z ON z.site = s.site AND z.entry = s.entry
+SELECT skey, sno, site, entry,
+       CASE WHEN via <> '' AND count(*) OVER (PARTITION BY site, entry, via) >= {min_sessions}
+            THEN via ELSE '' END AS via,
+       navigated, signals, count(*) OVER (PARTITION BY site, entry) AS entry_n
+FROM ({sessions}) s
 """
 
 

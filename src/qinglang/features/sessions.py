@@ -93,6 +93,12 @@ TAG_RE = r"[?&](?:utm_source|utm_campaign|from|channel|source)=([^&#]+)"
 URL_HOST_RE = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:]+)"  # group 1: the host (RE2 and Python re)
 
 
+def tag_sql(alias: str = "e") -> str:
+    """The campaign a page view was bought through: the ``source`` column, else the tag in its
+    URL's query (null for neither)."""
+    return f"coalesce({alias}.source, nullif(regexp_extract({alias}.url, '{TAG_RE}', 1), ''))"
+
+
 def host_sql(column: str) -> str:
     """The lower-cased host of a URL column (null for a path without one)."""
     return f"lower(nullif(regexp_extract({column}, '{URL_HOST_RE}', 1), ''))"
@@ -170,7 +176,7 @@ LEFT JOIN quiet q ON q.site = a.site
     # GROUP BY. Strings are compared by their 64-bit hashes (text_hash), never shown.
     narrow = (
         "rid, ts, page, asset, method, status, referred, self_referred, depth, robots, "
-        "path_hash, ua_hash, sig, by_cookie, site, quiet, arrival"
+        "path_hash, ua_hash, sig, by_cookie, site, quiet, tagged"
     )
     # A session starts after a pause longer than the gap, or, for a visitor known only by IP +
     # user agent, where a bought visit lands: a page view carrying a campaign tag (``source``,
@@ -178,7 +184,7 @@ LEFT JOIN quiet q ON q.site = a.site
     # share an IP and the commonest phone user agents, and their visits would otherwise run
     # together. A visitor with a cookie is never split this way, nor is a return from a payment
     # or login page (no campaign tag).
-    new = f"pause IS NULL OR pause > {gap_ms} OR arrival"
+    new = f"pause IS NULL OR pause > {gap_ms} OR (tagged AND NOT self_referred)"
     session_events = f"""
 WITH site_info AS (SELECT DISTINCT site, host, has_assets FROM site_profile),
 quiet AS (SELECT DISTINCT site, quiet_hour FROM site_profile WHERE quiet_hour IS NOT NULL),
@@ -188,9 +194,7 @@ raw AS (
          {host_sql("e.url")} AS host, {host_sql("e.referrer")} AS ref_host, si.host AS site_host,
          CASE WHEN e.user_agent IS NOT NULL THEN text_hash(e.user_agent) END AS ua_hash,
          e.client.visible_ms IS NOT NULL AS sig, e.visitor_id IS NOT NULL AS by_cookie,
-         e.event = 'pageview' AND e.visitor_id IS NULL
-           AND coalesce(e.source, nullif(regexp_extract(e.url, '{TAG_RE}', 1), '')) IS NOT NULL
-           AS tagged,
+         e.event = 'pageview' AND e.visitor_id IS NULL AND {tag_sql("e")} IS NOT NULL AS tagged,
          coalesce(e.site, '') AS site, q.quiet_hour IS NOT NULL AS quiet
   FROM events e LEFT JOIN site_info si ON si.site = coalesce(e.site, '')
   LEFT JOIN quiet q ON q.site = coalesce(e.site, '') AND q.quiet_hour = hour(e.ts)),
@@ -198,8 +202,7 @@ k AS (
   SELECT rid, ts, visitor, page, asset, method, status, referred,
          coalesce(ref_host = host OR ref_host = site_host, FALSE) AS self_referred,
          length(path) - length(replace(path, '/', '')) AS depth, path = '/robots.txt' AS robots,
-         text_hash(path) AS path_hash, ua_hash, sig, by_cookie, site, quiet,
-         tagged AND NOT coalesce(ref_host = host OR ref_host = site_host, FALSE) AS arrival
+         text_hash(path) AS path_hash, ua_hash, sig, by_cookie, site, quiet, tagged
   FROM raw),
 visitors AS (  -- each visitor once, keyed from here on by its first row id (an integer)
   SELECT visitor, min(rid) AS skey, count(*) AS n FROM k WHERE visitor IS NOT NULL GROUP BY visitor),
