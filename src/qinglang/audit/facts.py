@@ -17,6 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
+import pyarrow as pa
 from babel.numbers import get_currency_precision
 
 from qinglang import __version__
@@ -461,13 +462,19 @@ WHERE rn <= {n}"""
 def _evidence(
     engine: Engine, per_reason: int, tz: str, seed: int
 ) -> dict[str, list[dict[str, Any]]]:
-    picked = _evidence_pick_sql(per_reason, seed)
-    cols = ", ".join(f"e.{c}" for c in EVIDENCE_COLUMNS)
-    rows = engine.query(
-        f"SELECT p.reason, {cols}, l.category, l.reasons, l.score "
-        f"FROM ({picked}) p JOIN events e ON e.rid = p.rid "
-        f"JOIN labels l ON l.rid = p.rid ORDER BY p.reason, e.ts, e.rid"
-    ).to_pylist()
+    picked = engine.query(_evidence_pick_sql(per_reason, seed)).to_pylist()
+    rows: list[dict[str, Any]] = []
+    if picked:
+        # a few hundred row ids: given as a list, so the joins read only those rows
+        engine.register("evidence_picked", pa.Table.from_pylist(picked))
+        cols = ", ".join(f"e.{c}" for c in EVIDENCE_COLUMNS)
+        ids = ", ".join(str(int(p["rid"])) for p in picked)
+        rows = engine.query(
+            f"SELECT p.reason, {cols}, l.category, l.reasons, l.score "
+            f"FROM evidence_picked p JOIN events e ON e.rid = p.rid "
+            f"JOIN labels l ON l.rid = p.rid WHERE e.rid IN ({ids}) AND l.rid IN ({ids}) "
+            "ORDER BY p.reason, e.ts, e.rid"
+        ).to_pylist()
     try:
         zone: Any = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):

@@ -94,13 +94,20 @@ LEFT JOIN (SELECT DISTINCT site, host FROM site_profile) p ON p.site = f.site
 
 def _entry_units_sql(sessions: str, min_sessions: int) -> str:
     """Each session's unit: its referring host within a tagged entry where that host brought
-    enough sessions, else the rest of its entry (``via = ''``); and its entry's size."""
+    enough sessions, else the rest of its entry (``via = ''``); and its entry's size. Sessions
+    that entered by the site's own link (no entry) are in no unit. The sizes are counted per
+    (site, entry, via) in one GROUP BY, a few thousand rows, and joined back: cheaper than a
+    window over every session."""
     return f"""
-SELECT skey, sno, site, entry,
-       CASE WHEN via <> '' AND count(*) OVER (PARTITION BY site, entry, via) >= {min_sessions}
-            THEN via ELSE '' END AS via,
-       navigated, signals, count(*) OVER (PARTITION BY site, entry) AS entry_n
-FROM ({sessions}) s
+WITH s AS ({sessions}),
+sizes AS (SELECT site, entry, via, count(*) AS n FROM s WHERE entry IS NOT NULL
+          GROUP BY site, entry, via),
+units AS (
+  SELECT site, entry, via, CASE WHEN via <> '' AND n >= {min_sessions} THEN via ELSE '' END AS unit,
+         sum(n) OVER (PARTITION BY site, entry) AS entry_n
+  FROM sizes)
+SELECT s.skey, s.sno, s.site, s.entry, u.unit AS via, s.navigated, s.signals, u.entry_n
+FROM s JOIN units u ON u.site = s.site AND u.entry = s.entry AND u.via = s.via
 """
 
 

@@ -80,11 +80,15 @@ def plan_native(
         if rows == 0 or not _speaks_contract(schema):
             return None
         select = _select(path, schema, offset, site)
+        stats = _known_from_statistics(meta)
         try:
-            if _bad_rows(select):
+            # the pass that checks every row also says which other columns hold a value
+            bad, counted = _bad_rows(select, [n for n in PRESENT_NAMES if n not in stats])
+            if bad:
                 return None
         except duckdb.Error:
             return None  # anything DuckDB cannot read in place, the readers report properly
+        stats.update(counted)
         report = ReadReport(str(raw), "parquet", fmt == "auto", rows_ok=rows, sha256=_sha256(path))
         if fmt == "auto":
             report.notes.append("guessed format parquet from the Parquet magic bytes")
@@ -94,7 +98,6 @@ def plan_native(
         selects.append(select)
         reports.append(report)
         offset += rows
-        stats = _known_from_statistics(meta)
         for column, has in stats.items():
             known[column] = known.get(column, False) or has
         unknown_somewhere |= PRIMITIVE_LEAVES - set(stats)
@@ -236,10 +239,17 @@ def sql_vouched_ip(column: str) -> str:
     )
 
 
-def _bad_rows(select: str) -> int:
+# The columns (and client keys) whose presence the pipeline asks (detect.pipeline.present_columns)
+PRESENT_NAMES = tuple(n for n in EVENT_SCHEMA.names if n != "truth") + tuple(
+    f"client.{name}" for name, _ in CLIENT_FIELDS
+)
+
+
+def _bad_rows(select: str, count: Sequence[str] = ()) -> tuple[int, dict[str, bool]]:
     """Rows the Parquet reader would reject or change: no timestamp or one outside the plausible
     window, an unknown event kind or verdict, a negative client size or time, text longer than
-    its limit (the reader cuts and counts it)."""
+    its limit (the reader cuts and counts it); and, in the same pass, whether each column of
+    `count` holds a value."""
     kinds = ", ".join(sql_string(k) for k in EVENT_KINDS)
     verdicts = ", ".join(sql_string(v) for v in TOKEN_VERDICTS)
     too_long = " OR ".join(
@@ -256,22 +266,25 @@ def _bad_rows(select: str) -> int:
                 f" OR list_max(list_transform(client.{name}, lambda x: length(x))) > {MAX_TEXT}"
             )
     negative = " OR ".join(f"client.{name} < 0" for name in sorted(CLIENT_NONNEGATIVE))
-    check = (
-        f"SELECT count(*) FROM ({select}) WHERE ts IS NULL OR event NOT IN ({kinds}) "
+    bad = (
+        f"ts IS NULL OR event NOT IN ({kinds}) "
         f"OR ts < TIMESTAMPTZ '{TS_MIN.isoformat()}' OR ts >= TIMESTAMPTZ '{TS_MAX.isoformat()}' "
         f"OR (token IS NOT NULL AND token NOT IN ({verdicts})) OR {too_long} OR {negative} "
         "OR status < 100 OR status > 999 OR bytes < 0 OR bytes > 4611686018427387904 "
         "OR (method IS NOT NULL AND NOT regexp_full_match(method, '[A-Z_-]{1,16}'))"
     )
+    counts = "".join(f", count({name})" for name in count)
+    check = f"SELECT count(*) FILTER (WHERE {bad}){counts} FROM ({select})"
     others = (
         f"SELECT DISTINCT ip FROM ({select}) WHERE ip IS NOT NULL AND NOT {sql_vouched_ip('ip')}"
     )
     con = duckdb.connect()
     try:
         con.execute("SET enable_progress_bar = false")
-        bad = int(con.execute(check).fetchall()[0][0])
+        first, *present = con.execute(check).fetchall()[0]
         odd = [row[0] for row in con.execute(others).fetchall()]
-        return bad + sum(1 for ip in odd if not is_ip(ip.strip()) or ip != ip.strip())
+        bad = int(first) + sum(1 for ip in odd if not is_ip(ip.strip()) or ip != ip.strip())
+        return bad, {name: bool(n) for name, n in zip(count, present, strict=True)}
     finally:
         con.close()
 
