@@ -129,7 +129,8 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "dc_min_hits",
             2,
-            "Hits a data-center IP must send over the input before it alone invalidates them "
+            "Hits (static assets not counted) a data-center IP must send over the input before it "
+            "alone invalidates them "
             "(a lone hit is more often a VPN or office proxy user than a bot: evidence only)",
             kind="count",
         ),

@@ -53,6 +53,23 @@ def test_server_logs_count_every_repeated_datacenter_hit(make_engine):
     assert findings_of(datacenter, engine) == {"e0000": {"ip.cloud"}, "e0001": {"ip.cloud"}}
 
 
+def test_a_logs_assets_are_not_hits_of_a_datacenter_ip(make_engine):
+    """A person on a VPN opens one page, and the browser fetches its stylesheet and images: one
+    hit with its assets stays evidence only; a second page from that address is volume."""
+
+    def page(i: int, ip: str, assets: int) -> list[dict]:
+        rows = [event(i * 10, ip=ip, client=None, url="/news")]
+        rows += [
+            event(i * 10 + k, ip=ip, client=None, event="request", asset=True, url=f"/s/{k}.css")
+            for k in range(1, assets + 1)
+        ]
+        return rows
+
+    engine = make_engine(page(1, AWS, 6) + page(2, "52.94.76.2", 3) + page(3, "52.94.76.2", 3))
+    charged = {f"e00{i}{k}": {"ip.cloud"} for i in (2, 3) for k in range(4)}
+    assert findings_of(datacenter, engine) == charged
+
+
 # ---- routing artifacts of legitimate users (issue 14): who on a data-center IP stays valid
 
 AWS = "52.94.76.1"

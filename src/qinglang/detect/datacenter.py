@@ -20,7 +20,8 @@ the tracker reports its signals, a data-center hit stays valid (`dc.human`, evid
 A hit without a visitor id is judged on itself (person hit, no tell). Everything else is charged,
 unless its IP is rare: bots need volume, and servers cost money, so they send repeated traffic
 from each address; a data-center IP that sent fewer than `dc_min_hits` hits in the whole input is
-more often a lone VPN or office-proxy user, so its hits keep the reason as evidence only. Server
+more often a lone VPN or office-proxy user, so its hits keep the reason as evidence only. In a
+server log a static asset is not a hit: one person's page brings its stylesheet and images along. Server
 logs carry no interaction signals; there every repeated data-center hit is invalid, as the MRC
 GIVT guideline has it.
 """
@@ -141,7 +142,9 @@ def detect(ctx: Context) -> Findings:
     ctx.engine.materialize("dc_ips", f"{v4} UNION ALL SELECT ip, origin FROM dc_ipv6")
     ctx.engine.materialize(
         "dc_hits",
-        "SELECT e.rid, e.visitor_id, d.origin, count(*) OVER (PARTITION BY e.ip) AS ip_hits "
+        # a static asset is not a hit: a person's one page in a log brings its assets along
+        "SELECT e.rid, e.visitor_id, d.origin, "
+        "sum(CASE WHEN coalesce(e.asset, FALSE) THEN 0 ELSE 1 END) OVER (PARTITION BY e.ip) AS ip_hits "
         "FROM events e JOIN dc_ips d ON e.ip = d.ip",
     )
     min_hits = int(ctx.setting("dc_min_hits"))
