@@ -115,3 +115,28 @@ def test_spark_picks_the_same_evidence_sample(spark_engine):
         got = [duck.query(sql).to_pylist(), spark_engine.query(sql).to_pylist()]
         a, b = (sorted((r["reason"], r["rid"]) for r in rows) for rows in got)
         assert a == b and len(a) == 3 * per_reason
+
+
+@pytest.mark.spark
+def test_spark_runs_the_whole_pipeline_on_a_server_log(spark_engine):
+    """A log whose sessions give entry, behaviour and data-center findings: the union of the
+    detectors' checkpointed findings once failed on Spark ("key not found: reason#...")."""
+    from tests.detect.test_entry import BAIDU, INJECT, two_cohorts
+
+    log = two_cohorts()
+    landing = "/a?utm_source=seller"
+    for k in range(120):  # the seller's people, from search: 40% read on
+        log.add("people", BAIDU, [landing, "/b"] if k % 5 < 2 else [landing])
+    for k in range(120):  # and the site that injects the seller's page: nobody reads on
+        log.add("inject", INJECT, [landing])
+    for k in range(3):
+        log.add("cloud", None, ["/a", "/b"], ip="52.94.76.1")
+        log.add("crawler", None, ["/a", "/b"], user_agent="curl/8.5.0")
+    duck = labels(DuckDBEngine(), log.rows)
+    spark = labels(spark_engine, log.rows)
+    found = {reason for r in duck for reason in r["reasons"]}
+    assert {"entry.inert", "ip.cloud", "ua.http_library", "session.outlier"} <= found, found
+    assert [(r["event_id"], r["verdict"], list(r["reasons"])) for r in duck] == [
+        (r["event_id"], r["verdict"], list(r["reasons"])) for r in spark
+    ]
+    assert [r["score"] for r in duck] == pytest.approx([r["score"] for r in spark])

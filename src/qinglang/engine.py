@@ -293,6 +293,13 @@ class SparkEngine:
             .getOrCreate()
         )
         self.spark.conf.set("spark.sql.session.timeZone", "UTC")  # type: ignore[attr-defined]
+        # A checkpointed table keeps the constraints Spark inferred from the query that built it,
+        # and rewriting them through a UNION of such tables fails ("key not found: reason#...")
+        # when the pipeline combines its detectors' findings. The constraints only serve the
+        # optimizer (inferred filters), so they are not inferred at all.
+        self.spark.conf.set(  # type: ignore[attr-defined]
+            "spark.sql.constraintPropagation.enabled", "false"
+        )
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="qinglang-spark-"))
         self._cached: list[object] = []
         self._tables: dict[str, object] = {}  # materialized tables by name, for drop

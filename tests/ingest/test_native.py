@@ -211,3 +211,24 @@ def test_addresses_the_sql_vouches_for_are_ones_the_readers_accept():
     # and it does vouch for the common forms, so they never reach Python
     assert {"1.2.3.4", "::", "::1", "fe80::1", "2001:db8::8a2e:370:7334", "123456"} <= vouched
     assert len(vouched) > 5000
+
+
+def test_columns_the_period_leaves_out_are_not_reported_present(tmp_path):
+    """The in-place check counts the columns of the whole file; an audit of a period looks
+    again, so a check whose column holds values only outside the period is listed as skipped."""
+    import datetime as dt
+    import json
+
+    from qinglang.audit.run import run_audit
+
+    data = [event(i) for i in range(6)]
+    late = dt.datetime(2018, 3, 1, tzinfo=dt.UTC)
+    data[5].update(ts=late, client={"tells": ["cdc_props"], "interactions": 1})
+    path = write(tmp_path / "s.parquet", rows_to_table(data))
+    assert plan_native([path]).known["client.tells"]
+    out = tmp_path / "audit"
+    run_audit([path], out, AuditOptions(period_to="2018-01-31"))
+    facts = json.loads((out / "audit.json").read_text())
+    automation = next(d for d in facts["detectors"] if d["name"] == "automation")
+    assert "client.tell" not in automation["checks_run"]
+    assert any(s["check"] == "client.tell" for s in automation["checks_skipped"])

@@ -17,7 +17,6 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
-import pyarrow as pa
 from babel.numbers import get_currency_precision
 
 from qinglang import __version__
@@ -465,16 +464,21 @@ def _evidence(
     picked = engine.query(_evidence_pick_sql(per_reason, seed)).to_pylist()
     rows: list[dict[str, Any]] = []
     if picked:
-        # a few hundred row ids: given as a list, so the joins read only those rows
-        engine.register("evidence_picked", pa.Table.from_pylist(picked))
+        # a few hundred row ids, given as a list, so the joins read only those rows; each row
+        # once, then under every reason that picked it, ordered by reason, time and row id
         cols = ", ".join(f"e.{c}" for c in EVIDENCE_COLUMNS)
-        ids = ", ".join(str(int(p["rid"])) for p in picked)
-        rows = engine.query(
-            f"SELECT p.reason, {cols}, l.category, l.reasons, l.score "
-            f"FROM evidence_picked p JOIN events e ON e.rid = p.rid "
-            f"JOIN labels l ON l.rid = p.rid WHERE e.rid IN ({ids}) AND l.rid IN ({ids}) "
-            "ORDER BY p.reason, e.ts, e.rid"
-        ).to_pylist()
+        ids = ", ".join(sorted({str(int(p["rid"])) for p in picked}))
+        detail = {
+            r.pop("rid"): r
+            for r in engine.query(
+                f"SELECT e.rid, {cols}, l.category, l.reasons, l.score FROM events e "
+                f"JOIN labels l ON l.rid = e.rid WHERE e.rid IN ({ids}) AND l.rid IN ({ids})"
+            ).to_pylist()
+        }
+        order = sorted(
+            (p["reason"], detail[p["rid"]]["ts"], p["rid"]) for p in picked if p["rid"] in detail
+        )
+        rows = [{"reason": reason, **detail[rid]} for reason, _, rid in order]
     try:
         zone: Any = ZoneInfo(tz)
     except (ZoneInfoNotFoundError, ValueError):

@@ -204,7 +204,9 @@ def run_audit(
             options.settings,
             detectors=options.detectors or DETECTORS,
             on_step=lambda n: step(f"detect: {n}"),
-            known_present=loaded.known_present,
+            # what the reading learnt of the columns holds for the rows it read; once rows are
+            # left out (repeated ids, outside the period) the pipeline looks again
+            known_present=None if duplicates or outside else loaded.known_present,
             model=model,
         )
         step("audit")
