@@ -123,9 +123,11 @@ def compute_facts(
         "count(client.visible_ms) AS with_signals, "
         "sum(CASE WHEN event = 'pageview' THEN 1 ELSE 0 END) AS pv, "
         "CAST(min(ts) AS VARCHAR) AS start, CAST(max(ts) AS VARCHAR) AS finish, "
-        "min(ts) AS first_ts, max(ts) AS last_ts, "
-        "list_sort(list(DISTINCT site)) AS sites FROM events"
+        "min(ts) AS first_ts, max(ts) AS last_ts FROM events"
     ).to_pylist()[0]
+    # apart: beside the counts, DuckDB's list of distinct sites made the pass four times slower
+    sites = engine.query("SELECT site FROM events WHERE site IS NOT NULL GROUP BY site")
+    shape["sites"] = sorted(sites.column("site").to_pylist())
     has_visitor = bool(shape["with_visitor"])
     has_pv = bool(shape["pv"])
     span = (shape["first_ts"], shape["last_ts"]) if shape["first_ts"] else None

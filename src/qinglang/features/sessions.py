@@ -204,8 +204,10 @@ k AS (
          length(path) - length(replace(path, '/', '')) AS depth, path = '/robots.txt' AS robots,
          text_hash(path) AS path_hash, ua_hash, sig, by_cookie, site, quiet, tagged
   FROM raw),
-visitors AS (  -- each visitor once, keyed from here on by its first row id (an integer)
-  SELECT visitor, min(rid) AS skey, count(*) AS n FROM k WHERE visitor IS NOT NULL GROUP BY visitor),
+visitors AS (  -- each visitor once, keyed from here on by its first row id (an integer); read
+  -- from `events` itself, so that `k` is read once and never kept whole
+  SELECT {visitor_sql()} AS visitor, min(rid) AS skey, count(*) AS n FROM events
+  WHERE {visitor_sql()} IS NOT NULL GROUP BY 1),
 counted AS (
   SELECT v.skey, v.n, {", ".join("k." + c for c in narrow.split(", "))}
   FROM k JOIN visitors v ON v.visitor = k.visitor),
