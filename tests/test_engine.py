@@ -127,9 +127,9 @@ def test_spark_runs_the_whole_pipeline_on_a_server_log(spark_engine):
     landing = "/a?utm_source=seller"
     for k in range(120):  # the seller's people, from search: 40% read on
         log.add("people", BAIDU, [landing, "/b"] if k % 5 < 2 else [landing])
-    for k in range(120):  # and the site that injects the seller's page: nobody reads on
+    for _ in range(120):  # and the site that injects the seller's page: nobody reads on
         log.add("inject", INJECT, [landing])
-    for k in range(3):
+    for _ in range(3):
         log.add("cloud", None, ["/a", "/b"], ip="52.94.76.1")
         log.add("crawler", None, ["/a", "/b"], user_agent="curl/8.5.0")
     duck = labels(DuckDBEngine(), log.rows)

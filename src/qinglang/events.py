@@ -92,6 +92,11 @@ EVENT_FIELDS: tuple[tuple[str, pa.DataType], ...] = (
 )
 EVENT_SCHEMA = pa.schema([pa.field(n, t) for n, t in EVENT_FIELDS])
 EVENT_COLUMNS = tuple(n for n, _ in EVENT_FIELDS)
+# What the detectors ask to be present before a check runs: every column but the ground truth,
+# and each key of the tracker's client signals (detect.pipeline.present_columns)
+PRESENCE_NAMES = tuple(n for n in EVENT_COLUMNS if n != "truth") + tuple(
+    f"client.{k}" for k in CLIENT_KEYS
+)
 REQUIRED_COLUMNS = ("event_id", "ts")
 
 LABEL_SCHEMA = pa.schema(

@@ -42,7 +42,7 @@ from qinglang.detect import (
 )
 from qinglang.detect.base import INVALID_AT, Context
 from qinglang.engine import Engine
-from qinglang.events import CLIENT_KEYS, EVENT_COLUMNS, visitor_key_sql
+from qinglang.events import PRESENCE_NAMES, visitor_key_sql
 from qinglang.reasons import CATEGORY_PRIORITY, REASONS
 
 # Order only decides when each runs (categories rank by reasons.CATEGORY_PRIORITY): the user-agent
@@ -84,13 +84,12 @@ class PipelineResult:
 def present_columns(engine: Engine, known: dict[str, bool] | None = None) -> frozenset[str]:
     """Columns (and client keys) that hold at least one value; `known` answers are not asked."""
     known = known or {}
-    names = [c for c in EVENT_COLUMNS if c != "truth"] + [f"client.{k}" for k in CLIENT_KEYS]
-    ask = [n for n in names if n not in known]
+    ask = [n for n in PRESENCE_NAMES if n not in known]
     row: dict[str, object] = {}
     if ask:
         exprs = ", ".join(f'count({n}) AS "{n}"' for n in ask)
         row = engine.query(f"SELECT {exprs} FROM events").to_pylist()[0]
-    return frozenset(n for n in names if known.get(n, row.get(n)))
+    return frozenset(n for n in PRESENCE_NAMES if known.get(n, row.get(n)))
 
 
 # Each reason code is one bit, so combining findings per event is an integer OR, not a list.

@@ -31,6 +31,7 @@ from qinglang.events import (
     EVENT_SCHEMA,
     MAX_LIST,
     MAX_TEXT,
+    PRESENCE_NAMES,
     TEXT_LIMITS,
     TOKEN_VERDICTS,
     TS_MAX,
@@ -83,7 +84,7 @@ def plan_native(
         stats = _known_from_statistics(meta)
         try:
             # the pass that checks every row also says which other columns hold a value
-            bad, counted = _bad_rows(select, [n for n in PRESENT_NAMES if n not in stats])
+            bad, counted = _bad_rows(select, [n for n in PRESENCE_NAMES if n not in stats])
             if bad:
                 return None
         except duckdb.Error:
@@ -237,12 +238,6 @@ def sql_vouched_ip(column: str) -> str:
         f"(regexp_full_match({column}, '{_IPV6}') "
         f"AND length({column}) - length(replace({column}, ':', '')) <= 7))"
     )
-
-
-# The columns (and client keys) whose presence the pipeline asks (detect.pipeline.present_columns)
-PRESENT_NAMES = tuple(n for n in EVENT_SCHEMA.names if n != "truth") + tuple(
-    f"client.{name}" for name, _ in CLIENT_FIELDS
-)
 
 
 def _bad_rows(select: str, count: Sequence[str] = ()) -> tuple[int, dict[str, bool]]:
