@@ -136,11 +136,17 @@ def compute_facts(
         "SELECT day, source, any_valid, prio, count(*) AS n, sum(converted) AS conv "
         "FROM uv GROUP BY 1, 2, 3, 4"
     ).to_pylist()
+    # a counted event with neither a visitor id nor an IP has no UV key: it is in PV, in no UV
     pv = engine.query(
-        "SELECT e.verdict, count(*) AS n FROM label_rows e "
-        f"WHERE {'e.event = ' + repr('pageview') if has_pv else 'TRUE'} GROUP BY 1"
+        "SELECT e.verdict, e.visitor IS NULL AS keyless, count(*) AS n FROM label_rows e "
+        f"WHERE {'e.event = ' + repr('pageview') if has_pv else 'TRUE'} GROUP BY 1, 2"
     ).to_pylist()
-    pv_by = {r["verdict"]: int(r["n"]) for r in pv}
+    pv_by: dict[str, int] = {}
+    keyless_by: dict[str, int] = {}
+    for r in pv:
+        pv_by[r["verdict"]] = pv_by.get(r["verdict"], 0) + int(r["n"])
+        if r["keyless"]:
+            keyless_by[r["verdict"]] = int(r["n"])
     pv_by_category = {
         r["category"]: int(r["n"])
         for r in engine.query(
@@ -164,6 +170,8 @@ def compute_facts(
     has_signals = int(shape["with_signals"] or 0) * 2 >= max(int(shape["events"] or 0), 1)
     error = pick(detector_error, has_signals)
     facts.update(_counts(cells, pv_by, int(shape["events"]), price, replicates, seed, error))
+    facts["totals"]["pv_without_uv_key"] = sum(keyless_by.values())
+    facts["totals"]["invalid_pv_without_uv_key"] = keyless_by.get("invalid", 0)
     for c in facts["categories"]:
         c["pv"] = pv_by_category.get(c["category"], 0)
     facts["daily"] = _daily(cells)

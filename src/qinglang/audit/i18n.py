@@ -56,6 +56,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "settled_on_upper": " (settled on the upper 95% bound of the payable amount)",
         "settled_on_estimate": "",
         "settled_fallback": " (the estimate: no interval is estimable for a bound)",
+        "keyless_pv": (
+            "{n} page views ({share} of PV) have neither a visitor id nor an IP address, so "
+            "they are in PV but in no UV, and neither paid nor withheld ({invalid} of them "
+            "invalid). Map the log's client address or visitor cookie to count them."
+        ),
         "uv": "Unique visitors (UV)",
         "pv": "Page views (PV)",
         "events": "Events",
@@ -223,6 +228,10 @@ STRINGS: dict[str, dict[str, str]] = {
         "settled_on_upper": "（按应付金额 95% 置信区间上限结算）",
         "settled_on_estimate": "",
         "settled_fallback": "（按估计值结算：无法估计置信区间的上下限）",
+        "keyless_pv": (
+            "{n} 次页面浏览（占 PV 的 {share}）既无访客 ID 也无 IP 地址，计入 PV 但不计入任何 UV，"
+            "既不付费也不扣减（其中 {invalid} 次为无效）。请映射日志中的客户端地址或访客 Cookie 以计入。"
+        ),
         "uv": "独立访客（UV）",
         "pv": "浏览量（PV）",
         "events": "事件数",

@@ -49,7 +49,8 @@ def audit(state: Any, site: str, audit_id: str) -> dict[str, Any] | None:
         out["summary"] = {
             "totals": {k: f["totals"].get(k) for k in (
                 "events", "pv", "uv", "valid_uv", "invalid_uv", "invalid_uv_share",
-                "invalid_uv_share_ci", "valid_pv", "invalid_pv")},
+                "invalid_uv_share_ci", "valid_pv", "invalid_pv", "pv_without_uv_key",
+                "invalid_pv_without_uv_key")},
             "amount": f.get("amount"),
             "period": f.get("campaign"),
             "categories": [
