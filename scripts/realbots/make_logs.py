@@ -74,6 +74,11 @@ LINE_RE = re.compile(
 )
 
 KITS = ["headless", "headless-stealth", "headed", "headed-stealth", "mobile-stealth"]
+# Kits run only when asked for by --kits (not in the committed fixture). `launch-ua-stealth`:
+# headless + stealth, but the user agent is the browser's own (--user-agent at launch, one
+# browser per session), so every request it makes carries it, the unload beacon's too.
+EXTRA_KITS = ["launch-ua-stealth"]
+ALL_KITS = KITS + EXTRA_KITS
 
 # Flags that keep Chromium from phoning home (update checks, field trials, sync, ...). They are
 # invisible to the site's server log; the browser is also behind a refusing proxy (see above).
@@ -449,6 +454,7 @@ class Session:
     start: str = ""
     end: str = ""
     status: str = "ok"
+    own_browser: object | None = None  # launch-ua-stealth: the session's own browser
 
 
 class Walker:
@@ -753,14 +759,18 @@ class Runner:
         self.sink: ExitProxy | None = None
         self.deadline = 0.0
 
-    async def browser(self, kit: str):
+    async def browser(self, kit: str, user_agent: str | None = None):
+        """The kit's shared browser; with `user_agent`, a browser of its own launched with it
+        (the caller closes it)."""
         async with self.locks[kit]:
-            if kit in self.browsers:
+            if kit in self.browsers and user_agent is None:
                 return self.browsers[kit]
             headless = kit not in ("headed", "headed-stealth")
             args = list(BASE_ARGS)
             if "stealth" in kit:
                 args += STEALTH_ARGS
+            if user_agent is not None:
+                args.append(f"--user-agent={user_agent}")
             env = dict(os.environ)
             if not headless:
                 env["DISPLAY"] = self.display
@@ -771,7 +781,8 @@ class Runner:
                 env=env,
                 proxy={"server": f"http://127.0.0.1:{self.sink.port}"},
             )
-            self.browsers[kit] = b
+            if user_agent is None:
+                self.browsers[kit] = b
             return b
 
     def plan(self, s: Session) -> None:
@@ -796,10 +807,18 @@ class Runner:
 
     async def context_for(self, s: Session, proxy_port: int):
         rng = s.rng
-        b = await self.browser(s.kit)
         opts: dict = {"proxy": {"server": f"http://127.0.0.1:{proxy_port}"}}
         stealth = None
-        if s.kit == "mobile-stealth":
+        if s.kit == "launch-ua-stealth":
+            ua, nav_platform = desktop_user_agent(rng, self.major)
+            viewport, screen = weighted(rng, VIEWPORTS)
+            opts.update(viewport=viewport, screen=screen, locale="en-US")
+            s.own_browser = b = await self.browser(s.kit, user_agent=ua)
+        else:
+            b = await self.browser(s.kit)
+        if s.kit == "launch-ua-stealth":
+            pass  # the user agent is the browser's own (above)
+        elif s.kit == "mobile-stealth":
             device = dict(self.pw.devices["Pixel 7"])
             device.pop("default_browser_type", None)
             opts.update(device)
@@ -853,6 +872,8 @@ class Runner:
                         await ctx.close()
                     except Exception:
                         pass
+                if s.own_browser is not None:
+                    await s.own_browser.close()
                 s.end = now_iso()
                 await asyncio.sleep(0.5)
                 await proxy.stop()
@@ -956,13 +977,13 @@ def main() -> None:
     ap.add_argument("--max-minutes", type=float, default=25.0)
     ap.add_argument("--concurrency", type=int, default=4)
     ap.add_argument(
-        "--kits", default=",".join(KITS), help="comma-separated subset of " + ",".join(KITS)
+        "--kits", default=",".join(KITS), help="comma-separated subset of " + ",".join(ALL_KITS)
     )
     ap.add_argument("--chromium", default=CHROMIUM)
     args = ap.parse_args()
     kits = [k for k in args.kits.split(",") if k]
     for k in kits:
-        if k not in KITS:
+        if k not in ALL_KITS:
             ap.error(f"unknown kit {k}")
 
     master = random.Random(args.seed)
@@ -1005,7 +1026,7 @@ def main() -> None:
     skipped = [s.sid for s in sessions if s.status == "skipped-by-deadline"]
     sessions = sorted(
         (s for s in sessions if s.status != "skipped-by-deadline"),
-        key=lambda s: (KITS.index(s.kit), s.index),
+        key=lambda s: (ALL_KITS.index(s.kit), s.index),
     )
     with open(args.out_dir / "sessions.csv", "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
@@ -1075,7 +1096,7 @@ def main() -> None:
     by_km = defaultdict(list)
     for s in sessions:
         by_km[(s.kit, s.mode)].append(s)
-    for key in sorted(by_km, key=lambda k: (KITS.index(k[0]), k[1])):
+    for key in sorted(by_km, key=lambda k: (ALL_KITS.index(k[0]), k[1])):
         c = report["per"][key]
         ss = by_km[key]
         print(

@@ -49,8 +49,18 @@ def _audit(tmp_path, blank: bool, lang: str):
     out = tmp_path / f"out-{blank}-{lang}"
     result = CliRunner().invoke(
         app,
-        ["audit", str(src), "--format", "nginx", "--log-format", LOG_FORMAT,
-         "--out", str(out), "--lang", lang],
+        [
+            "audit",
+            str(src),
+            "--format",
+            "nginx",
+            "--log-format",
+            LOG_FORMAT,
+            "--out",
+            str(out),
+            "--lang",
+            lang,
+        ],
     )
     assert result.exit_code == 0, result.output
     facts = json.loads((out / "audit.json").read_text(encoding="utf-8"))
