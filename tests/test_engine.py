@@ -140,3 +140,12 @@ def test_spark_runs_the_whole_pipeline_on_a_server_log(spark_engine):
         (r["event_id"], r["verdict"], list(r["reasons"])) for r in spark
     ]
     assert [r["score"] for r in duck] == pytest.approx([r["score"] for r in spark])
+
+
+@pytest.mark.spark
+def test_spark_links_landing_pages_to_their_cookies_as_duckdb_does(spark_engine):
+    """features/visitors.py on Spark: the window over strings, lpad and substr translated."""
+    from tests.features.test_visitors import EXPECTED, ROWS, links_of
+
+    spark_engine.load_events(rows_to_table(ROWS).to_reader())
+    assert links_of(spark_engine) == EXPECTED

@@ -527,6 +527,12 @@ def rows_to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=EVENT_SCHEMA)
 
 
-def visitor_key_sql(alias: str = "e") -> str:
-    """The UV key (SQL): the visitor id, else IP + user agent (cookieless hits, server logs)."""
-    return f"coalesce({alias}.visitor_id, {alias}.ip || ' ' || coalesce({alias}.user_agent, ''))"
+def visitor_key_sql(alias: str = "e", link: str | None = None) -> str:
+    """The UV key (SQL): the visitor id, else IP + user agent (cookieless hits, server logs).
+    With `link`, the alias of ``visitor_links`` joined on the row id: a request sent before its
+    cookie was set counts under that cookie (features/visitors.py)."""
+    linked = f"{link}.visitor_id, " if link else ""
+    return (
+        f"coalesce({alias}.visitor_id, {linked}"
+        f"{alias}.ip || ' ' || coalesce({alias}.user_agent, ''))"
+    )

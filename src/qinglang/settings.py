@@ -224,6 +224,12 @@ SETTINGS: dict[str, Setting] = {
             "A pause longer than this ends a visitor's session (behaviour features)",
         ),
         Setting(
+            "stitch_seconds",
+            30,
+            "A request without a cookie counts under the cookie that the same address and user "
+            "agent first sent at most this many seconds later (its landing page)",
+        ),
+        Setting(
             "inert_entry_min_sessions",
             100,
             "Sessions an entry (campaign tag or referring host) needs before its navigation rate "

@@ -54,12 +54,13 @@ def sessions_of(rows: list[dict[str, Any]], **settings: Any) -> tuple[dict, dict
         ctx = Context(engine=engine, present=present_columns(engine), settings=settings)
         materialize_sessions(ctx)
         # skey is the visitor's first row id: shown here as the visitor it stands for
-        visitor = visitor_sql("v")
+        visitor = visitor_sql("v", link="vlv")
         mapping = {
             r["event_id"]: (r["visitor"], r["sno"])
             for r in engine.query(
                 f"SELECT e.event_id, {visitor} AS visitor, m.sno FROM session_map m "
-                "JOIN events e ON e.rid = m.rid JOIN events v ON v.rid = m.skey"
+                "JOIN events e ON e.rid = m.rid JOIN events v ON v.rid = m.skey "
+                "LEFT JOIN visitor_links vlv ON vlv.rid = v.rid"
             ).to_pylist()
         }
         # entry_rid, the session's first page view: shown as that event's id
@@ -68,6 +69,7 @@ def sessions_of(rows: list[dict[str, Any]], **settings: Any) -> tuple[dict, dict
             for r in engine.query(
                 f"SELECT {visitor} AS visitor, f.* EXCLUDE (entry_rid), x.event_id AS entry "
                 "FROM session_features f JOIN events v ON v.rid = f.skey "
+                "LEFT JOIN visitor_links vlv ON vlv.rid = v.rid "
                 "LEFT JOIN events x ON x.rid = f.entry_rid"
             ).to_pylist()
         }

@@ -20,7 +20,9 @@
 from __future__ import annotations
 
 from qinglang.detect.base import Check, Context, Findings, acted_sql, no_input_sql
+from qinglang.events import visitor_key_sql
 from qinglang.features.sessions import materialize_sessions
+from qinglang.features.visitors import materialize_visitor_links
 
 NAME = "anomaly"
 CATEGORY = "sivt.anomaly"
@@ -136,12 +138,14 @@ def _visitor_ip_rotation(ctx: Context) -> str:
 def _low_conversion(ctx: Context) -> str:
     ratio = ctx.setting("low_conversion_ratio")
     min_uv = int(ctx.setting("low_conversion_min_uv"))
-    visitor = "coalesce(visitor_id, ip || ' ' || coalesce(user_agent, ''))"
+    visitor = visitor_key_sql("e", link="vl")  # the audit's UV key
+    materialize_visitor_links(ctx)
     ctx.engine.materialize(
         "anomaly_source_conversion",
-        f"SELECT source, count(DISTINCT {visitor}) AS uv, "
-        f"count(DISTINCT CASE WHEN event = 'conversion' THEN {visitor} END) AS converted "
-        f"FROM events WHERE source IS NOT NULL GROUP BY source",
+        f"SELECT e.source, count(DISTINCT {visitor}) AS uv, "
+        f"count(DISTINCT CASE WHEN e.event = 'conversion' THEN {visitor} END) AS converted "
+        "FROM events e LEFT JOIN visitor_links vl ON vl.rid = e.rid "
+        "WHERE e.source IS NOT NULL GROUP BY e.source",
     )
     site = (
         "SELECT sum(converted) * 1.0 / greatest(sum(uv), 1) AS rate FROM anomaly_source_conversion"

@@ -43,6 +43,7 @@ from qinglang.detect import (
 from qinglang.detect.base import INVALID_AT, Context
 from qinglang.engine import Engine
 from qinglang.events import PRESENCE_NAMES, visitor_key_sql
+from qinglang.features.visitors import materialize_visitor_links
 from qinglang.reasons import CATEGORY_PRIORITY, REASONS
 
 # Order only decides when each runs (categories rank by reasons.CATEGORY_PRIORITY): the user-agent
@@ -114,10 +115,12 @@ GROUP BY f.rid
 COUNTED_COLUMNS = ("event_id", "ts", "event", "source", "truth")
 
 LABEL_ROWS_SQL = f"""
-SELECT e.rid, {", ".join(f"e.{c}" for c in COUNTED_COLUMNS)}, {visitor_key_sql("e")} AS visitor,
+SELECT e.rid, {", ".join(f"e.{c}" for c in COUNTED_COLUMNS)},
+       {visitor_key_sql("e", link="vl")} AS visitor,
        CASE WHEN v.score >= {INVALID_AT} THEN 'invalid' ELSE 'valid' END AS verdict,
        s.category, s.prio, coalesce(v.score, 0.0) AS score, coalesce(v.bits, 0) AS bits
 FROM events e
+LEFT JOIN visitor_links vl ON vl.rid = e.rid
 LEFT JOIN verdicts v ON e.rid = v.rid
 LEFT JOIN reason_sets s ON s.bits = v.bits AND s.decisive = v.decisive
 """
@@ -181,6 +184,7 @@ def run_pipeline(
         from qinglang.detect import model as model_detector
 
         detectors = (*detectors, model_detector)
+    materialize_visitor_links(ctx)  # the UV key and the sessions read it
     tables: list[str] = []
     for module in detectors:
         if hasattr(module, "prepare"):

@@ -2,7 +2,9 @@
 
 A session is one visitor's requests with no pause longer than ``session_gap_minutes``; for a
 visitor known only by IP + user agent, a page view that lands with a campaign tag (not reached by
-the site's own link) starts a new one. The visitor is ``visitor_id`` (a cookie or session id), else IP + user agent; requests with neither
+the site's own link) starts a new one. The visitor is ``visitor_id`` (a cookie or session id;
+a request sent before its cookie was set belongs to it, see ``features.visitors``), else IP +
+user agent; requests with neither
 belong to no session and get null features. Requests are ordered by time (then input order), so
 a log whose clock goes backwards still splits where the pauses are.
 
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qinglang.engine import Engine
+from qinglang.features.visitors import linked_visitor_sql, materialize_visitor_links
 
 
 class FeatureContext(Protocol):
@@ -38,6 +41,8 @@ class FeatureContext(Protocol):
 
     engine: Engine
     registered: set[str]
+
+    def has(self, *columns: str) -> bool: ...
 
     def setting(self, name: str) -> float: ...
 
@@ -77,13 +82,16 @@ class SessionSql:
     session_features: str
 
 
-def visitor_sql(alias: str = "") -> str:
-    """The session's visitor: like the UV key (``events.visitor_key_sql``), except that an IP
-    alone or a user agent alone still keys a session (the UV key needs the IP). Left apart on
-    purpose until the UV key's rule for logs without addresses is settled."""
-    a = f"{alias}." if alias else ""
+def visitor_sql(alias: str = "e", link: str = "vl") -> str:
+    """The session's visitor: like the UV key (``events.visitor_key_sql``; a request sent before
+    its cookie was set belongs to that cookie, `link` being ``visitor_links`` joined on the row
+    id), except that an IP alone or a user agent alone still keys a session (the UV key needs
+    the IP: a page view with neither cookie nor address is in no UV, and the audit says how
+    many there are)."""
+    a = f"{alias}."
     return (
-        f"coalesce({a}visitor_id, CASE WHEN {a}ip IS NOT NULL OR {a}user_agent IS NOT NULL "
+        f"coalesce({linked_visitor_sql(alias, link)}, "
+        f"CASE WHEN {a}ip IS NOT NULL OR {a}user_agent IS NOT NULL "
         f"THEN coalesce({a}ip, '') || ' ' || coalesce({a}user_agent, '') END)"
     )
 
@@ -193,10 +201,13 @@ raw AS (
          e.method, e.status, e.referrer IS NOT NULL AS referred, {path_sql("e.url")} AS path,
          {host_sql("e.url")} AS host, {host_sql("e.referrer")} AS ref_host, si.host AS site_host,
          CASE WHEN e.user_agent IS NOT NULL THEN text_hash(e.user_agent) END AS ua_hash,
-         e.client.visible_ms IS NOT NULL AS sig, e.visitor_id IS NOT NULL AS by_cookie,
-         e.event = 'pageview' AND e.visitor_id IS NULL AND {tag_sql("e")} IS NOT NULL AS tagged,
+         e.client.visible_ms IS NOT NULL AS sig,
+         {linked_visitor_sql()} IS NOT NULL AS by_cookie,
+         e.event = 'pageview' AND {linked_visitor_sql()} IS NULL
+           AND {tag_sql("e")} IS NOT NULL AS tagged,
          coalesce(e.site, '') AS site, q.quiet_hour IS NOT NULL AS quiet
-  FROM events e LEFT JOIN site_info si ON si.site = coalesce(e.site, '')
+  FROM events e LEFT JOIN visitor_links vl ON vl.rid = e.rid
+  LEFT JOIN site_info si ON si.site = coalesce(e.site, '')
   LEFT JOIN quiet q ON q.site = coalesce(e.site, '') AND q.quiet_hour = hour(e.ts)),
 k AS (
   SELECT rid, ts, visitor, page, asset, method, status, referred,
@@ -206,7 +217,8 @@ k AS (
   FROM raw),
 visitors AS (  -- each visitor once, keyed from here on by its first row id (an integer); read
   -- from `events` itself, so that `k` is read once and never kept whole
-  SELECT {visitor_sql()} AS visitor, min(rid) AS skey, count(*) AS n FROM events
+  SELECT {visitor_sql()} AS visitor, min(e.rid) AS skey, count(*) AS n FROM events e
+  LEFT JOIN visitor_links vl ON vl.rid = e.rid
   WHERE {visitor_sql()} IS NOT NULL GROUP BY 1),
 counted AS (
   SELECT v.skey, v.n, {", ".join("k." + c for c in narrow.split(", "))}
@@ -311,6 +323,7 @@ def materialize_sessions(ctx: FeatureContext) -> SessionSql:
     """Build `session_map`, `site_profile` and `session_features` once per audit."""
     sql = build_sql(ctx.setting("session_gap_minutes"))
     if "session_features" not in ctx.registered:
+        materialize_visitor_links(ctx)
         ctx.engine.materialize("site_profile", sql.site_profile)
         ctx.engine.materialize("session_events", sql.session_events)
         ctx.engine.materialize("session_map", sql.session_map)
