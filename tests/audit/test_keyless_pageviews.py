@@ -76,7 +76,7 @@ def test_page_views_without_a_uv_key_are_counted_and_reported(tmp_path):
     assert totals["invalid_pv_without_uv_key"] == 1  # the HTTP library's page view
     assert "3 page views (50.0% of PV) have neither a visitor id nor an IP address" in html
     assert "(1 of them invalid)" in html
-    assert "warning: 3 page views have neither" in " ".join(output.split())
+    assert "warning: 3 page views (50.0% of PV) have neither" in " ".join(output.split())
 
 
 def test_the_chinese_report_says_it_too(tmp_path):
@@ -90,3 +90,54 @@ def test_no_note_when_every_page_view_has_a_key(tmp_path):
     assert facts["totals"]["invalid_pv_without_uv_key"] == 0
     assert "neither a visitor id nor an IP address" not in html
     assert "neither a visitor id" not in output
+
+
+def _chrome(version: int) -> str:
+    return (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        f"Chrome/{version}.0.0.0 Safari/537.36"
+    )
+
+
+def _proxy_log(user_agents: int) -> str:
+    """A site behind a CDN whose log holds the edge's address (an AWS one here): every browser
+    comes from the same two addresses; and a few people with their own addresses."""
+    lines = [
+        _line(f"52.94.76.{1 + k % 2}", k % 60, f"/p{k}", "-", _chrome(100 + k % user_agents))
+        for k in range(2 * user_agents)
+    ]
+    lines += [_line(f"117.136.2.{k}", k, "/", "-", PHONE) for k in range(1, 6)]
+    return "\n".join(lines) + "\n"
+
+
+def _audit_text(tmp_path, text: str, lang: str = "en"):
+    src = tmp_path / f"proxy-{lang}.log"
+    src.write_text(text, encoding="utf-8")
+    out = tmp_path / f"proxy-out-{lang}"
+    result = CliRunner().invoke(
+        app,
+        ["audit", str(src), "--format", "nginx", "--log-format", LOG_FORMAT,
+         "--out", str(out), "--lang", lang],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    facts = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+    return facts, (out / "report.html").read_text(encoding="utf-8"), " ".join(result.output.split())
+
+
+def test_a_log_that_holds_its_proxy_s_addresses_says_so(tmp_path):
+    facts, html, output = _audit_text(tmp_path, _proxy_log(user_agents=25))
+    proxy = facts["notices"]["proxy_addresses"]
+    assert proxy["addresses"] == 2 and proxy["pv"] == 50
+    assert proxy["share"] == round(50 / 55, 6)
+    assert proxy["top"][0] == {"ip": "52.94.76.1", "pv": 25, "user_agents": 25}
+    sentence = "90.9% of page views come from 2 data-center addresses that each show many browsers"
+    assert sentence in html and sentence in output
+    assert "52.94.76.1: 25 page views, 25 user agents; 52.94.76.2" in html
+    _, html_zh, _ = _audit_text(tmp_path, _proxy_log(user_agents=25), lang="zh")
+    assert "90.9% 的页面浏览来自 2 个数据中心地址" in html_zh
+
+
+def test_a_data_center_address_with_few_browsers_is_not_a_proxy(tmp_path):
+    facts, html, output = _audit_text(tmp_path, _proxy_log(user_agents=19))
+    assert facts["notices"] == {}
+    assert "data-center addresses that each show" not in html + output

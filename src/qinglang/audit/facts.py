@@ -23,6 +23,7 @@ from qinglang import __version__
 from qinglang.audit.detector_error import describe, pick, rates, ratio_draws
 from qinglang.audit.engagement import engagement_facts
 from qinglang.audit.entries import entry_facts
+from qinglang.audit.notices import proxy_addresses
 from qinglang.detect.useragent import classify
 from qinglang.engine import Engine
 from qinglang.reasons import CATEGORY_PRIORITY, CATEGORY_TEXT, REASONS
@@ -172,6 +173,10 @@ def compute_facts(
     facts.update(_counts(cells, pv_by, int(shape["events"]), price, replicates, seed, error))
     facts["totals"]["pv_without_uv_key"] = sum(keyless_by.values())
     facts["totals"]["invalid_pv_without_uv_key"] = keyless_by.get("invalid", 0)
+    proxy = proxy_addresses(
+        engine, sum(pv_by.values()), "l.event = 'pageview'" if has_pv else "TRUE"
+    )
+    facts["notices"] = {"proxy_addresses": proxy} if proxy else {}
     for c in facts["categories"]:
         c["pv"] = pv_by_category.get(c["category"], 0)
     facts["daily"] = _daily(cells)

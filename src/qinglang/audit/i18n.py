@@ -61,6 +61,14 @@ STRINGS: dict[str, dict[str, str]] = {
             "they are in PV but in no UV, and neither paid nor withheld ({invalid} of them "
             "invalid). Map the log's client address or visitor cookie to count them."
         ),
+        "proxy_addresses": (
+            "{share} of page views come from {n} data-center addresses that each show many "
+            "browsers ({top}): the addresses of a CDN or reverse proxy in front of the site, or "
+            "a farm rotating user agents. If the site is behind a proxy, its log holds the "
+            "proxy's address: log the client's (X-Forwarded-For, X-Real-IP, CF-Connecting-IP) "
+            "and map it, or these page views stay charged as data-center traffic."
+        ),
+        "proxy_address": "{ip}: {pv} page views, {uas} user agents",
         "uv": "Unique visitors (UV)",
         "pv": "Page views (PV)",
         "events": "Events",
@@ -232,6 +240,14 @@ STRINGS: dict[str, dict[str, str]] = {
             "{n} 次页面浏览（占 PV 的 {share}）既无访客 ID 也无 IP 地址，计入 PV 但不计入任何 UV，"
             "既不付费也不扣减（其中 {invalid} 次为无效）。请映射日志中的客户端地址或访客 Cookie 以计入。"
         ),
+        "proxy_addresses": (
+            "{share} 的页面浏览来自 {n} 个数据中心地址，每个地址都有大量不同的浏览器（{top}）："
+            "这可能是站点前端 CDN 或反向代理的地址，也可能是轮换用户代理的刷量机房。"
+            "若站点位于代理之后，日志记录的是代理的地址：请记录客户端地址"
+            "（X-Forwarded-For、X-Real-IP、CF-Connecting-IP）并映射，"
+            "否则这些页面浏览仍按数据中心流量计为无效。"
+        ),
+        "proxy_address": "{ip}：{pv} 次页面浏览，{uas} 个用户代理",
         "uv": "独立访客（UV）",
         "pv": "浏览量（PV）",
         "events": "事件数",

@@ -17,6 +17,7 @@ from markupsafe import Markup
 
 from qinglang.audit import charts
 from qinglang.audit.i18n import clean, fmt_int, fmt_money, fmt_pct, fmt_range, fmt_ts, t
+from qinglang.audit.notices import notice_lines
 
 EVIDENCE_ROWS = 5
 ERRORS_SHOWN = 5
@@ -112,16 +113,6 @@ def _view(facts: dict, lang: str) -> dict[str, Any]:
     if lang == "zh":  # the method's prose in Chinese; the English stays in audit.json
         method.update(_method_zh(facts))
     rows = _rows_lines(facts.get("rows"), lang)
-    keyless = int(totals.get("pv_without_uv_key") or 0)
-    keyless_note = (
-        t("keyless_pv", lang).format(
-            n=fmt_int(keyless),
-            share=fmt_pct(keyless / max(int(totals.get("pv") or 0), 1)),
-            invalid=fmt_int(totals.get("invalid_pv_without_uv_key")),
-        )
-        if keyless
-        else ""
-    )
     return {
         "lang": lang,
         "t": lambda key, **kw: t(key, lang).format(**kw) if kw else t(key, lang),
@@ -139,7 +130,7 @@ def _view(facts: dict, lang: str) -> dict[str, Any]:
         "totals": totals,
         "amount": amount,
         "headline": headline,
-        "keyless_note": keyless_note,
+        "notices": notice_lines(facts, lang),
         "categories": facts.get("categories") or [],
         "label_key": "label_zh" if lang == "zh" else "label_en",
         "sources": facts.get("sources") or [],

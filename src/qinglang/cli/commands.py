@@ -260,15 +260,10 @@ def _show_audit(facts: dict, out_dir: Path, lang: str) -> None:
             highlight=False,
         )
     render_summary(facts, out, lang="en" if lang == "en" else "zh")
-    totals = facts.get("totals") or {}
-    if totals.get("pv_without_uv_key"):
-        console.print(
-            f"[yellow]warning:[/yellow] {totals['pv_without_uv_key']:,} page views have neither "
-            "a visitor id nor an IP address: they are in PV but in no UV, neither paid nor "
-            f"withheld ({totals['invalid_pv_without_uv_key']:,} of them invalid); map the "
-            "log's client address or visitor cookie to count them",
-            highlight=False,
-        )
+    from qinglang.audit.notices import notice_lines
+
+    for line in notice_lines(facts, "en"):
+        console.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
     if facts.get("evaluation"):
         print_evaluation(facts["evaluation"])
     printed = facts.get("pdf")

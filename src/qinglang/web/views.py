@@ -52,6 +52,7 @@ def audit(state: Any, site: str, audit_id: str) -> dict[str, Any] | None:
                 "invalid_uv_share_ci", "valid_pv", "invalid_pv", "pv_without_uv_key",
                 "invalid_pv_without_uv_key")},
             "amount": f.get("amount"),
+            "notices": f.get("notices") or {},
             "period": f.get("campaign"),
             "categories": [
                 {k: c.get(k) for k in ("category", "uv", "uv_share", "uv_share_ci", "pv")}

@@ -1,0 +1,82 @@
+"""What about the input itself the reader of an audit must know before trusting its figures.
+
+Two things real logs do that no detector can see from inside:
+
+* page views with neither a visitor cookie nor an address (a log whose addresses were blanked)
+  have no UV key: they are in PV and in no UV (``totals.pv_without_uv_key``);
+* a site behind a CDN or a reverse proxy logs the proxy's address unless told otherwise: then a
+  handful of data-center addresses carry the traffic of thousands of browsers, and every page
+  view is charged as data-center traffic. ``proxy_addresses`` finds the data-center addresses
+  that each show many user agents; when they carry a tenth of the page views or more, the audit
+  says so (the charges stand: a farm on a few cloud addresses rotating user agents looks the same,
+  and the notice names the addresses so that whoever holds the log can check which it is).
+
+``notice_lines(facts, lang)`` is the text the report and the terminal show.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qinglang.audit.i18n import clean, fmt_int, fmt_pct, t
+from qinglang.engine import Engine
+
+PROXY_MIN_USER_AGENTS = 20  # one address, this many browsers: a proxy's, or a farm rotating them
+PROXY_MIN_SHARE = 0.10  # of all page views, before the audit says anything
+PROXY_SHOWN = 3
+
+
+def proxy_addresses(engine: Engine, pv_total: int, counted: str) -> dict[str, Any] | None:
+    """The data-center addresses (page views charged as ``givt.datacenter``) that each show at
+    least PROXY_MIN_USER_AGENTS user agents, where together they carry PROXY_MIN_SHARE of the
+    `pv_total` page views or more; else None. `counted`: the SQL condition of a counted event."""
+    if pv_total <= 0:
+        return None
+    rows = engine.query(
+        "SELECT e.ip, count(*) AS pv, count(DISTINCT e.user_agent) AS user_agents "
+        "FROM label_rows l JOIN events e ON e.rid = l.rid "
+        f"WHERE {counted} AND l.category = 'givt.datacenter' AND e.ip IS NOT NULL "
+        f"GROUP BY e.ip HAVING count(DISTINCT e.user_agent) >= {PROXY_MIN_USER_AGENTS} "
+        "ORDER BY pv DESC, e.ip"
+    ).to_pylist()
+    pv = sum(int(r["pv"]) for r in rows)
+    if not rows or pv < PROXY_MIN_SHARE * pv_total:
+        return None
+    return {
+        "addresses": len(rows),
+        "pv": pv,
+        "share": round(pv / pv_total, 6),
+        "top": [
+            {"ip": r["ip"], "pv": int(r["pv"]), "user_agents": int(r["user_agents"])}
+            for r in rows[:PROXY_SHOWN]
+        ],
+    }
+
+
+def notice_lines(facts: dict[str, Any], lang: str) -> list[str]:
+    """The notices of `facts` as sentences (plain text; the HTML template escapes them)."""
+    totals = facts.get("totals") or {}
+    lines = []
+    keyless = int(totals.get("pv_without_uv_key") or 0)
+    if keyless:
+        lines.append(
+            t("keyless_pv", lang).format(
+                n=fmt_int(keyless),
+                share=fmt_pct(keyless / max(int(totals.get("pv") or 0), 1)),
+                invalid=fmt_int(totals.get("invalid_pv_without_uv_key")),
+            )
+        )
+    proxy = (facts.get("notices") or {}).get("proxy_addresses")
+    if proxy:
+        top = ("；" if lang == "zh" else "; ").join(
+            t("proxy_address", lang).format(
+                ip=clean(a["ip"]), pv=fmt_int(a["pv"]), uas=fmt_int(a["user_agents"])
+            )
+            for a in proxy["top"]
+        )
+        lines.append(
+            t("proxy_addresses", lang).format(
+                share=fmt_pct(proxy["share"]), n=fmt_int(proxy["addresses"]), top=top
+            )
+        )
+    return lines
