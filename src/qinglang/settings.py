@@ -226,8 +226,9 @@ SETTINGS: dict[str, Setting] = {
         Setting(
             "stitch_seconds",
             30,
-            "A request without a cookie counts under the cookie that the same address and user "
-            "agent first sent at most this many seconds later (its landing page)",
+            "A landing request without a cookie counts under the cookie whose first request "
+            "(same site, address and user agent) names it as referrer at most this many "
+            "seconds later",
         ),
         Setting(
             "inert_entry_min_sessions",

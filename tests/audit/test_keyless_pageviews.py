@@ -141,3 +141,16 @@ def test_a_data_center_address_with_few_browsers_is_not_a_proxy(tmp_path):
     facts, html, output = _audit_text(tmp_path, _proxy_log(user_agents=19))
     assert facts["notices"] == {}
     assert "data-center addresses that each show" not in html + output
+
+
+def test_an_input_counted_on_all_its_events_says_events():
+    from qinglang.audit.notices import notice_lines
+
+    facts = {
+        "uv_rule": {"pageviews": False},
+        "totals": {"pv": 10, "pv_without_uv_key": 4, "invalid_pv_without_uv_key": 1},
+    }
+    (line,) = notice_lines(facts, "en")
+    assert line.startswith("4 counted events (40.0%) have neither a visitor id nor an IP address")
+    (line_zh,) = notice_lines(facts, "zh")
+    assert line_zh.startswith("4 条计入的事件（占 40.0%）")

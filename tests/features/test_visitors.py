@@ -36,37 +36,53 @@ def req(eid: str, seconds: float, ip: str | None, vid: str | None, path: str = "
     return row
 
 
+HOME = "https://shop.example/"
+
 ROWS = [
-    # a person: the landing page without the cookie, everything after with it
+    # a person: the landing page without the cookie, everything after with it (the stylesheet
+    # names the landing page as its referrer)
     req("a0", 0, "198.51.100.1", None, "/?utm_source=x", referrer="https://www.baidu.com/"),
-    req("a1", 1, "198.51.100.1", "ca", "/static/a.css", event="request", asset=True),
-    req("a2", 30, "198.51.100.1", "ca", "/b", referrer="https://shop.example/"),
+    req(
+        "a1",
+        1,
+        "198.51.100.1",
+        "ca",
+        "/static/a.css",
+        event="request",
+        asset=True,
+        referrer=HOME + "?utm_source=x#top",
+    ),
+    req("a2", 30, "198.51.100.1", "ca", "/b", referrer=HOME + "?utm_source=x"),
     # the cookie's first request in the same second as the landing page (a log's whole seconds)
     req("b0", 100, "198.51.100.2", None),
-    req("b1", 100, "198.51.100.2", "cb", "/b"),
+    req("b1", 100, "198.51.100.2", "cb", "/b", referrer=HOME),
     # the cookie comes too late to be this landing page's
     req("c0", 200, "198.51.100.3", None),
-    req("c1", 245, "198.51.100.3", "cc", "/b"),
+    req("c1", 245, "198.51.100.3", "cc", "/b", referrer=HOME),
     # a cookie first seen at another address is not a new browser here
     req("d0", 0, "198.51.100.40", "cd"),
     req("d1", 300, "198.51.100.4", None),
-    req("d2", 301, "198.51.100.4", "cd", "/b"),
+    req("d2", 301, "198.51.100.4", "cd", "/b", referrer=HOME),
     # a script that never returns the cookie
     req("e0", 400, "198.51.100.5", None),
     req("e1", 410, "198.51.100.5", None, "/b"),
-    # two browsers behind one address and user agent: each request to the nearer new cookie
-    req("f0", 500, "198.51.100.6", None),
-    req("f1", 505, "198.51.100.6", "cf1"),
-    req("f2", 507, "198.51.100.6", None),
-    req("f3", 510, "198.51.100.6", "cf2"),
+    # two browsers behind one address and user agent, landing on different pages: each cookie
+    # names its own
+    req("f0", 500, "198.51.100.6", None, "/p"),
+    req("f1", 502, "198.51.100.6", None, "/q"),
+    req("f2", 505, "198.51.100.6", "cf1", "/b", referrer="https://shop.example/p"),
+    req("f3", 506, "198.51.100.6", "cf2", "/c", referrer="https://shop.example/q"),
     # another user agent is another browser
     req("g0", 600, "198.51.100.7", None, user_agent=IPHONE),
-    req("g1", 601, "198.51.100.7", "cg"),
+    req("g1", 601, "198.51.100.7", "cg", referrer=HOME),
     # no address: nothing to join on
     req("h0", 700, None, None),
-    req("h1", 701, None, "ch"),
+    req("h1", 701, None, "ch", referrer=HOME),
+    # a first request that names no page (a typed address, a bookmark) names no landing page
+    req("i0", 800, "198.51.100.8", None),
+    req("i1", 801, "198.51.100.8", "ci", "/b"),
 ]
-EXPECTED = {"a0": "ca", "b0": "cb", "f0": "cf1", "f2": "cf2"}
+EXPECTED = {"a0": "ca", "b0": "cb", "f0": "cf1", "f1": "cf2"}
 
 
 def links_of(engine, rows=ROWS, **settings: Any) -> dict[str, str]:
@@ -148,15 +164,72 @@ def test_the_landing_page_s_entry_is_the_session_s():
         engine.close()
 
 
+def test_a_script_on_a_person_s_address_stays_apart():
+    """Behind a carrier NAT, a script without cookies and a person share address and user agent
+    (the review's case: the script's hits had been joined to people, who were then charged)."""
+    rows = [req(f"s{k}", 8 * k, "198.51.100.9", None, "/?utm_source=adnet") for k in range(40)]
+    rows += [  # the person lands on another page among the script's hits
+        req("p0", 81, "198.51.100.9", None, "/news"),
+        req(
+            "p1",
+            82,
+            "198.51.100.9",
+            "cp",
+            "/static/a.css",
+            event="request",
+            asset=True,
+            referrer="https://shop.example/news",
+        ),
+        req("p2", 120, "198.51.100.9", "cp", "/b", referrer="https://shop.example/news"),
+    ]
+    engine = engine_with(rows)
+    try:
+        assert links_of(engine) == {"p0": "cp"}
+    finally:
+        engine.close()
+
+
+def test_two_cookieless_requests_of_the_named_page_in_the_window_link_neither():
+    rows = [
+        req("x0", 0, "198.51.100.9", None, "/"),  # a script, or a second browser
+        req("x1", 10, "198.51.100.9", None, "/"),
+        req("x2", 11, "198.51.100.9", "cx", "/b", referrer=HOME),
+    ]
+    engine = engine_with(rows)
+    try:
+        assert links_of(engine) == {}
+    finally:
+        engine.close()
+
+
 def test_a_hostile_crowd_behind_one_address_costs_a_sort_not_a_cross_join():
-    # 20,000 requests without a cookie and 20,000 new cookies on one address and user agent in
-    # the same second: a join on (address, user agent) would pair 400 million rows
-    rows = [req(f"x{i}", 0, "198.51.100.9", None) for i in range(20_000)]
-    rows += [req(f"y{i}", 0, "198.51.100.9", f"v{i:05d}") for i in range(20_000)]
+    # 20,000 requests without a cookie and 20,000 new cookies naming the same page on one address
+    # and user agent: a join on (address, user agent, page) would pair 400 million rows
+    rows = [req(f"x{i}", i, "198.51.100.9", None) for i in range(20_000)]
+    rows += [req(f"y{i}", i, "198.51.100.9", f"v{i:05d}", referrer=HOME) for i in range(20_000)]
     engine = DuckDBEngine()
     engine.load_events(rows_to_table(rows).to_reader())
     try:
-        got = links_of(engine, rows)
-        assert len(got) == 20_000 and set(got.values()) == {"v00000"}  # the nearest: the least
+        # every landing but the first has another within the window before its cookie
+        assert links_of(engine, rows) == {"x0": "v00000"}
+        engine.drop("visitor_links")
+        # one second apart and a window under a second: each cookie its own landing page
+        got = links_of(engine, rows, stitch_seconds=0.5)
+        assert len(got) == 20_000 and got["x7"] == "v00007"
+    finally:
+        engine.close()
+
+
+def test_a_visitor_s_training_label_reaches_its_landing_page():
+    from qinglang.training import event_feature_rows
+
+    engine = engine_with([r for r in ROWS if r["event_id"].startswith("a")])
+    try:
+        rows = event_feature_rows(engine, None).to_pylist()
+        assert {r["event_id"]: r["visitor_id"] for r in rows} == {
+            "a0": "ca",
+            "a1": "ca",
+            "a2": "ca",
+        }
     finally:
         engine.close()

@@ -213,9 +213,10 @@ def compute_facts(
 
 def _uv_note(has_visitor: bool, has_pv: bool, tz: str) -> str:
     who = (
-        "distinct visitor_id per day (IP + user agent for hits without one; a hit sent before "
-        "its cookie was set, from the address and user agent of that cookie's first hit at "
-        "most stitch_seconds later, counts under that cookie)"
+        "distinct visitor_id per day (IP + user agent for hits without one; a landing hit sent "
+        "before its cookie was set counts under that cookie when the cookie's first hit, from "
+        "the same site, address and user agent at most stitch_seconds later, names it as "
+        "referrer)"
         if has_visitor
         else "distinct IP + user agent per day (the input has no visitor id)"
     )

@@ -69,6 +69,11 @@ STRINGS: dict[str, dict[str, str]] = {
             "and map it, or these page views stay charged as data-center traffic."
         ),
         "proxy_address": "{ip}: {pv} page views, {uas} user agents",
+        "keyless_events": (
+            "{n} counted events ({share}) have neither a visitor id nor an IP address, so they "
+            "are in no UV, and neither paid nor withheld ({invalid} of them invalid). Map the "
+            "input's client address or visitor id to count them."
+        ),
         "uv": "Unique visitors (UV)",
         "pv": "Page views (PV)",
         "events": "Events",
@@ -133,7 +138,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "seconds": "Seconds",
         "queries": "Detector queries",
         "settings_table": "Settings and thresholds",
-        "uv_note_visitor": "UV = distinct visitor_id per day (IP + user agent for hits without one; a hit sent before its cookie was set, from the address and user agent of that cookie's first hit at most stitch_seconds later, counts under that cookie), days in {tz}, summed over the campaign, counted on {what}. A UV is valid when at least one of its counted events is valid.",
+        "uv_note_visitor": "UV = distinct visitor_id per day (IP + user agent for hits without one; a landing hit sent before its cookie was set counts under that cookie when the cookie's first hit, from the same site, address and user agent at most stitch_seconds later, names it as referrer), days in {tz}, summed over the campaign, counted on {what}. A UV is valid when at least one of its counted events is valid.",
         "uv_note_ip": "UV = distinct IP + user agent per day (the input has no visitor id), days in {tz}, summed over the campaign, counted on {what}. A UV is valid when at least one of its counted events is valid.",
         "uv_what_pv": "pageviews",
         "uv_what_all": "all events (the input has no pageviews)",
@@ -248,6 +253,10 @@ STRINGS: dict[str, dict[str, str]] = {
             "否则这些页面浏览仍按数据中心流量计为无效。"
         ),
         "proxy_address": "{ip}：{pv} 次页面浏览，{uas} 个用户代理",
+        "keyless_events": (
+            "{n} 条计入的事件（占 {share}）既无访客 ID 也无 IP 地址，不计入任何 UV，"
+            "既不付费也不扣减（其中 {invalid} 条为无效）。请映射输入中的客户端地址或访客 ID 以计入。"
+        ),
         "uv": "独立访客（UV）",
         "pv": "浏览量（PV）",
         "events": "事件数",
@@ -311,7 +320,7 @@ STRINGS: dict[str, dict[str, str]] = {
         "seconds": "耗时（秒）",
         "queries": "检测 SQL 查询",
         "settings_table": "设置与阈值",
-        "uv_note_visitor": "UV = 每天不同的 visitor_id（无 visitor_id 的请求按 IP + 用户代理；在 Cookie 设置之前发出的请求，若该 Cookie 的首个请求在 stitch_seconds 秒内来自同一地址和用户代理，则计入该 Cookie），日期按 {tz} 计算，整个推广期逐日相加，计于{what}。一个 UV 只要有一个被计入的事件有效即为有效。",
+        "uv_note_visitor": "UV = 每天不同的 visitor_id（无 visitor_id 的请求按 IP + 用户代理；在 Cookie 设置之前发出的着陆请求，若该 Cookie 的首个请求在 stitch_seconds 秒内来自同一站点、地址和用户代理，并以该请求为来源页，则计入该 Cookie），日期按 {tz} 计算，整个推广期逐日相加，计于{what}。一个 UV 只要有一个被计入的事件有效即为有效。",
         "uv_note_ip": "UV = 每天不同的 IP + 用户代理（输入中没有 visitor_id），日期按 {tz} 计算，整个推广期逐日相加，计于{what}。一个 UV 只要有一个被计入的事件有效即为有效。",
         "uv_what_pv": "页面浏览（pageview）",
         "uv_what_all": "全部事件（输入中没有页面浏览）",

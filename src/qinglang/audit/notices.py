@@ -58,9 +58,10 @@ def notice_lines(facts: dict[str, Any], lang: str) -> list[str]:
     totals = facts.get("totals") or {}
     lines = []
     keyless = int(totals.get("pv_without_uv_key") or 0)
+    pageviews = (facts.get("uv_rule") or {}).get("pageviews", True)
     if keyless:
         lines.append(
-            t("keyless_pv", lang).format(
+            t("keyless_pv" if pageviews else "keyless_events", lang).format(
                 n=fmt_int(keyless),
                 share=fmt_pct(keyless / max(int(totals.get("pv") or 0), 1)),
                 invalid=fmt_int(totals.get("invalid_pv_without_uv_key")),

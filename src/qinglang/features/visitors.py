@@ -6,19 +6,25 @@ one person is two visitors: the landing page under IP + user agent, the rest und
 UV count then counts every visitor of two page views or more twice, and the cookie's session starts
 on its second page, so its entry (campaign tag, referring site) is lost.
 
-``materialize_visitor_links(ctx)`` leaves ``visitor_links`` (rid, visitor_id): each request without
-a visitor id whose address, user agent and site are those of a cookie's *first* request, made at
-most ``stitch_seconds`` before it (the nearest such first request; equal times count, as a log's
-clock has whole seconds). The UV key and the sessions read a request's visitor as
-``coalesce(visitor_id, the link, IP + user agent)``. A browser that never returns the cookie (most
-bots) makes no first request to link to, and a cookie first seen elsewhere (another address or user
-agent) is not a new browser: neither is linked. Behind a carrier NAT, two people with the same
-phone model landing within the window can be linked to the nearer cookie; the window keeps that
-rare. The table is empty where the input has no visitor ids or no addresses.
+``materialize_visitor_links(ctx)`` leaves ``visitor_links`` (rid, visitor_id): the landing
+request of a cookie, found from the cookie's *first* request: the request without a visitor id
+that it names as its referrer (same path and query), from the same site, address and user agent,
+at most ``stitch_seconds`` before it (equal times count, as a log's clock has whole seconds), and
+the only such request in that window. A browser's first request with its new cookie is the
+landing page's own asset, script or next page, so it names the landing page; a script's
+cookieless hits on other pages of the same address stay apart, and where two cookieless requests
+of the named page fall in the window (two browsers landing together, or a script hitting the
+same page: behind a carrier NAT they share an address and a phone model) neither is linked. Each
+landing request goes to one cookie at most (the first after it).
+A browser that never returns the cookie (most bots) makes no first request to link to, and a
+cookie first seen elsewhere (another address or user agent) is not a new browser: neither is
+linked. The UV key and the sessions read a request's visitor as
+``coalesce(visitor_id, the link, IP + user agent)``. The table is empty where the input has no
+visitor ids or no addresses.
 
-Nothing here joins one request to many: the nearest first request is found by one window over the
-requests and first requests of each (site, address, user agent), so its cost is bounded by a sort
-whatever the rows hold.
+Nothing here joins many rows to many: each first request finds its landing request by one window
+over (site, address, user agent, page), whose frame only grows forward (linear on DuckDB and on
+Spark), so the cost is a sort whatever the rows hold.
 """
 
 from __future__ import annotations
@@ -40,39 +46,71 @@ class LinkContext(Protocol):
 EMPTY_SQL = "SELECT CAST(NULL AS BIGINT) AS rid, CAST(NULL AS VARCHAR) AS visitor_id LIMIT 0"
 
 
+# Times as fixed-width text that sorts as they do: ms since the epoch plus this (positive for any
+# time after the year -1200; the readers keep 2000-2099), zero-padded to 16 digits.
+_SHIFT_MS = 10**14
+
+
+def _page_sql(column: str) -> str:
+    """A URL's path and query, without scheme, host or fragment (a bare path stays as it is)."""
+    rest = f"regexp_replace({column}, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*', '')"
+    return f"coalesce(nullif(regexp_extract({rest}, '^([^#]*)', 1), ''), '/')"
+
+
 def links_sql(window_s: float) -> str:
     window_ms = int(window_s * 1000)
     key = "coalesce(e.site, '') AS site, e.ip, coalesce(e.user_agent, '') AS ua"
+    part = "PARTITION BY site, ip, ua, page ORDER BY ts, first, rid"
+
+    def stamp(ts: str) -> str:
+        return f"lpad(CAST(ts_ms({ts}) + {_SHIFT_MS} AS VARCHAR), 16, '0')"
+
+    def ms(text: str, start: int) -> str:
+        return f"CAST(substr({text}, {start}, 16) AS BIGINT) - {_SHIFT_MS}"
+
     return f"""
 WITH lone AS (  -- requests without a cookie, where there is an address
-  SELECT e.rid, e.ts, {key} FROM events e WHERE e.visitor_id IS NULL AND e.ip IS NOT NULL),
-named AS (  -- cookies that sent a request from one of those addresses (the candidates; the
-  -- site and user agent are matched below, where there are few rows left)
+  SELECT e.rid, e.ts, {key}, e.url FROM events e
+  WHERE e.visitor_id IS NULL AND e.ip IS NOT NULL AND e.url IS NOT NULL),
+named AS (  -- cookies that sent a request from one of those addresses (the candidates)
   SELECT DISTINCT e.visitor_id FROM events e
   JOIN (SELECT DISTINCT ip FROM lone) k ON k.ip = e.ip
   WHERE e.visitor_id IS NOT NULL),
-firsts AS (  -- each such cookie's first request ever
-  SELECT visitor_id, ts, site, ip, ua FROM (
-    SELECT e.visitor_id, e.ts, {key},
+firsts AS (  -- each such cookie's first request ever, and the page it names as its referrer
+  SELECT visitor_id, ts, site, ip, ua, {_page_sql("referrer")} AS page FROM (
+    SELECT e.visitor_id, e.ts, {key}, e.referrer,
            row_number() OVER (PARTITION BY e.visitor_id ORDER BY e.ts, e.rid) AS r
     FROM events e JOIN named n ON n.visitor_id = e.visitor_id) x
-  WHERE r = 1 AND ip IS NOT NULL),
-stream AS (  -- per (site, address, user agent): its lone requests and its cookies' first ones
-  SELECT l.rid, l.ts, l.site, l.ip, l.ua, 0 AS first, CAST(NULL AS VARCHAR) AS next
-  FROM lone l JOIN (SELECT DISTINCT site, ip, ua FROM firsts) f
-    ON f.site = l.site AND f.ip = l.ip AND f.ua = l.ua
-  UNION ALL  -- the first request as one sortable text: its time (ms, zero-padded), its cookie
-  SELECT CAST(NULL AS BIGINT) AS rid, ts, site, ip, ua, 1 AS first,
-         lpad(CAST(ts_ms(ts) AS VARCHAR), 16, '0') || visitor_id AS next
-  FROM firsts),
-nearest AS (  -- the earliest first request at or after each lone one (the same second counts)
-  SELECT rid, ts, min(next) OVER (
-           PARTITION BY site, ip, ua ORDER BY ts, first
-           ROWS BETWEEN CURRENT ROW AND UNBOUNDED FOLLOWING) AS next
-  FROM stream)
-SELECT rid, substr(next, 17) AS visitor_id FROM nearest
-WHERE rid IS NOT NULL AND next IS NOT NULL
-  AND CAST(substr(next, 1, 16) AS BIGINT) - ts_ms(ts) <= {window_ms}
+  WHERE r = 1 AND ip IS NOT NULL AND referrer IS NOT NULL),
+pages AS (SELECT DISTINCT site, ip, ua, page FROM firsts),
+stream AS (  -- per (site, address, user agent, page): its cookieless requests and the first
+  -- requests that name it
+  SELECT l.rid, l.ts, l.site, l.ip, l.ua, p.page, 0 AS first, CAST(NULL AS VARCHAR) AS visitor_id
+  FROM lone l JOIN pages p
+    ON p.site = l.site AND p.ip = l.ip AND p.ua = l.ua AND p.page = {_page_sql("l.url")}
+  UNION ALL
+  SELECT CAST(NULL AS BIGINT) AS rid, ts, site, ip, ua, page, 1 AS first, visitor_id FROM firsts),
+stamped AS (  -- a cookieless request as sortable text: its time, its row id, and the time of
+  -- the cookieless request of the same page before it (zeros for none)
+  SELECT rid, ts, site, ip, ua, page, first, visitor_id,
+         CASE WHEN first = 0 THEN {stamp("ts")} || lpad(CAST(rid AS VARCHAR), 20, '0')
+              || coalesce(max(CASE WHEN first = 0 THEN {stamp("ts")} END) OVER (
+                   {part} ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING),
+                 '0000000000000000') END AS landing
+  FROM stream),
+latest AS (  -- for each first request, the latest cookieless request of its page before it
+  SELECT visitor_id, ts, max(landing) OVER (
+           {part} ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS landing
+  FROM stamped),
+near AS (  -- within the window, and the only one there: two would be two browsers, or a script
+  SELECT CAST(substr(landing, 17, 20) AS BIGINT) AS rid, visitor_id, ts FROM latest
+  WHERE visitor_id IS NOT NULL AND landing IS NOT NULL
+    AND ts_ms(ts) - ({ms("landing", 1)}) <= {window_ms}
+    AND ts_ms(ts) - ({ms("landing", 37)}) > {window_ms}),
+ranked AS (  -- a landing request named by two cookies goes to the first after it
+  SELECT rid, visitor_id, row_number() OVER (PARTITION BY rid ORDER BY ts, visitor_id) AS k
+  FROM near)
+SELECT rid, visitor_id FROM ranked WHERE k = 1
 """
 
 
