@@ -3,7 +3,6 @@ that cookie: in the UV count, and in the sessions."""
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 from qinglang.detect.base import Context
@@ -12,28 +11,13 @@ from qinglang.engine import DuckDBEngine
 from qinglang.events import rows_to_table
 from qinglang.features.sessions import materialize_sessions
 from qinglang.features.visitors import materialize_visitor_links
-from tests.conftest import IPHONE, WIN_CHROME, engine_with
-
-T0 = dt.datetime(2017, 9, 2, 1, 0, tzinfo=dt.UTC)
+from tests.conftest import IPHONE, engine_with
+from tests.features.test_sessions import hit
 
 
 def req(eid: str, seconds: float, ip: str | None, vid: str | None, path: str = "/", **kw: Any):
-    row: dict[str, Any] = {
-        "event_id": eid,
-        "ts": T0 + dt.timedelta(seconds=seconds),
-        "site": "shop.example",
-        "event": "pageview",
-        "ip": ip,
-        "visitor_id": vid,
-        "user_agent": WIN_CHROME,
-        "url": path,
-        "referrer": None,
-        "method": "GET",
-        "status": 200,
-        "bytes": 1000,
-    }
-    row.update(kw)
-    return row
+    """One server-log line (tests/features/test_sessions.hit) with its id, address and cookie."""
+    return hit(0, seconds, path, event_id=eid, ip=ip, visitor_id=vid, **kw)
 
 
 HOME = "https://shop.example/"
