@@ -40,9 +40,11 @@ ROWS = [
     # the cookie's first request in the same second as the landing page (a log's whole seconds)
     req("b0", 100, "198.51.100.2", None),
     req("b1", 100, "198.51.100.2", "cb", "/b", referrer=HOME),
+    req("b2", 140, "198.51.100.2", "cb", "/c", referrer="https://shop.example/b"),
     # the cookie comes too late to be this landing page's
     req("c0", 200, "198.51.100.3", None),
     req("c1", 245, "198.51.100.3", "cc", "/b", referrer=HOME),
+    req("c2", 250, "198.51.100.3", "cc", "/c", referrer="https://shop.example/b"),
     # a cookie first seen at another address is not a new browser here
     req("d0", 0, "198.51.100.40", "cd"),
     req("d1", 300, "198.51.100.4", None),
@@ -56,6 +58,8 @@ ROWS = [
     req("f1", 502, "198.51.100.6", None, "/q"),
     req("f2", 505, "198.51.100.6", "cf1", "/b", referrer="https://shop.example/p"),
     req("f3", 506, "198.51.100.6", "cf2", "/c", referrer="https://shop.example/q"),
+    req("f4", 530, "198.51.100.6", "cf1", "/d", referrer="https://shop.example/b"),
+    req("f5", 531, "198.51.100.6", "cf2", "/d", referrer="https://shop.example/c"),
     # another user agent is another browser
     req("g0", 600, "198.51.100.7", None, user_agent=IPHONE),
     req("g1", 601, "198.51.100.7", "cg", referrer=HOME),
@@ -173,11 +177,70 @@ def test_a_script_on_a_person_s_address_stays_apart():
         engine.close()
 
 
+def test_a_returning_visitor_from_a_search_engine_is_no_landing_page_s_cookie():
+    """Its cookie predates the log, and its first logged request names the search engine's bare
+    origin (a path of '/'): a script's cookieless '/' just before is not its landing page."""
+    rows = [
+        req("s0", 0, "198.51.100.9", None, "/"),
+        req("p0", 10, "198.51.100.9", "old", "/", referrer="https://www.google.com/"),
+        req(
+            "p1",
+            11,
+            "198.51.100.9",
+            "old",
+            "/static/a.css",
+            event="request",
+            asset=True,
+            referrer=HOME,
+        ),
+        req("q0", 20, "198.51.100.9", None, "/news?id=5"),  # another site with the same path
+        req(
+            "q1",
+            25,
+            "198.51.100.9",
+            "old2",
+            "/news?id=5",
+            referrer="https://other.example/news?id=5",
+        ),
+        req("q2", 26, "198.51.100.9", "old2", "/x", referrer="https://shop.example/news?id=5"),
+    ]
+    engine = engine_with(rows)
+    try:
+        assert links_of(engine) == {}
+    finally:
+        engine.close()
+
+
+def test_a_redirect_or_a_head_before_the_landing_page_does_not_hide_it():
+    rows = [
+        req("r0", 0, "198.51.100.9", None, "/", event="request", status=301),  # http -> https
+        req("r1", 0, "198.51.100.9", None, "/", event="request", method="HEAD"),
+        req("r2", 1, "198.51.100.9", None, "/"),
+        req(
+            "r3",
+            1,
+            "198.51.100.9",
+            "cr",
+            "/static/a.css",
+            event="request",
+            asset=True,
+            referrer=HOME,
+        ),
+        req("r4", 9, "198.51.100.9", "cr", "/b", referrer=HOME),
+    ]
+    engine = engine_with(rows)
+    try:
+        assert links_of(engine) == {"r2": "cr"}
+    finally:
+        engine.close()
+
+
 def test_two_cookieless_requests_of_the_named_page_in_the_window_link_neither():
     rows = [
         req("x0", 0, "198.51.100.9", None, "/"),  # a script, or a second browser
         req("x1", 10, "198.51.100.9", None, "/"),
         req("x2", 11, "198.51.100.9", "cx", "/b", referrer=HOME),
+        req("x3", 12, "198.51.100.9", "cx", "/c", referrer="https://shop.example/b"),
     ]
     engine = engine_with(rows)
     try:
@@ -190,7 +253,11 @@ def test_a_hostile_crowd_behind_one_address_costs_a_sort_not_a_cross_join():
     # 20,000 requests without a cookie and 20,000 new cookies naming the same page on one address
     # and user agent: a join on (address, user agent, page) would pair 400 million rows
     rows = [req(f"x{i}", i, "198.51.100.9", None) for i in range(20_000)]
-    rows += [req(f"y{i}", i, "198.51.100.9", f"v{i:05d}", referrer=HOME) for i in range(20_000)]
+    for i in range(20_000):
+        rows += [
+            req(f"y{i}", i, "198.51.100.9", f"v{i:05d}", referrer=HOME),
+            req(f"z{i}", i, "198.51.100.9", f"v{i:05d}", "/b", referrer=HOME),
+        ]
     engine = DuckDBEngine()
     engine.load_events(rows_to_table(rows).to_reader())
     try:

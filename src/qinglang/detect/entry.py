@@ -34,7 +34,8 @@ from __future__ import annotations
 
 from qinglang.detect.base import Check, Context, Findings
 from qinglang.detect.crawler import UA_INFO
-from qinglang.features.sessions import host_sql, materialize_sessions, tag_sql
+from qinglang.features.sessions import materialize_sessions
+from qinglang.features.urls import host_sql, tag_sql
 
 NAME = "entry"
 CATEGORY = "sivt.hidden"

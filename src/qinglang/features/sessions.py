@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from qinglang.engine import Engine
+from qinglang.features.urls import host_sql, path_sql, tag_sql
 from qinglang.features.visitors import linked_visitor_sql, materialize_visitor_links
 
 
@@ -94,28 +95,6 @@ def visitor_sql(alias: str = "e", link: str = "vl") -> str:
         f"CASE WHEN {a}ip IS NOT NULL OR {a}user_agent IS NOT NULL "
         f"THEN coalesce({a}ip, '') || ' ' || coalesce({a}user_agent, '') END)"
     )
-
-
-# A landing page's campaign tag in its query (group 1): what a buyer gives each seller.
-TAG_RE = r"[?&](?:utm_source|utm_campaign|from|channel|source)=([^&#]+)"
-URL_HOST_RE = r"^[A-Za-z][A-Za-z0-9+.-]*://([^/?#:]+)"  # group 1: the host (RE2 and Python re)
-
-
-def tag_sql(alias: str = "e") -> str:
-    """The campaign a page view was bought through: the ``source`` column, else the tag in its
-    URL's query (null for neither)."""
-    return f"coalesce({alias}.source, nullif(regexp_extract({alias}.url, '{TAG_RE}', 1), ''))"
-
-
-def host_sql(column: str) -> str:
-    """The lower-cased host of a URL column (null for a path without one)."""
-    return f"lower(nullif(regexp_extract({column}, '{URL_HOST_RE}', 1), ''))"
-
-
-def path_sql(column: str) -> str:
-    """The path of a URL column (or of a bare path), without query or fragment."""
-    rest = f"regexp_replace({column}, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*', '')"
-    return f"coalesce(nullif(regexp_extract({rest}, '^([^?#]*)', 1), ''), '/')"
 
 
 def _flag(cond: str, over: str | None = None, pages: bool = False) -> str:

@@ -7,15 +7,19 @@ UV count then counts every visitor of two page views or more twice, and the cook
 on its second page, so its entry (campaign tag, referring site) is lost.
 
 ``materialize_visitor_links(ctx)`` leaves ``visitor_links`` (rid, visitor_id): the landing
-request of a cookie, found from the cookie's *first* request: the request without a visitor id
-that it names as its referrer (same path and query), from the same site, address and user agent,
-at most ``stitch_seconds`` before it (equal times count, as a log's clock has whole seconds), and
+page view of a cookie, found from the cookie's *first* request: the page view without a visitor
+id that it names as its referrer (same path and query), from the same site, address and user
+agent, at most ``stitch_seconds`` before it (equal times count, as a log's clock has whole seconds), and
 the only such request in that window. A browser's first request with its new cookie is the
 landing page's own asset, script or next page, so it names the landing page; a script's
 cookieless hits on other pages of the same address stay apart, and where two cookieless requests
 of the named page fall in the window (two browsers landing together, or a script hitting the
 same page: behind a carrier NAT they share an address and a phone model) neither is linked. Each
-landing request goes to one cookie at most (the first after it).
+landing request goes to one cookie at most (the first after it). The first request's referrer
+must name the site's own host, as a later request of the same cookie does: a cookie set before
+the log began is not new, and its first logged request names where the visitor came from (a
+search engine's bare origin reads as the page `/`). Redirects and HEAD requests are not page
+views, so they neither land nor compete with the page view that follows them.
 A browser that never returns the cookie (most bots) makes no first request to link to, and a
 cookie first seen elsewhere (another address or user agent) is not a new browser: neither is
 linked. The UV key and the sessions read a request's visitor as
@@ -32,6 +36,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from qinglang.engine import Engine
+from qinglang.features.urls import host_sql, page_sql
 
 
 class LinkContext(Protocol):
@@ -51,12 +56,6 @@ EMPTY_SQL = "SELECT CAST(NULL AS BIGINT) AS rid, CAST(NULL AS VARCHAR) AS visito
 _SHIFT_MS = 10**14
 
 
-def _page_sql(column: str) -> str:
-    """A URL's path and query, without scheme, host or fragment (a bare path stays as it is)."""
-    rest = f"regexp_replace({column}, '^[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*', '')"
-    return f"coalesce(nullif(regexp_extract({rest}, '^([^#]*)', 1), ''), '/')"
-
-
 def links_sql(window_s: float) -> str:
     window_ms = int(window_s * 1000)
     key = "coalesce(e.site, '') AS site, e.ip, coalesce(e.user_agent, '') AS ua"
@@ -69,25 +68,34 @@ def links_sql(window_s: float) -> str:
         return f"CAST(substr({text}, {start}, 16) AS BIGINT) - {_SHIFT_MS}"
 
     return f"""
-WITH lone AS (  -- requests without a cookie, where there is an address
+WITH lone AS (  -- page views without a cookie, where there is an address (a redirect or a
+  -- HEAD before the page is a request, not a landing page, and does not compete with it)
   SELECT e.rid, e.ts, {key}, e.url FROM events e
-  WHERE e.visitor_id IS NULL AND e.ip IS NOT NULL AND e.url IS NOT NULL),
+  WHERE e.visitor_id IS NULL AND e.ip IS NOT NULL AND e.url IS NOT NULL
+    AND e.event = 'pageview'),
 named AS (  -- cookies that sent a request from one of those addresses (the candidates)
   SELECT DISTINCT e.visitor_id FROM events e
   JOIN (SELECT DISTINCT ip FROM lone) k ON k.ip = e.ip
   WHERE e.visitor_id IS NOT NULL),
-firsts AS (  -- each such cookie's first request ever, and the page it names as its referrer
-  SELECT visitor_id, ts, site, ip, ua, {_page_sql("referrer")} AS page FROM (
-    SELECT e.visitor_id, e.ts, {key}, e.referrer,
-           row_number() OVER (PARTITION BY e.visitor_id ORDER BY e.ts, e.rid) AS r
-    FROM events e JOIN named n ON n.visitor_id = e.visitor_id) x
-  WHERE r = 1 AND ip IS NOT NULL AND referrer IS NOT NULL),
+visits AS (  -- every request of those cookies, in order, with its referrer's host
+  SELECT e.visitor_id, e.ts, {key}, e.referrer, {host_sql("e.referrer")} AS ref_host,
+         row_number() OVER (PARTITION BY e.visitor_id ORDER BY e.ts, e.rid) AS r
+  FROM events e JOIN named n ON n.visitor_id = e.visitor_id),
+firsts AS (  -- each such cookie's first request ever, and the page it names as its referrer,
+  -- where that page is the site's own: a later request of the same cookie names the same host
+  -- (a returning visitor's first logged request names where it came from, e.g. a search
+  -- engine's bare origin, and is no landing page's asset)
+  SELECT f.visitor_id, f.ts, f.site, f.ip, f.ua, {page_sql("f.referrer")} AS page
+  FROM visits f
+  WHERE f.r = 1 AND f.ip IS NOT NULL AND f.ref_host IS NOT NULL
+    AND EXISTS (SELECT 1 FROM visits o WHERE o.visitor_id = f.visitor_id AND o.r > 1
+                AND o.ref_host = f.ref_host)),
 pages AS (SELECT DISTINCT site, ip, ua, page FROM firsts),
 stream AS (  -- per (site, address, user agent, page): its cookieless requests and the first
   -- requests that name it
   SELECT l.rid, l.ts, l.site, l.ip, l.ua, p.page, 0 AS first, CAST(NULL AS VARCHAR) AS visitor_id
   FROM lone l JOIN pages p
-    ON p.site = l.site AND p.ip = l.ip AND p.ua = l.ua AND p.page = {_page_sql("l.url")}
+    ON p.site = l.site AND p.ip = l.ip AND p.ua = l.ua AND p.page = {page_sql("l.url")}
   UNION ALL
   SELECT CAST(NULL AS BIGINT) AS rid, ts, site, ip, ua, page, 1 AS first, visitor_id FROM firsts),
 stamped AS (  -- a cookieless request as sortable text: its time, its row id, and the time of

@@ -33,7 +33,7 @@ import duckdb
 
 from qinglang.collect import compact
 from qinglang.events import visitor_key_sql
-from qinglang.features.sessions import URL_HOST_RE, host_sql
+from qinglang.features.urls import URL_HOST_RE, host_sql
 
 THREADS = 2  # DuckDB threads of each dashboard query (figures, rollups, labels by hour)
 
