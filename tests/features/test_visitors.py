@@ -82,12 +82,17 @@ def links_of(engine, rows=ROWS, **settings: Any) -> dict[str, str]:
     return {r["event_id"]: r["visitor_id"] for r in got}
 
 
-def test_a_landing_page_is_linked_to_the_cookie_its_browser_was_given():
-    engine = engine_with(ROWS)
+def links_in(rows, **settings: Any) -> dict[str, str]:
+    """links_of on a fresh engine holding `rows`."""
+    engine = engine_with(rows)
     try:
-        assert links_of(engine) == EXPECTED
+        return links_of(engine, rows, **settings)
     finally:
         engine.close()
+
+
+def test_a_landing_page_is_linked_to_the_cookie_its_browser_was_given():
+    assert links_in(ROWS) == EXPECTED
 
 
 def test_the_window_is_a_setting():
@@ -100,11 +105,7 @@ def test_the_window_is_a_setting():
 
 
 def test_in_whatever_order_the_rows_come():
-    engine = engine_with(list(reversed(ROWS)))
-    try:
-        assert links_of(engine) == EXPECTED
-    finally:
-        engine.close()
+    assert links_in(list(reversed(ROWS))) == EXPECTED
 
 
 def test_without_visitor_ids_or_addresses_nothing_is_linked():
@@ -170,11 +171,7 @@ def test_a_script_on_a_person_s_address_stays_apart():
         ),
         req("p2", 120, "198.51.100.9", "cp", "/b", referrer="https://shop.example/news"),
     ]
-    engine = engine_with(rows)
-    try:
-        assert links_of(engine) == {"p0": "cp"}
-    finally:
-        engine.close()
+    assert links_in(rows) == {"p0": "cp"}
 
 
 def test_a_returning_visitor_from_a_search_engine_is_no_landing_page_s_cookie():
@@ -204,11 +201,7 @@ def test_a_returning_visitor_from_a_search_engine_is_no_landing_page_s_cookie():
         ),
         req("q2", 26, "198.51.100.9", "old2", "/x", referrer="https://shop.example/news?id=5"),
     ]
-    engine = engine_with(rows)
-    try:
-        assert links_of(engine) == {}
-    finally:
-        engine.close()
+    assert links_in(rows) == {}
 
 
 def test_a_redirect_or_a_head_before_the_landing_page_does_not_hide_it():
@@ -228,11 +221,7 @@ def test_a_redirect_or_a_head_before_the_landing_page_does_not_hide_it():
         ),
         req("r4", 9, "198.51.100.9", "cr", "/b", referrer=HOME),
     ]
-    engine = engine_with(rows)
-    try:
-        assert links_of(engine) == {"r2": "cr"}
-    finally:
-        engine.close()
+    assert links_in(rows) == {"r2": "cr"}
 
 
 def test_two_cookieless_requests_of_the_named_page_in_the_window_link_neither():
@@ -242,11 +231,7 @@ def test_two_cookieless_requests_of_the_named_page_in_the_window_link_neither():
         req("x2", 11, "198.51.100.9", "cx", "/b", referrer=HOME),
         req("x3", 12, "198.51.100.9", "cx", "/c", referrer="https://shop.example/b"),
     ]
-    engine = engine_with(rows)
-    try:
-        assert links_of(engine) == {}
-    finally:
-        engine.close()
+    assert links_in(rows) == {}
 
 
 def test_a_hostile_crowd_behind_one_address_costs_a_sort_not_a_cross_join():
