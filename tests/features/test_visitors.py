@@ -21,6 +21,17 @@ def req(eid: str, seconds: float, ip: str | None, vid: str | None, path: str = "
 
 
 HOME = "https://shop.example/"
+# the site's pages are logged as paths; its stylesheet, asked for by them, names its host
+ASSET = req(
+    "css",
+    0,
+    "192.0.2.1",
+    "someone",
+    "/static/a.css",
+    event="request",
+    asset=True,
+    referrer=HOME + "about",
+)
 
 ROWS = [
     # a person: the landing page without the cookie, everything after with it (the stylesheet
@@ -157,6 +168,7 @@ def test_a_script_on_a_person_s_address_stays_apart():
     """Behind a carrier NAT, a script without cookies and a person share address and user agent
     (the review's case: the script's hits had been joined to people, who were then charged)."""
     rows = [req(f"s{k}", 8 * k, "198.51.100.9", None, "/?utm_source=adnet") for k in range(40)]
+    rows.append(ASSET)
     rows += [  # the person lands on another page among the script's hits
         req("p0", 81, "198.51.100.9", None, "/news"),
         req(
@@ -190,6 +202,10 @@ def test_a_returning_visitor_from_a_search_engine_is_no_landing_page_s_cookie():
             asset=True,
             referrer=HOME,
         ),
+        # the same visitor back from the search engine two hours later: its first request is
+        # still no landing page's asset
+        req("p2", 7200, "198.51.100.9", "old", "/", referrer="https://www.google.com/"),
+        ASSET,
         req("q0", 20, "198.51.100.9", None, "/news?id=5"),  # another site with the same path
         req(
             "q1",
@@ -238,6 +254,7 @@ def test_a_hostile_crowd_behind_one_address_costs_a_sort_not_a_cross_join():
     # 20,000 requests without a cookie and 20,000 new cookies naming the same page on one address
     # and user agent: a join on (address, user agent, page) would pair 400 million rows
     rows = [req(f"x{i}", i, "198.51.100.9", None) for i in range(20_000)]
+    rows.append(ASSET)
     for i in range(20_000):
         rows += [
             req(f"y{i}", i, "198.51.100.9", f"v{i:05d}", referrer=HOME),

@@ -16,9 +16,12 @@ cookieless hits on other pages of the same address stay apart, and where two coo
 of the named page fall in the window (two browsers landing together, or a script hitting the
 same page: behind a carrier NAT they share an address and a phone model) neither is linked. Each
 landing request goes to one cookie at most (the first after it). The first request's referrer
-must name the site's own host, as a later request of the same cookie does: a cookie set before
-the log began is not new, and its first logged request names where the visitor came from (a
-search engine's bare origin reads as the page `/`). Redirects and HEAD requests are not page
+must name the site's own host: the page view's own where its URL has one, else the host the
+site's static assets name as referrer (a log of bare paths whose assets are served elsewhere, a
+CDN, gets no links). A cookie set before the log began is not new, and its first logged request
+names where the visitor came from (a search engine's bare origin reads as the page `/`). Under
+`Referrer-Policy: origin` every referrer reads as `/` and a cookieless `/` on a shared address
+can be taken for a landing page. Redirects and HEAD requests are not page
 views, so they neither land nor compete with the page view that follows them.
 A browser that never returns the cookie (most bots) makes no first request to link to, and a
 cookie first seen elsewhere (another address or user agent) is not a new browser: neither is
@@ -77,25 +80,33 @@ named AS (  -- cookies that sent a request from one of those addresses (the cand
   SELECT DISTINCT e.visitor_id FROM events e
   JOIN (SELECT DISTINCT ip FROM lone) k ON k.ip = e.ip
   WHERE e.visitor_id IS NOT NULL),
-visits AS (  -- every request of those cookies, in order, with its referrer's host
-  SELECT e.visitor_id, e.ts, {key}, e.referrer, {host_sql("e.referrer")} AS ref_host,
-         row_number() OVER (PARTITION BY e.visitor_id ORDER BY e.ts, e.rid) AS r
-  FROM events e JOIN named n ON n.visitor_id = e.visitor_id),
-firsts AS (  -- each such cookie's first request ever, and the page it names as its referrer,
-  -- where that page is the site's own: a later request of the same cookie names the same host
-  -- (a returning visitor's first logged request names where it came from, e.g. a search
-  -- engine's bare origin, and is no landing page's asset)
-  SELECT f.visitor_id, f.ts, f.site, f.ip, f.ua, {page_sql("f.referrer")} AS page
-  FROM visits f
-  WHERE f.r = 1 AND f.ip IS NOT NULL AND f.ref_host IS NOT NULL
-    AND EXISTS (SELECT 1 FROM visits o WHERE o.visitor_id = f.visitor_id AND o.r > 1
-                AND o.ref_host = f.ref_host)),
-pages AS (SELECT DISTINCT site, ip, ua, page FROM firsts),
-stream AS (  -- per (site, address, user agent, page): its cookieless requests and the first
-  -- requests that name it
+own AS (  -- the site's own host where its pages are logged as paths: the host its static
+  -- assets name as referrer (the site's own pages ask for them)
+  SELECT site, host FROM (
+    SELECT site, host, row_number() OVER (PARTITION BY site ORDER BY n DESC, host) AS r
+    FROM (SELECT site, {host_sql("referrer")} AS host, sum(n) AS n
+          FROM (SELECT coalesce(site, '') AS site, referrer, count(*) AS n FROM events
+                WHERE asset AND referrer IS NOT NULL GROUP BY 1, 2) a
+          GROUP BY 1, 2) h
+    WHERE host IS NOT NULL) x
+  WHERE r = 1),
+firsts AS (  -- each such cookie's first request ever, the page it names as its referrer, and
+  -- that page's host (a returning visitor's first logged request names where it came from, a
+  -- search engine's bare origin reading as the page '/': its host is not the site's)
+  SELECT visitor_id, ts, site, ip, ua, {page_sql("referrer")} AS page,
+         {host_sql("referrer")} AS ref_host FROM (
+    SELECT e.visitor_id, e.ts, {key}, e.referrer,
+           row_number() OVER (PARTITION BY e.visitor_id ORDER BY e.ts, e.rid) AS r
+    FROM events e JOIN named n ON n.visitor_id = e.visitor_id) x
+  WHERE r = 1 AND ip IS NOT NULL AND referrer IS NOT NULL),
+pages AS (SELECT DISTINCT site, ip, ua, page, ref_host FROM firsts),
+stream AS (  -- per (site, address, user agent, page): its cookieless page views and the first
+  -- requests that name it on the site's own host (the page view's own, where its URL has one)
   SELECT l.rid, l.ts, l.site, l.ip, l.ua, p.page, 0 AS first, CAST(NULL AS VARCHAR) AS visitor_id
-  FROM lone l JOIN pages p
+  FROM lone l LEFT JOIN own o ON o.site = l.site
+  JOIN pages p
     ON p.site = l.site AND p.ip = l.ip AND p.ua = l.ua AND p.page = {page_sql("l.url")}
+   AND p.ref_host = coalesce({host_sql("l.url")}, o.host)
   UNION ALL
   SELECT CAST(NULL AS BIGINT) AS rid, ts, site, ip, ua, page, 1 AS first, visitor_id FROM firsts),
 stamped AS (  -- a cookieless request as sortable text: its time, its row id, and the time of
