@@ -527,12 +527,17 @@ def rows_to_table(rows: Iterable[dict[str, Any]]) -> pa.Table:
     return pa.Table.from_pylist(list(rows), schema=EVENT_SCHEMA)
 
 
+def visitor_id_sql(alias: str = "e", link: str | None = None) -> str:
+    """A request's visitor id (SQL). With `link`, the alias of ``visitor_links`` joined on the
+    row id: a landing request sent before its cookie was set has that cookie's
+    (features/visitors.py). NULL for neither."""
+    return f"coalesce({alias}.visitor_id, {link}.visitor_id)" if link else f"{alias}.visitor_id"
+
+
 def visitor_key_sql(alias: str = "e", link: str | None = None) -> str:
-    """The UV key (SQL): the visitor id, else IP + user agent (cookieless hits, server logs).
-    With `link`, the alias of ``visitor_links`` joined on the row id: a request sent before its
-    cookie was set counts under that cookie (features/visitors.py)."""
-    linked = f"{link}.visitor_id, " if link else ""
+    """The UV key (SQL): the visitor id (:func:`visitor_id_sql`), else IP + user agent
+    (cookieless hits, server logs)."""
     return (
-        f"coalesce({alias}.visitor_id, {linked}"
+        f"coalesce({visitor_id_sql(alias, link)}, "
         f"{alias}.ip || ' ' || coalesce({alias}.user_agent, ''))"
     )

@@ -20,8 +20,8 @@ import pyarrow as pa
 from qinglang.detect.base import Context
 from qinglang.detect.pipeline import present_columns
 from qinglang.engine import Engine, connect
+from qinglang.events import visitor_id_sql
 from qinglang.features.events import FEATURES, materialize_event_features
-from qinglang.features.visitors import linked_visitor_sql
 from qinglang.learn.labels import align, read_labels
 from qinglang.learn.model import Model, fit, save
 
@@ -41,7 +41,7 @@ def event_feature_rows(engine: Engine, settings: dict[str, object] | None) -> pa
     cols = ", ".join(f"f.{c}" for c in FEATURES)
     return engine.query(
         # a landing request sent before its cookie was set is that cookie's (features/visitors)
-        f"SELECT e.rid, e.event_id, {linked_visitor_sql('e', 'vl')} AS visitor_id, "
+        f"SELECT e.rid, e.event_id, {visitor_id_sql('e', 'vl')} AS visitor_id, "
         f"dense_rank() OVER (ORDER BY m.skey, m.sno) AS session, {cols} "
         "FROM events e JOIN event_features f ON f.rid = e.rid "
         "LEFT JOIN visitor_links vl ON vl.rid = e.rid "

@@ -85,11 +85,17 @@ def fixed_offset_seconds(tz: str, span: tuple[datetime, datetime]) -> int | None
     return offsets.pop() if len(offsets) == 1 else None
 
 
+def counted_sql(has_pageviews: bool) -> str:
+    """Whether an event of ``label_rows e`` counts in PV and UV: its page views, or every event
+    where the input has none."""
+    return "e.event = 'pageview'" if has_pageviews else "TRUE"
+
+
 def _uv_table_sql(
     has_pageviews: bool, tz: str, span: tuple[datetime, datetime] | None = None
 ) -> str:
     key = "e.visitor"
-    counted = "e.event = 'pageview'" if has_pageviews else "TRUE"
+    counted = counted_sql(has_pageviews)
     day = day_sql(tz, span=span)
     return f"""
         SELECT {day} AS day, {key} AS visitor,
@@ -137,10 +143,11 @@ def compute_facts(
         "SELECT day, source, any_valid, prio, count(*) AS n, sum(converted) AS conv "
         "FROM uv GROUP BY 1, 2, 3, 4"
     ).to_pylist()
+    counted = counted_sql(has_pv)
     # a counted event with neither a visitor id nor an IP has no UV key: it is in PV, in no UV
     pv = engine.query(
         "SELECT e.verdict, e.visitor IS NULL AS keyless, count(*) AS n FROM label_rows e "
-        f"WHERE {'e.event = ' + repr('pageview') if has_pv else 'TRUE'} GROUP BY 1, 2"
+        f"WHERE {counted} GROUP BY 1, 2"
     ).to_pylist()
     pv_by: dict[str, int] = {}
     keyless_by: dict[str, int] = {}
@@ -152,7 +159,7 @@ def compute_facts(
         r["category"]: int(r["n"])
         for r in engine.query(
             "SELECT e.category, count(*) AS n FROM label_rows e WHERE e.verdict = 'invalid' "
-            f"AND {'e.event = ' + repr('pageview') if has_pv else 'TRUE'} GROUP BY 1"
+            f"AND {counted} GROUP BY 1"
         ).to_pylist()
     }
     replicates = int(setting_value(settings, "bootstrap_replicates"))
@@ -173,9 +180,7 @@ def compute_facts(
     facts.update(_counts(cells, pv_by, int(shape["events"]), price, replicates, seed, error))
     facts["totals"]["pv_without_uv_key"] = sum(keyless_by.values())
     facts["totals"]["invalid_pv_without_uv_key"] = keyless_by.get("invalid", 0)
-    proxy = proxy_addresses(
-        engine, sum(pv_by.values()), "l.event = 'pageview'" if has_pv else "TRUE"
-    )
+    proxy = proxy_addresses(engine, sum(pv_by.values()), counted)
     facts["notices"] = {"proxy_addresses": proxy} if proxy else {}
     for c in facts["categories"]:
         c["pv"] = pv_by_category.get(c["category"], 0)

@@ -29,15 +29,16 @@ PROXY_SHOWN = 3
 def proxy_addresses(engine: Engine, pv_total: int, counted: str) -> dict[str, Any] | None:
     """The data-center addresses (page views charged as ``givt.datacenter``) that each show at
     least PROXY_MIN_USER_AGENTS user agents, where together they carry PROXY_MIN_SHARE of the
-    `pv_total` page views or more; else None. `counted`: the SQL condition of a counted event."""
+    `pv_total` page views or more; else None. `counted`: the SQL condition of a counted event
+    of ``label_rows`` as ``e``."""
     if pv_total <= 0:
         return None
     rows = engine.query(
-        "SELECT e.ip, count(*) AS pv, count(DISTINCT e.user_agent) AS user_agents "
-        "FROM label_rows l JOIN events e ON e.rid = l.rid "
-        f"WHERE {counted} AND l.category = 'givt.datacenter' AND e.ip IS NOT NULL "
-        f"GROUP BY e.ip HAVING count(DISTINCT e.user_agent) >= {PROXY_MIN_USER_AGENTS} "
-        "ORDER BY pv DESC, e.ip"
+        "SELECT x.ip, count(*) AS pv, count(DISTINCT x.user_agent) AS user_agents "
+        "FROM label_rows e JOIN events x ON x.rid = e.rid "
+        f"WHERE {counted} AND e.category = 'givt.datacenter' AND x.ip IS NOT NULL "
+        f"GROUP BY x.ip HAVING count(DISTINCT x.user_agent) >= {PROXY_MIN_USER_AGENTS} "
+        "ORDER BY pv DESC, x.ip"
     ).to_pylist()
     pv = sum(int(r["pv"]) for r in rows)
     if not rows or pv < PROXY_MIN_SHARE * pv_total:

@@ -259,10 +259,11 @@ def _show_audit(facts: dict, out_dir: Path, lang: str) -> None:
             "transfer to this site",
             highlight=False,
         )
-    render_summary(facts, out, lang="en" if lang == "en" else "zh")
+    shown = "en" if lang == "en" else "zh"
+    render_summary(facts, out, lang=shown)
     from qinglang.audit.notices import notice_lines
 
-    for line in notice_lines(facts, "en"):
+    for line in notice_lines(facts, shown):
         console.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False)
     if facts.get("evaluation"):
         print_evaluation(facts["evaluation"])

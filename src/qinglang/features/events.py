@@ -8,9 +8,10 @@ belongs to one group, and a model's finding is reported by the groups that drove
 
 from __future__ import annotations
 
+from qinglang.features import FeatureContext
 from qinglang.features.clicks import CLICK_FEATURE_NAMES, materialize_clicks
 from qinglang.features.sessions import FEATURE_NAMES as SESSION_FEATURE_NAMES
-from qinglang.features.sessions import FeatureContext, materialize_sessions
+from qinglang.features.sessions import materialize_sessions
 
 FEATURES: tuple[str, ...] = SESSION_FEATURE_NAMES + CLICK_FEATURE_NAMES
 

@@ -29,24 +29,11 @@ Everything is SQL in DuckDB's dialect, so DuckDB and Spark compute the same numb
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 
-from qinglang.engine import Engine
+from qinglang.events import visitor_id_sql
+from qinglang.features import FeatureContext
 from qinglang.features.urls import host_sql, path_sql, tag_sql
-from qinglang.features.visitors import linked_visitor_sql, materialize_visitor_links
-
-
-class FeatureContext(Protocol):
-    """What building features needs of a detector's context (detect.base.Context has it): the
-    engine, the settings, and the set of tables already built in this audit."""
-
-    engine: Engine
-    registered: set[str]
-
-    def has(self, *columns: str) -> bool: ...
-
-    def setting(self, name: str) -> float: ...
-
+from qinglang.features.visitors import materialize_visitor_links
 
 # (name, what it measures). The README's behaviour table is checked against this list.
 SESSION_FEATURES: tuple[tuple[str, str], ...] = (
@@ -91,7 +78,7 @@ def visitor_sql(alias: str = "e", link: str = "vl") -> str:
     many there are)."""
     a = f"{alias}."
     return (
-        f"coalesce({linked_visitor_sql(alias, link)}, "
+        f"coalesce({visitor_id_sql(alias, link)}, "
         f"CASE WHEN {a}ip IS NOT NULL OR {a}user_agent IS NOT NULL "
         f"THEN coalesce({a}ip, '') || ' ' || coalesce({a}user_agent, '') END)"
     )
@@ -181,8 +168,8 @@ raw AS (
          {host_sql("e.url")} AS host, {host_sql("e.referrer")} AS ref_host, si.host AS site_host,
          CASE WHEN e.user_agent IS NOT NULL THEN text_hash(e.user_agent) END AS ua_hash,
          e.client.visible_ms IS NOT NULL AS sig,
-         {linked_visitor_sql()} IS NOT NULL AS by_cookie,
-         e.event = 'pageview' AND {linked_visitor_sql()} IS NULL
+         {visitor_id_sql("e", "vl")} IS NOT NULL AS by_cookie,
+         e.event = 'pageview' AND {visitor_id_sql("e", "vl")} IS NULL
            AND {tag_sql("e")} IS NOT NULL AS tagged,
          coalesce(e.site, '') AS site, q.quiet_hour IS NOT NULL AS quiet
   FROM events e LEFT JOIN visitor_links vl ON vl.rid = e.rid

@@ -36,20 +36,8 @@ Spark), so the cost is a sort whatever the rows hold.
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from qinglang.engine import Engine
+from qinglang.features import FeatureContext
 from qinglang.features.urls import host_sql, page_sql
-
-
-class LinkContext(Protocol):
-    engine: Engine
-    registered: set[str]
-
-    def has(self, *columns: str) -> bool: ...
-
-    def setting(self, name: str) -> float: ...
-
 
 EMPTY_SQL = "SELECT CAST(NULL AS BIGINT) AS rid, CAST(NULL AS VARCHAR) AS visitor_id LIMIT 0"
 
@@ -133,17 +121,13 @@ SELECT rid, visitor_id FROM ranked WHERE k = 1
 """
 
 
-def materialize_visitor_links(ctx: LinkContext) -> None:
-    """Build `visitor_links` once per audit (empty without visitor ids or addresses)."""
+def materialize_visitor_links(ctx: FeatureContext) -> None:
+    """Build `visitor_links` once per audit (empty without visitor ids, addresses, URLs or
+    referrers: then nothing can be linked, and nothing is scanned)."""
     if "visitor_links" in ctx.registered:
         return
-    if ctx.has("visitor_id", "ip"):
+    if ctx.has("visitor_id", "ip", "url", "referrer"):
         ctx.engine.materialize("visitor_links", links_sql(ctx.setting("stitch_seconds")))
     else:
         ctx.engine.materialize("visitor_links", EMPTY_SQL)
     ctx.registered.add("visitor_links")
-
-
-def linked_visitor_sql(alias: str = "e", link: str = "vl") -> str:
-    """A request's visitor id: its own, else the cookie it was linked to (NULL for neither)."""
-    return f"coalesce({alias}.visitor_id, {link}.visitor_id)"
