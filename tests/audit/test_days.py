@@ -35,3 +35,19 @@ def test_shortcut_and_conversion_agree_at_midnight_edges(tz):
     converted = engine.query(f"SELECT rid, {day_sql(tz, 'e')} AS d FROM events e ORDER BY rid")
     assert shortcut.to_pylist() == converted.to_pylist()
     engine.close()
+
+
+def test_daily_categories_in_a_fixed_order_whatever_order_the_cells_come_in():
+    """Two runs of one audit must write the same audit.json: the engine's GROUP BY returns the
+    day's cells in any order, the categories of a day are listed in CATEGORY_PRIORITY's."""
+    from qinglang.audit.facts import _daily
+    from qinglang.reasons import CATEGORY_PRIORITY
+
+    cells = [
+        {"day": "2017-09-01", "n": 5 + i, "any_valid": False, "prio": i}
+        for i in range(len(CATEGORY_PRIORITY))
+    ] + [{"day": "2017-09-01", "n": 3, "any_valid": True, "prio": None}]
+    forward, backward = _daily(cells), _daily(list(reversed(cells)))
+    assert list(forward[0]["by_category"]) == list(CATEGORY_PRIORITY)
+    assert list(backward[0]["by_category"]) == list(CATEGORY_PRIORITY)
+    assert forward == backward
