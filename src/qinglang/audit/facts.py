@@ -396,7 +396,9 @@ def _daily(cells: list[dict]) -> list[dict[str, Any]]:
             cat = CATEGORY_PRIORITY[int(c["prio"] or 0)]
             d["by_category"][cat] = d["by_category"].get(cat, 0) + c["n"]
     for d in days.values():  # in the categories' fixed order, whatever order the cells came in
-        d["by_category"] = {c: d["by_category"][c] for c in CATEGORY_PRIORITY if c in d["by_category"]}
+        d["by_category"] = {
+            c: d["by_category"][c] for c in CATEGORY_PRIORITY if c in d["by_category"]
+        }
     return [days[k] for k in sorted(days)]
 
 
