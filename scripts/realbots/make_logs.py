@@ -22,6 +22,12 @@ Kits (each its own browser, each session its own context):
   headed           headed Chromium under Xvfb, a desktop Chrome user agent, common viewport
   headed-stealth   headed + playwright-stealth
   mobile-stealth   headless, Playwright's "Pixel 7" device descriptor + playwright-stealth
+Only when named in --kits (not in the committed fixture):
+  launch-ua-stealth headless + stealth, a desktop Chrome user agent set at launch (--user-agent)
+  rotate-ua        headless, each session a user agent from a list of common browsers (Chrome,
+                   Edge, Firefox, Safari, iPhone Safari), set on its context
+
+--client-hints adds the Sec-CH-UA header to the log format (a last field, "$http_sec_ch_ua").
 
 Behaviour (randomised per session from --seed): land on the home page or a deep page, sometimes
 with a search-engine referrer; then a random walk of 4-25 page views by clicking links found on
@@ -68,16 +74,21 @@ LOG_FORMAT = (
     '$http_x_forwarded_for - $remote_user [$time_local] "$request" $status $body_bytes_sent '
     '"$http_referer" $cookie_vid "$http_user_agent"'
 )
+# --client-hints: the Sec-CH-UA header too (as nginx writes it: each " escaped as \x22)
+HINTS_FORMAT = LOG_FORMAT + ' "$http_sec_ch_ua"'
 LINE_RE = re.compile(
     r'^(?P<xff>\S+) - (?P<user>\S+) \[(?P<time>[^\]]+)\] "(?P<request>[^"]*)" (?P<status>\d{3}) '
-    r'(?P<bytes>\d+) "(?P<referer>[^"]*)" (?P<vid>\S+) "(?P<ua>[^"]*)"$'
+    r'(?P<bytes>\d+) "(?P<referer>[^"]*)" (?P<vid>\S+) "(?P<ua>[^"]*)"(?: "(?P<ch>[^"]*)")?$'
 )
 
 KITS = ["headless", "headless-stealth", "headed", "headed-stealth", "mobile-stealth"]
 # Kits run only when asked for by --kits (not in the committed fixture). `launch-ua-stealth`:
 # headless + stealth, but the user agent is the browser's own (--user-agent at launch, one
 # browser per session), so every request it makes carries it, the unload beacon's too.
-EXTRA_KITS = ["launch-ua-stealth"]
+# `rotate-ua`: headless, no stealth, each session a user agent of its own drawn from a list of
+# common browsers (Chrome, Edge, Firefox, Safari; desktop and phone), set per context: the bot
+# that rotates user agents from a list.
+EXTRA_KITS = ["launch-ua-stealth", "rotate-ua"]
 ALL_KITS = KITS + EXTRA_KITS
 
 # Flags that keep Chromium from phoning home (update checks, field trials, sync, ...). They are
@@ -204,6 +215,44 @@ def weighted(rng: random.Random, items):
     return rng.choices(values, weights=weights, k=1)[0]
 
 
+def rotated_user_agent(rng: random.Random, major: str) -> tuple[str, str]:
+    """One of a bot's list of common user agents (Chrome and Edge on this Chromium's major)."""
+    win, mac = "Windows NT 10.0; Win64; x64", "Macintosh; Intel Mac OS X 10_15_7"
+    webkit = "AppleWebKit/537.36 (KHTML, like Gecko)"
+    return weighted(
+        rng,
+        [
+            ((f"Mozilla/5.0 ({win}) {webkit} Chrome/{major}.0.0.0 Safari/537.36", "Win32"), 0.3),
+            (
+                (
+                    f"Mozilla/5.0 ({win}) {webkit} Chrome/{major}.0.0.0 Safari/537.36 "
+                    f"Edg/{major}.0.0.0",
+                    "Win32",
+                ),
+                0.1,
+            ),
+            ((f"Mozilla/5.0 ({win}; rv:133.0) Gecko/20100101 Firefox/133.0", "Win32"), 0.2),
+            ((f"Mozilla/5.0 ({mac}; rv:133.0) Gecko/20100101 Firefox/133.0", "MacIntel"), 0.1),
+            (
+                (
+                    f"Mozilla/5.0 ({mac}) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+                    "Version/18.1 Safari/605.1.15",
+                    "MacIntel",
+                ),
+                0.15,
+            ),
+            (
+                (
+                    "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 "
+                    "(KHTML, like Gecko) Version/18.1 Mobile/15E148 Safari/604.1",
+                    "iPhone",
+                ),
+                0.15,
+            ),
+        ],
+    )
+
+
 def desktop_user_agent(rng: random.Random, major: str) -> tuple[str, str]:
     """A Chrome desktop UA (reduced form, as Chrome sends it) on the running Chromium's major."""
     platform = weighted(rng, [("win", 0.70), ("mac", 0.25), ("linux", 0.05)])
@@ -224,8 +273,9 @@ def desktop_user_agent(rng: random.Random, major: str) -> tuple[str, str]:
 
 
 class Nginx:
-    def __init__(self, port: int, workdir: Path):
+    def __init__(self, port: int, workdir: Path, log_format: str = LOG_FORMAT):
         self.port = port
+        self.log_format = log_format
         self.prefix = workdir / "nginx"
         self.access_log = self.prefix / "access.log"
         self.proc: subprocess.Popen | None = None
@@ -242,6 +292,7 @@ class Nginx:
             "@ROOT@": str(SITE),
             "@PORT@": str(self.port),
             "@ACCESS_LOG@": str(self.access_log),
+            "@LOG_FORMAT@": self.log_format,
         }.items():
             conf = conf.replace(key, value)
         (self.prefix / "nginx.conf").write_text(conf)
@@ -825,6 +876,10 @@ class Runner:
             ua, nav_platform = device["user_agent"], "Linux armv81"
         elif s.kit == "headless":
             ua, nav_platform = None, None
+        elif s.kit == "rotate-ua":
+            ua, nav_platform = rotated_user_agent(rng, self.major)
+            viewport, screen = weighted(rng, VIEWPORTS)
+            opts.update(user_agent=ua, viewport=viewport, screen=screen, locale="en-US")
         else:
             ua, nav_platform = desktop_user_agent(rng, self.major)
             viewport, screen = weighted(rng, VIEWPORTS)
@@ -980,7 +1035,13 @@ def main() -> None:
         "--kits", default=",".join(KITS), help="comma-separated subset of " + ",".join(ALL_KITS)
     )
     ap.add_argument("--chromium", default=CHROMIUM)
+    ap.add_argument(
+        "--client-hints",
+        action="store_true",
+        help='log the Sec-CH-UA header too (a last field, "$http_sec_ch_ua")',
+    )
     args = ap.parse_args()
+    log_format = HINTS_FORMAT if args.client_hints else LOG_FORMAT
     kits = [k for k in args.kits.split(",") if k]
     for k in kits:
         if k not in ALL_KITS:
@@ -1004,7 +1065,7 @@ def main() -> None:
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="realbots-"))
-    nginx = Nginx(args.port, workdir)
+    nginx = Nginx(args.port, workdir, log_format)
     xvfb = Xvfb()
     runner = Runner(args)
     for s in sessions:
@@ -1082,7 +1143,7 @@ def main() -> None:
         f"started {started}, took {elapsed / 60:.1f} min; Chromium {getattr(runner, 'version', '?')}"
     )
     print(f"log: {log_out} ({report['lines']} lines, {log_out.stat().st_size} bytes)")
-    print(f"log format: {LOG_FORMAT}")
+    print(f"log format: {log_format}")
     print(
         f"unparsed lines: {len(report['bad'])}; lines with an unknown address: {sum(report['unknown'].values())}"
         f" {dict(report['unknown'])}; vids seen under two addresses: {len(report['split_vids'])}"

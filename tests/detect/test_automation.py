@@ -101,3 +101,39 @@ def test_swiftshader_person_is_not_a_program(make_engine):
     assert found["e0002"] == {"client.tell"}  # two weak tells add up
     assert found["e0003"] == {"client.tell"}  # a strong tell decides, SwiftShader or not
     assert "swiftshader" in automation.WEAK_TELLS and "swiftshader" not in automation.STRONG_TELLS
+
+
+def test_the_client_hints_of_a_server_log(tmp_path, make_engine):
+    """An nginx log that records Sec-CH-UA: a Chromium browser under a Firefox user agent, and
+    one whose user agent claims another Chrome version, contradict their own header; a Chrome
+    that agrees with it and a Firefox that sends none do not. (The brands are as real Chromium
+    156 sent them to nginx, escaped quotes and all.)"""
+    from qinglang.detect import forgery
+    from qinglang.ingest import read_events
+
+    native = r"\x22Not:A-Brand\x22;v=\x228\x22, \x22Chromium\x22;v=\x22156\x22"
+    chrome = WIN_CHROME.replace("Chrome/120.0.0.0", "Chrome/156.0.0.0")
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    lines = [
+        (chrome, native),  # agrees
+        (firefox, native),  # Chromium under a Firefox UA
+        (WIN_CHROME, native),  # claims Chrome 120, engine 156
+        (firefox, "-"),  # a real Firefox: no client hints
+    ]
+    log = tmp_path / "hints.log"
+    log.write_text(
+        "".join(
+            f'1.2.3.{i} - - [01/Sep/2017:10:00:0{i} +0800] "GET /p{i} HTTP/1.1" 200 5 "-" '
+            f'"{ua}" "{hints}"\n'
+            for i, (ua, hints) in enumerate(lines)
+        )
+    )
+    fmt = (
+        '$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
+        '"$http_user_agent" "$http_sec_ch_ua"'
+    )
+    read = read_events([log], fmt="nginx", log_format=fmt)
+    engine = make_engine(read.to_reader().read_all().to_pylist())
+    found = findings_of(automation, engine)
+    assert found == {"hints.log:2": {"ua.ch_mismatch"}, "hints.log:3": {"ua.ch_mismatch"}}
+    assert findings_of(forgery, engine) == {}  # a header is no tracker beacon

@@ -108,3 +108,22 @@ def test_a_replay_that_leaves_a_measurement_out_is_still_cloned(make_engine):
     rows += [event(10 + i, client=c) for i, c in enumerate(PEOPLE)]
     found = findings_of(forgery, make_engine(rows))
     assert {k for k, v in found.items() if "beacon.cloned" in v} == {f"e{i:04d}" for i in range(6)}
+
+
+CH_UA = '"Chromium";v="156", "Google Chrome";v="156", "Not-A.Brand";v="24"'
+
+
+def test_a_server_logs_client_hints_are_no_beacon(make_engine):
+    """A log that carries the Sec-CH-UA header (client.ch_ua) holds no tracker beacons: its
+    Firefox and Safari hits, which send no client hints, are not beacon-less hits."""
+    rows = [event(i, client={"ch_ua": CH_UA}, token=None) for i in range(6)]
+    rows += [event(10 + i, client=None, token=None) for i in range(3)]
+    assert findings_of(forgery, make_engine(rows)) == {}
+
+
+def test_a_hit_with_only_the_header_on_a_tracker_site_is_beacon_less(make_engine):
+    """On a site whose tracker reports, a hit carrying the header but no measurement is what a
+    script that copies a browser's headers sends: no tracker ran."""
+    rows = [event(i, client={"ch_ua": CH_UA, **PEOPLE[i]}) for i in range(6)]
+    rows += [event(10, client={"ch_ua": CH_UA}, token=None)]
+    assert findings_of(forgery, make_engine(rows)) == {"e0010": {"beacon.missing"}}

@@ -314,3 +314,37 @@ def test_a_block_of_thousands_of_lines_that_are_not_utf8_reads_the_same(tmp_path
     assert fast.equals(slow) and fast.num_rows == 5
     same_reports(fast_reports, slow_reports)
     assert fast_reports[0].rows_bad == 30_000
+
+
+HINTS_FORMAT = (
+    '$remote_addr - - [$time_local] "$request" $status $body_bytes_sent "$http_referer" '
+    '"$http_user_agent" "$http_sec_ch_ua"'
+)
+# as nginx writes the header: each double quote escaped as \x22
+CHROMIUM_156 = r"\x22Not:A-Brand\x22;v=\x228\x22, \x22Chromium\x22;v=\x22156\x22"
+
+
+@pytest.mark.parametrize("batch_size", [3, 65536])
+def test_the_sec_ch_ua_header_reads_the_same_both_ways(tmp_path, batch_size):
+    """The Sec-CH-UA header becomes client.ch_ua, its escaped quotes decoded, by the block SQL
+    as by the per-line reader; a value with any other escape, or too long, is read per line."""
+    values = [CHROMIUM_156, "-", "", r"\x22a\x5Cb\x22", "x" * 5000, r"\x22\x22", CHROMIUM_156]
+    quoted = r"https://s.example/?q=\x22x\x22"  # an escaped quote elsewhere on the line
+    lines = [
+        f'1.2.3.4 - - [01/Sep/2017:00:00:0{i} +0800] "GET /a HTTP/1.1" 200 5 '
+        f'"{quoted if i == 2 else "-"}" "{UA}" "{value}"'
+        for i, value in enumerate(values)
+    ]
+    log = write_log(tmp_path / "hints.log", lines)
+    vouched: list[int] = []
+    (fast, fast_reports), (slow, slow_reports) = read_both(
+        [log], vouched, batch_size=batch_size, log_format=HINTS_FORMAT
+    )
+    assert fast.equals(slow)
+    same_reports(fast_reports, slow_reports)
+    assert sum(vouched) == 5  # all but the backslash and the over-long value
+    hints = [c and c["ch_ua"] for c in fast.column("client").to_pylist()]
+    assert hints[0] == hints[6] == '"Not:A-Brand";v="8", "Chromium";v="156"'
+    assert hints[1] is None and hints[2] is None and hints[3] == '"a\\b"'
+    assert hints[5] == '""'
+    assert fast.column("referrer").to_pylist()[2] == 'https://s.example/?q="x"'

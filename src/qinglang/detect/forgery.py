@@ -11,6 +11,7 @@ fresh visitor ids repeats its millisecond measurements exactly: a cloned beacon.
 from __future__ import annotations
 
 from qinglang.detect.base import Check, Context, Findings, finding_sql
+from qinglang.events import CLIENT_KEYS
 
 NAME = "forgery"
 CATEGORY = "sivt.forgery"
@@ -22,6 +23,12 @@ CHECKS = (
     Check("beacon.missing", ("client",)),
     Check("beacon.cloned", ("visitor_id", "client.dwell_ms", "client.first_interaction_ms")),
 )
+
+# A beacon is what a running tracker reports. The Sec-CH-UA header a server log can carry is kept
+# as `client.ch_ua` (what the tracker reads of the same browser), but every request of a Chromium
+# browser sends it, script or no script: alone it is no beacon.
+HEADER_KEYS = ("ch_ua",)
+BEACON_SQL = " OR ".join(f"client.{k} IS NOT NULL" for k in CLIENT_KEYS if k not in HEADER_KEYS)
 
 
 def detect(ctx: Context) -> Findings:
@@ -41,9 +48,12 @@ def detect(ctx: Context) -> Findings:
         # Sites whose tracker reports signals for most hits; there, a hit without any is forged.
         sites = (
             "SELECT coalesce(site, '') FROM events GROUP BY 1 "
-            "HAVING avg(CASE WHEN client IS NULL THEN 0.0 ELSE 1.0 END) >= 0.5"
+            f"HAVING avg(CASE WHEN {BEACON_SQL} THEN 1.0 ELSE 0.0 END) >= 0.5"
         )
-        where = f"client IS NULL AND event NOT IN ('conversion', 'action') AND coalesce(site, '') IN ({sites})"
+        where = (
+            f"NOT coalesce({BEACON_SQL}, FALSE) AND event NOT IN ('conversion', 'action') "
+            f"AND coalesce(site, '') IN ({sites})"
+        )
         q.append(finding_sql("beacon.missing", 0.9, "events", where))
     return findings
 

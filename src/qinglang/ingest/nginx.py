@@ -14,6 +14,9 @@ How variables become contract columns (every other variable is ignored, and name
   ``$http_cookie``) -> ``visitor_id``;
 * the method of ``$request`` (or ``$request_method``) -> ``method``, ``$status`` -> ``status``,
   ``$body_bytes_sent`` (or ``$bytes_sent``) -> ``bytes``;
+* ``$http_sec_ch_ua`` (the Sec-CH-UA client hint: the brands and versions a Chromium browser
+  says it is) -> ``client.ch_ua``, as the tracker reports it; the audit compares it with the
+  user agent (``ua.ch_mismatch``, ``ua.headless``);
 * ``$arg_*`` is ignored. A value of ``-`` is null.
 
 Every line is an event. Only a page view is paid: a GET (or a line without a method) of a page,
@@ -60,6 +63,7 @@ USED = {
     "remote_addr", "http_x_forwarded_for", "time_local", "time_iso8601", "msec", "request",
     "request_uri", "uri", "host", "http_host", "scheme", "http_referer", "http_user_agent",
     "request_id", "http_cookie", "request_method", "status", "body_bytes_sent", "bytes_sent",
+    "http_sec_ch_ua",
 }  # fmt: skip
 
 
@@ -190,6 +194,7 @@ def to_record(groups: dict[str, str | None]) -> dict[str, Any]:
         url = f"{v.get('scheme', 'http')}://{host}{target}"
     status = v.get("status")
     bytes_sent = v.get("body_bytes_sent", v.get("bytes_sent"))
+    hints = v.get("http_sec_ch_ua")
     return {
         "event_id": v.get("request_id"),
         "ts": _ts(v),
@@ -203,6 +208,7 @@ def to_record(groups: dict[str, str | None]) -> dict[str, Any]:
         "status": status,
         "bytes": bytes_sent,
         "asset": True if asset else None,
+        "client": {"ch_ua": hints} if hints is not None else None,
     }
 
 

@@ -34,7 +34,7 @@ from .nginx_format import LogFormat
 BLOCK_VARIABLES = frozenset(
     ("remote_addr", "http_x_forwarded_for", "time_local", "request", "status",
      "body_bytes_sent", "bytes_sent",
-     "http_referer", "http_user_agent")
+     "http_referer", "http_user_agent", "http_sec_ch_ua")
 )  # fmt: skip
 _MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
 _TIME_LOCAL = (
@@ -55,8 +55,10 @@ def block_parser_for(fmt: LogFormat, used: frozenset[str], name: str, site: str 
 
 
 def _value(group: str) -> str:
-    """A variable's group as the per-line reader holds it: null for ``-`` or empty."""
-    return f"CASE WHEN m.{group} IN ('', '-') THEN NULL ELSE m.{group} END"
+    """A variable's group as the per-line reader holds it: null for ``-`` or empty, and nginx's
+    escaped double quote (``\\x22``, in every Sec-CH-UA header) decoded. A line with any other
+    escape is not plain (below): the per-line reader decodes it."""
+    return f"CASE WHEN m.{group} IN ('', '-') THEN NULL ELSE replace(m.{group}, '\\x22', '\"') END"
 
 
 def _extensions_sql(column: str, suffixes: Sequence[str]) -> str:
@@ -101,7 +103,8 @@ class BlockParser:
         self.sql = f"""
 WITH g AS (
   -- a line that does not match has every group empty, so no time: never vouched for
-  SELECT lineno, regexp_full_match(line, '[ -\\[\\]-~]*') AS plain,  -- printable ASCII, no backslash
+  -- plain: printable ASCII, no backslash but those of the escaped quotes `_value` decodes
+  SELECT lineno, regexp_full_match(replace(line, '\\x22', ''), '[ -\\[\\]-~]*') AS plain,
          regexp_extract(line, {sql_string(pattern)}, {names!r}) AS m
   FROM block),
 f AS (
@@ -110,7 +113,7 @@ f AS (
          {v["time_local"]} AS time_local,
          {v["request"]} AS request, {v["status"]} AS status, {size} AS size,
          {v["http_referer"]} AS referrer, {v["http_user_agent"]} AS user_agent,
-         {visitor} AS visitor_id
+         {visitor} AS visitor_id, {v["http_sec_ch_ua"]} AS ch_ua
   FROM g),
 i AS (  -- the first forwarded address when it is one, else the peer's (nginx._ip)
   SELECT *, CASE WHEN forwarded IS NOT NULL AND forwarded NOT IN ('', '-') THEN forwarded
@@ -131,7 +134,8 @@ SELECT lineno,
        AND (status IS NULL OR regexp_full_match(status, '[1-9][0-9][0-9]'))
        AND (size IS NULL OR regexp_full_match(size, '[0-9]{{1,18}}'))  -- under the 2**62 cap
        AND {fits("url", "url")} AND {fits("referrer", "referrer")}
-       AND {fits("user_agent", "user_agent")} AND {fits("visitor_id", "visitor_id")} AS ok,
+       AND {fits("user_agent", "user_agent")} AND {fits("visitor_id", "visitor_id")}
+       AND {fits("ch_ua", "client.ch_ua")} AS ok,
        {sql_string(name + ":")} || lineno AS event_id, ts,
        {sql_string(site) if site else "NULL"} AS site,
        CASE WHEN NOT asset AND starts_with(path, '/') AND NOT ({machine})
@@ -141,7 +145,7 @@ SELECT lineno,
        ip, user_agent, url, referrer, visitor_id,
        CASE WHEN request IS NOT NULL THEN method END AS method,
        TRY_CAST(status AS INTEGER) AS status, TRY_CAST(size AS BIGINT) AS bytes,
-       CASE WHEN asset THEN TRUE END AS asset
+       CASE WHEN asset THEN TRUE END AS asset, ch_ua
 FROM a ORDER BY lineno
 """
         self._con = duckdb.connect()
@@ -179,7 +183,9 @@ def conform_rows(rows: pa.Table) -> pa.Table:
     """The block's rows in EVENT_SCHEMA's columns and types, with ``lineno`` last."""
     columns, fields = [], []
     for field in EVENT_SCHEMA:
-        if field.name in rows.column_names:
+        if field.name == "client" and "ch_ua" in rows.column_names:
+            columns.append(_client_of(rows.column("ch_ua"), field.type))
+        elif field.name in rows.column_names:
             columns.append(rows.column(field.name).cast(field.type))
         else:
             columns.append(pa.nulls(rows.num_rows, field.type))
@@ -187,3 +193,11 @@ def conform_rows(rows: pa.Table) -> pa.Table:
     columns.append(rows.column("lineno"))
     fields.append(pa.field("lineno", pa.int64()))
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
+
+
+def _client_of(ch_ua: pa.ChunkedArray, client_type: pa.StructType) -> pa.Array:
+    """The ``client`` struct the per-line reader gives a line whose only client value is its
+    Sec-CH-UA header: null where the line has none."""
+    hints = ch_ua.combine_chunks().cast(pa.string())
+    children = [hints if f.name == "ch_ua" else pa.nulls(len(hints), f.type) for f in client_type]
+    return pa.StructArray.from_arrays(children, fields=list(client_type), mask=hints.is_null())
