@@ -223,8 +223,12 @@ def parse_str_list(value: Any, field: str) -> list[str] | None:
     return [str(v).strip() for v in value]
 
 
-def parse_client(value: Any, field: str = "client") -> dict[str, Any] | None:
-    """`client` arrives as a dict (NDJSON) or a JSON object text (CSV)."""
+def parse_client(
+    value: Any, field: str = "client", cut: Counter[str] | None = None
+) -> dict[str, Any] | None:
+    """`client` arrives as a dict (NDJSON) or a JSON object text (CSV). Text is cut at MAX_TEXT
+    and lists at MAX_LIST items; with `cut`, each cut is counted under ``client.<key>`` as the
+    columnar reader counts it (a long item each, and a list with too many items once)."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if isinstance(value, str):
@@ -252,9 +256,13 @@ def parse_client(value: Any, field: str = "client") -> dict[str, Any] | None:
             out[name] = number
         elif pa.types.is_list(typ):
             items = parse_str_list(raw, key)
+            if items is not None and cut is not None:
+                cut[key] += sum(len(i) > MAX_TEXT for i in items) + (len(items) > MAX_LIST)
             out[name] = None if items is None else [i[:MAX_TEXT] for i in items[:MAX_LIST]]
         else:
             text = parse_str(raw, key)
+            if text is not None and cut is not None and len(text) > MAX_TEXT:
+                cut[key] += 1
             out[name] = None if text is None else text[:MAX_TEXT]
     return out
 
@@ -342,7 +350,7 @@ class RowConverter:
                     raise FieldError("ts", raw, "a timestamp (required)")
                 row[name] = self._ts(raw)
             elif name == "client":
-                row[name] = parse_client(raw)
+                row[name] = parse_client(raw, cut=self.truncated)
             elif name in ("signature_ok", "asset"):
                 row[name] = parse_bool(raw, name)
             elif name in ("status", "bytes"):

@@ -170,8 +170,8 @@ REASONS: dict[str, ReasonInfo] = {
         _R(
             "ua.ch_mismatch",
             "sivt.automation",
-            "User agent contradicts the client hints (brand or version)",
-            "用户代理与客户端提示不一致",
+            "User agent contradicts the client hints (a Chromium engine under a Firefox, Safari or iOS user agent, or another engine version)",
+            "用户代理与客户端提示不一致（Firefox、Safari或iOS的用户代理下却是Chromium内核，或内核版本不同）",
         ),
         _R(
             "ua.platform_mismatch",

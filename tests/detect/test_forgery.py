@@ -127,3 +127,19 @@ def test_a_hit_with_only_the_header_on_a_tracker_site_is_beacon_less(make_engine
     rows = [event(i, client={"ch_ua": CH_UA, **PEOPLE[i]}) for i in range(6)]
     rows += [event(10, client={"ch_ua": CH_UA}, token=None)]
     assert findings_of(forgery, make_engine(rows)) == {"e0010": {"beacon.missing"}}
+
+
+def test_beacon_check_not_run_where_the_only_client_value_is_the_header(make_engine):
+    """The method section must not say a check ran that cannot find anything."""
+    from qinglang.detect.base import Context
+    from qinglang.detect.pipeline import present_columns
+
+    engine = make_engine([event(i, client={"ch_ua": CH_UA}, token=None) for i in range(3)])
+    found = forgery.detect(Context(engine=engine, present=present_columns(engine)))
+    assert "beacon.missing" not in found.checks_run
+    assert ("beacon.missing", ["client.dwell_ms"]) in found.checks_skipped
+    tracker = make_engine([event(i, client={"ch_ua": CH_UA, **PEOPLE[i]}) for i in range(3)])
+    assert (
+        "beacon.missing"
+        in forgery.detect(Context(engine=tracker, present=present_columns(tracker))).checks_run
+    )

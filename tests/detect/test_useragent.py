@@ -135,3 +135,42 @@ def test_every_bundled_list_says_its_version_and_date():
     # every pattern runs: in the RE2 set (loosened) or in Python's re
     for plist in bot_lists():
         assert all(plist.exact(i) is not None for i in range(len(plist.patterns))), plist.source
+
+
+def test_client_hints_judge_only_what_they_can():
+    """A header naming a Chromium engine under a Firefox, Safari or iOS user agent contradicts it;
+    a header that names no browser (a log's junk, GREASE alone) says nothing; a user agent that
+    names no engine either way (a TV's browser) is not judged; and the browsers that keep a
+    Chrome version of their own in the user agent are not held to it."""
+    from qinglang.detect.useragent import consistency
+
+    chromium = '"Not:A-Brand";v="8", "Chromium";v="156"'
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    safari = (
+        "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/18.1 Safari/605.1.15"
+    )
+    crios = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like "
+        "Gecko) CriOS/131.0.6778.73 Mobile/15E148 Safari/604.1"
+    )
+    tizen = (
+        "Mozilla/5.0 (SMART-TV; LINUX; Tizen 6.5) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "94.0.4606.31/7.0 TV Safari/537.36"
+    )
+    arkweb = (
+        "Mozilla/5.0 (Phone; OpenHarmony 5.0) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/114.0.0.0 Safari/537.36 ArkWeb/4.1.6.1 Mobile"
+    )
+    chrome_120 = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/120.0.0.0 Safari/537.36"
+    )
+    for ua in (firefox, safari, crios):
+        assert consistency(ua, chromium, None) == ["ua.ch_mismatch"], ua
+        assert consistency(ua, "-   ", None) == [], ua
+        assert consistency(ua, '"Not A(Brand";v="24"', None) == [], ua
+    assert consistency(tizen, chromium, None) == []
+    assert consistency(arkweb, '"Chromium";v="132", "Not?A_Brand";v="24"', None) == []
+    assert consistency(chrome_120, chromium, None) == ["ua.ch_mismatch"]
+    assert consistency(chrome_120, '"Chromium";v="120", "Not?A_Brand";v="24"', None) == []

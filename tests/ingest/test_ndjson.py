@@ -95,3 +95,16 @@ def test_truncated_gzip_keeps_rows_and_reports(write):
 def test_unreadable(write, content, message):
     with pytest.raises(InputError, match=message):
         read_table(write("x.ndjson", content), fmt="ndjson")
+
+
+def test_client_text_cut_at_its_limit_is_counted(write):
+    """A client field's text and lists are cut where the Parquet reader cuts them, and counted
+    the same way (client.<key>: a long item each, a list of too many items once)."""
+    from qinglang.events import MAX_LIST, MAX_TEXT
+
+    client = {"lang": "x" * (MAX_TEXT + 1), "tells": ["t"] * (MAX_LIST + 3) + ["y" * 300]}
+    path = write("c.ndjson", _lines({"ts": "2024-01-01T00:00:00Z", "client": client}))
+    table, stream = read_table(path, fmt="ndjson")
+    row = table.to_pylist()[0]["client"]
+    assert len(row["lang"]) == MAX_TEXT and len(row["tells"]) == MAX_LIST
+    assert dict(stream.reports[0].truncated) == {"client.lang": 1, "client.tells": 2}

@@ -328,7 +328,9 @@ CHROMIUM_156 = r"\x22Not:A-Brand\x22;v=\x228\x22, \x22Chromium\x22;v=\x22156\x22
 def test_the_sec_ch_ua_header_reads_the_same_both_ways(tmp_path, batch_size):
     """The Sec-CH-UA header becomes client.ch_ua, its escaped quotes decoded, by the block SQL
     as by the per-line reader; a value with any other escape, or too long, is read per line."""
-    values = [CHROMIUM_156, "-", "", r"\x22a\x5Cb\x22", "x" * 5000, r"\x22\x22", CHROMIUM_156]
+    json_escaped = CHROMIUM_156.replace(r"\x22", '\\"')  # what `escape=json` writes
+    values = [CHROMIUM_156, "-", "", r"\x22a\x5Cb\x22", "x" * 5000, r"\x22\x22", CHROMIUM_156,
+              json_escaped, "\\\\", 'a\\\\\\"b']  # fmt: skip
     quoted = r"https://s.example/?q=\x22x\x22"  # an escaped quote elsewhere on the line
     lines = [
         f'1.2.3.4 - - [01/Sep/2017:00:00:0{i} +0800] "GET /a HTTP/1.1" 200 5 '
@@ -342,9 +344,11 @@ def test_the_sec_ch_ua_header_reads_the_same_both_ways(tmp_path, batch_size):
     )
     assert fast.equals(slow)
     same_reports(fast_reports, slow_reports)
-    assert sum(vouched) == 5  # all but the backslash and the over-long value
+    assert sum(vouched) == 6  # all but the other escapes and the over-long value
+    assert fast_reports[0].truncated == {"client.ch_ua": 1}  # cut at 256 and counted, as Parquet's
     hints = [c and c["ch_ua"] for c in fast.column("client").to_pylist()]
     assert hints[0] == hints[6] == '"Not:A-Brand";v="8", "Chromium";v="156"'
     assert hints[1] is None and hints[2] is None and hints[3] == '"a\\b"'
-    assert hints[5] == '""'
+    assert hints[5] == '""' and hints[7] == hints[0]
+    assert hints[8] == "\\" and hints[9] == 'a\\"b'  # \\ is a backslash: read per line
     assert fast.column("referrer").to_pylist()[2] == 'https://s.example/?q="x"'

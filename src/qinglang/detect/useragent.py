@@ -51,6 +51,19 @@ MAIL_VIEW_RE = re.compile(
 BOT_WORDS_RE = re.compile(r"bot|spider|crawl|scrap|fetch|@|\+https?://", re.IGNORECASE)
 CHROME_RE = re.compile(r"(?:Chrome|Chromium)/(\d+)")
 BRAND_RE = re.compile(r'"([^"]+)"\s*;\s*v\s*=\s*"(\d+)')
+# The made-up brand Chromium adds to the list ("Not A(Brand", "Not:A-Brand"...): no browser's name
+GREASE_RE = re.compile(r"Not.?A.?Brand", re.IGNORECASE)
+# Browsers whose user agent keeps a Chrome version of its own while the engine moves on: Huawei's
+# ArkWeb names a fixed compatibility version (its documentation's table: Chrome/114 in the user
+# agent over newer engines); UC Browser (which may run on the system's WebView), Sogou's MetaSr
+# and desktop WeChat's built-in browser name old ones. Their engine version is never compared
+# with the user agent's. (WeChat's XWEB on Android names its own kernel's version: compared.)
+FROZEN_CHROME_RE = re.compile(r"ArkWeb/|UCBrowser/|\bMetaSr\b|WindowsWechat")
+# A user agent of an engine that sends no client hints: Gecko (Firefox), Safari's WebKit, and
+# every browser on iOS (all WebKit). One that names neither (a TV's browser, an app) is not judged.
+NO_HINTS_RE = re.compile(
+    r"\bGecko/\d|\bFirefox/|\b(?:iPhone|iPad|iPod)\b|\bVersion/[\d.]+ (?:Mobile/\S+ )?Safari/"
+)
 EMULATOR_RE = re.compile(r"sdk_gphone|Android SDK built for|\bEmulator\b|generic_x86|vbox86", re.I)
 
 KINDS = (
@@ -548,15 +561,17 @@ def consistency(user_agent: str | None, ch_ua: str | None, platform: str | None)
         return []
     info = classify(user_agent)
     reasons = []
-    if ch_ua:
-        b = brands(ch_ua)
+    b = brands(ch_ua) if ch_ua else {}
+    named = [name for name in b if not GREASE_RE.search(name)]  # a header that names a browser
+    if named:
         if "HeadlessChrome" in b:
             reasons.append("ua.headless")
         major = info["chromium_major"]
         if major is None:
             # Safari, Firefox and every iOS browser send no client hints at all.
-            reasons.append("ua.ch_mismatch")
-        elif b:
+            if NO_HINTS_RE.search(user_agent):
+                reasons.append("ua.ch_mismatch")
+        elif not FROZEN_CHROME_RE.search(user_agent):
             engine = b.get("Chromium") or b.get("HeadlessChrome") or b.get("Google Chrome")
             # Brand lists differ between Chromium browsers (360, QQ, Huawei...), so only the
             # engine version is compared, never the presence of a particular brand.

@@ -56,9 +56,11 @@ def block_parser_for(fmt: LogFormat, used: frozenset[str], name: str, site: str 
 
 def _value(group: str) -> str:
     """A variable's group as the per-line reader holds it: null for ``-`` or empty, and nginx's
-    escaped double quote (``\\x22``, in every Sec-CH-UA header) decoded. A line with any other
-    escape is not plain (below): the per-line reader decodes it."""
-    return f"CASE WHEN m.{group} IN ('', '-') THEN NULL ELSE replace(m.{group}, '\\x22', '\"') END"
+    escaped double quote decoded (``\\x22``, or ``\\"`` with ``escape=json``: every Sec-CH-UA
+    header holds some). A line with any other escape is not plain (below): the per-line reader
+    decodes it."""
+    value = f"replace(replace(m.{group}, '\\x22', '\"'), '\\\"', '\"')"
+    return f"CASE WHEN m.{group} IN ('', '-') THEN NULL ELSE {value} END"
 
 
 def _extensions_sql(column: str, suffixes: Sequence[str]) -> str:
@@ -104,7 +106,9 @@ class BlockParser:
 WITH g AS (
   -- a line that does not match has every group empty, so no time: never vouched for
   -- plain: printable ASCII, no backslash but those of the escaped quotes `_value` decodes
-  SELECT lineno, regexp_full_match(replace(line, '\\x22', ''), '[ -\\[\\]-~]*') AS plain,
+  SELECT lineno,
+         regexp_full_match(replace(replace(line, '\\x22', ''), '\\"', ''), '[ -\\[\\]-~]*')
+           AS plain,
          regexp_extract(line, {sql_string(pattern)}, {names!r}) AS m
   FROM block),
 f AS (
