@@ -71,6 +71,16 @@ def test_combined_log():
         ("GET /img/Logo.PNG?v=2 HTTP/1.1", "200", "request"),
         ("CONNECT github.com:443 HTTP/1.1", "200", "request"),
         ("\\x16\\x03\\x01", "400", "request"),  # a TLS hello sent to the HTTP port
+        # a download or a document is no page: nobody is shown the site by it
+        ("GET /files/Report.PDF HTTP/1.1", "200", "request"),
+        ("GET /dl/app.apk?ch=7 HTTP/1.1", "200", "request"),
+        ("GET /src/tool-1.2.tar.gz HTTP/1.1", "200", "request"),
+        ("GET /feed.xml HTTP/1.1", "200", "request"),
+        ("GET /code/setup.py HTTP/1.1", "200", "request"),
+        ("GET /index.html HTTP/1.1", "200", "pageview"),
+        ("GET /news.php?id=1 HTTP/1.1", "200", "pageview"),
+        ("GET /cgi-bin/board.pl HTTP/1.1", "200", "pageview"),  # Perl pages, not a text file
+        ("GET /go/example.ai HTTP/1.1", "200", "pageview"),  # a domain in a path, not a file
     ],
 )
 def test_only_a_successful_get_of_a_page_is_a_page_view(write, request_line, status, event):

@@ -28,7 +28,8 @@ REQUESTS = ["GET / HTTP/1.1", "GET /a/b?x=1 HTTP/1.1", "GET /img/A.JPG HTTP/1.1"
             "GET http://other.example/ HTTP/1.1", "GET /x", "PROPFIND / HTTP/1.1",
             "ABCDEFGHIJKLMNOPQ / HTTP/1.1", "GET /.well-known/x HTTP/1.1", "GET /Sitemap.XML HTTP/1.1",
             "GET /" + "a" * (MAX_URL + 10) + " HTTP/1.1", "GET /sitemap.xml.html HTTP/1.1",
-            "GET /x.css.html HTTP/1.1", "GET /é HTTP/1.1"]  # fmt: skip
+            "GET /x.css.html HTTP/1.1", "GET /é HTTP/1.1", "GET /doc/A.PDF HTTP/1.1",
+            "GET /app.apk?v=1 HTTP/1.1", "GET /go/x.ai HTTP/1.1", "GET /a.tar.gz HTTP/1.1"]  # fmt: skip
 STATUSES = ["200", "204", "301", "304", "404", "500", "-", "99", "1000", "2000", "abc", "20"]
 SIZES = ["0", "512", "-", "0123", "99999999999999999999", "-5", "1.5"]
 REFERRERS = ["-", "", "https://www.baidu.com/s?wd=x", "https://target.example/a", "\\x22quoted\\x22",

@@ -22,13 +22,15 @@ How variables become contract columns (every other variable is ignored, and name
 Every line is an event. Only a page view is paid: a GET (or a line without a method) of a page,
 answered 2xx or 304, is a ``pageview``. Everything else is kept as a ``request`` (not counted in
 PV or UV) because behaviour needs it: static assets (path ending in one of
-:data:`STATIC_EXTENSIONS`, also marked ``asset``), HEAD, POST and other methods, redirects and
-errors, ``robots.txt`` and ``sitemap.xml``. A line that does not match the format is a bad row
+:data:`STATIC_EXTENSIONS`, also marked ``asset``), files that are no page (one of
+:data:`FILE_EXTENSIONS`: ``.pdf``, ``.zip``, ``.txt``, ``.xml``, ``.py``, ``.apk``...), HEAD, POST
+and other methods, redirects and errors, ``robots.txt`` and ``sitemap.xml``. A line that does not match the format is a bad row
 naming its line.
 """
 
 from __future__ import annotations
 
+import mimetypes
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -51,6 +53,25 @@ STATIC_EXTENSIONS = (
     ".woff", ".woff2", ".ttf", ".otf", ".eot",
     ".mp4", ".webm", ".mp3", ".ogg", ".wav",
 )  # fmt: skip
+# Files that are not pages (a download, a document, a feed, source text): what Python's own type
+# table (not the machine's /etc/mime.types, so every machine reads a log alike) knows as anything
+# but HTML, with its compression suffixes, and the downloads it does not know. A two-letter
+# suffix is as often a country's domain in a path (/go/example.ai) as a file: only the few below.
+_DOWNLOADS = (".apk", ".ipa", ".dmg", ".msi", ".deb", ".rpm", ".iso", ".rar", ".7z", ".jar",
+              ".war", ".tgz", ".zst", ".log", ".conf", ".yaml", ".yml", ".toml", ".ini", ".sql")  # fmt: skip
+_SHORT_FILES = (".py", ".sh", ".gz", ".xz", ".7z")
+
+
+def _file_extensions() -> tuple[str, ...]:
+    table = mimetypes.MimeTypes()  # the built-in table only
+    types = {**table.types_map[False], **table.types_map[True]}
+    files = {e for e, t in types.items() if t not in ("text/html", "application/xhtml+xml")}
+    files |= set(table.encodings_map) | set(_DOWNLOADS)
+    files = {e.lower() for e in files if len(e) >= 4 or e in _SHORT_FILES}
+    return tuple(sorted(files - set(STATIC_EXTENSIONS)))
+
+
+FILE_EXTENSIONS = _file_extensions()
 # Paths that are for machines, not pages (a crawler's first request is often robots.txt).
 MACHINE_PATHS = ("/robots.txt", "/sitemap.xml", "/ads.txt", "/security.txt", "/.well-known/")
 # a block of lines for the block SQL ends at the batch size or at this many characters; a line
@@ -215,6 +236,8 @@ def to_record(groups: dict[str, str | None]) -> dict[str, Any]:
 def _is_page_view(method: str | None, path: str, status: str | None, asset: bool) -> bool:
     """A successful GET of a page (see the module doc)."""
     if asset or not path.startswith("/") or path.startswith(MACHINE_PATHS):
+        return False
+    if path.endswith(FILE_EXTENSIONS):  # a download or a document is no page view
         return False
     if method not in (None, "GET"):
         return False

@@ -73,6 +73,7 @@ class BlockParser:
 
     def __init__(self, fmt: LogFormat, name: str, site: str | None) -> None:
         from .nginx import (  # the per-line reader's own rules
+            FILE_EXTENSIONS,
             MACHINE_PATHS,
             STATIC_EXTENSIONS,
             VISITOR_COOKIE,
@@ -143,6 +144,7 @@ SELECT lineno,
        {sql_string(name + ":")} || lineno AS event_id, ts,
        {sql_string(site) if site else "NULL"} AS site,
        CASE WHEN NOT asset AND starts_with(path, '/') AND NOT ({machine})
+                 AND NOT coalesce({_extensions_sql("path", FILE_EXTENSIONS)}, FALSE)
                  AND method = 'GET'
                  AND (status IS NULL OR status = '304' OR starts_with(status, '2'))
             THEN 'pageview' ELSE 'request' END AS event,
