@@ -201,3 +201,16 @@ def test_an_x_forwarded_for_that_is_not_an_address_falls_back_to_the_peer(write)
     line = '198.51.100.4 [10/Oct/2023:13:55:36 +0000] "GET / HTTP/1.1" 200 "unknown, 10.0.0.1"\n'
     table, _ = read_table(write("x.log", line), fmt="nginx", log_format=fmt)
     assert table.column("ip").to_pylist() == ["198.51.100.4"]
+
+
+def test_no_page_suffix_is_taken_for_a_file():
+    """The fixed list of file suffixes never holds a page's (a list read from Python's type
+    table would: 3.14 names .php) nor an asset's, and is the same on every machine."""
+    from qinglang.ingest.nginx import FILE_EXTENSIONS, STATIC_EXTENSIONS
+
+    pages = (".php", ".asp", ".aspx", ".jsp", ".jspx", ".do", ".action", ".cgi", ".pl", ".cfm",
+             ".shtml", ".htm", ".html", ".xhtml", ".jhtml", ".md")  # fmt: skip
+    assert not set(pages) & set(FILE_EXTENSIONS)
+    assert not set(STATIC_EXTENSIONS) & set(FILE_EXTENSIONS)
+    assert all(e == e.lower() and e.startswith(".") for e in FILE_EXTENSIONS)
+    assert all(len(e) >= 4 or e in (".py", ".sh", ".gz", ".xz", ".7z") for e in FILE_EXTENSIONS)

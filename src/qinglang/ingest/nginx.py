@@ -30,7 +30,6 @@ naming its line.
 
 from __future__ import annotations
 
-import mimetypes
 import re
 from collections.abc import Iterator
 from dataclasses import replace
@@ -51,27 +50,35 @@ STATIC_EXTENSIONS = (
     ".js", ".mjs", ".css", ".map",
     ".png", ".jpg", ".jpeg", ".gif", ".ico", ".svg", ".webp", ".avif", ".bmp",
     ".woff", ".woff2", ".ttf", ".otf", ".eot",
-    ".mp4", ".webm", ".mp3", ".ogg", ".wav",
+    ".mp4", ".webm", ".mp3", ".ogg", ".wav", ".opus",
+    ".tif", ".tiff", ".heic", ".heif",
+    ".wasm", ".webmanifest", ".vtt", ".m3u8", ".m4s", ".ts", ".mpd",  # a player's, a script's
 )  # fmt: skip
-# Files that are not pages (a download, a document, a feed, source text): what Python's own type
-# table (not the machine's /etc/mime.types, so every machine reads a log alike) knows as anything
-# but HTML, with its compression suffixes, and the downloads it does not know. A two-letter
-# suffix is as often a country's domain in a path (/go/example.ai) as a file: only the few below.
-_DOWNLOADS = (".apk", ".ipa", ".dmg", ".msi", ".deb", ".rpm", ".iso", ".rar", ".7z", ".jar",
-              ".war", ".tgz", ".zst", ".log", ".conf", ".yaml", ".yml", ".toml", ".ini", ".sql")  # fmt: skip
-_SHORT_FILES = (".py", ".sh", ".gz", ".xz", ".7z")
-
-
-def _file_extensions() -> tuple[str, ...]:
-    table = mimetypes.MimeTypes()  # the built-in table only
-    types = {**table.types_map[False], **table.types_map[True]}
-    files = {e for e, t in types.items() if t not in ("text/html", "application/xhtml+xml")}
-    files |= set(table.encodings_map) | set(_DOWNLOADS)
-    files = {e.lower() for e in files if len(e) >= 4 or e in _SHORT_FILES}
-    return tuple(sorted(files - set(STATIC_EXTENSIONS)))
-
-
-FILE_EXTENSIONS = _file_extensions()
+# Files that are not pages: a download, a document, a feed, source or data text. A fixed list,
+# reviewed by hand (drawn from Python's type table, which grows between Python versions: 3.14's
+# names `.php`, so a list read from it would turn every PHP page into a file on one machine and
+# not another). Never a page's suffix (`.php .asp(x) .jsp .do .action .cgi .pl .shtml .htm(l)`:
+# tested); no two-letter suffix but `.py .sh .gz .xz .7z` (`/go/example.ai` is a domain), and
+# none that is as often a word in a path (`.man`, `.movie`, `.dot`).
+FILE_EXTENSIONS = (
+    # documents and books
+    ".pdf", ".doc", ".docx", ".xls", ".xlsx", ".ppt", ".pptx", ".pps", ".odt", ".ods", ".odp",
+    ".rtf", ".epub", ".mobi", ".djvu", ".dvi", ".eps", ".psd", ".csv", ".tsv", ".txt", ".tex",
+    # feeds and data
+    ".xml", ".rss", ".atom", ".rdf", ".json", ".yaml", ".yml", ".toml", ".ini", ".conf", ".log",
+    ".sql", ".vcf", ".ics", ".srt", ".eml", ".mht", ".mhtml", ".wsdl", ".xsl",
+    # archives, packages and installers
+    ".zip", ".rar", ".7z", ".tar", ".gz", ".tgz", ".bz2", ".tbz2", ".xz", ".txz", ".zst",
+    ".lzma", ".iso", ".dmg", ".pkg", ".msi", ".msix", ".exe", ".dll", ".bin", ".deb", ".rpm",
+    ".appimage", ".apk", ".xapk", ".ipa", ".hap", ".jar", ".war", ".whl", ".crx", ".xpi", ".cab",
+    ".torrent",
+    # source, scripts, patches and keys
+    ".py", ".pyc", ".sh", ".bat", ".patch", ".diff", ".sig", ".asc", ".pem", ".crt", ".p12",
+    ".pfx", ".bak",
+    # audio and video files to download (a page's own media are assets: STATIC_EXTENSIONS)
+    ".avi", ".mov", ".mpeg", ".mpg", ".mkv", ".flv", ".wmv", ".m4v", ".rmvb", ".3gp", ".flac",
+    ".m4a", ".aac", ".aiff", ".mid", ".midi", ".swf",
+)  # fmt: skip
 # Paths that are for machines, not pages (a crawler's first request is often robots.txt).
 MACHINE_PATHS = ("/robots.txt", "/sitemap.xml", "/ads.txt", "/security.txt", "/.well-known/")
 # a block of lines for the block SQL ends at the batch size or at this many characters; a line
