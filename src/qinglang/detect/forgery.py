@@ -20,7 +20,9 @@ CHECKS = (
     Check("token.invalid", ("token",)),
     Check("token.replayed", ("token",)),
     Check("token.expired", ("token",)),
-    Check("beacon.missing", ("client",)),
+    # a tracker's beacon always carries its dwell time: without one anywhere there is no beacon
+    # to miss (a server log's `client` may hold only the Sec-CH-UA header)
+    Check("beacon.missing", ("client.dwell_ms",)),
     Check("beacon.cloned", ("visitor_id", "client.dwell_ms", "client.first_interaction_ms")),
 )
 
@@ -28,17 +30,11 @@ CHECKS = (
 # as `client.ch_ua` (what the tracker reads of the same browser), but every request of a Chromium
 # browser sends it, script or no script: alone it is no beacon.
 HEADER_KEYS = ("ch_ua",)
-BEACON_KEYS = tuple(k for k in CLIENT_KEYS if k not in HEADER_KEYS)
-BEACON_SQL = " OR ".join(f"client.{k} IS NOT NULL" for k in BEACON_KEYS)
+BEACON_SQL = " OR ".join(f"client.{k} IS NOT NULL" for k in CLIENT_KEYS if k not in HEADER_KEYS)
 
 
 def detect(ctx: Context) -> Findings:
     run, findings = ctx.plan(CHECKS)
-    if "beacon.missing" in run and not any(ctx.has(f"client.{k}") for k in BEACON_KEYS):
-        # only the header (a server log's Sec-CH-UA): no tracker beacon to miss, so not run
-        run.discard("beacon.missing")
-        findings.checks_run.remove("beacon.missing")
-        findings.checks_skipped.append(("beacon.missing", ["client.dwell_ms"]))
     q = findings.queries
     for verdict in ("missing", "invalid", "replayed"):
         if f"token.{verdict}" in run:

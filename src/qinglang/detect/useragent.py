@@ -562,8 +562,7 @@ def consistency(user_agent: str | None, ch_ua: str | None, platform: str | None)
     info = classify(user_agent)
     reasons = []
     b = brands(ch_ua) if ch_ua else {}
-    named = [name for name in b if not GREASE_RE.search(name)]  # a header that names a browser
-    if named:
+    if any(not GREASE_RE.search(name) for name in b):  # a header that names a browser
         if "HeadlessChrome" in b:
             reasons.append("ua.headless")
         major = info["chromium_major"]

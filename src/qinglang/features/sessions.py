@@ -10,7 +10,8 @@ a log whose clock goes backwards still splits where the pauses are.
 
 ``materialize_sessions(ctx)`` leaves these tables in the engine (once per audit):
 
-* ``site_profile``: per site, its own host, whether its traffic fetches assets, its quiet hours;
+* ``site_profile`` (``features.sites``): per site, its own host, whether its traffic fetches
+  assets, its quiet hours;
 * ``session_events``: every event that has a session, with what the features need of it
   (dropped once the two below are built: at the case's size it is gigabytes no one reads);
 * ``session_map`` (rid, skey, sno): the session of every event that has one (``skey``, the
@@ -32,6 +33,7 @@ from dataclasses import dataclass
 
 from qinglang.events import visitor_id_sql
 from qinglang.features import FeatureContext
+from qinglang.features.sites import materialize_site_profile
 from qinglang.features.urls import host_sql, path_sql, tag_sql
 from qinglang.features.visitors import materialize_visitor_links
 
@@ -65,7 +67,6 @@ class SessionSql:
     """The SQL pieces, so the method section can print exactly what ran."""
 
     session_map: str
-    site_profile: str
     session_events: str
     session_features: str
 
@@ -114,36 +115,6 @@ ROW_FEATURES: tuple[tuple[str, str, str], ...] = (
 
 def build_sql(gap_minutes: float) -> SessionSql:
     gap_ms = int(gap_minutes * 60_000)
-    # Per site: its own host (the commonest host of its page URLs; for logs of bare paths, where
-    # its assets are referred from, else its commonest referrer host), whether its traffic
-    # fetches assets at all, and its quiet hours (hours that hold less than half an average
-    # hour's page views).
-    site_profile = f"""
-WITH urls AS (  -- each distinct URL once: the host is parsed per value, not per row
-  SELECT coalesce(site, '') AS site, url, 2 AS kind, count(*) AS n
-  FROM events WHERE event = 'pageview' GROUP BY 1, 2
-  UNION ALL
-  SELECT coalesce(site, '') AS site, referrer AS url, CASE WHEN asset THEN 1 ELSE 0 END AS kind,
-         count(*) AS n
-  FROM events WHERE referrer IS NOT NULL GROUP BY 1, 2, 3),
-refs AS (SELECT site, {host_sql("url")} AS host, kind, sum(n) AS n FROM urls GROUP BY 1, 2, 3),
-ranked AS (
-  SELECT site, host, row_number() OVER (PARTITION BY site ORDER BY kind DESC, n DESC, host)
-         AS r FROM refs WHERE host IS NOT NULL),
-hours AS (
-  SELECT coalesce(site, '') AS site, hour(ts) AS h, count(*) AS n
-  FROM events WHERE event = 'pageview' GROUP BY 1, 2),
-quiet AS (
-  SELECT h.site, h.h FROM hours h
-  JOIN (SELECT site, sum(n) AS total FROM hours GROUP BY site) t ON h.site = t.site
-  WHERE h.n * 48 < t.total),
-assets AS (
-  SELECT coalesce(site, '') AS site, max(CASE WHEN asset THEN 1 ELSE 0 END) AS has_assets
-  FROM events GROUP BY 1)
-SELECT a.site, r.host, a.has_assets, q.h AS quiet_hour
-FROM assets a LEFT JOIN ranked r ON r.site = a.site AND r.r = 1
-LEFT JOIN quiet q ON q.site = a.site
-"""
     # Each event reduced first to the narrow facts the features need (flags, numbers, hashes of
     # its path and user agent), so the sorts that split sessions move small rows; then one
     # window for the pauses between requests, one for the pauses between page views, and one
@@ -282,7 +253,7 @@ SELECT f.skey, f.sno, f.first_rid,
        f.entry_rid, f.site, f.signals, f.ua_switch
 FROM features f LEFT JOIN has_assets a ON a.site = f.site
 """
-    return SessionSql(session_map, site_profile, session_events, session_features)
+    return SessionSql(session_map, session_events, session_features)
 
 
 def materialize_sessions(ctx: FeatureContext) -> SessionSql:
@@ -290,7 +261,7 @@ def materialize_sessions(ctx: FeatureContext) -> SessionSql:
     sql = build_sql(ctx.setting("session_gap_minutes"))
     if "session_features" not in ctx.registered:
         materialize_visitor_links(ctx)
-        ctx.engine.materialize("site_profile", sql.site_profile)
+        materialize_site_profile(ctx)
         ctx.engine.materialize("session_events", sql.session_events)
         ctx.engine.materialize("session_map", sql.session_map)
         ctx.engine.materialize("session_features", sql.session_features)

@@ -37,6 +37,7 @@ Spark), so the cost is a sort whatever the rows hold.
 from __future__ import annotations
 
 from qinglang.features import FeatureContext
+from qinglang.features.sites import materialize_site_profile
 from qinglang.features.urls import host_sql, page_sql
 
 EMPTY_SQL = "SELECT CAST(NULL AS BIGINT) AS rid, CAST(NULL AS VARCHAR) AS visitor_id LIMIT 0"
@@ -69,15 +70,8 @@ named AS (  -- cookies that sent a request from one of those addresses (the cand
   JOIN (SELECT DISTINCT ip FROM lone) k ON k.ip = e.ip
   WHERE e.visitor_id IS NOT NULL),
 own AS (  -- the site's own host where its pages are logged as paths: the host its static
-  -- assets name as referrer (the site's own pages ask for them)
-  SELECT site, host FROM (
-    SELECT site, host, row_number() OVER (PARTITION BY site ORDER BY n DESC, host) AS r
-    FROM (SELECT site, {host_sql("referrer")} AS host, sum(n) AS n
-          FROM (SELECT coalesce(site, '') AS site, referrer, count(*) AS n FROM events
-                WHERE asset AND referrer IS NOT NULL GROUP BY 1, 2) a
-          GROUP BY 1, 2) h
-    WHERE host IS NOT NULL) x
-  WHERE r = 1),
+  -- assets name as referrer (the site's own pages ask for them; features.sites)
+  SELECT DISTINCT site, asset_host AS host FROM site_profile),
 firsts AS (  -- each such cookie's first request ever, the page it names as its referrer, and
   -- that page's host (a returning visitor's first logged request names where it came from, a
   -- search engine's bare origin reading as the page '/': its host is not the site's)
@@ -127,6 +121,7 @@ def materialize_visitor_links(ctx: FeatureContext) -> None:
     if "visitor_links" in ctx.registered:
         return
     if ctx.has("visitor_id", "ip", "url", "referrer"):
+        materialize_site_profile(ctx)
         ctx.engine.materialize("visitor_links", links_sql(ctx.setting("stitch_seconds")))
     else:
         ctx.engine.materialize("visitor_links", EMPTY_SQL)
