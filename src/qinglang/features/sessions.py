@@ -197,20 +197,22 @@ FROM counted WHERE n = 1
     # A site whose traffic fetches no assets at all (a tracker's beacons, a log of pages only)
     # says nothing by its asset share.
     masked = {"asset_share": "CASE WHEN a.has_assets = 1 THEN f.asset_share END AS asset_share"}
+    # the rows of sessions of two requests or more, read where needed (as a CTE read four
+    # times, DuckDB would copy them all first)
+    multi = "(SELECT * FROM session_events WHERE n > 1) multi"
     session_features = f"""
-WITH multi AS (SELECT * FROM session_events WHERE n > 1),
-bins AS (
+WITH bins AS (
   SELECT skey, sno, CAST(floor(ln(greatest(gap, 1)) / ln(2)) AS INTEGER) AS bin, count(*) AS n
-  FROM multi WHERE gap IS NOT NULL GROUP BY 1, 2, 3),
+  FROM {multi} WHERE gap IS NOT NULL GROUP BY 1, 2, 3),
 ent AS (SELECT skey, sno, sum(n * ln(n)) AS nlogn FROM bins GROUP BY skey, sno),
 gaps AS (
   SELECT skey, sno, median(gap) / 1000.0 AS gap_median_s,
          stddev_samp(ln(greatest(gap, 1))) AS gap_spread,
          avg(CASE WHEN gap < 1000 THEN 1.0 ELSE 0.0 END) AS subsecond_share, count(*) AS n_gaps
-  FROM multi WHERE gap IS NOT NULL GROUP BY skey, sno),
+  FROM {multi} WHERE gap IS NOT NULL GROUP BY skey, sno),
 seen AS (
   SELECT skey, sno, count(*) AS distinct_pages
-  FROM (SELECT DISTINCT skey, sno, path_hash FROM multi WHERE page) d
+  FROM (SELECT DISTINCT skey, sno, path_hash FROM {multi} WHERE page) d
   GROUP BY skey, sno),
 has_assets AS (SELECT site, max(has_assets) AS has_assets FROM site_profile GROUP BY site),
 sess AS (
@@ -223,7 +225,7 @@ sess AS (
          max(CASE WHEN sig THEN 1 ELSE 0 END) AS signals,
          max(CASE WHEN by_cookie THEN 1 ELSE 0 END) = 1
            AND min(ua_hash) <> max(ua_hash) AS ua_switch
-  FROM multi GROUP BY skey, sno),
+  FROM {multi} GROUP BY skey, sno),
 features AS (
   SELECT s.skey, s.sno, s.first_rid, CAST(s.requests AS DOUBLE) AS requests,
          CAST(s.pages AS DOUBLE) AS pages, s.duration_s,
