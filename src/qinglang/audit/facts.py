@@ -5,7 +5,8 @@ DuckDB and on Spark alike. The facts are a plain dict: the renderers draw it, `a
 
 UV is counted as a stats platform settles: distinct visitors per day, summed over the campaign. The
 visitor is `visitor_id`, or where an input has none, IP + user agent. A UV is valid when at least
-one of its counted events (its pageviews; all events if the input has no pageviews) is valid; an
+one of its counted events (its pageviews; all events if the input has neither pageviews nor other
+requests, like a click log) is valid; an
 invalid UV takes the category of its highest-priority invalid event.
 """
 
@@ -129,6 +130,7 @@ def compute_facts(
         "SELECT count(*) AS events, count(visitor_id) AS with_visitor, "
         "count(client.visible_ms) AS with_signals, "
         "sum(CASE WHEN event = 'pageview' THEN 1 ELSE 0 END) AS pv, "
+        "sum(CASE WHEN event = 'request' THEN 1 ELSE 0 END) AS requests, "
         "CAST(min(ts) AS VARCHAR) AS start, CAST(max(ts) AS VARCHAR) AS finish, "
         "min(ts) AS first_ts, max(ts) AS last_ts FROM events"
     ).to_pylist()[0]
@@ -136,7 +138,10 @@ def compute_facts(
     sites = engine.query("SELECT site FROM events WHERE site IS NOT NULL GROUP BY site")
     shape["sites"] = sorted(sites.column("site").to_pylist())
     has_visitor = bool(shape["with_visitor"])
-    has_pv = bool(shape["pv"])
+    # counted on page views wherever the input tells them from other requests (a server log
+    # whose every line is an asset, an error or a probe has no page view: nothing is paid);
+    # on every event only where it has no page views at all (a click log, an app's actions)
+    has_pv = bool(shape["pv"]) or bool(shape["requests"])
     span = (shape["first_ts"], shape["last_ts"]) if shape["first_ts"] else None
     engine.materialize("uv", _uv_table_sql(has_pv, tz, span))
     cells = engine.query(
@@ -182,6 +187,8 @@ def compute_facts(
     facts["totals"]["invalid_pv_without_uv_key"] = keyless_by.get("invalid", 0)
     proxy = proxy_addresses(engine, sum(pv_by.values()), counted)
     facts["notices"] = {"proxy_addresses": proxy} if proxy else {}
+    if has_pv and not shape["pv"]:
+        facts["notices"]["no_pageviews"] = {"requests": int(shape["requests"])}
     for c in facts["categories"]:
         c["pv"] = pv_by_category.get(c["category"], 0)
     facts["daily"] = _daily(cells)
@@ -225,7 +232,7 @@ def _uv_note(has_visitor: bool, has_pv: bool, tz: str) -> str:
         if has_visitor
         else "distinct IP + user agent per day (the input has no visitor id)"
     )
-    what = "pageviews" if has_pv else "all events (the input has no pageviews)"
+    what = "pageviews" if has_pv else "all events (the input has no pageviews or requests)"
     return (
         f"UV = {who}, days in {tz}, summed over the campaign, counted on {what}. A UV is valid "
         f"when at least one of its counted events is valid."

@@ -69,6 +69,14 @@ STRINGS: dict[str, dict[str, str]] = {
             "and map it, or these page views stay charged as data-center traffic."
         ),
         "proxy_address": "{ip}: {pv} page views, {uas} user agents",
+        "no_pageviews": (
+            "None of the {n} requests is a page view (a successful GET of a page that is no "
+            "asset, file or error), so no UV is counted and nothing is paid. A browser asks a "
+            "site for its path (GET /page HTTP/1.1): request lines in absolute form (GET "
+            "http://host/page, a proxy's), without a protocol, or not HTTP at all are never "
+            "page views. If the log's request lines are not what the site received, log "
+            "$request as nginx does."
+        ),
         "keyless_events": (
             "{n} counted events ({share}) have neither a visitor id nor an IP address, so they "
             "are in no UV, and neither paid nor withheld ({invalid} of them invalid). Map the "
@@ -253,6 +261,13 @@ STRINGS: dict[str, dict[str, str]] = {
             "否则这些页面浏览仍按数据中心流量计为无效。"
         ),
         "proxy_address": "{ip}：{pv} 次页面浏览，{uas} 个用户代理",
+        "no_pageviews": (
+            "{n} 条请求中没有一条是页面浏览（对页面而非静态资源、文件或错误的成功 GET），"
+            "因此不计入任何 UV，也无需付费。浏览器向站点请求的是路径（GET /page HTTP/1.1）："
+            "绝对形式的请求行（GET http://host/page，代理所用）、无协议版本的请求行"
+            "或非 HTTP 内容都不算页面浏览。若日志中的请求行并非站点实际收到的，"
+            "请按 nginx 的方式记录 $request。"
+        ),
         "keyless_events": (
             "{n} 条计入的事件（占 {share}）既无访客 ID 也无 IP 地址，不计入任何 UV，"
             "既不付费也不扣减（其中 {invalid} 条为无效）。请映射输入中的客户端地址或访客 ID 以计入。"

@@ -1,6 +1,10 @@
 """What about the input itself the reader of an audit must know before trusting its figures.
 
-Two things real logs do that no detector can see from inside:
+Three things real logs do that no detector can see from inside:
+
+* a log may hold no page view at all (only assets, errors, probes, or request lines the reader
+  cannot take for a browser's: absolute-form ``GET http://host/path``, no protocol, not HTTP):
+  nothing is counted or paid, and the audit says why rather than count every request;
 
 * page views with neither a visitor cookie nor an address (a log whose addresses were blanked)
   have no UV key: they are in PV and in no UV (``totals.pv_without_uv_key``);
@@ -68,6 +72,9 @@ def notice_lines(facts: dict[str, Any], lang: str) -> list[str]:
                 invalid=fmt_int(totals.get("invalid_pv_without_uv_key")),
             )
         )
+    none = (facts.get("notices") or {}).get("no_pageviews")
+    if none:
+        lines.append(t("no_pageviews", lang).format(n=fmt_int(none["requests"])))
     proxy = (facts.get("notices") or {}).get("proxy_addresses")
     if proxy:
         top = ("；" if lang == "zh" else "; ").join(
