@@ -206,6 +206,25 @@ def test_the_main_format_with_forwarded_addresses_reads_the_same_both_ways(tmp_p
     assert "203.0.113.9" in set(fast.column("ip").to_pylist())
 
 
+def test_combined_and_main_lines_in_one_log_read_the_same_both_ways(tmp_path):
+    # the default format reads nginx.conf's stock `main` too: a log switched mid-file
+    rnd = random.Random(12)
+    plain = [combined_line(rnd) for _ in range(1500)]
+    lines = [line + (f' "{rnd.choice(FORWARDED)}"' if rnd.random() < 0.5 else "") for line in plain]
+    log = write_log(tmp_path / "mixed.log", lines)
+    vouched: list[int] = []
+    (fast, fast_reports), (slow, slow_reports) = read_both([log], vouched, batch_size=200)
+    assert fast.equals(slow) and sum(vouched) > 150
+    same_reports(fast_reports, slow_reports)
+    assert "203.0.113.9" in set(fast.column("ip").to_pylist())
+    # with no forwarded address ("-"), a line of either shape reads as its combined part
+    (tmp_path / "a").mkdir(), (tmp_path / "b").mkdir()
+    (alone, _), _ = read_both([write_log(tmp_path / "a" / "x.log", plain)])
+    dashed = [line + (' "-"' if i % 2 else "") for i, line in enumerate(plain)]
+    (both, _), _ = read_both([write_log(tmp_path / "b" / "x.log", dashed)])
+    assert both.num_rows > 150 and both.equals(alone)
+
+
 def test_long_lines_end_a_block_early_and_read_the_same(tmp_path, monkeypatch):
     monkeypatch.setattr(nginx, "BLOCK_CHARS", 1000)
     ua = "Mozilla/5.0 " + "x" * (MAX_UA - 20)

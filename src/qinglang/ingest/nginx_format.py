@@ -56,10 +56,27 @@ def normalize(text: str) -> str:
 
 
 def compile_format(spec: str | None) -> LogFormat:
-    """A preset name (``combined``, ``main``) or a log_format string -> LogFormat."""
+    """A preset name (``combined``, ``main``) or a log_format string -> LogFormat.
+
+    ``combined`` (the default) also reads the lines of nginx's stock ``main``: the same with
+    ``"$http_x_forwarded_for"`` after the user agent, which is what nginx.conf's default writes
+    (a log switched from one to the other mid-file reads whole)."""
     spec = spec or "combined"
-    name = spec if spec in PRESETS else None
-    text = PRESETS.get(spec) or normalize(spec)
+    if spec == "combined":
+        base = _compile(PRESETS["combined"], "combined")
+        tail = r"\s*$"
+        assert base.regex.pattern.endswith('"' + tail)
+        forwarded = f'(?: "(?P<http_x_forwarded_for>{_QUOTED})")?'
+        return LogFormat(
+            "combined",
+            base.text,
+            re.compile(base.regex.pattern[: -len(tail)] + forwarded + tail),
+            (*base.variables, "http_x_forwarded_for"),
+        )
+    return _compile(PRESETS.get(spec) or normalize(spec), spec if spec in PRESETS else None)
+
+
+def _compile(text: str, name: str | None) -> LogFormat:
     matches = list(_VAR.finditer(text))
     if not matches:
         raise ConfigError(
