@@ -132,10 +132,12 @@ def test_spark_runs_the_whole_pipeline_on_a_server_log(spark_engine):
     for _ in range(3):
         log.add("cloud", None, ["/a", "/b"], ip="52.94.76.1")
         log.add("crawler", None, ["/a", "/b"], user_agent="curl/8.5.0")
+    log.add("scanner", None, ["/", "/.env", "/.git/config"])  # the probes' regex, RLIKE on Spark
     duck = labels(DuckDBEngine(), log.rows)
     spark = labels(spark_engine, log.rows)
     found = {reason for r in duck for reason in r["reasons"]}
-    assert {"entry.inert", "ip.cloud", "ua.http_library", "session.outlier"} <= found, found
+    assert {"entry.inert", "ip.cloud", "ua.http_library", "session.outlier",
+            "path.restricted_file"} <= found, found  # fmt: skip
     assert [(r["event_id"], r["verdict"], list(r["reasons"])) for r in duck] == [
         (r["event_id"], r["verdict"], list(r["reasons"])) for r in spark
     ]

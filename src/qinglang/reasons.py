@@ -156,6 +156,14 @@ REASONS: dict[str, ReasonInfo] = {
         ),
         _R("ua.headless", "sivt.automation", "Headless browser user agent", "无头浏览器用户代理"),
         _R(
+            "path.restricted_file",
+            "sivt.automation",
+            "Asked for a file no site shows its visitors (.env, .git/, wp-config.php: OWASP "
+            "CRS's list) or a security scanner's marker path",
+            "请求了网站从不向访客展示的文件（.env、.git/、wp-config.php：OWASP CRS 清单）"
+            "或安全扫描器的标记路径",
+        ),
+        _R(
             "client.tell",
             "sivt.automation",
             "Tracker saw an automation tell (CDP, headless, etc.)",

@@ -94,4 +94,12 @@ def log_rows(sessions: int = 120) -> list[dict[str, Any]]:
         row["visitor_id"] = "desktop-site-cookie"
         if row["url"] != "/a" and row["ts"] > phone[0]["ts"] + dt.timedelta(seconds=5):
             row["user_agent"] = LINUX_CHROME  # Chrome 156 on Android, desktop site: X11 Linux
-    return rows + spoof + phone
+    # a scanner: the home page, then the site's secrets (a catch-all route answers 200)
+    n = len(rows) + len(spoof) + len(phone)
+    at = T0 + dt.timedelta(hours=7)
+    scanner = [
+        request(n + k, at + dt.timedelta(seconds=k), "203.0.113.90", path, status=status,
+                user_agent=WIN_CHROME)  # fmt: skip
+        for k, (path, status) in enumerate([("/", 200), ("/.env", 200), ("/.git/config", 404)])
+    ]
+    return rows + spoof + phone + scanner

@@ -1,7 +1,7 @@
 """Run the registered detectors, in order, over the `events` table and combine their findings.
 
-    DETECTORS = (forgery, subresources, hidden, entry, datacenter, anomaly, behaviour, spoofing,
-                 farm, lockstep, bulk, crawler, automation)
+    DETECTORS = (forgery, subresources, probes, hidden, entry, datacenter, anomaly, behaviour,
+                 spoofing, farm, lockstep, bulk, crawler, automation)
 
 Each detector returns SQL selecting (rid, reason, score), rid being the engine's integer row id.
 The pipeline unions them into `findings`, ORs each event's reasons together as bits (`verdicts`),
@@ -37,6 +37,7 @@ from qinglang.detect import (
     forgery,
     hidden,
     lockstep,
+    probes,
     spoofing,
     subresources,
 )
@@ -51,6 +52,7 @@ from qinglang.reasons import CATEGORY_PRIORITY, REASONS
 DETECTORS: tuple[ModuleType, ...] = (
     forgery,
     subresources,
+    probes,
     hidden,
     entry,
     datacenter,
