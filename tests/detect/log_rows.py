@@ -98,8 +98,14 @@ def log_rows(sessions: int = 120) -> list[dict[str, Any]]:
     n = len(rows) + len(spoof) + len(phone)
     at = T0 + dt.timedelta(hours=7)
     scanner = [
-        request(n + k, at + dt.timedelta(seconds=k), "203.0.113.90", path, status=status,
-                user_agent=WIN_CHROME)  # fmt: skip
+        request(
+            n + k,
+            at + dt.timedelta(seconds=k),
+            "203.0.113.90",
+            path,
+            status=status,
+            user_agent=WIN_CHROME,
+        )  # fmt: skip
         for k, (path, status) in enumerate([("/", 200), ("/.env", 200), ("/.git/config", 404)])
     ]
     return rows + spoof + phone + scanner

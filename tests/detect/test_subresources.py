@@ -150,3 +150,35 @@ def test_clients_without_pages_are_neither_flagged_nor_counted():
         log.rows.append(request(800 + k, T0, f"192.0.2.{k + 1}", "/img/x.png", event="request",
                                 asset=True))  # fmt: skip
     assert run(log.rows) == {}  # counted, they would make it 4 of 6
+
+
+def _plan(rows: list[dict[str, Any]]) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    engine = engine_with(rows)
+    ctx = Context(engine=engine, present=present_columns(engine))
+    subresources.prepare(ctx)
+    found = subresources.detect(ctx)
+    engine.close()
+    return found.checks_run, found.checks_skipped
+
+
+def test_a_site_where_the_check_does_not_apply_is_said():
+    log = Log()
+    loaders(log, 5, site="a.example")
+    loaders(log, 1, site="b.example")
+    for k in range(3):  # b: most of its browser clients fetch no asset
+        log.visit(f"203.0.113.{60 + k}", assets=False, site="b.example")
+    run_, skipped = _plan(log.rows)
+    assert run_ == ["page.no_subresources"]  # it ran on a.example
+    assert skipped == [
+        (
+            "page.no_subresources",
+            ["site b.example: 25% of its 4 browser clients with a page fetch assets, under "
+             "subresource_min_share (0.5)"],
+        )
+    ]  # fmt: skip
+    log = Log()
+    loaders(log, 1)
+    for k in range(3):  # one site only: the check applies nowhere, so it is not listed as run
+        log.visit(f"203.0.113.{60 + k}", assets=False)
+    run_, skipped = _plan(log.rows)
+    assert run_ == [] and skipped[0][1][0].startswith("site shop.example: 25% of its 4 browser")
