@@ -13,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from qinglang.audit.facts import day_sql
+from qinglang.audit.facts import counted_sql, day_sql
 from qinglang.engine import Engine
 from qinglang.reasons import CATEGORY_PRIORITY
 
@@ -133,7 +133,7 @@ def attach_truth(engine: Engine, truth_csv: str, input_name: str) -> int:
 def _uv_share(engine: Engine, tz: str) -> dict[str, Any]:
     """True vs estimated invalid UV share, on the audit's own UV definition."""
     has_pv = engine.query("SELECT count(*) AS n FROM events WHERE event = 'pageview'").to_pylist()
-    counted = "e.event = 'pageview'" if has_pv[0]["n"] else "TRUE"
+    counted = counted_sql(bool(has_pv[0]["n"]))  # the audit's own rule
     key = "e.visitor"
     r = engine.query(
         f"SELECT count(*) AS uv, sum(true_valid) AS true_valid, sum(est_valid) AS est_valid FROM ("

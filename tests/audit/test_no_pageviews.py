@@ -45,9 +45,9 @@ def test_a_log_without_page_views_counts_no_uv_and_says_why(tmp_path):
     assert totals["events"] == 5
     assert totals["pv"] == 0
     assert totals["uv"] == 0
-    assert facts["uv_rule"]["pageviews"] is True
+    assert facts["uv_rule"]["pageviews"] is False  # none: its other events would count...
     assert facts["amount"]["payable"] == "0.00"
-    assert facts["notices"]["no_pageviews"] == {"requests": 5}
+    assert facts["notices"]["no_pageviews"] == {"requests": 5}  # ...but they are all requests
     assert "None of the 5 requests is a page view" in output
     assert "None of the 5 requests is a page view" in html
 
@@ -68,3 +68,26 @@ def test_one_page_view_is_the_only_paid_unit(tmp_path):
     assert facts["totals"]["uv"] == 1
     assert "no_pageviews" not in facts["notices"]
     assert "is a page view" not in output
+
+
+def test_clicks_beside_requests_count_and_the_requests_do_not(tmp_path):
+    # a click log and a server log of assets, audited together: the clicks are the paid unit
+    clicks = tmp_path / "clicks.csv"
+    clicks.write_text(
+        "ts,event,ip,user_agent\n"
+        + "".join(
+            f"2019-11-16T0{k % 9}:00:00Z,click,117.136.1.{k},{FIREFOX}\n" for k in range(1, 41)
+        ),
+        encoding="utf-8",
+    )
+    log = tmp_path / "access.log"
+    log.write_text("\n".join(LINES) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app, ["audit", str(clicks), str(log), "--out", str(out), "--tz", "UTC"]
+    )
+    assert result.exit_code == 0, result.output
+    facts = json.loads((out / "audit.json").read_text(encoding="utf-8"))
+    assert facts["totals"]["events"] == 45
+    assert facts["totals"]["pv"] == 40 and facts["totals"]["uv"] == 40
+    assert "no_pageviews" not in facts["notices"]

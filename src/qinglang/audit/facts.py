@@ -5,8 +5,8 @@ DuckDB and on Spark alike. The facts are a plain dict: the renderers draw it, `a
 
 UV is counted as a stats platform settles: distinct visitors per day, summed over the campaign. The
 visitor is `visitor_id`, or where an input has none, IP + user agent. A UV is valid when at least
-one of its counted events (its pageviews; all events if the input has neither pageviews nor other
-requests, like a click log) is valid; an
+one of its counted events (its pageviews; where the input has none, like a click log, every event
+but a server log's requests, which never count) is valid; an
 invalid UV takes the category of its highest-priority invalid event.
 """
 
@@ -87,9 +87,10 @@ def fixed_offset_seconds(tz: str, span: tuple[datetime, datetime]) -> int | None
 
 
 def counted_sql(has_pageviews: bool) -> str:
-    """Whether an event of ``label_rows e`` counts in PV and UV: its page views, or every event
-    where the input has none."""
-    return "e.event = 'pageview'" if has_pageviews else "TRUE"
+    """Whether an event of ``label_rows e`` counts in PV and UV: its page views, or where the
+    input has none (a click log, an app's actions) every event but a server log's requests
+    (assets, errors, probes), which are never counted."""
+    return "e.event = 'pageview'" if has_pageviews else "e.event <> 'request'"
 
 
 def _uv_table_sql(
@@ -138,10 +139,7 @@ def compute_facts(
     sites = engine.query("SELECT site FROM events WHERE site IS NOT NULL GROUP BY site")
     shape["sites"] = sorted(sites.column("site").to_pylist())
     has_visitor = bool(shape["with_visitor"])
-    # counted on page views wherever the input tells them from other requests (a server log
-    # whose every line is an asset, an error or a probe has no page view: nothing is paid);
-    # on every event only where it has no page views at all (a click log, an app's actions)
-    has_pv = bool(shape["pv"]) or bool(shape["requests"])
+    has_pv = bool(shape["pv"])
     span = (shape["first_ts"], shape["last_ts"]) if shape["first_ts"] else None
     engine.materialize("uv", _uv_table_sql(has_pv, tz, span))
     cells = engine.query(
@@ -187,7 +185,8 @@ def compute_facts(
     facts["totals"]["invalid_pv_without_uv_key"] = keyless_by.get("invalid", 0)
     proxy = proxy_addresses(engine, sum(pv_by.values()), counted)
     facts["notices"] = {"proxy_addresses": proxy} if proxy else {}
-    if has_pv and not shape["pv"]:
+    if shape["requests"] and shape["requests"] == shape["events"]:
+        # a server log of assets, errors and probes only: nothing to count, and the audit says why
         facts["notices"]["no_pageviews"] = {"requests": int(shape["requests"])}
     for c in facts["categories"]:
         c["pv"] = pv_by_category.get(c["category"], 0)
@@ -232,7 +231,7 @@ def _uv_note(has_visitor: bool, has_pv: bool, tz: str) -> str:
         if has_visitor
         else "distinct IP + user agent per day (the input has no visitor id)"
     )
-    what = "pageviews" if has_pv else "all events (the input has no pageviews or requests)"
+    what = "pageviews" if has_pv else "all events but requests (the input has no pageviews)"
     return (
         f"UV = {who}, days in {tz}, summed over the campaign, counted on {what}. A UV is valid "
         f"when at least one of its counted events is valid."

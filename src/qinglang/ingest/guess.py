@@ -75,9 +75,9 @@ def _from_line(first: str, log_format: str | None) -> Guess | None:
         return Guess("talkingdata", "the header (TalkingData columns)")
     if set(engagement.COLUMNS) <= header:
         return Guess("engagement", "the header (engagement log columns)")
-    for spec in [log_format] if log_format else ["combined", "main"]:
-        if compile_format(spec).regex.match(first):
-            return Guess("nginx", f"the first line (nginx {spec} format)", spec)
+    spec = log_format or "combined"  # (combined reads nginx's stock `main` lines too)
+    if compile_format(spec).regex.match(first):
+        return Guess("nginx", f"the first line (nginx {spec} format)", spec)
     return None
 
 

@@ -60,18 +60,21 @@ def compile_format(spec: str | None) -> LogFormat:
 
     ``combined`` (the default) also reads the lines of nginx's stock ``main``: the same with
     ``"$http_x_forwarded_for"`` after the user agent, which is what nginx.conf's default writes
-    (a log switched from one to the other mid-file reads whole)."""
+    (a log switched from one to the other mid-file reads whole). It reads them as ``combined``:
+    the forwarded address is whatever the client sent unless a proxy of the site's own wrote it,
+    so it replaces the connection's address only where the format is given as ``main``."""
     spec = spec or "combined"
     if spec == "combined":
         base = _compile(PRESETS["combined"], "combined")
         tail = r"\s*$"
-        assert base.regex.pattern.endswith('"' + tail)
-        forwarded = f'(?: "(?P<http_x_forwarded_for>{_QUOTED})")?'
+        forwarded = f'(?: "{_QUOTED}")?'  # main's last field, matched and left unread
+        if not base.regex.pattern.endswith('"' + tail):  # (PRESETS["combined"] ends in a quote)
+            raise AssertionError("combined must end with a quoted variable")
         return LogFormat(
             "combined",
             base.text,
             re.compile(base.regex.pattern[: -len(tail)] + forwarded + tail),
-            (*base.variables, "http_x_forwarded_for"),
+            base.variables,
         )
     return _compile(PRESETS.get(spec) or normalize(spec), spec if spec in PRESETS else None)
 
