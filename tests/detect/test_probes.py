@@ -15,13 +15,18 @@ from typer.testing import CliRunner
 from qinglang.cli import app
 from qinglang.detect.probes import _entries, probe_pattern
 
-PROBES = ["/.env", "/blog/.env?x=1", "/.git/config", "/a/.git/HEAD", "/.GIT/config",
-          "http://shop.example/.env", "/wp-config.php", "/.htaccess", "/.ssh/id_rsa",
-          "/Dockerfile", "/config/parameters.yml", "/nessustest",
-          "/x?w00tw00t.at.ISC.SANS.DFind"]  # fmt: skip
-PAGES = ["/", "/index.html", "/blog/dotenv-tips", "/posts/my-dockerfile", "/wp-config.php.bak",
+PROBES = ["/.env", "/api/.env", "/blog/.env?x=1", "/.env.local", "/.env.production", "/.git",
+          "/.git/config", "/a/.git/HEAD", "/.GIT/config", "http://shop.example/.env",
+          "/wp-config.php", "/wp-config.php.bak", "/wp-config.php~", "/.htaccess", "/.ssh/id_rsa",
+          "/Dockerfile", "/config/parameters.yml", "/nessustest", "/arachni-12345",
+          "/w00tw00t.at.ISC.SANS.DFind:)"]  # fmt: skip
+# pages that merely mention such a name: in a slug, a query, a fragment, below the root
+PAGES = ["/", "/index.html", "/blog/dotenv-tips", "/posts/my-dockerfile", "/tags/dockerfile",
+         "/wiki/Dockerfile?action=edit", "/npm/lodash@4/package.json", "/docs/composer.json",
          "/static/package.json.map", "/.well-known/acme-challenge/x", "/a/env", "/git/config",
-         "/environment", "/blog/ssh-keys?id_rsa=1"]  # fmt: skip
+         "/environment", "/.environment", "/blog/ssh-keys?id_rsa=1", "/search?q=/.env",
+         "/login?next=/.profile", "/p/123?utm_source=x#/.env", "/games/cybercop-2",
+         "/cybercop-2", "/words/antidisestablishmentarianism", "/blog/arachni-scanner-review"]  # fmt: skip
 
 
 def test_the_bundled_lists_are_crs_own():

@@ -12,11 +12,11 @@ and no person types them, so one such request says what the whole session is:
   913120: ``/nessustest``, ``acunetix-wvs-test``, ``w00tw00t.at.ISC.SANS``...).
 
 The lists are CRS's own (``qinglang/data/crs/``, Apache-2.0, with their source and hashes),
-read as they are. CRS matches a list's phrases anywhere in the path, which suits a firewall; an
-audit that withholds payment matches a phrase only as whole path segments: the file must be the
-path's last segment (``/.env``, ``/blog/.env``, not ``/blog/dotenv-tips`` nor
-``/posts/my-dockerfile``), a directory (an entry ending in ``/``) any segment
-(``/.git/config``). The scanners' marker paths, distinctive strings, match anywhere in the URL.
+read as they are. CRS matches a list's phrases anywhere in the request, which suits a firewall;
+an audit that withholds payment matches only the path (never the query: ``?next=/.profile`` is
+a login page), and a name only as whole segments where that software keeps it (see
+:func:`probe_pattern`): ``/blog/dotenv-tips`` and ``/tags/dockerfile`` are pages. A code host's
+page named after one of the dotfiles (``/blob/main/.gitignore``) is charged like a probe.
 
 Every event of the session gets the finding (score 0.95): the ``GET /`` a scanner opens with is
 where the money is. Case-insensitive, as CRS applies it (``t:lowercase``).
@@ -49,17 +49,56 @@ def _entries(name: str) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip() and line[0] != "#"]
 
 
+# How a URL's path is reached: its origin (absolute URLs), then the path up to its query
+ORIGIN = r"^(?:[a-z][a-z0-9+.\-]*://[^/?#]*)?"
+ANY_DIR = r"^[^?#]*/"  # any directory of the path (the query and fragment never count)
+END = r"(?:[?#]|$)"
+BACKUP = r"(?:[.~][a-z0-9_.~\-]*)?"  # an editor's or admin's copy: .env.local, wp-config.php~
+
+
+def _alternatives(entries: list[str]) -> str:
+    return "(?:" + "|".join(_escape(e) for e in entries) + ")"
+
+
 @lru_cache(maxsize=1)
 def probe_pattern() -> str:
-    """One RE2 (and Python ``re``) pattern over a lower-cased URL for both lists."""
-    files, directories = [], []
+    """One RE2 (and Python ``re``, and Java) pattern over a lower-cased URL for both lists.
+
+    A dotfile (``.env``, ``.git/``, ``.ssh/id_rsa``) is matched at the end of the path in any
+    directory (scanners try ``/api/.env`` as well as ``/.env``), with a backup's suffix or none;
+    any other file of the list (``wp-config.php``, ``composer.json``, ``Dockerfile``) only at the
+    site's root, where the software that has it keeps it: ``/tags/dockerfile`` is a page. A
+    directory matches as a whole segment. The scanners' marker paths match at the root (as a
+    prefix where CRS's entry ends in ``-`` or ``_``, which scanners follow with a random part);
+    the two markers CRS lists without a slash anywhere in the path."""
+    anywhere_files, anywhere_dirs, root_files, root_dirs = [], [], [], []
     for entry in _entries("restricted-files.data"):
-        core = _escape(entry.lower().lstrip("/"))
-        (directories if entry.endswith("/") else files).append(core)
-    markers = [_escape(entry.lower()) for entry in _entries("scanners-urls.data")]
-    # (the marker list's own entries that start with "/" name a whole first segment; the rest
-    # are phrases a scanner puts anywhere in its request)
-    return f"(^|/)({'|'.join(files)})($|[?#])|(^|/)({'|'.join(directories)})|({'|'.join(markers)})"
+        core = entry.lower().lstrip("/")
+        directory = core.endswith("/")
+        core = core.rstrip("/")
+        if core.startswith("."):
+            (anywhere_dirs if directory else anywhere_files).append(core)
+        else:
+            (root_dirs if directory else root_files).append(core)
+    exact, prefix, inside = [], [], []
+    for entry in _entries("scanners-urls.data"):
+        marker = entry.lower()
+        if not marker.startswith("/"):
+            inside.append(marker)
+        elif marker[-1].isalnum():
+            exact.append(marker[1:])
+        else:
+            prefix.append(marker[1:])
+    parts = [
+        ANY_DIR + _alternatives(anywhere_files) + BACKUP + END,
+        ANY_DIR + _alternatives(anywhere_dirs) + r"(?:/|[?#]|$)",
+        ORIGIN + "/" + _alternatives(root_files) + BACKUP + END,
+        ORIGIN + "/" + _alternatives(root_dirs) + r"(?:/|[?#]|$)",
+        ORIGIN + "/" + _alternatives(exact) + r"(?:/|[?#]|$)",
+        ORIGIN + "/" + _alternatives(prefix),
+        r"^[^?#]*" + _alternatives(inside),
+    ]
+    return "|".join(f"(?:{p})" for p in parts)
 
 
 def probe_sql(column: str) -> str:
