@@ -172,7 +172,7 @@ def test_a_site_where_the_check_does_not_apply_is_said():
     assert skipped == [
         (
             "page.no_subresources",
-            ["site b.example: 25% of its 4 browser clients with a page fetch assets, under "
+            ["site b.example: 25.0% of its 4 browser clients with a page fetch assets, under "
              "subresource_min_share (0.5)"],
         )
     ]  # fmt: skip
@@ -181,4 +181,4 @@ def test_a_site_where_the_check_does_not_apply_is_said():
     for k in range(3):  # one site only: the check applies nowhere, so it is not listed as run
         log.visit(f"203.0.113.{60 + k}", assets=False)
     run_, skipped = _plan(log.rows)
-    assert run_ == [] and skipped[0][1][0].startswith("site shop.example: 25% of its 4 browser")
+    assert run_ == [] and skipped[0][1][0].startswith("site shop.example: 25.0% of its 4 browser")

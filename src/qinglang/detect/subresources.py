@@ -61,15 +61,23 @@ def detect(ctx: Context) -> Findings:
     # nothing (a small log whose browser clients are mostly scanners' old user agents)
     rows = ctx.engine.query(f"SELECT * FROM ({shares}) x ORDER BY site").to_pylist()
     below = [row for row in rows if row["share"] < min_share]
-    if rows and len(below) == len(rows):
-        findings.checks_run.remove("page.no_subresources")  # it applies nowhere
+    if len(below) == len(rows):  # it applies nowhere (or there is no browser's page to judge)
+        findings.checks_run.remove("page.no_subresources")
+    if not rows:
+        findings.checks_skipped.append(
+            ("page.no_subresources", ["no client with a browser's user agent asked for a page"])
+        )
     for row in below:
-        where = f"site {row['site']}" if row["site"] else "this input"
+        where = (
+            f"site {row['site']}"
+            if row["site"]
+            else ("events without a site" if len(rows) > 1 else "the input")
+        )
         findings.checks_skipped.append(
             (
                 "page.no_subresources",
                 [
-                    f"{where}: {row['share']:.0%} of its {row['n']} browser clients with a page "
+                    f"{where}: {row['share']:.1%} of its {row['n']} browser clients with a page "
                     f"fetch assets, under subresource_min_share ({min_share:g})"
                 ],
             )
