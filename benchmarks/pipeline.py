@@ -45,11 +45,9 @@ import pyarrow.parquet as pq
 from qinglang.events import EVENT_COLUMNS
 
 
-def bare_scan(path: Path, columns: list[str], repeats: int = 3) -> float:
+def best_of(sql: str, repeats: int = 3) -> float:
+    """The best seconds of `sql` in a fresh DuckDB connection."""
     con = duckdb.connect()
-    target = str(path).replace("'", "''")
-    counts = "".join(f', count("{c}")' for c in columns)
-    sql = f"SELECT ip, count(*){counts} FROM read_parquet('{target}') GROUP BY ip"
     best = float("inf")
     for _ in range(repeats):
         t0 = time.perf_counter()
@@ -59,8 +57,15 @@ def bare_scan(path: Path, columns: list[str], repeats: int = 3) -> float:
     return best
 
 
+def bare_scan(path: Path, columns: list[str], repeats: int = 3) -> float:
+    target = str(path).replace("'", "''")
+    counts = "".join(f', count("{c}")' for c in columns)
+    return best_of(
+        f"SELECT ip, count(*){counts} FROM read_parquet('{target}') GROUP BY ip", repeats
+    )
+
+
 def bare_sessions(path: Path, gap_minutes: float = 30, repeats: int = 3) -> float:
-    con = duckdb.connect()
     target = str(path).replace("'", "''")
     visitor = "hash(coalesce(visitor_id, ip || ' ' || user_agent))"
     sql = f"""
@@ -76,13 +81,7 @@ numbered AS (
 SELECT count(*) FROM (
   SELECT visitor, session, count(*) AS n, max(ts) - min(ts) AS span, median(pause) AS pause
   FROM numbered GROUP BY visitor, session)"""
-    best = float("inf")
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        con.execute(sql).fetchall()
-        best = min(best, time.perf_counter() - t0)
-    con.close()
-    return best
+    return best_of(sql, repeats)
 
 
 BEHAVIOUR = ("subresources", "entry", "behaviour", "spoofing")
