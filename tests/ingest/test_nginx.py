@@ -123,7 +123,9 @@ def test_non_matching_and_bad_time_lines(write):
     assert table.column("event_id").to_pylist() == ["a.log:1", "a.log:5"]
     errors = stream.reports[0].errors
     assert [(e.line, e.field) for e in errors] == [(2, None), (3, "ts"), (4, None)]
-    assert errors[0].message == "does not match log_format combined"
+    assert errors[0].message == (
+        "does not match log_format combined; it begins 'this is not a log line'"
+    )
     assert "expected $time_local as 10/Oct/2000:13:55:36 -0700" in errors[1].message
     with pytest.raises(TooManyBadRows, match=r"a\.log:2: does not match"):
         read_table(path, fmt="nginx", strict=True)

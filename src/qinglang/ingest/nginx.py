@@ -38,7 +38,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from qinglang.errors import FieldError
+from qinglang.errors import FieldError, show_value
 from qinglang.events import is_ip
 
 from .common import ReadContext, RowSink
@@ -133,9 +133,13 @@ def _read_line(
     if reason:
         bad_line(ctx, lineno, reason)
         return None
-    m = fmt.regex.match(text.rstrip("\r\n"))
+    line = text.rstrip("\r\n")
+    m = fmt.regex.match(line)
     if m is None:
-        ctx.bad(lineno, None, f"does not match log_format {_short(fmt.name)}")
+        # the line's start, shown escaped: what a format given by hand missed is usually there
+        # (a leading space, a host:port prefix, fields that are not combined's)
+        begins = show_value(line, 48)
+        ctx.bad(lineno, None, f"does not match log_format {_short(fmt.name)}; it begins {begins}")
         return None
     try:
         record = to_record(m.groupdict())
