@@ -24,6 +24,10 @@ TIME_VARS = ("time_local", "time_iso8601", "msec")
 
 _VAR = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 _QUOTED = r'(?:[^"\\]|\\.)*'
+# What may follow a preset's own fields: `combined` also reads the lines of nginx.conf's stock
+# `main` (the same with "$http_x_forwarded_for" after the user agent), matching that field and
+# leaving it unread (see compile_format)
+PRESET_TAILS = {"combined": f'(?: "{_QUOTED}")?'}
 _ESCAPE = re.compile(rb'\\(x[0-9A-Fa-f]{2}|["\\])')
 _MONTHS = {
     m: i + 1
@@ -64,22 +68,12 @@ def compile_format(spec: str | None) -> LogFormat:
     the forwarded address is whatever the client sent unless a proxy of the site's own wrote it,
     so it replaces the connection's address only where the format is given as ``main``."""
     spec = spec or "combined"
-    if spec == "combined":
-        base = _compile(PRESETS["combined"], "combined")
-        tail = r"\s*$"
-        forwarded = f'(?: "{_QUOTED}")?'  # main's last field, matched and left unread
-        if not base.regex.pattern.endswith('"' + tail):  # (PRESETS["combined"] ends in a quote)
-            raise AssertionError("combined must end with a quoted variable")
-        return LogFormat(
-            "combined",
-            base.text,
-            re.compile(base.regex.pattern[: -len(tail)] + forwarded + tail),
-            base.variables,
-        )
-    return _compile(PRESETS.get(spec) or normalize(spec), spec if spec in PRESETS else None)
+    name = spec if spec in PRESETS else None
+    return _compile(PRESETS.get(spec) or normalize(spec), name, PRESET_TAILS.get(spec, ""))
 
 
-def _compile(text: str, name: str | None) -> LogFormat:
+def _compile(text: str, name: str | None, tail: str = "") -> LogFormat:
+    """`text` as a regex; `tail` (a regex) may follow the format's own last literal."""
     matches = list(_VAR.finditer(text))
     if not matches:
         raise ConfigError(
@@ -101,7 +95,7 @@ def _compile(text: str, name: str | None) -> LogFormat:
         seen.add(var)
         pattern.append(f"(?P<{group}>{_group_pattern(literal, nxt, i + 1 == len(matches))})")
         pos = m.end()
-    pattern.append(re.escape(text[pos:]) + r"\s*$")
+    pattern.append(re.escape(text[pos:]) + tail + r"\s*$")
     return LogFormat(name or text, text, re.compile("".join(pattern)), tuple(variables))
 
 
