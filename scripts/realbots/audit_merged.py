@@ -42,9 +42,8 @@ def main() -> None:
     args = parser.parse_args()
     if not (logs.HUMANS / "logs").is_dir():
         sys.exit(f"the real people's logs are not at {logs.HUMANS}")
-    logs.BOTS = args.bots
     work = Path(tempfile.mkdtemp(prefix="qinglang-merged-"))
-    merged = logs.merge(work / "merged.log")
+    merged = logs.merge(work / "merged.log", bots=args.bots)
     rows: list[str] = []
     bot_lines: dict[int, str] = {}
     text = merged.path.read_text(encoding="utf-8", errors="surrogateescape").splitlines()
@@ -58,8 +57,8 @@ def main() -> None:
             rows.append(line + ' "-"' if args.client_hints else line)
     merged.path.write_text("\n".join(rows) + "\n", encoding="utf-8", errors="surrogateescape")
     merged.bot_lines = bot_lines
-    real.LOG_FORMAT = logs.LOG_FORMAT + (' "$http_sec_ch_ua"' if args.client_hints else "")
-    labels = real.audit(merged.path, work / "out")
+    log_format = logs.LOG_FORMAT + (' "$http_sec_ch_ua"' if args.client_hints else "")
+    labels = real.audit(merged.path, work / "out", log_format=log_format)
     people, bots = logs.sessions_of(merged)
     charged = [k for k, lines in people.items() if real.charged(lines, labels)]
     print(f"people: {len(charged)} of {len(people)} sessions charged")

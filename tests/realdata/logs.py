@@ -54,10 +54,14 @@ def human_lines() -> list[str]:
 
 
 def merge(
-    out: Path, humans: list[str] | None = None, bot_filter: set[str] | None = None
+    out: Path,
+    humans: list[str] | None = None,
+    bot_filter: set[str] | None = None,
+    bots: Path = BOTS,
 ) -> MergedLog:
     """Write the people's lines (all of them, or `humans`) and the bots' (all, or the sessions
-    whose proxy address is in `bot_filter`) as one log; what each line is."""
+    whose proxy address is in `bot_filter`; from the fixture, or make_logs.py's `bots` directory)
+    as one log; what each line is."""
     people = human_session_ids()
     hlines = human_lines() if humans is None else humans
     starts = []
@@ -68,8 +72,8 @@ def merge(
             seen.add(m.group(2))
             starts.append(dt.datetime.strptime(m.group(1), _TIME))
     starts.sort()
-    kits = {r["xff"]: r["kit"] for r in csv.DictReader(open(BOTS / "sessions.csv"))}
-    bot = [_BOT_LINE.match(x) for x in (BOTS / "access.log").read_text().splitlines()]
+    kits = {r["xff"]: r["kit"] for r in csv.DictReader(open(bots / "sessions.csv"))}
+    bot = [_BOT_LINE.match(x) for x in (bots / "access.log").read_text().splitlines()]
     first: dict[str, dt.datetime] = {}
     for m in bot:
         first.setdefault(m.group(1), dt.datetime.strptime(m.group(3), _TIME))

@@ -28,12 +28,14 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def audit(path: Path, out: Path, model: Path | None = None) -> dict[int, dict]:
+def audit(
+    path: Path, out: Path, model: Path | None = None, log_format: str = LOG_FORMAT
+) -> dict[int, dict]:
     """Audit a merged log; per line number: verdict, reasons, score and whether a page view."""
-    options = AuditOptions(fmt="nginx", log_format=LOG_FORMAT, model=str(model) if model else None)
+    options = AuditOptions(fmt="nginx", log_format=log_format, model=str(model) if model else None)
     run_audit([path], out, options)
     labels = pq.read_table(out / "labels.parquet").to_pylist()
-    kinds = read_events([str(path)], fmt="nginx", log_format=LOG_FORMAT).to_reader().read_all()
+    kinds = read_events([str(path)], fmt="nginx", log_format=log_format).to_reader().read_all()
     page = dict(zip(kinds["event_id"].to_pylist(), kinds["event"].to_pylist(), strict=True))
     return {
         int(r["event_id"].rsplit(":", 1)[1]): {**r, "page": page[r["event_id"]] == "pageview"}
