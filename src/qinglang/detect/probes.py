@@ -113,8 +113,9 @@ def detect(ctx: Context) -> Findings:
     materialize_sessions(ctx)
     ctx.engine.materialize(
         "probe_sessions",
+        # (a static asset is no probe: most of a log's lines skip the regex)
         "SELECT DISTINCT m.skey, m.sno FROM events e JOIN session_map m ON m.rid = e.rid "
-        f"WHERE e.url IS NOT NULL AND {probe_sql('e.url')}",
+        f"WHERE e.url IS NOT NULL AND NOT coalesce(e.asset, FALSE) AND {probe_sql('e.url')}",
     )
     findings.queries.append(
         f"SELECT m.rid, 'path.restricted_file' AS reason, {SCORE} AS score "
